@@ -1,0 +1,9 @@
+/**
+ * The CLI's command registry. Each command lives in its own module exporting
+ * `register(program: Command)`; add one import + one entry here per command module.
+ */
+import type { Command } from 'commander';
+import * as doctor from './doctor.ts';
+import * as bench from './bench.ts';
+
+export const commandModules: Array<{ register: (program: Command) => void }> = [doctor, bench];

@@ -1,0 +1,301 @@
+/**
+ * The one file that talks to koffi: declarations of the ggml, ggml-backend, ggml-alloc, ggml-opt
+ * and gguf C functions unlearnkit calls, loaded from the shared libraries node-llama-cpp ships.
+ *
+ * Why ggml through koffi: node-llama-cpp already ships ggml built for every CPU family (and CUDA /
+ * Vulkan builds in sibling packages), ggml has automatic differentiation and optimiser ops, and it
+ * runs 20x faster than plain TypeScript here (architecture.md). The C ABI changes between llama.cpp
+ * releases, so node-llama-cpp is pinned to exactly 3.22.1 and every symbol declared below is
+ * checked when the libraries load: a missing one fails with one message naming all missing symbols.
+ *
+ * Pointers come back from koffi as bigint (0n or null for NULL). Nothing outside this file imports
+ * koffi; the rest of the engine uses the typed wrappers in tensor.ts / graph.ts.
+ */
+import koffi from 'koffi';
+import path from 'node:path';
+import fs from 'node:fs';
+
+/** An opaque C pointer as koffi returns it. */
+export type Ptr = bigint;
+
+/** The node-llama-cpp version whose ggml ABI these declarations match. */
+export const EXPECTED_NODE_LLAMA_CPP = '3.22.1';
+/** The ggml version string of that build (ggml_version()). */
+export const EXPECTED_GGML_VERSION = '0.25.1';
+
+koffi.struct('ggml_init_params', { mem_size: 'size_t', mem_buffer: 'void*', no_alloc: 'bool' });
+
+/**
+ * struct ggml_tensor, as in ggml.h of the pinned build (GGML_MAX_DIMS 4, GGML_MAX_OP_PARAMS 64,
+ * GGML_MAX_SRC 10, GGML_MAX_NAME 64). Its size (336) plus ggml_object (32) must equal
+ * ggml_tensor_overhead(); checked at load.
+ */
+const TensorStruct = koffi.struct('ggml_tensor', {
+  type: 'int',
+  buffer: 'void*',
+  ne: koffi.array('int64_t', 4),
+  nb: koffi.array('size_t', 4),
+  op: 'int',
+  op_params: koffi.array('int32_t', 16),
+  flags: 'int32_t',
+  src: koffi.array('void*', 10),
+  view_src: 'void*',
+  view_offs: 'size_t',
+  data: 'void*',
+  name: koffi.array('char', 64, 'String'),
+  extra: 'void*',
+  padding: koffi.array('char', 8),
+});
+const GGML_OBJECT_SIZE = 32;
+
+/** Which library a symbol lives in: ggml-base (core, alloc, backend, gguf) or ggml (registry). */
+type LibName = 'base' | 'ggml';
+
+/** C declarations: [library, prototype]. Keep in the order of the headers they come from. */
+const DECLS: Array<[LibName, string]> = [
+  // ggml.h: context, tensors, metadata
+  ['base', 'const char* ggml_version()'],
+  ['base', 'const char* ggml_commit()'],
+  ['base', 'void* ggml_init(ggml_init_params params)'],
+  ['base', 'void ggml_free(void* ctx)'],
+  ['base', 'size_t ggml_used_mem(void* ctx)'],
+  ['base', 'size_t ggml_tensor_overhead()'],
+  ['base', 'size_t ggml_graph_overhead_custom(size_t size, bool grads)'],
+  ['base', 'void* ggml_new_tensor_1d(void* ctx, int type, int64_t ne0)'],
+  ['base', 'void* ggml_new_tensor_2d(void* ctx, int type, int64_t ne0, int64_t ne1)'],
+  ['base', 'void* ggml_new_tensor_3d(void* ctx, int type, int64_t ne0, int64_t ne1, int64_t ne2)'],
+  ['base', 'void* ggml_new_tensor_4d(void* ctx, int type, int64_t ne0, int64_t ne1, int64_t ne2, int64_t ne3)'],
+  ['base', 'void* ggml_dup_tensor(void* ctx, void* src)'],
+  ['base', 'void* ggml_set_name(void* t, const char* name)'],
+  ['base', 'const char* ggml_get_name(void* t)'],
+  ['base', 'void ggml_set_param(void* t)'],
+  ['base', 'void ggml_set_loss(void* t)'],
+  ['base', 'void ggml_set_input(void* t)'],
+  ['base', 'void ggml_set_output(void* t)'],
+  ['base', 'int64_t ggml_nelements(void* t)'],
+  ['base', 'size_t ggml_nbytes(void* t)'],
+  ['base', 'size_t ggml_type_size(int type)'],
+  ['base', 'int64_t ggml_blck_size(int type)'],
+  ['base', 'const char* ggml_type_name(int type)'],
+  ['base', 'const char* ggml_op_name(int op)'],
+  ['base', 'const char* ggml_op_desc(void* t)'],
+  ['base', 'bool ggml_is_contiguous(void* t)'],
+  // ggml.h: operations
+  ['base', 'void* ggml_dup(void* ctx, void* a)'],
+  ['base', 'void* ggml_add(void* ctx, void* a, void* b)'],
+  ['base', 'void* ggml_add1(void* ctx, void* a, void* b)'],
+  ['base', 'void* ggml_sub(void* ctx, void* a, void* b)'],
+  ['base', 'void* ggml_mul(void* ctx, void* a, void* b)'],
+  ['base', 'void* ggml_div(void* ctx, void* a, void* b)'],
+  ['base', 'void* ggml_sqr(void* ctx, void* a)'],
+  ['base', 'void* ggml_sqrt(void* ctx, void* a)'],
+  ['base', 'void* ggml_log(void* ctx, void* a)'],
+  ['base', 'void* ggml_sin(void* ctx, void* a)'],
+  ['base', 'void* ggml_cos(void* ctx, void* a)'],
+  ['base', 'void* ggml_sum(void* ctx, void* a)'],
+  ['base', 'void* ggml_sum_rows(void* ctx, void* a)'],
+  ['base', 'void* ggml_mean(void* ctx, void* a)'],
+  ['base', 'void* ggml_argmax(void* ctx, void* a)'],
+  ['base', 'void* ggml_repeat(void* ctx, void* a, void* b)'],
+  ['base', 'void* ggml_repeat_back(void* ctx, void* a, void* b)'],
+  ['base', 'void* ggml_concat(void* ctx, void* a, void* b, int dim)'],
+  ['base', 'void* ggml_abs(void* ctx, void* a)'],
+  ['base', 'void* ggml_sgn(void* ctx, void* a)'],
+  ['base', 'void* ggml_neg(void* ctx, void* a)'],
+  ['base', 'void* ggml_step(void* ctx, void* a)'],
+  ['base', 'void* ggml_tanh(void* ctx, void* a)'],
+  ['base', 'void* ggml_relu(void* ctx, void* a)'],
+  ['base', 'void* ggml_sigmoid(void* ctx, void* a)'],
+  ['base', 'void* ggml_gelu(void* ctx, void* a)'],
+  ['base', 'void* ggml_silu(void* ctx, void* a)'],
+  ['base', 'void* ggml_silu_back(void* ctx, void* a, void* b)'],
+  ['base', 'void* ggml_exp(void* ctx, void* a)'],
+  ['base', 'void* ggml_softplus(void* ctx, void* a)'],
+  ['base', 'void* ggml_swiglu_split(void* ctx, void* a, void* b)'],
+  ['base', 'void* ggml_norm(void* ctx, void* a, float eps)'],
+  ['base', 'void* ggml_rms_norm(void* ctx, void* a, float eps)'],
+  ['base', 'void* ggml_rms_norm_back(void* ctx, void* a, void* b, float eps)'],
+  ['base', 'void* ggml_mul_mat(void* ctx, void* a, void* b)'],
+  ['base', 'void* ggml_out_prod(void* ctx, void* a, void* b)'],
+  ['base', 'void* ggml_scale(void* ctx, void* a, float s)'],
+  ['base', 'void* ggml_cpy(void* ctx, void* a, void* b)'],
+  ['base', 'void* ggml_cast(void* ctx, void* a, int type)'],
+  ['base', 'void* ggml_cont(void* ctx, void* a)'],
+  ['base', 'void* ggml_reshape_1d(void* ctx, void* a, int64_t ne0)'],
+  ['base', 'void* ggml_reshape_2d(void* ctx, void* a, int64_t ne0, int64_t ne1)'],
+  ['base', 'void* ggml_reshape_3d(void* ctx, void* a, int64_t ne0, int64_t ne1, int64_t ne2)'],
+  ['base', 'void* ggml_reshape_4d(void* ctx, void* a, int64_t ne0, int64_t ne1, int64_t ne2, int64_t ne3)'],
+  ['base', 'void* ggml_view_1d(void* ctx, void* a, int64_t ne0, size_t offset)'],
+  ['base', 'void* ggml_view_2d(void* ctx, void* a, int64_t ne0, int64_t ne1, size_t nb1, size_t offset)'],
+  ['base', 'void* ggml_view_3d(void* ctx, void* a, int64_t ne0, int64_t ne1, int64_t ne2, size_t nb1, size_t nb2, size_t offset)'],
+  ['base', 'void* ggml_view_4d(void* ctx, void* a, int64_t ne0, int64_t ne1, int64_t ne2, int64_t ne3, size_t nb1, size_t nb2, size_t nb3, size_t offset)'],
+  ['base', 'void* ggml_permute(void* ctx, void* a, int axis0, int axis1, int axis2, int axis3)'],
+  ['base', 'void* ggml_transpose(void* ctx, void* a)'],
+  ['base', 'void* ggml_get_rows(void* ctx, void* a, void* b)'],
+  ['base', 'void* ggml_get_rows_back(void* ctx, void* a, void* b, void* c)'],
+  ['base', 'void* ggml_diag_mask_inf(void* ctx, void* a, int n_past)'],
+  ['base', 'void* ggml_soft_max(void* ctx, void* a)'],
+  ['base', 'void* ggml_soft_max_ext(void* ctx, void* a, void* mask, float scale, float max_bias)'],
+  ['base', 'void* ggml_soft_max_ext_back(void* ctx, void* a, void* b, float scale, float max_bias)'],
+  ['base', 'void* ggml_rope_ext(void* ctx, void* a, void* b, void* c, int n_dims, int mode, int n_ctx_orig, float freq_base, float freq_scale, float ext_factor, float attn_factor, float beta_fast, float beta_slow)'],
+  ['base', 'void* ggml_rope_ext_back(void* ctx, void* a, void* b, void* c, int n_dims, int mode, int n_ctx_orig, float freq_base, float freq_scale, float ext_factor, float attn_factor, float beta_fast, float beta_slow)'],
+  ['base', 'void* ggml_im2col(void* ctx, void* a, void* b, int s0, int s1, int p0, int p1, int d0, int d1, bool is_2D, int dst_type)'],
+  ['base', 'void* ggml_conv_2d(void* ctx, void* a, void* b, int s0, int s1, int p0, int p1, int d0, int d1)'],
+  ['base', 'void* ggml_pool_2d(void* ctx, void* a, int op, int k0, int k1, int s0, int s1, float p0, float p1)'],
+  ['base', 'void* ggml_pad(void* ctx, void* a, int p0, int p1, int p2, int p3)'],
+  ['base', 'void* ggml_cross_entropy_loss(void* ctx, void* a, void* b)'],
+  ['base', 'void* ggml_cross_entropy_loss_back(void* ctx, void* a, void* b, void* c)'],
+  ['base', 'void* ggml_opt_step_adamw(void* ctx, void* a, void* grad, void* m, void* v, void* adamw_params)'],
+  ['base', 'void* ggml_opt_step_sgd(void* ctx, void* a, void* grad, void* sgd_params)'],
+  // ggml.h: graphs and automatic differentiation
+  ['base', 'void* ggml_new_graph_custom(void* ctx, size_t size, bool grads)'],
+  ['base', 'void* ggml_graph_dup(void* ctx, void* cgraph, bool force_grads)'],
+  ['base', 'void ggml_build_forward_expand(void* cgraph, void* tensor)'],
+  ['base', 'void ggml_build_backward_expand(void* ctx, void* cgraph, void* grad_accs)'],
+  ['base', 'void* ggml_graph_get_grad(void* cgraph, void* node)'],
+  ['base', 'void* ggml_graph_get_grad_acc(void* cgraph, void* node)'],
+  ['base', 'void ggml_graph_reset(void* cgraph)'],
+  ['base', 'int ggml_graph_n_nodes(void* cgraph)'],
+  ['base', 'void* ggml_graph_node(void* cgraph, int i)'],
+  ['base', 'int ggml_graph_size(void* cgraph)'],
+  // ggml-alloc.h
+  ['base', 'void* ggml_backend_alloc_ctx_tensors(void* ctx, void* backend)'],
+  // ggml-backend.h: buffers, tensors, backends, devices
+  ['base', 'void ggml_backend_buffer_free(void* buffer)'],
+  ['base', 'size_t ggml_backend_buffer_get_size(void* buffer)'],
+  ['base', 'void ggml_backend_buffer_clear(void* buffer, uint8_t value)'],
+  ['base', 'bool ggml_backend_buffer_is_host(void* buffer)'],
+  ['base', 'void ggml_backend_tensor_set(void* tensor, const void* data, size_t offset, size_t size)'],
+  ['base', 'void ggml_backend_tensor_get(void* tensor, void* data, size_t offset, size_t size)'],
+  ['base', 'void ggml_backend_tensor_memset(void* tensor, uint8_t value, size_t offset, size_t size)'],
+  ['base', 'const char* ggml_backend_name(void* backend)'],
+  ['base', 'void ggml_backend_free(void* backend)'],
+  ['base', 'void ggml_backend_synchronize(void* backend)'],
+  ['base', 'int ggml_backend_graph_compute(void* backend, void* cgraph)'],
+  ['base', 'bool ggml_backend_supports_op(void* backend, void* op)'],
+  ['base', 'void* ggml_backend_get_device(void* backend)'],
+  ['base', 'const char* ggml_backend_dev_name(void* device)'],
+  ['base', 'const char* ggml_backend_dev_description(void* device)'],
+  ['base', 'void ggml_backend_dev_memory(void* device, _Out_ size_t* free, _Out_ size_t* total)'],
+  ['base', 'int ggml_backend_dev_type(void* device)'],
+  ['base', 'void* ggml_backend_dev_backend_reg(void* device)'],
+  ['base', 'void* ggml_backend_dev_init(void* device, const char* params)'],
+  ['base', 'const char* ggml_backend_reg_name(void* reg)'],
+  ['base', 'void* ggml_backend_reg_get_proc_address(void* reg, const char* name)'],
+  // ggml-backend.h: the registry lives in libggml
+  ['ggml', 'void ggml_backend_load_all_from_path(const char* dir_path)'],
+  ['ggml', 'size_t ggml_backend_dev_count()'],
+  ['ggml', 'void* ggml_backend_dev_get(size_t index)'],
+  ['ggml', 'size_t ggml_backend_reg_count()'],
+  ['ggml', 'void* ggml_backend_reg_get(size_t index)'],
+  // gguf.h
+  ['base', 'void* gguf_init_from_file(const char* fname, gguf_init_params params)'],
+  ['base', 'void gguf_free(void* ctx)'],
+  ['base', 'int64_t gguf_get_n_tensors(void* ctx)'],
+];
+
+koffi.struct('gguf_init_params', { no_alloc: 'bool', ctx: 'void*' });
+
+/** A prototype for the CPU backend's thread setter, reached through the registry's proc address. */
+const SetNThreadsProto = koffi.proto('void ggml_backend_set_n_threads_t(void* backend, int n_threads)');
+
+export interface LoadedGgml {
+  /** Every declared C function by its C name. */
+  fn: Record<string, (...args: any[]) => any>;
+  /** The bins directory the libraries came from. */
+  dir: string;
+  version: string;
+  commit: string;
+}
+
+function libraryFile(dir: string, stem: string): string {
+  const files = fs.readdirSync(dir);
+  const exact = `${stem}.so`;
+  if (files.includes(exact)) return path.join(dir, exact);
+  // node-llama-cpp names libggml with its variant and version, e.g. libggml.v0.5.0.so or
+  // libggml.vulkan.v0.5.0.so; take the one that is not a CPU/backend plugin.
+  const cand = files.filter((f) => f.startsWith(`${stem}.`) && f.endsWith('.so'));
+  if (cand.length === 1) return path.join(dir, cand[0]!);
+  throw new Error(`cannot find ${stem}*.so in ${dir} (found: ${files.join(', ')})`);
+}
+
+/**
+ * Load libggml-base and libggml from `dir` and bind every declared symbol. Throws one Error naming
+ * all missing symbols and the expected node-llama-cpp version when the ABI does not match.
+ */
+export function loadGgmlLibraries(dir: string): LoadedGgml {
+  const libs: Record<LibName, ReturnType<typeof koffi.load>> = {
+    base: koffi.load(libraryFile(dir, 'libggml-base')),
+    ggml: koffi.load(libraryFile(dir, 'libggml')),
+  };
+  const fn: Record<string, (...args: any[]) => any> = {};
+  const missing: string[] = [];
+  for (const [lib, proto] of DECLS) {
+    const name = /([A-Za-z_0-9]+)\s*\(/.exec(proto)![1]!;
+    try {
+      fn[name] = libs[lib].func(proto) as (...args: any[]) => any;
+    } catch {
+      missing.push(name);
+    }
+  }
+  if (missing.length > 0) {
+    throw new Error(
+      `the ggml libraries in ${dir} lack ${missing.length} symbol(s) unlearnkit needs: ${missing.join(', ')}. ` +
+        `unlearnkit is built against node-llama-cpp ${EXPECTED_NODE_LLAMA_CPP} (ggml ${EXPECTED_GGML_VERSION}); ` +
+        `reinstall with 'npm ci' so that exactly that version is used.`,
+    );
+  }
+  const overhead = Number(fn.ggml_tensor_overhead!());
+  const expected = koffi.sizeof(TensorStruct) + GGML_OBJECT_SIZE;
+  if (overhead !== expected) {
+    throw new Error(
+      `ggml ABI mismatch in ${dir}: ggml_tensor_overhead() is ${overhead}, expected ${expected} for ggml ${EXPECTED_GGML_VERSION} ` +
+        `(node-llama-cpp ${EXPECTED_NODE_LLAMA_CPP}). Reinstall with 'npm ci'.`,
+    );
+  }
+  return { fn, dir, version: String(fn.ggml_version!()), commit: String(fn.ggml_commit!()) };
+}
+
+/** Fields of struct ggml_tensor that the engine reads (shape checks, graph inspection). */
+export interface TensorHeader {
+  type: number;
+  ne: [number, number, number, number];
+  nb: [number, number, number, number];
+  op: number;
+  opParams: number[];
+  flags: number;
+  /** Source slots 0..9, null where empty. */
+  src: Array<Ptr | null>;
+  viewSrc: Ptr | null;
+  name: string;
+  buffer: Ptr | null;
+}
+
+const asPtr = (p: unknown): Ptr | null => (p === null || p === 0n || p === undefined ? null : (p as Ptr));
+
+/** Decode the header of a tensor (a copy; cheap enough for validation and graph walks). */
+export function readTensorHeader(t: Ptr): TensorHeader {
+  const s = koffi.decode(t, TensorStruct) as any;
+  return {
+    type: s.type,
+    ne: Array.from(s.ne as ArrayLike<bigint | number>, Number) as TensorHeader["ne"],
+    nb: Array.from(s.nb as ArrayLike<bigint | number>, Number) as TensorHeader["nb"],
+    op: s.op,
+    opParams: Array.from(s.op_params as ArrayLike<number>),
+    flags: s.flags,
+    src: (s.src as unknown[]).map(asPtr),
+    viewSrc: asPtr(s.view_src),
+    name: s.name,
+    buffer: asPtr(s.buffer),
+  };
+}
+
+/** Call the CPU backend's ggml_backend_set_n_threads through the function pointer the registry returns. */
+export function callSetNThreads(fnPtr: Ptr, backend: Ptr, nThreads: number): void {
+  koffi.call(fnPtr, SetNThreadsProto, backend, nThreads);
+}
+
+/** Normalise a pointer returned by koffi: null for NULL. */
+export function ptrOrNull(p: unknown): Ptr | null {
+  return asPtr(p);
+}

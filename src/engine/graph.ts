@@ -1,0 +1,470 @@
+/**
+ * Graphs with explicit lifetimes: a Graph owns one ggml context (tensor metadata) and, once
+ * allocated, one backend buffer holding every tensor of that context (parameters, inputs,
+ * intermediates, gradients and optimiser moments) on the chosen device. `dispose()` frees both;
+ * nothing leaks in a loop of build / compute / dispose (test/engine/lifetime.test.ts measures it).
+ *
+ * Life cycle:
+ *   const g = new Graph();                      // or new Graph({ engine, device })
+ *   const w = g.param('w', [4, 3]);             // trainable (gets a gradient)
+ *   const x = g.input('x', [4, 5]);             // data
+ *   const loss = op.sum(op.sqr(op.mulMat(w, x)));
+ *   g.build({ outputs: [loss], loss, backward: true, optimizer: 'adamw' });
+ *   g.allocate();
+ *   g.set(w, data); g.set(x, data);
+ *   g.compute('backward'); g.grad(w);          // or g.step({ lr }) for forward + backward + update
+ *   g.dispose();
+ *
+ * Backward graphs come from ggml_build_backward_expand; ops without a backward in this ggml build
+ * are rejected in TypeScript before ggml is asked (autodiff.ts), since ggml would abort the process.
+ */
+import { getEngine, type Engine, type DeviceInfo } from './engine.ts';
+import { readTensorHeader, ptrOrNull, type Ptr } from './ffi.ts';
+import { checkShape, dtypeFromCode, GGML_TYPE, numel, shapeStr, trimShape, type DType, type Shape } from './types.ts';
+import { assertDifferentiable } from './autodiff.ts';
+
+export class Tensor {
+  constructor(
+    readonly graph: Graph,
+    readonly ptr: Ptr,
+    /** ggml ne order, always 4 entries. */
+    readonly ne: [number, number, number, number],
+    readonly dtype: DType,
+  ) {}
+
+  /** Shape in ne order without trailing 1s. */
+  get shape(): number[] {
+    return trimShape(this.ne);
+  }
+
+  get numel(): number {
+    return this.ne[0] * this.ne[1] * this.ne[2] * this.ne[3];
+  }
+
+  get name(): string {
+    return String(this.graph.g.ggml_get_name!(this.ptr));
+  }
+
+  toString(): string {
+    return `Tensor(${this.name || '?'} ${this.dtype} ${shapeStr(this.ne)})`;
+  }
+}
+
+export type OptimizerKind = 'adamw' | 'sgd';
+
+export interface BuildOptions {
+  /** Tensors whose values are read after a forward compute. */
+  outputs?: Tensor[];
+  /** A scalar loss (required for backward). */
+  loss?: Tensor;
+  /** Build the backward graph. */
+  backward?: boolean;
+  /** Accumulate gradients across computes into per-parameter buffers until zeroGrads(). */
+  accumulate?: boolean;
+  /** Build an optimiser update for every parameter. */
+  optimizer?: OptimizerKind;
+}
+
+export interface AdamWHyper {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+}
+
+export interface SgdHyper {
+  lr: number;
+  weightDecay?: number;
+}
+
+export interface GraphOptions {
+  engine?: Engine;
+  device?: DeviceInfo;
+  /** Upper bound on graph nodes (forward + backward). */
+  maxNodes?: number;
+}
+
+type Phase = 'forward' | 'backward' | 'step';
+
+export class Graph {
+  readonly engine: Engine;
+  readonly g: Engine['g'];
+  readonly device: DeviceInfo;
+  private ctx: Ptr | null;
+  private buffer: Ptr | null = null;
+  private readonly maxNodes: number;
+  readonly params: Tensor[] = [];
+  readonly inputs: Tensor[] = [];
+  private built = false;
+  private gf: Ptr | null = null;
+  private gb: Ptr | null = null;
+  private gopt: Ptr | null = null;
+  private accumulate = false;
+  private optimizer: OptimizerKind | null = null;
+  private optHyper: Tensor | null = null;
+  private moments = new Map<Tensor, { m: Tensor; v: Tensor | null }>();
+  private optIter = 0;
+  private lossT: Tensor | null = null;
+  private flopsForward = 0;
+  private checkedSupport = new Set<Ptr>();
+
+  constructor(opts: GraphOptions = {}) {
+    this.engine = opts.engine ?? getEngine();
+    this.g = this.engine.g;
+    this.device = opts.device ?? this.engine.device;
+    this.maxNodes = opts.maxNodes ?? 8192;
+    const overhead = Number(this.g.ggml_tensor_overhead!());
+    const memSize = overhead * this.maxNodes * 3 + 3 * Number(this.g.ggml_graph_overhead_custom!(this.maxNodes, true)) + 1024 * 1024;
+    const ctx = ptrOrNull(this.g.ggml_init!({ mem_size: memSize, mem_buffer: null, no_alloc: true }));
+    if (ctx === null) throw new Error('ggml_init failed (out of memory?)');
+    this.ctx = ctx;
+  }
+
+  /** The raw ggml context, for ops.ts. */
+  get context(): Ptr {
+    if (this.ctx === null) throw new Error('this Graph was disposed');
+    if (this.buffer !== null) throw new Error('this Graph is allocated; build every tensor before allocate()');
+    return this.ctx;
+  }
+
+  get isAllocated(): boolean {
+    return this.buffer !== null;
+  }
+
+  /** Wrap a tensor pointer returned by ggml; reads its type and shape back from the struct. */
+  wrap(p: unknown, what: string): Tensor {
+    const ptr = ptrOrNull(p);
+    if (ptr === null) throw new Error(`ggml returned NULL for ${what} (context full? raise maxNodes)`);
+    const h = readTensorHeader(ptr);
+    return new Tensor(this, ptr, h.ne, dtypeFromCode(h.type));
+  }
+
+  /** A new tensor of the given type and shape (ne order). */
+  newTensor(dtype: DType, shape: Shape, name?: string): Tensor {
+    const [a, b, c, d] = checkShape(shape, name ?? 'tensor');
+    const n = shape.length;
+    const ctx = this.context;
+    const code = GGML_TYPE[dtype];
+    const p =
+      n === 1
+        ? this.g.ggml_new_tensor_1d!(ctx, code, a)
+        : n === 2
+          ? this.g.ggml_new_tensor_2d!(ctx, code, a, b)
+          : n === 3
+            ? this.g.ggml_new_tensor_3d!(ctx, code, a, b, c)
+            : this.g.ggml_new_tensor_4d!(ctx, code, a, b, c, d);
+    const t = this.wrap(p, `new tensor ${name ?? ''}`);
+    if (name) this.g.ggml_set_name!(t.ptr, name.slice(0, 63));
+    return t;
+  }
+
+  /** A trainable parameter (gets a gradient in backward graphs). */
+  param(name: string, shape: Shape, dtype: DType = 'f32'): Tensor {
+    if (dtype !== 'f32' && dtype !== 'f16') throw new TypeError(`parameter ${name}: trainable tensors must be f32 or f16, got ${dtype}`);
+    const t = this.newTensor(dtype, shape, name);
+    this.g.ggml_set_param!(t.ptr);
+    this.params.push(t);
+    return t;
+  }
+
+  /** A data tensor (inputs, labels, masks, frozen weights). */
+  input(name: string, shape: Shape, dtype: DType = 'f32'): Tensor {
+    const t = this.newTensor(dtype, shape, name);
+    this.g.ggml_set_input!(t.ptr);
+    this.inputs.push(t);
+    return t;
+  }
+
+  /** Build the forward (and optionally backward and optimiser) graphs. Call once, before allocate(). */
+  build(opts: BuildOptions): void {
+    if (this.built) throw new Error('Graph.build() was already called');
+    const outputs = opts.outputs ?? [];
+    if (opts.loss) outputs.push(opts.loss);
+    if (outputs.length === 0) throw new TypeError('Graph.build needs at least one output or a loss');
+    for (const t of outputs) if (t.graph !== this) throw new TypeError(`${t} belongs to another Graph`);
+    const ctx = this.context;
+    this.gf = this.g.ggml_new_graph_custom!(ctx, this.maxNodes, !!opts.backward) as Ptr;
+    for (const t of outputs) {
+      this.g.ggml_set_output!(t.ptr);
+      this.g.ggml_build_forward_expand!(this.gf, t.ptr);
+    }
+    this.flopsForward = estimateFlops(this);
+    if (opts.backward || opts.optimizer) {
+      const loss = opts.loss;
+      if (!loss) throw new TypeError('a backward graph needs a loss');
+      if (loss.numel !== 1 || loss.dtype !== 'f32') throw new TypeError(`the loss must be an f32 scalar, got ${loss}`);
+      if (this.params.length === 0) throw new TypeError('a backward graph needs at least one parameter (Graph.param)');
+      this.lossT = loss;
+      this.g.ggml_set_loss!(loss.ptr);
+      assertDifferentiable(this, this.gf);
+      this.gb = this.g.ggml_graph_dup!(ctx, this.gf, true) as Ptr;
+      let accs: BigInt64Array | null = null;
+      if (opts.accumulate) {
+        this.accumulate = true;
+        const n = this.nodeCount('forward');
+        accs = new BigInt64Array(n);
+        for (let i = 0; i < n; i++) {
+          const node = this.node(this.gf, i);
+          const p = this.params.find((t) => t.ptr === node);
+          if (p) accs[i] = this.newTensor('f32', p.ne, `acc.${p.name}`.slice(0, 63)).ptr;
+        }
+      }
+      this.g.ggml_build_backward_expand!(ctx, this.gb, accs);
+      for (const p of this.params) {
+        if (ptrOrNull(this.g.ggml_graph_get_grad!(this.gb, p.ptr)) === null) {
+          throw new TypeError(`parameter ${p.name} does not influence the loss (no gradient); leave it out of the params`);
+        }
+      }
+      if (opts.optimizer) {
+        this.optimizer = opts.optimizer;
+        this.optHyper = this.newTensor('f32', [opts.optimizer === 'adamw' ? 7 : 2], 'opt.hyper');
+        this.gopt = this.accumulate
+          ? (this.g.ggml_new_graph_custom!(ctx, this.maxNodes, false) as Ptr)
+          : (this.g.ggml_graph_dup!(ctx, this.gb, true) as Ptr);
+        for (const p of this.params) {
+          const grad = this.g.ggml_graph_get_grad!(this.gb, p.ptr) as Ptr;
+          let stepNode: Ptr;
+          if (opts.optimizer === 'adamw') {
+            const m = this.newTensor('f32', p.ne, `m.${p.name}`.slice(0, 63));
+            const v = this.newTensor('f32', p.ne, `v.${p.name}`.slice(0, 63));
+            this.moments.set(p, { m, v });
+            stepNode = this.g.ggml_opt_step_adamw!(ctx, p.ptr, grad, m.ptr, v.ptr, this.optHyper.ptr) as Ptr;
+          } else {
+            stepNode = this.g.ggml_opt_step_sgd!(ctx, p.ptr, grad, this.optHyper.ptr) as Ptr;
+          }
+          this.g.ggml_build_forward_expand!(this.gopt, stepNode);
+        }
+      }
+    }
+    this.built = true;
+  }
+
+  /** Allocate every tensor in one backend buffer on the device, zeroed; gradients of the loss set to 1. */
+  allocate(): void {
+    if (!this.built) throw new Error('call Graph.build() before allocate()');
+    if (this.buffer !== null) return;
+    const ctx = this.ctx!;
+    const backend = this.engine.backend(this.device);
+    const buf = ptrOrNull(this.g.ggml_backend_alloc_ctx_tensors!(ctx, backend));
+    if (buf === null) throw new Error(`could not allocate the graph's tensors on ${this.device.name} (out of device memory?)`);
+    this.buffer = buf;
+    this.g.ggml_backend_buffer_clear!(buf, 0);
+    if (this.gb !== null) this.g.ggml_graph_reset!(this.gb);
+  }
+
+  private requireAllocated(): void {
+    if (this.ctx === null) throw new Error('this Graph was disposed');
+    if (this.buffer === null) throw new Error('call Graph.allocate() first');
+  }
+
+  /** Copy host data into a tensor. f32 tensors take a Float32Array, i32 an Int32Array; f16/bf16/q8_0 raw bytes. */
+  set(t: Tensor, data: Float32Array | Int32Array | Uint8Array): void {
+    this.requireAllocated();
+    if (t.graph !== this) throw new TypeError(`${t} belongs to another Graph`);
+    const nbytes = Number(this.g.ggml_nbytes!(t.ptr));
+    if (t.dtype === 'f32') {
+      if (!(data instanceof Float32Array)) throw new TypeError(`${t}: expected a Float32Array`);
+      if (data.length !== t.numel) throw new TypeError(`${t}: expected ${t.numel} values for shape ${shapeStr(t.ne)}, got ${data.length}`);
+      for (let i = 0; i < data.length; i++) {
+        if (!Number.isFinite(data[i]!)) throw new RangeError(`${t}: value ${data[i]} at index ${i} is not finite`);
+      }
+    } else if (t.dtype === 'i32') {
+      if (!(data instanceof Int32Array)) throw new TypeError(`${t}: expected an Int32Array`);
+      if (data.length !== t.numel) throw new TypeError(`${t}: expected ${t.numel} values for shape ${shapeStr(t.ne)}, got ${data.length}`);
+    } else if (data.byteLength !== nbytes) {
+      throw new TypeError(`${t}: expected ${nbytes} raw bytes, got ${data.byteLength}`);
+    }
+    this.g.ggml_backend_tensor_set!(t.ptr, data, 0, nbytes);
+  }
+
+  /** Fill a tensor with one value (f32) — e.g. masks, constants. */
+  fill(t: Tensor, value: number): void {
+    this.set(t, new Float32Array(t.numel).fill(value));
+  }
+
+  /** Read a tensor back as Float32Array (f32 only; the engine computes in f32). */
+  get(t: Tensor): Float32Array {
+    this.requireAllocated();
+    if (t.graph !== this) throw new TypeError(`${t} belongs to another Graph`);
+    if (t.dtype !== 'f32') throw new TypeError(`${t}: Graph.get reads f32 tensors; cast first`);
+    const out = new Float32Array(t.numel);
+    this.g.ggml_backend_tensor_get!(t.ptr, out, 0, out.byteLength);
+    return out;
+  }
+
+  getI32(t: Tensor): Int32Array {
+    this.requireAllocated();
+    if (t.dtype !== 'i32') throw new TypeError(`${t}: not an i32 tensor`);
+    const out = new Int32Array(t.numel);
+    this.g.ggml_backend_tensor_get!(t.ptr, out, 0, out.byteLength);
+    return out;
+  }
+
+  /** The gradient tensor of a parameter in the backward graph. */
+  gradTensor(p: Tensor): Tensor {
+    if (this.gb === null) throw new Error('no backward graph: build with backward: true');
+    const gp = ptrOrNull(this.g.ggml_graph_get_grad!(this.gb, p.ptr));
+    if (gp === null) throw new TypeError(`${p} has no gradient (is it a Graph.param?)`);
+    return new Tensor(this, gp, p.ne, 'f32');
+  }
+
+  /** Read a parameter's gradient after compute('backward') (accumulated if built with accumulate). */
+  grad(p: Tensor): Float32Array {
+    return this.get(this.gradTensor(p));
+  }
+
+  /** Zero accumulated gradients (accumulate mode). */
+  zeroGrads(): void {
+    this.requireAllocated();
+    if (this.gb === null) throw new Error('no backward graph');
+    this.g.ggml_graph_reset!(this.gb);
+  }
+
+  /** AdamW moments (m, v) of a parameter, e.g. to record the optimiser's per-parameter step scale. */
+  adamMoments(p: Tensor): { m: Float32Array; v: Float32Array; iteration: number } {
+    const mv = this.moments.get(p);
+    if (!mv || !mv.v) throw new Error(`${p} has no AdamW state`);
+    return { m: this.get(mv.m), v: this.get(mv.v), iteration: this.optIter };
+  }
+
+  get iteration(): number {
+    return this.optIter;
+  }
+
+  /** Run one phase: 'forward', 'backward' (forward + gradients), or 'step' (see step()). */
+  compute(phase: Phase = 'forward'): void {
+    this.requireAllocated();
+    const graph = phase === 'forward' ? this.gf : phase === 'backward' ? this.gb : this.gopt;
+    if (graph === null) throw new Error(`no ${phase} graph was built`);
+    const backend = this.engine.backend(this.device);
+    if (this.device.type !== 'cpu' && !this.checkedSupport.has(graph)) {
+      this.assertSupported(graph, backend);
+      this.checkedSupport.add(graph);
+    }
+    const mult = phase === 'forward' ? 1 : 3;
+    this.engine.setThreads(this.engine.threadsForWork(this.flopsForward * mult), this.device);
+    const status = Number(this.g.ggml_backend_graph_compute!(backend, graph));
+    if (status !== 0) throw new Error(`ggml graph compute failed with status ${status} on ${this.device.name}`);
+  }
+
+  /**
+   * One optimiser step. Without accumulate: forward + backward + update in one graph. With
+   * accumulate: the update only, from the accumulated gradients. Hyper-parameters may change per step.
+   */
+  step(h: AdamWHyper | SgdHyper): void {
+    this.requireAllocated();
+    if (!this.optimizer || !this.optHyper) throw new Error('no optimiser: build with optimizer: "adamw" | "sgd"');
+    this.optIter++;
+    const wd = h.weightDecay ?? 0;
+    if (this.optimizer === 'adamw') {
+      const a = h as AdamWHyper;
+      const b1 = a.beta1 ?? 0.9;
+      const b2 = a.beta2 ?? 0.999;
+      const eps = a.eps ?? 1e-8;
+      this.set(this.optHyper, new Float32Array([a.lr, b1, b2, eps, wd, 1 / (1 - b1 ** this.optIter), 1 / (1 - b2 ** this.optIter)]));
+    } else {
+      this.set(this.optHyper, new Float32Array([h.lr, wd]));
+    }
+    this.compute('step');
+  }
+
+  /** Loss value after a compute. */
+  lossValue(): number {
+    if (!this.lossT) throw new Error('no loss');
+    return this.get(this.lossT)[0]!;
+  }
+
+  nodeCount(phase: Phase = 'forward'): number {
+    const graph = phase === 'forward' ? this.gf : phase === 'backward' ? this.gb : this.gopt;
+    if (graph === null) return 0;
+    return Number(this.g.ggml_graph_n_nodes!(graph));
+  }
+
+  /** Node pointers of a phase's graph, for inspection (op names, backend assignment). */
+  nodes(phase: Phase = 'forward'): Ptr[] {
+    const graph = phase === 'forward' ? this.gf : phase === 'backward' ? this.gb : this.gopt;
+    if (graph === null) return [];
+    const n = Number(this.g.ggml_graph_n_nodes!(graph));
+    const out: Ptr[] = [];
+    for (let i = 0; i < n; i++) out.push(this.node(graph, i));
+    return out;
+  }
+
+  private node(graph: Ptr, i: number): Ptr {
+    return this.g.ggml_graph_node!(graph, i) as Ptr;
+  }
+
+  /** Op names (ggml_op_desc) of a phase's nodes, e.g. to count them. */
+  opCounts(phase: Phase = 'forward'): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const n of this.nodes(phase)) {
+      const d = String(this.g.ggml_op_desc!(n));
+      out[d] = (out[d] ?? 0) + 1;
+    }
+    return out;
+  }
+
+  /** Throws unless the backend supports every node of the graph (no silent CPU fallback). */
+  private assertSupported(graph: Ptr, backend: Ptr): void {
+    const n = Number(this.g.ggml_graph_n_nodes!(graph));
+    const bad = new Set<string>();
+    for (let i = 0; i < n; i++) {
+      const node = this.node(graph, i);
+      if (!this.g.ggml_backend_supports_op!(backend, node)) bad.add(String(this.g.ggml_op_desc!(node)));
+    }
+    if (bad.size > 0) {
+      throw new Error(`device ${this.device.name} (${this.device.description}) does not support ops: ${[...bad].join(', ')}; use --device cpu`);
+    }
+  }
+
+  /** Whether the backend supports every node of a phase (used by tests and doctor). */
+  supportsAll(phase: Phase): boolean {
+    const graph = phase === 'forward' ? this.gf : phase === 'backward' ? this.gb : this.gopt;
+    if (graph === null) return false;
+    const backend = this.engine.backend(this.device);
+    return this.nodes(phase).every((n) => this.g.ggml_backend_supports_op!(backend, n));
+  }
+
+  /** Free the device buffer and the context. Safe to call twice. */
+  dispose(): void {
+    if (this.buffer !== null) {
+      this.g.ggml_backend_buffer_free!(this.buffer);
+      this.buffer = null;
+    }
+    if (this.ctx !== null) {
+      this.g.ggml_free!(this.ctx);
+      this.ctx = null;
+    }
+  }
+
+  /** Estimated forward FLOPs (matrix products dominate). */
+  get forwardFlops(): number {
+    return this.flopsForward;
+  }
+
+  /** Bytes of the device buffer. */
+  get bufferBytes(): number {
+    return this.buffer === null ? 0 : Number(this.g.ggml_backend_buffer_get_size!(this.buffer));
+  }
+
+  /** Allocated-shape sanity for callers that compute sizes: numel of a shape. */
+  static numel(shape: Shape): number {
+    return numel(shape);
+  }
+}
+
+/** Rough forward FLOPs: 2 * K * M * N per MUL_MAT node, 1 per element for the rest. */
+function estimateFlops(g: Graph): number {
+  let flops = 0;
+  for (const n of g.nodes('forward')) {
+    const h = readTensorHeader(n);
+    const out = h.ne[0] * h.ne[1] * h.ne[2] * h.ne[3];
+    const a = h.src[0];
+    if (String(g.g.ggml_op_desc!(n)) === 'MUL_MAT' && a) {
+      const k = readTensorHeader(a).ne[0];
+      flops += 2 * k * out;
+    } else flops += out;
+  }
+  return flops;
+}

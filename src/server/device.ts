@@ -1,0 +1,61 @@
+/**
+ * Device selection for the server: `--gpu auto|cuda|vulkan|metal|cpu` maps to node-llama-cpp's
+ * `getLlama({ gpu })`. `auto` lets node-llama-cpp pick the best usable backend (CUDA, Vulkan or
+ * Metal, else CPU); an explicit GPU that cannot be used falls back to the CPU with a warning, so a
+ * server always starts. What actually runs is reported (health, logs, bench reports).
+ */
+import { getLlama, LlamaLogLevel, type Llama } from 'node-llama-cpp';
+import type { GpuChoice } from './options.ts';
+
+export interface DeviceInfo {
+  /** What the user asked for. */
+  requested: GpuChoice;
+  /** The backend in use: 'cuda' | 'vulkan' | 'metal' | 'cpu'. */
+  backend: string;
+  /** GPU device names as llama.cpp reports them (empty on the CPU). */
+  deviceNames: string[];
+  /** Why the requested GPU was not used, when it was not. */
+  fallbackReason?: string;
+}
+
+export type LlamaLogSink = (level: 'error' | 'warn' | 'info' | 'debug', message: string) => void;
+
+function toLevel(level: LlamaLogLevel): 'error' | 'warn' | 'info' | 'debug' {
+  if (level === LlamaLogLevel.fatal || level === LlamaLogLevel.error) return 'error';
+  if (level === LlamaLogLevel.warn) return 'warn';
+  if (level === LlamaLogLevel.info) return 'info';
+  return 'debug';
+}
+
+/** Load llama.cpp for the requested device, falling back to the CPU when that device is unusable. */
+export async function loadLlama(requested: GpuChoice, log: LlamaLogSink): Promise<{ llama: Llama; device: DeviceInfo }> {
+  const common = {
+    logLevel: LlamaLogLevel.warn,
+    logger: (level: LlamaLogLevel, message: string) => log(toLevel(level), message.trimEnd()),
+    // Never compile llama.cpp at server start: use the prebuilt binaries node-llama-cpp ships.
+    build: 'never' as const,
+  };
+  let llama: Llama;
+  let fallbackReason: string | undefined;
+  const gpu = requested === 'cpu' ? false : requested;
+  try {
+    llama = await getLlama({ ...common, gpu });
+  } catch (e) {
+    if (gpu === false) throw e;
+    fallbackReason = `${requested} is not usable here: ${(e as Error).message.split('\n')[0]}`;
+    log('warn', `${fallbackReason}; falling back to the CPU`);
+    llama = await getLlama({ ...common, gpu: false });
+  }
+  if (requested !== 'auto' && requested !== 'cpu' && llama.gpu !== requested && fallbackReason === undefined) {
+    fallbackReason = `${requested} was requested but llama.cpp loaded ${llama.gpu === false ? 'the CPU build' : llama.gpu}`;
+    log('warn', fallbackReason);
+  }
+  const backend = llama.gpu === false ? 'cpu' : llama.gpu;
+  const deviceNames = llama.gpu === false ? [] : await llama.getGpuDeviceNames().catch(() => []);
+  return { llama, device: { requested, backend, deviceNames, ...(fallbackReason ? { fallbackReason } : {}) } };
+}
+
+/** One line for logs and reports, e.g. "cuda (NVIDIA H100 80GB HBM3)" or "cpu". */
+export function describeDevice(d: DeviceInfo): string {
+  return d.deviceNames.length > 0 ? `${d.backend} (${d.deviceNames.join(', ')})` : d.backend;
+}
