@@ -5,5 +5,6 @@
 import type { Command } from 'commander';
 import * as doctor from './doctor.ts';
 import * as bench from './bench.ts';
+import * as data from './data.ts';
 
-export const commandModules: Array<{ register: (program: Command) => void }> = [doctor, bench];
+export const commandModules: Array<{ register: (program: Command) => void }> = [doctor, bench, data];

@@ -143,6 +143,8 @@ const DECLS: Array<[LibName, string]> = [
   ['base', 'void* ggml_conv_2d(void* ctx, void* a, void* b, int s0, int s1, int p0, int p1, int d0, int d1)'],
   ['base', 'void* ggml_pool_2d(void* ctx, void* a, int op, int k0, int k1, int s0, int s1, float p0, float p1)'],
   ['base', 'void* ggml_pad(void* ctx, void* a, int p0, int p1, int p2, int p3)'],
+  ['base', 'void* ggml_flash_attn_ext(void* ctx, void* q, void* k, void* v, void* mask, float scale, float max_bias, float logit_softcap)'],
+  ['base', 'bool ggml_prec_set_acc(void* a, int prec)'],
   ['base', 'void* ggml_cross_entropy_loss(void* ctx, void* a, void* b)'],
   ['base', 'void* ggml_cross_entropy_loss_back(void* ctx, void* a, void* b, void* c)'],
   ['base', 'void* ggml_opt_step_adamw(void* ctx, void* a, void* grad, void* m, void* v, void* adamw_params)'],

@@ -258,8 +258,12 @@ export class Graph {
     if (this.buffer === null) throw new Error('call Graph.allocate() first');
   }
 
-  /** Copy host data into a tensor. f32 tensors take a Float32Array, i32 an Int32Array; f16/bf16/q8_0 raw bytes. */
-  set(t: Tensor, data: Float32Array | Int32Array | Uint8Array): void {
+  /**
+   * Copy host data into a tensor. f32 tensors take a Float32Array, i32 an Int32Array; f16/bf16/q8_0 raw bytes.
+   * f32 values must be finite; `allowNegInfinity` admits -Infinity (attention masks for softMaxExt),
+   * NaN and +Infinity are always rejected.
+   */
+  set(t: Tensor, data: Float32Array | Int32Array | Uint8Array, opts: { allowNegInfinity?: boolean } = {}): void {
     this.requireAllocated();
     if (t.graph !== this) throw new TypeError(`${t} belongs to another Graph`);
     const nbytes = Number(this.g.ggml_nbytes!(t.ptr));
@@ -267,7 +271,10 @@ export class Graph {
       if (!(data instanceof Float32Array)) throw new TypeError(`${t}: expected a Float32Array`);
       if (data.length !== t.numel) throw new TypeError(`${t}: expected ${t.numel} values for shape ${shapeStr(t.ne)}, got ${data.length}`);
       for (let i = 0; i < data.length; i++) {
-        if (!Number.isFinite(data[i]!)) throw new RangeError(`${t}: value ${data[i]} at index ${i} is not finite`);
+        const v = data[i]!;
+        if (!Number.isFinite(v) && !(opts.allowNegInfinity && v === -Infinity)) {
+          throw new RangeError(`${t}: value ${v} at index ${i} is not finite`);
+        }
       }
     } else if (t.dtype === 'i32') {
       if (!(data instanceof Int32Array)) throw new TypeError(`${t}: expected an Int32Array`);

@@ -336,3 +336,22 @@ export function pool2d(a: Tensor, kind: 'max' | 'avg', k: number, s: number = k,
 export function pad(a: Tensor, p0: number, p1 = 0, p2 = 0, p3 = 0): Tensor {
   return wrap(a, fn(a).ggml_pad!(ctxOf(a), a.ptr, p0, p1, p2, p3), 'pad');
 }
+
+/**
+ * Fused attention as llama.cpp runs it by default on CPU (no backward; evaluation only):
+ * q [hd, Tq, H, B] (f32), k and v [hd, Tk, Hkv, B] (f16, v not transposed), mask [Tk, Tq] f16.
+ * Returns [hd, H, Tq, B]. Accumulation precision is set to f32, as llama.cpp does.
+ */
+export function flashAttnExt(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, scale_: number): Tensor {
+  same(q, k, 'flashAttnExt');
+  same(q, v, 'flashAttnExt');
+  same(q, mask, 'flashAttnExt');
+  if (k.dtype !== 'f16' || v.dtype !== 'f16' || mask.dtype !== 'f16') throw new TypeError('flashAttnExt: k, v and mask must be f16');
+  if (q.ne[0] !== k.ne[0] || k.ne[1] !== v.ne[1] || q.ne[2] % k.ne[2] !== 0 || q.ne[3] !== k.ne[3]) {
+    throw new TypeError(`flashAttnExt: shapes q ${shapeStr(q.ne)}, k ${shapeStr(k.ne)}, v ${shapeStr(v.ne)} do not fit`);
+  }
+  if (mask.ne[0] !== k.ne[1] || mask.ne[1] < q.ne[1]) throw new TypeError(`flashAttnExt: mask ${shapeStr(mask.ne)} does not cover ${k.ne[1]} keys x ${q.ne[1]} queries`);
+  const t = wrap(q, fn(q).ggml_flash_attn_ext!(ctxOf(q), q.ptr, k.ptr, v.ptr, mask.ptr, scale_, 0, 0), 'flashAttnExt');
+  fn(q).ggml_prec_set_acc!(t.ptr, 10 /* GGML_PREC_F32 */);
+  return t;
+}

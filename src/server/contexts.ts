@@ -107,6 +107,18 @@ export class ContextPool {
     };
   }
 
+  /** Make sure the context for `uses` exists (creating it now), without leasing a sequence. */
+  async warm(uses: readonly AdapterUse[]): Promise<void> {
+    const key = adapterSetKey(uses);
+    let e = this.entries.get(key);
+    if (!e) {
+      e = this.create(key, uses);
+      this.entries.set(key, e);
+    }
+    e.lastUsed = ++this.clock;
+    await e.ready;
+  }
+
   /** Retire every context that uses the adapter `name`: no new leases, disposed when idle. */
   retireAdapter(name: string): number {
     let n = 0;

@@ -10,8 +10,10 @@ import type { GpuChoice } from './options.ts';
 export interface DeviceInfo {
   /** What the user asked for. */
   requested: GpuChoice;
-  /** The backend in use: 'cuda' | 'vulkan' | 'metal' | 'cpu'. */
+  /** The device that computes: 'cuda' | 'vulkan' | 'metal' | 'cpu'. */
   backend: string;
+  /** The llama.cpp build loaded ('cpu' or the GPU backend it was built for). */
+  build: string;
   /** GPU device names as llama.cpp reports them (empty on the CPU). */
   deviceNames: string[];
   /** Why the requested GPU was not used, when it was not. */
@@ -50,12 +52,20 @@ export async function loadLlama(requested: GpuChoice, log: LlamaLogSink): Promis
     fallbackReason = `${requested} was requested but llama.cpp loaded ${llama.gpu === false ? 'the CPU build' : llama.gpu}`;
     log('warn', fallbackReason);
   }
-  const backend = llama.gpu === false ? 'cpu' : llama.gpu;
-  const deviceNames = llama.gpu === false ? [] : await llama.getGpuDeviceNames().catch(() => []);
-  return { llama, device: { requested, backend, deviceNames, ...(fallbackReason ? { fallbackReason } : {}) } };
+  const build = llama.gpu === false ? 'cpu' : llama.gpu;
+  const deviceNames = llama.gpu === false ? [] : await llama.getGpuDeviceNames().catch(() => [] as string[]);
+  // A GPU build that finds no usable device (e.g. Vulkan with only a CPU-type device) computes on the CPU.
+  const backend = deviceNames.length === 0 ? 'cpu' : build;
+  if (build !== 'cpu' && backend === 'cpu') {
+    const why = `the ${build} build found no GPU device; computing on the CPU`;
+    if (requested !== 'auto') log('warn', why);
+    fallbackReason ??= requested === 'auto' ? undefined : why;
+  }
+  return { llama, device: { requested, backend, build, deviceNames, ...(fallbackReason ? { fallbackReason } : {}) } };
 }
 
 /** One line for logs and reports, e.g. "cuda (NVIDIA H100 80GB HBM3)" or "cpu". */
 export function describeDevice(d: DeviceInfo): string {
-  return d.deviceNames.length > 0 ? `${d.backend} (${d.deviceNames.join(', ')})` : d.backend;
+  if (d.deviceNames.length > 0) return `${d.backend} (${d.deviceNames.join(', ')})`;
+  return d.build !== d.backend ? `${d.backend} (${d.build} build, no GPU device)` : d.backend;
 }

@@ -66,11 +66,8 @@ export const DEFAULTS = {
 };
 
 export function withDefaults(o: Partial<ServeOptions> & { model: string }): ServeOptions {
-  return {
-    adapters: [],
-    ...DEFAULTS,
-    ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)),
-  } as ServeOptions;
+  const given = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<ServeOptions>;
+  return { adapters: [], ...DEFAULTS, ...given, model: o.model };
 }
 
 /**

@@ -1,0 +1,28 @@
+import { startServer } from './src/server/server.ts';
+const s = await startServer({ model: '../shared/fixtures/models/stories260K.gguf', port: 0, logLevel: 'info', adaptersDir: '/tmp/srvprobe/adapters' });
+const post = async (p: string, body: unknown, raw = false) => {
+  const r = await fetch(s.url + p, { method: 'POST', headers: { 'content-type': 'application/json' }, body: raw ? (body as string) : JSON.stringify(body) });
+  return [r.status, await r.text()];
+};
+console.log(await (await fetch(s.url + '/health')).text());
+console.log(await post('/v1/completions', { model: 'stories260K', prompt: '', max_tokens: 30, temperature: 0 }));
+console.log(await post('/v1/completions', { prompt: 'Once upon a time', max_tokens: 20, temperature: 0, stream: true }));
+console.log(await post('/v1/chat/completions', { messages: [{ role: 'user', content: 'Tell me a story' }], max_tokens: 20, temperature: 0 }));
+console.log(await post('/v1/score', { input: ['Once upon a time', ''] }));
+console.log(await post('/v1/completions', { prompt: 'x', max_tokens: 'a' }));
+console.log(await post('/v1/completions', { prompt: 'x', max_token: 3 }));
+console.log(await post('/v1/completions', { max_tokens: 3 }));
+console.log(await post('/v1/completions', '{bad', true));
+console.log(await post('/v1/chat/completions', { messages: [{ role: 'userx', content: 'x' }] }));
+console.log(await post('/v1/chat/completions', { messages: [{ role: 'user', content: 5 }] }));
+console.log(await post('/v1/completions', { prompt: 'x', model: 'stories260K+../etc' }));
+console.log(await post('/v1/completions', { prompt: 'x', model: 'stories260K+runA' }));
+console.log(await post('/v1/adapters', { name: '../../etc/passwd' }));
+console.log(await post('/v1/adapters', { name: 'nope' }));
+console.log(await post('/v1/completions', { prompt: 'x'.repeat(2_000_000) }));
+console.log(await post('/v1/completions', { prompt: 'Once upon a time '.repeat(600) }));
+console.log(await (await fetch(s.url + '/v1/adapters/..%2F..%2Fetc', { method: 'DELETE' })).text());
+console.log(await (await fetch(s.url + '/v1/nothing')).text());
+console.log(await (await fetch(s.url + '/metrics')).text());
+await s.close();
+console.log('closed');

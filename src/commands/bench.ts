@@ -1,0 +1,51 @@
+/**
+ * `unlearnkit bench <suite>`: benchmarks that write JSON with ratios measured in the same run to
+ * reports/bench/<suite>.json. `bench all` runs every suite (npm run bench).
+ */
+import type { Command } from 'commander';
+import path from 'node:path';
+import { writeJsonAtomic } from '../util/fs.ts';
+import { PROJECT_ROOT } from '../util/paths.ts';
+import { UserError } from '../util/errors.ts';
+import { benchEngine, printEngineBench } from '../engine/bench.ts';
+
+type Suite = { name: string; description: string; run: (o: BenchOpts) => Promise<unknown>; print?: (r: any) => void };
+export interface BenchOpts {
+  quick?: boolean;
+}
+
+/** Registered suites; other modules add theirs here. */
+export const SUITES: Suite[] = [
+  { name: 'engine', description: 'fp32 matmul GFLOP/s at 512^3, 1024^3, 2048^3 and an MLP training step', run: (o) => benchEngine(o), print: printEngineBench },
+];
+
+export function benchOutPath(name: string): string {
+  return path.join(PROJECT_ROOT, 'reports', 'bench', `${name}.json`);
+}
+
+export async function runSuite(name: string, o: BenchOpts, json: boolean): Promise<unknown> {
+  const s = SUITES.find((x) => x.name === name);
+  if (!s) throw new UserError(`unknown bench suite '${name}'; known: ${SUITES.map((x) => x.name).join(', ')}, all`);
+  const r = await s.run(o);
+  const out = benchOutPath(name);
+  writeJsonAtomic(out, r);
+  if (json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+  else {
+    s.print?.(r);
+    process.stdout.write(`wrote ${path.relative(process.cwd(), out)}\n`);
+  }
+  return r;
+}
+
+export function register(program: Command): void {
+  program
+    .command('bench')
+    .description(`run benchmarks and write reports/bench/<suite>.json (suites: ${SUITES.map((s) => s.name).join(', ')}, all)`)
+    .argument('<suite>', 'suite name or "all"')
+    .option('--json', 'print the JSON result')
+    .option('--quick', 'fewer repetitions')
+    .action(async (suite: string, o: { json?: boolean; quick?: boolean }) => {
+      const names = suite === 'all' ? SUITES.map((s) => s.name) : [suite];
+      for (const n of names) await runSuite(n, { quick: o.quick }, !!o.json);
+    });
+}

@@ -1,0 +1,293 @@
+/**
+ * A causal language model: its config, its weights on the host (the master copy that training
+ * updates and checkpoints are written from), and sessions that run it as ggml graphs.
+ *
+ * Two kinds of session, both built once for a fixed [T, B] and reused for every batch of that shape:
+ * - evaluation: weights in the file's own types (e.g. F16 matrix products), native norms and GELU,
+ *   so that log-probabilities match llama.cpp on the same file;
+ * - training: F32 weights (quantised files are dequantised, and the user is told), differentiable
+ *   composites, a chosen subset of tensors trainable (the parameter filter), AdamW or SGD.
+ */
+import { readGguf, readTensorF32, readTensorRaw, type GgufFile } from './gguf.ts';
+import { configFromGguf, expectedTensors, type ModelConfig } from './config.ts';
+import { buildLlama } from './llama.ts';
+import { buildGpt2 } from './gpt2.ts';
+import type { SequenceInputs, BuildMode } from './layers.ts';
+import { Graph, type Tensor, type OptimizerKind, type AdamWHyper, type SgdHyper } from '../engine/graph.ts';
+import * as op from '../engine/ops.ts';
+import { dtypeFromCode, type DType } from '../engine/types.ts';
+import { UserError } from '../util/errors.ts';
+
+export interface HostTensor {
+  name: string;
+  /** ggml ne order. */
+  ne: number[];
+  /** F32 values (dequantised when the file stores another type). */
+  data: Float32Array;
+  /** The file's type and bytes, kept for evaluation in the file's own precision. */
+  fileType: DType;
+  fileBytes?: Uint8Array;
+}
+
+const ARCH_BUILDERS = { llama: buildLlama, gpt2: buildGpt2 } as const;
+
+export class CausalLM {
+  constructor(
+    readonly config: ModelConfig,
+    readonly weights: Map<string, HostTensor>,
+    readonly source: string,
+    readonly file?: GgufFile,
+  ) {
+    for (const t of expectedTensors(config)) {
+      const w = weights.get(t.name);
+      if (!w) throw new UserError(`${source}: missing tensor ${t.name} for a ${config.arch} model`);
+      if (w.ne.length < t.ne.length || t.ne.some((n, i) => w.ne[i] !== n)) {
+        throw new UserError(`${source}: tensor ${t.name} has shape [${w.ne.join(', ')}], expected [${t.ne.join(', ')}]`);
+      }
+    }
+  }
+
+  /** Load a GGUF model. Quantised weights are dequantised to F32 for training (and the caller told via `quantizedTensors`). */
+  static load(path: string): CausalLM {
+    const f = readGguf(path);
+    const config = configFromGguf(f);
+    const weights = new Map<string, HostTensor>();
+    for (const t of expectedTensors(config)) {
+      const info = f.tensors.find((x) => x.name === t.name);
+      if (!info) throw new UserError(`${path}: missing tensor ${t.name} for a ${config.arch} model`);
+      const fileType = dtypeFromCode(info.type);
+      weights.set(t.name, {
+        name: t.name,
+        ne: [...info.ne],
+        data: readTensorF32(f, t.name),
+        fileType,
+        fileBytes: fileType === 'f32' ? undefined : readTensorRaw(f, t.name),
+      });
+    }
+    return new CausalLM(config, weights, path, f);
+  }
+
+  /** Tensors stored in a quantised or reduced-precision type in the source file. */
+  get quantizedTensors(): string[] {
+    return [...this.weights.values()].filter((w) => w.fileType !== 'f32').map((w) => w.name);
+  }
+
+  get parameterCount(): number {
+    let n = 0;
+    for (const w of this.weights.values()) n += w.data.length;
+    return n;
+  }
+
+  /** Tensor names in architecture order. */
+  get tensorNames(): string[] {
+    return expectedTensors(this.config).map((t) => t.name);
+  }
+
+  /** A deep copy (e.g. to keep the base model while training a fine-tune). */
+  clone(): CausalLM {
+    const w = new Map<string, HostTensor>();
+    for (const [k, v] of this.weights) w.set(k, { ...v, ne: [...v.ne], data: v.data.slice() });
+    return new CausalLM(this.config, w, this.source, this.file);
+  }
+}
+
+export interface SessionOptions {
+  /** Sequence length of the graph (longer sequences are rejected, shorter padded). */
+  T: number;
+  /** Sequences per batch. */
+  B: number;
+  mode: 'eval' | 'train';
+  /** Names of trainable tensors (train mode); default all. */
+  trainable?: string[];
+  optimizer?: OptimizerKind;
+  /** Keep the graph's per-parameter gradient after each step readable (default true). */
+}
+
+/**
+ * One model graph of fixed shape. setBatch() writes tokens (padded), then forward() / step() run.
+ * Padding goes at the end of each sequence, so the causal mask keeps it from affecting real
+ * positions; the loss averages over real next-token predictions only.
+ */
+export class LMSession {
+  readonly graph: Graph;
+  readonly T: number;
+  readonly B: number;
+  readonly logits: Tensor;
+  readonly loss: Tensor | null;
+  readonly params = new Map<string, Tensor>();
+  private tokens: Tensor;
+  private labels: Tensor | null = null;
+  private lossScale: Tensor | null = null;
+  private lengths: number[] = [];
+  private batch: number[][] = [];
+
+  constructor(
+    readonly model: CausalLM,
+    readonly opts: SessionOptions,
+  ) {
+    const c = model.config;
+    const { T, B } = opts;
+    if (!Number.isInteger(T) || T < 2) throw new UserError(`sequence length must be an integer >= 2, got ${T}`);
+    if (T > c.nCtx) throw new UserError(`sequence length ${T} exceeds the model's context length ${c.nCtx}`);
+    if (!Number.isInteger(B) || B < 1) throw new UserError(`batch size must be a positive integer, got ${B}`);
+    this.T = T;
+    this.B = B;
+    const train = opts.mode === 'train';
+    const trainable = new Set(train ? (opts.trainable ?? model.tensorNames) : []);
+    for (const n of trainable) if (!model.weights.has(n)) throw new UserError(`unknown tensor '${n}' in the trainable set`);
+    const layerNodes = c.arch === 'gpt2' ? 160 : 120;
+    const g = new Graph({ maxNodes: Math.max(2048, (train ? 4 : 1) * (c.nLayer * layerNodes + 200)) });
+    this.graph = g;
+    const w = (name: string): Tensor => {
+      let t = this.params.get(name);
+      if (t) return t;
+      const h = model.weights.get(name)!;
+      if (trainable.has(name)) t = g.param(name, h.ne);
+      else {
+        const dtype: DType = train ? 'f32' : h.ne.length >= 2 ? h.fileType : 'f32';
+        t = g.input(name, h.ne, dtype);
+      }
+      this.params.set(name, t);
+      return t;
+    };
+    this.tokens = g.input('tokens', [T * B], 'i32');
+    const pos = g.input('pos', [T], 'i32');
+    const mask = g.input('mask', [T, T]);
+    const inp: SequenceInputs = { tokens: this.tokens, pos, mask, T, B };
+    const mode: BuildMode = { differentiable: train };
+    const out = ARCH_BUILDERS[c.arch](c, w, inp, mode);
+    this.logits = out.logits;
+    if (train) {
+      this.labels = g.input('labels', [c.nVocab, T * B]);
+      this.lossScale = g.input('loss_scale', [1]);
+      this.loss = op.mul(op.crossEntropyLoss(out.logits, this.labels), this.lossScale);
+      g.build({ outputs: [out.logits], loss: this.loss, backward: true, optimizer: opts.optimizer });
+    } else {
+      this.loss = null;
+      g.build({ outputs: [out.logits] });
+    }
+    g.allocate();
+    g.set(pos, Int32Array.from({ length: T }, (_, i) => i));
+    const m = new Float32Array(T * T);
+    for (let q = 0; q < T; q++) for (let k = 0; k < T; k++) m[q * T + k] = k <= q ? 0 : -Infinity;
+    g.set(mask, m, { allowNegInfinity: true });
+    this.uploadWeights();
+  }
+
+  /** Copy the model's host weights into the graph (all tensors, or the given names). */
+  uploadWeights(names?: string[]): void {
+    for (const [name, t] of this.params) {
+      if (names && !names.includes(name)) continue;
+      const h = this.model.weights.get(name)!;
+      if (t.dtype === 'f32') this.graph.set(t, h.data);
+      else this.graph.set(t, h.fileBytes!);
+    }
+  }
+
+  /** Copy trainable tensors back from the graph into the model's host weights. */
+  downloadWeights(): void {
+    for (const p of this.graph.params) {
+      this.model.weights.get(p.name)!.data.set(this.graph.get(p));
+    }
+  }
+
+  /** Write a batch of token sequences (each 2..T long; at most B). Returns the number of predicted tokens. */
+  setBatch(seqs: number[][]): number {
+    const { T, B } = this;
+    if (seqs.length === 0 || seqs.length > B) throw new UserError(`a batch holds 1..${B} sequences, got ${seqs.length}`);
+    const V = this.model.config.nVocab;
+    const tok = new Int32Array(T * B);
+    let nPred = 0;
+    this.lengths = [];
+    seqs.forEach((s, b) => {
+      if (s.length > T) throw new UserError(`sequence ${b} has ${s.length} tokens, more than the session's ${T}`);
+      for (let i = 0; i < s.length; i++) {
+        const id = s[i]!;
+        if (!Number.isInteger(id) || id < 0 || id >= V) throw new UserError(`token id ${id} is outside the vocabulary (0..${V - 1})`);
+        tok[b * T + i] = id;
+      }
+      this.lengths.push(s.length);
+      nPred += Math.max(0, s.length - 1);
+    });
+    this.batch = seqs;
+    this.graph.set(this.tokens, tok);
+    if (this.labels && this.lossScale) {
+      const lab = new Float32Array(V * T * B);
+      seqs.forEach((s, b) => {
+        for (let i = 0; i + 1 < s.length; i++) lab[(b * T + i) * V + s[i + 1]!] = 1;
+      });
+      this.graph.set(this.labels, lab);
+      // ggml's cross_entropy_loss averages over all T*B rows; rescale to the mean over predicted tokens.
+      this.graph.set(this.lossScale, new Float32Array([nPred > 0 ? (T * B) / nPred : 0]));
+    }
+    return nPred;
+  }
+
+  forward(): void {
+    this.graph.compute('forward');
+  }
+
+  /** Raw logits [V, T*B] after forward(). */
+  readLogits(): Float32Array {
+    return this.graph.get(this.logits);
+  }
+
+  /**
+   * Per-token log-probabilities of the current batch: for sequence b, entry i-1 is
+   * log p(token_i | tokens_<i), computed from the logits by a float64 log-softmax.
+   */
+  tokenLogprobs(): number[][] {
+    this.forward();
+    const logits = this.readLogits();
+    const V = this.model.config.nVocab;
+    return this.batch.map((s, b) => {
+      const out: number[] = [];
+      for (let i = 0; i + 1 < s.length; i++) out.push(logSoftmaxAt(logits, (b * this.T + i) * V, V, s[i + 1]!));
+      return out;
+    });
+  }
+
+  /** Forward + backward; returns the mean next-token loss of the batch. Gradients via gradOf(). */
+  backward(): number {
+    if (!this.loss) throw new Error('an evaluation session has no loss');
+    this.graph.compute('backward');
+    return this.graph.lossValue();
+  }
+
+  gradOf(name: string): Float32Array {
+    const t = this.params.get(name);
+    if (!t) throw new UserError(`unknown tensor ${name}`);
+    return this.graph.grad(t);
+  }
+
+  /** One optimiser step on the current batch; returns the loss before the update. */
+  step(h: AdamWHyper | SgdHyper): number {
+    this.graph.step(h);
+    return this.graph.lossValue();
+  }
+
+  dispose(): void {
+    this.graph.dispose();
+  }
+}
+
+/** log softmax(logits[off .. off+V))[target], in float64. */
+export function logSoftmaxAt(logits: Float32Array, off: number, V: number, target: number): number {
+  let max = -Infinity;
+  for (let v = 0; v < V; v++) if (logits[off + v]! > max) max = logits[off + v]!;
+  let s = 0;
+  for (let v = 0; v < V; v++) s += Math.exp(logits[off + v]! - max);
+  return logits[off + target]! - max - Math.log(s);
+}
+
+/** Full log-softmax row in float64. */
+export function logSoftmaxRow(logits: Float32Array, off: number, V: number): Float64Array {
+  let max = -Infinity;
+  for (let v = 0; v < V; v++) if (logits[off + v]! > max) max = logits[off + v]!;
+  let s = 0;
+  for (let v = 0; v < V; v++) s += Math.exp(logits[off + v]! - max);
+  const ls = Math.log(s);
+  const out = new Float64Array(V);
+  for (let v = 0; v < V; v++) out[v] = logits[off + v]! - max - ls;
+  return out;
+}

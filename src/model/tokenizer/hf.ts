@@ -1,0 +1,114 @@
+/**
+ * Hugging Face `tokenizer.json` tokenizers through @huggingface/transformers, built directly from the
+ * local JSON (no network, no hub cache), wrapped in unlearnkit's `Tokenizer` interface.
+ *
+ * BOS/EOS come from tokenizer_config.json when present, else config.json's bos/eos_token_id, else
+ * well-known special token names among the added tokens ('<s>', '<|endoftext|>', ...).
+ * HF tokenizers always match added tokens in text, so `parseSpecial` has no effect here.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../../util/errors.ts';
+import type { DecodeOptions, EncodeOptions, Tokenizer } from './types.ts';
+
+interface HfTokenizerLike {
+  encode(text: string, opts: { add_special_tokens: boolean }): number[];
+  decode(ids: number[], opts: { skip_special_tokens: boolean; clean_up_tokenization_spaces: boolean }): string;
+  get_vocab(): Map<string, number>;
+  bos_token_id?: number;
+  eos_token_id?: number;
+  all_special_ids: number[];
+  add_bos_token?: boolean;
+}
+
+function readJson(file: string): Record<string, unknown> | null {
+  if (!fs.existsSync(file)) return null;
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new UserError(`${file} is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+const BOS_NAMES = ['<s>', '<|begin_of_text|>', '<bos>', '<|startoftext|>', '<|endoftext|>'];
+const EOS_NAMES = ['</s>', '<|end_of_text|>', '<eos>', '<|endoftext|>', '<|im_end|>'];
+
+class HfTokenizer implements Tokenizer {
+  readonly kind = 'hf' as const;
+  readonly vocabSize: number;
+  readonly bos: number;
+  readonly eos: number;
+  readonly addBosDefault: boolean;
+  private readonly idToToken: string[] = [];
+  private readonly specialIds: Set<number>;
+
+  constructor(
+    private readonly tok: HfTokenizerLike,
+    tokenizerJson: Record<string, unknown>,
+    config: Record<string, unknown> | null,
+    modelConfig: Record<string, unknown> | null,
+  ) {
+    const vocab = tok.get_vocab();
+    for (const [t, id] of vocab) this.idToToken[id] = t;
+    this.vocabSize = this.idToToken.length;
+    this.specialIds = new Set(tok.all_special_ids);
+    const added = (tokenizerJson.added_tokens as Array<{ id: number; content: string; special?: boolean }> | undefined) ?? [];
+    const byName = (names: string[]): number => {
+      for (const n of names) {
+        const a = added.find((x) => x.content === n);
+        if (a) return a.id;
+      }
+      return -1;
+    };
+    const fromModelConfig = (k: string): number => (typeof modelConfig?.[k] === 'number' ? (modelConfig[k] as number) : -1);
+    this.bos = tok.bos_token_id ?? (fromModelConfig('bos_token_id') >= 0 ? fromModelConfig('bos_token_id') : byName(BOS_NAMES));
+    this.eos = tok.eos_token_id ?? (fromModelConfig('eos_token_id') >= 0 ? fromModelConfig('eos_token_id') : byName(EOS_NAMES));
+    for (const a of added) if (a.special) this.specialIds.add(a.id);
+    this.addBosDefault = typeof config?.add_bos_token === 'boolean' ? (config.add_bos_token as boolean) : false;
+  }
+
+  encode(text: string, opts: EncodeOptions = {}): number[] {
+    const ids = this.tok.encode(text, { add_special_tokens: false });
+    const out: number[] = [];
+    if (opts.addBos && this.bos >= 0) out.push(this.bos);
+    out.push(...ids);
+    if (opts.addEos && this.eos >= 0) out.push(this.eos);
+    return out;
+  }
+
+  decode(ids: readonly number[], opts: DecodeOptions = {}): string {
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) throw new UserError(`token id ${id} is out of range (vocabulary has ${this.vocabSize} tokens)`);
+    }
+    const keep = opts.special ? [...ids] : ids.filter((id) => !this.specialIds.has(id));
+    return this.tok.decode(keep, { skip_special_tokens: !opts.special, clean_up_tokenization_spaces: false });
+  }
+
+  tokenText(id: number): string {
+    const t = this.idToToken[id];
+    if (t === undefined) throw new UserError(`token id ${id} is out of range (vocabulary has ${this.vocabSize} tokens)`);
+    return t;
+  }
+}
+
+/**
+ * Load a Hugging Face tokenizer from a folder holding tokenizer.json (and optionally
+ * tokenizer_config.json, config.json), or from the path of a tokenizer.json file. Offline only.
+ */
+export async function tokenizerFromHfJson(dirOrFile: string): Promise<Tokenizer> {
+  const file = dirOrFile.endsWith('.json') ? dirOrFile : path.join(dirOrFile, 'tokenizer.json');
+  const dir = path.dirname(file);
+  const json = readJson(file);
+  if (!json) throw new UserError(`no tokenizer.json at ${file}`);
+  if (typeof json.model !== 'object' || json.model === null) throw new UserError(`${file} does not look like a Hugging Face tokenizer.json (no "model" section)`);
+  const config = readJson(path.join(dir, 'tokenizer_config.json'));
+  const modelConfig = readJson(path.join(dir, 'config.json'));
+  const { PreTrainedTokenizer } = await import('@huggingface/transformers');
+  let tok: HfTokenizerLike;
+  try {
+    tok = new PreTrainedTokenizer(json, config ?? {}) as unknown as HfTokenizerLike;
+  } catch (e) {
+    throw new UserError(`${file}: cannot build a tokenizer from it (${(e as Error).message})`);
+  }
+  return new HfTokenizer(tok, json, config, modelConfig);
+}
