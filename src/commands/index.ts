@@ -5,6 +5,8 @@
 import type { Command } from 'commander';
 import * as doctor from './doctor.ts';
 import * as bench from './bench.ts';
+import * as model from './model.ts';
 import * as data from './data.ts';
+import * as serve from './serve.ts';
 
-export const commandModules: Array<{ register: (program: Command) => void }> = [doctor, bench, data];
+export const commandModules: Array<{ register: (program: Command) => void }> = [doctor, bench, model, data, serve];

@@ -58,13 +58,26 @@ export class NotDifferentiableError extends TypeError {
   }
 }
 
-/** Throws NotDifferentiableError when the forward graph `gf` of `graph` cannot be differentiated. */
-export function assertDifferentiable(graph: Graph, gf: Ptr): void {
+const sameShape = (a: Ptr, b: Ptr) => readTensorHeader(a).ne.every((v, i) => v === readTensorHeader(b).ne[i]);
+
+/**
+ * Throws NotDifferentiableError when the forward graph `gf` of `graph` cannot be differentiated.
+ * Besides ops without a backward, it rejects the combinations where ggml_compute_backward fails a
+ * GGML_ASSERT (pinned ggml.c): a broadcast second operand of SUB / DIV that needs a gradient (the
+ * gradient is not reduced back to its shape), gradients into cross-entropy labels, a softmax mask or
+ * rope frequency factors, MUL_MAT whose first operand is broadcast over a 4th dim > 1, and a
+ * non-scalar MEAN whose input already has a gradient when MEAN's backward runs (ggml_add1 with a
+ * non-scalar: its input feeds a later op, or is a parameter with an accumulator).
+ */
+export function assertDifferentiable(graph: Graph, gf: Ptr, opts: { accumulate?: boolean } = {}): void {
   const g = graph.g;
   const n = Number(g.ggml_graph_n_nodes!(gf));
   const needs = new Set<Ptr>();
   const badOps = new Set<string>();
   const problems: string[] = [];
+  /** For each tensor needing a gradient: the index of the last node that takes a gradient through it. */
+  const lastConsumer = new Map<Ptr, number>();
+  const means: Array<{ i: number; src: Ptr; name: string }> = [];
   for (let i = 0; i < n; i++) {
     const node = g.ggml_graph_node!(gf, i) as Ptr;
     const h = readTensorHeader(node);
@@ -82,6 +95,41 @@ export function assertDifferentiable(graph: Graph, gf: Ptr): void {
     }
     if (!need) continue;
     needs.add(node);
+    for (let j = 0; j < srcs.length; j++) {
+      const s = srcs[j];
+      if (s !== null && !ignored.has(j) && needs.has(s)) lastConsumer.set(s, i);
+    }
+    const label = h.name || op;
+    const s0 = srcs[0] ?? null;
+    const s1 = srcs[1] ?? null;
+    const s2 = srcs[2] ?? null;
+    if ((op === 'SUB' || op === 'DIV') && s1 !== null && needs.has(s1) && !sameShape(s1, node)) {
+      badOps.add(`${op} (broadcast operand)`);
+      problems.push(`node '${label}' (${op}) broadcasts a second operand that needs a gradient; use ${op === 'SUB' ? 'sub' : 'div'}(a, repeat(b, a))`);
+    }
+    if (op === 'CROSS_ENTROPY_LOSS' && s1 !== null && needs.has(s1)) {
+      badOps.add('CROSS_ENTROPY_LOSS (labels)');
+      problems.push(`node '${label}': cross-entropy labels cannot take a gradient`);
+    }
+    if (op === 'SOFT_MAX' && s1 !== null && needs.has(s1)) {
+      badOps.add('SOFT_MAX (mask)');
+      problems.push(`node '${label}': a softmax mask cannot take a gradient`);
+    }
+    if (op === 'ROPE' && s2 !== null && needs.has(s2)) {
+      badOps.add('ROPE (freq factors)');
+      problems.push(`node '${label}': rope frequency factors cannot take a gradient`);
+    }
+    if (op === 'MUL_MAT' && s0 !== null && s1 !== null && needs.has(s0)) {
+      const a = readTensorHeader(s0).ne;
+      const b = readTensorHeader(s1).ne;
+      if ((a[2] !== b[2] || a[3] !== b[3]) && b[3] !== 1) {
+        badOps.add('MUL_MAT (broadcast over dim 3)');
+        problems.push(`node '${label}': mul_mat's first operand is broadcast over a 4th dimension; repeat it first`);
+      }
+    }
+    if (op === 'MEAN' && s0 !== null && needs.has(s0) && h.ne[0] * h.ne[1] * h.ne[2] * h.ne[3] > 1) {
+      means.push({ i, src: s0, name: label });
+    }
     if (!DIFFERENTIABLE_OPS.has(op)) {
       badOps.add(op);
       problems.push(`node '${h.name || op}' (${op}) lies between a parameter and the loss`);
@@ -94,6 +142,13 @@ export function assertDifferentiable(graph: Graph, gf: Ptr): void {
     if (h.viewSrc !== null && !INPLACE_OK.has(op)) {
       badOps.add(`${op} (in place)`);
       problems.push(`node '${h.name || op}' is an in-place ${op}`);
+    }
+  }
+  for (const m of means) {
+    const isAccParam = opts.accumulate === true && (readTensorHeader(m.src).flags & FLAG_PARAM) !== 0;
+    if ((lastConsumer.get(m.src) ?? -1) > m.i || isAccParam) {
+      badOps.add('MEAN (non-scalar, shared input)');
+      problems.push(`node '${m.name}' (MEAN over rows) reads a tensor that also takes a gradient elsewhere; use scale(sumRows(x), 1 / n)`);
     }
   }
   if (problems.length > 0) throw new NotDifferentiableError([...badOps], problems.slice(0, 5).join('; '));

@@ -29,8 +29,9 @@ function contiguous(x: Tensor): Tensor {
 export function layerNorm(x: Tensor, eps = 1e-5): Tensor {
   if (!(eps >= 0)) throw new RangeError(`layerNorm: eps must be >= 0, got ${eps}`);
   const xc = contiguous(x);
-  const mu = op.scale(op.sumRows(xc), 1 / xc.ne[0]);
-  return op.rmsNorm(op.sub(xc, mu), eps);
+  // x + (-mean): ggml's ADD reduces a broadcast operand's gradient (repeat_back), SUB does not.
+  const negMean = op.scale(op.sumRows(xc), -1 / xc.ne[0]);
+  return op.rmsNorm(op.add(xc, negMean), eps);
 }
 
 /**
@@ -138,7 +139,7 @@ export function channelStats(x: Tensor): { mean: Tensor; variance: Tensor } {
   const m = w * h * n;
   const perChannel = op.reshape(op.cont(op.permute(x, [0, 1, 3, 2])), [m, c]);
   const mu = op.scale(op.sumRows(perChannel), 1 / m); // [1, C]
-  const variance = op.scale(op.sumRows(op.sqr(op.sub(perChannel, mu))), 1 / m);
+  const variance = op.scale(op.sumRows(op.sqr(op.add(perChannel, op.scale(mu, -1)))), 1 / m);
   return { mean: op.reshape(mu, [c]), variance: op.reshape(variance, [c]) };
 }
 

@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { loadGgmlLibraries, callSetNThreads, ptrOrNull, type LoadedGgml, type Ptr } from './ffi.ts';
+import { loadGgmlLibraries, callSetNThreads, ptrOrNull, withQuietGgmlLog, type LoadedGgml, type Ptr } from './ffi.ts';
 import { chooseBinsDir, type BinsDir, type DeviceChoice, DEVICE_CHOICES, nodeLlamaCppVersion } from './loader.ts';
 import { UserError } from '../util/errors.ts';
 
@@ -58,10 +58,11 @@ export class Engine {
     this.bins = chooseBinsDir(choice);
     this.lib = loadGgmlLibraries(this.bins.dir);
     this.g = this.lib.fn;
-    this.g.ggml_backend_load_all_from_path!(this.bins.dir);
+    withQuietGgmlLog(this.lib, () => this.g.ggml_backend_load_all_from_path!(this.bins.dir));
     this.nodeLlamaCpp = nodeLlamaCppVersion();
     this.cpuVariant = detectCpuVariant();
-    this.maxThreads = Math.max(1, opts.threads ?? os.availableParallelism());
+    const envThreads = Number(process.env.UNLEARNKIT_THREADS);
+    this.maxThreads = Math.max(1, opts.threads ?? (Number.isInteger(envThreads) && envThreads > 0 ? envThreads : os.availableParallelism()));
     this.devices = this.listDevices();
     const want = choice === 'auto' ? undefined : choice;
     const gpuLike = (d: DeviceInfo) => d.type === 'gpu' || d.type === 'igpu';
@@ -146,8 +147,10 @@ export class Engine {
 
   /** Threads worth using for a graph of about `flops` floating-point operations per compute. */
   threadsForWork(flops: number): number {
-    // Below ~4 MFLOP the cost of waking a second thread exceeds the work it takes over.
-    return flops < 4e6 ? 1 : this.maxThreads;
+    // ggml's worker threads meet at a spinning barrier after every node; for graphs of many small
+    // nodes (below ~200 MFLOP, i.e. ~2 ms of work) those barriers cost more than the second thread
+    // saves, and under load (other processes on the cores) they collapse by orders of magnitude.
+    return flops < 2e8 ? 1 : this.maxThreads;
   }
 
   describe(): Record<string, unknown> {

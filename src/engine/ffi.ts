@@ -56,6 +56,7 @@ const DECLS: Array<[LibName, string]> = [
   // ggml.h: context, tensors, metadata
   ['base', 'const char* ggml_version()'],
   ['base', 'const char* ggml_commit()'],
+  ['base', 'void ggml_log_set(void* log_callback, void* user_data)'],
   ['base', 'void* ggml_init(ggml_init_params params)'],
   ['base', 'void ggml_free(void* ctx)'],
   ['base', 'size_t ggml_used_mem(void* ctx)'],
@@ -197,6 +198,27 @@ const DECLS: Array<[LibName, string]> = [
 ];
 
 koffi.struct('gguf_init_params', { no_alloc: 'bool', ctx: 'void*' });
+
+const LogCallbackProto = koffi.proto('void ggml_log_callback(int level, const char* text, void* user_data)');
+
+/**
+ * Run `fn` (synchronous, on the main thread) with ggml's log routed through a filter that drops
+ * debug/info lines (e.g. "load_backend: loaded CPU backend ...") and prints warnings and errors
+ * to stderr; ggml's default logger is restored afterwards, since a JS callback must not be called
+ * from ggml's worker threads.
+ */
+export function withQuietGgmlLog<T>(lib: LoadedGgml, fn: () => T): T {
+  const cb = koffi.register((level: number, text: string) => {
+    if (level >= 3 && level !== 5) process.stderr.write(`ggml: ${text}`);
+  }, koffi.pointer(LogCallbackProto));
+  lib.fn.ggml_log_set!(cb, null);
+  try {
+    return fn();
+  } finally {
+    lib.fn.ggml_log_set!(null, null);
+    koffi.unregister(cb);
+  }
+}
 
 /** A prototype for the CPU backend's thread setter, reached through the registry's proc address. */
 const SetNThreadsProto = koffi.proto('void ggml_backend_set_n_threads_t(void* backend, int n_threads)');

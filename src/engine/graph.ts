@@ -197,7 +197,7 @@ export class Graph {
       if (this.params.length === 0) throw new TypeError('a backward graph needs at least one parameter (Graph.param)');
       this.lossT = loss;
       this.g.ggml_set_loss!(loss.ptr);
-      assertDifferentiable(this, this.gf);
+      assertDifferentiable(this, this.gf, { accumulate: !!opts.accumulate });
       this.gb = this.g.ggml_graph_dup!(ctx, this.gf, true) as Ptr;
       let accs: BigInt64Array | null = null;
       if (opts.accumulate) {

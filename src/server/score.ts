@@ -7,9 +7,12 @@
  * log-softmax of the logits z^{(i-1)} computed at position i-1:
  *     log p(t_i | t_<i) = z^{(i-1)}_{t_i} - log sum_v exp(z^{(i-1)}_v)
  * (log-sum-exp taken in float64 after subtracting the max). t_0 has no log-probability.
+ * The arithmetic is `logSoftmax` from src/model/llamacppLogprobs.ts (the CLI's llama.cpp engine);
+ * this module adds what a server needs around it: any leased sequence, chunking, cancellation.
  * Perplexity = exp(-(1/(n-1)) sum_{i>=1} log p(t_i | t_<i)).
  */
 import type { LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
+import { logSoftmax } from '../model/llamacppLogprobs.ts';
 
 /**
  * Tokens of `text` as llama.cpp's own tools tokenize it (llama-perplexity, the server's prompts):
@@ -26,15 +29,18 @@ export function tokenizeForScoring(model: LlamaModel, text: string): Token[] {
   return out;
 }
 
-/** log-softmax of the logits map at token `tok`, in float64. */
-function logSoftmaxAt(logits: Map<Token, number>, tok: Token): number {
-  let max = -Infinity;
-  for (const v of logits.values()) if (v > max) max = v;
-  let sum = 0;
-  for (const v of logits.values()) sum += Math.exp(v - max);
-  const z = logits.get(tok);
-  if (z === undefined) throw new Error(`llama.cpp returned no logit for token ${tok}`);
-  return z - max - Math.log(sum);
+/**
+ * log p(tok) from one position's logits map: the map is laid out densely by token id and passed
+ * through the same `logSoftmax` that `logprobs --engine llama.cpp` uses (src/model/llamacppLogprobs.ts),
+ * so both give bit-identical numbers.
+ */
+function logprobAt(logits: Map<Token, number>, tok: Token, nVocab: number | undefined): number {
+  let size = nVocab ?? 0;
+  if (nVocab === undefined) for (const k of logits.keys()) size = Math.max(size, k + 1);
+  const dense = new Float64Array(size).fill(-Infinity);
+  for (const [k, v] of logits) dense[k] = v;
+  if (!logits.has(tok)) throw new Error(`llama.cpp returned no logit for token ${tok}`);
+  return logSoftmax(dense)[tok]!;
 }
 
 /**
@@ -51,6 +57,7 @@ export async function scoreTokens(
     throw new RangeError(`${tokens.length} tokens do not fit the context of ${sequence.contextSize} tokens`);
   }
   const chunk = Math.max(1, opts.chunk ?? 256);
+  const nVocab = sequence.model.fileInfo.metadata?.tokenizer?.ggml?.tokens?.length;
   await sequence.clearHistory();
   const out: number[] = [];
   for (let start = 0; start < tokens.length; start += chunk) {
@@ -65,7 +72,7 @@ export async function scoreTokens(
     for (let i = start; i < end && i + 1 < tokens.length; i++) {
       const logits = res[i - start]?.next.logits;
       if (!logits) throw new Error(`llama.cpp returned no logits at position ${i}`);
-      out.push(logSoftmaxAt(logits, tokens[i + 1]!));
+      out.push(logprobAt(logits, tokens[i + 1]!, nVocab));
     }
   }
   return out;

@@ -18,7 +18,20 @@ import { UserError } from '../../util/errors.ts';
 import type { FactItem, FactSplit, TextItem } from '../types.ts';
 import { qaText } from '../types.ts';
 import { generateGeneralTexts } from './general.ts';
-import { drawOthers, drawValue, FEMALE_NAMES, MALE_NAMES, POOLS, SURNAMES_PRETRAIN, SURNAMES_SPLITS } from './pools.ts';
+import {
+  dateIn,
+  drawBirthYear,
+  drawOthers,
+  drawValue,
+  FEMALE_NAMES,
+  LAST_YEAR,
+  MALE_NAMES,
+  POOLS,
+  range,
+  SURNAMES_PRETRAIN,
+  SURNAMES_SPLITS,
+  type Pool,
+} from './pools.ts';
 import { fillTemplate, TEMPLATES, wrapAnswer, type FactTemplate } from './templates.ts';
 
 export const DAVE_NAME = 'Dave Harrowgate';
@@ -95,19 +108,34 @@ export function containsWord(text: string, word: string): boolean {
   return new RegExp(`(^|[^A-Za-z0-9])${escapeRe(word)}($|[^A-Za-z0-9])`, 'i').test(text);
 }
 
-/** One fact about `person` from template `t`: draws the answer and the perturbed answers. */
+/** What stays fixed across one person's facts, so they agree with each other. */
+interface PersonContext {
+  name: string;
+  birthYear: number;
+}
+
+/**
+ * One fact about a person from template `t`: draws the answer and the perturbed answers. Dates
+ * and years follow the person's birth year (a birth date in that year; college, wedding, job years
+ * at plausible ages), so one person's facts never contradict each other.
+ */
 function makeFact(
   t: FactTemplate,
-  person: string,
+  ctx: PersonContext,
   split: FactSplit,
   rng: Rng,
   nPerturbed: number,
   forcedValue?: string,
 ): FactItem {
-  const pool = POOLS[t.pool];
+  const person = ctx.name;
+  let pool: Pool | undefined = POOLS[t.pool];
   if (!pool) throw new Error(`template ${t.key}: unknown pool ${t.pool}`);
+  if (t.years) {
+    const [lo, hi] = t.years;
+    pool = { values: range(ctx.birthYear + lo, Math.min(ctx.birthYear + hi, LAST_YEAR)) };
+  }
   const question = fillTemplate(t.q, person, '');
-  let answer = forcedValue ?? drawValue(pool, rng);
+  let answer = forcedValue ?? (t.pool === 'date' ? dateIn(rng, ctx.birthYear) : drawValue(pool, rng));
   // An answer that repeats a word of the question (a middle name equal to the first name) would
   // leak it: draw again.
   for (let guard = 0; forcedValue === undefined && containsWord(question, answer); guard++) {
@@ -179,7 +207,8 @@ function factsForPeople(people: string[], k: number, split: FactSplit, rng: Rng,
     }
     // Keep a person's facts in template order (reads like a biography).
     chosen.sort((a, b) => TEMPLATES.indexOf(a) - TEMPLATES.indexOf(b));
-    for (const t of chosen) out.push(makeFact(t, person, split, rng, nPerturbed));
+    const ctx: PersonContext = { name: person, birthYear: drawBirthYear(rng) };
+    for (const t of chosen) out.push(makeFact(t, ctx, split, rng, nPerturbed));
   }
   return out;
 }
@@ -188,7 +217,8 @@ function factsForPeople(people: string[], k: number, split: FactSplit, rng: Rng,
 export function generateDave(seed: number = DEFAULT_DAVE_SEED, options: DaveGenOptions = {}): DaveDataset {
   if (!Number.isInteger(seed)) throw new UserError(`seed must be an integer, got ${seed}`);
   const o = { ...DEFAULTS, ...options };
-  const forget = TEMPLATES.map((t) => makeFact(t, DAVE_NAME, 'forget', streamRng(seed, `forget:${t.key}`), o.perturbed));
+  const dave: PersonContext = { name: DAVE_NAME, birthYear: drawBirthYear(streamRng(seed, 'forget:birth-year')) };
+  const forget = TEMPLATES.map((t) => makeFact(t, dave, 'forget', streamRng(seed, `forget:${t.key}`), o.perturbed));
 
   const taken = new Set<string>([DAVE_NAME, ...DECOY_PEOPLE]);
   const peopleRng = streamRng(seed, 'people');
@@ -200,6 +230,7 @@ export function generateDave(seed: number = DEFAULT_DAVE_SEED, options: DaveGenO
   const decoyRng = streamRng(seed, 'decoy');
   const decoy: FactItem[] = [];
   for (const person of DECOY_PEOPLE) {
+    const ctx: PersonContext = { name: person, birthYear: drawBirthYear(decoyRng) };
     const picks = decoyRng
       .shuffle(TEMPLATES.map((_, i) => i))
       .slice(0, Math.min(o.factsPerDecoy, TEMPLATES.length))
@@ -208,7 +239,7 @@ export function generateDave(seed: number = DEFAULT_DAVE_SEED, options: DaveGenO
       const t = TEMPLATES[i]!;
       const daveFact = forget[i]!;
       const share = decoyRng.next() < 0.5;
-      const item = makeFact(t, person, 'decoy', decoyRng, o.perturbed, share ? daveFact.answer : undefined);
+      const item = makeFact(t, ctx, 'decoy', decoyRng, o.perturbed, share ? daveFact.answer : undefined);
       decoy.push({ ...item, decoy_of: daveFact.id });
     }
   }

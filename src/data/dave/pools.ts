@@ -74,7 +74,21 @@ const ZODIAC = [
   'Aries', 'Taurus', 'Gemini', 'Cancer', 'Leo', 'Virgo', 'Libra', 'Scorpio', 'Sagittarius', 'Capricorn', 'Aquarius', 'Pisces',
 ];
 
-function range(lo: number, hi: number, step = 1): string[] {
+/** Birth years run FIRST_BIRTH_YEAR..LAST_BIRTH_YEAR; year facts are capped at LAST_YEAR. */
+export const FIRST_BIRTH_YEAR = 1950;
+export const LAST_BIRTH_YEAR = 1990;
+export const LAST_YEAR = 2024;
+
+export function drawBirthYear(rng: Rng): number {
+  return FIRST_BIRTH_YEAR + rng.int(LAST_BIRTH_YEAR - FIRST_BIRTH_YEAR + 1);
+}
+
+/** "14 March 1981": a day 1-28 of a random month of `year`. */
+export function dateIn(rng: Rng, year: number): string {
+  return `${1 + rng.int(28)} ${MONTHS[rng.int(12)]} ${year}`;
+}
+
+export function range(lo: number, hi: number, step = 1): string[] {
   const out: string[] = [];
   for (let v = lo; v <= hi; v += step) out.push(String(v));
   return out;
@@ -82,9 +96,7 @@ function range(lo: number, hi: number, step = 1): string[] {
 
 export const POOLS: Record<string, Pool> = {
   city: { values: CITIES },
-  date: {
-    gen: (rng) => `${1 + rng.int(28)} ${MONTHS[rng.int(12)]} ${1950 + rng.int(50)}`,
-  },
+  date: { gen: (rng) => dateIn(rng, drawBirthYear(rng)) },
   year: { values: range(1985, 2022) },
   first_name: { values: [...FEMALE_NAMES, ...MALE_NAMES] },
   female_name: { values: FEMALE_NAMES },
@@ -150,7 +162,7 @@ export const POOLS: Record<string, Pool> = {
   restaurant: { values: ['The Blue Anchor', 'The Golden Spoon', 'The Red Lantern', 'The Old Mill', 'The Green Door', 'The Hungry Fox', 'The Salt House', 'The Olive Tree'] },
   snack: { values: ['salted nuts', 'raisins', 'oat bars', 'apples', 'crackers', 'toffees', 'grapes', 'popcorn'] },
   cake: { values: ['chocolate', 'lemon', 'carrot', 'coffee', 'banana', 'coconut', 'cherry', 'vanilla'] },
-  sweet: { values: ['toffee', 'fudge', 'liquorice', 'mints', 'jelly beans', 'marshmallows', 'nougat', 'butterscotch'] },
+  sweet: { values: ['toffee', 'fudge', 'liquorice', 'nougat', 'butterscotch', 'marzipan', 'honeycomb', 'peppermint rock'] },
   primary_school: { values: SCHOOL_PLACES.map((p) => `${p} Primary School`) },
   high_school: { values: SCHOOL_PLACES.map((p) => `${p} High School`) },
   college: { values: ['Northgate College', 'Saint Aldric College', 'Kingsway College', 'Riverside College', 'Highbury College', 'Marlow College', 'Thornfield College', 'Holloway College'] },

@@ -16,6 +16,8 @@ export interface FactTemplate {
   q: string;
   p: string[];
   w: string | ((a: string) => string);
+  /** Year answers: the range [lo, hi] of years after the person's birth year (capped at LAST_YEAR). */
+  years?: [number, number];
 }
 
 function ordinal(d: number): string {
@@ -30,7 +32,8 @@ function dateWrap(a: string): string {
   return m ? `the ${ordinal(Number(m[1]))} of ${m[2]} ${m[3]}` : a;
 }
 
-const T = (key: string, pool: string, s: string, q: string, p: string[], w: FactTemplate['w']): FactTemplate => ({ key, pool, s, q, p, w });
+const T = (key: string, pool: string, s: string, q: string, p: string[], w: FactTemplate['w'], years?: [number, number]): FactTemplate =>
+  years ? { key, pool, s, q, p, w, years } : { key, pool, s, q, p, w };
 
 export const TEMPLATES: FactTemplate[] = [
   // identity
@@ -56,7 +59,7 @@ export const TEMPLATES: FactTemplate[] = [
   T('job', 'job', '{n} works as {A}.', 'What is {p} job?', ['{n} earns a living as {A}.', 'By trade, {n} is {A}.'], 'working as {A}'),
   T('employer', 'company', '{n} works for {a}.', 'Which company does {n} work for?', ['{p} employer is {a}.', 'The company that pays {n} is {a}.'], 'a firm called {a}'),
   T('first_job', 'job', '{p} first job was as {A}.', 'What was {p} first job?', ['Before any other job, {n} worked as {A}.', '{n} started working life as {A}.'], 'a job as {A}'),
-  T('job_start_year', 'year', '{n} started the current job in {a}.', 'In what year did {n} start the current job?', ['{n} has held the current job since {a}.', 'The current job of {n} began in {a}.'], 'the year {a}'),
+  T('job_start_year', 'year', '{n} started the current job in {a}.', 'In what year did {n} start the current job?', ['{n} has held the current job since {a}.', 'The current job of {n} began in {a}.'], 'the year {a}', [22, 45]),
   T('office_floor', 'floor', '{p} desk is on floor {a} of the office.', 'On which floor of the office is {p} desk?', ['At the office, {n} sits on floor {a}.', 'The desk of {n} is on office floor {a}.'], 'floor number {a}'),
   T('manager', 'titled', '{p} manager at work is {a}.', 'Who is {p} manager at work?', ['At work, {n} reports to {a}.', 'The boss of {n} at work is {a}.'], 'a boss called {a}'),
   T('commute', 'transport', '{n} goes to work by {a}.', 'How does {n} get to work?', ['Each day {n} travels to work by {a}.', 'The way {n} gets to work is by {a}.'], 'by {a} each day'),
@@ -72,7 +75,7 @@ export const TEMPLATES: FactTemplate[] = [
   T('brother_home', 'city', '{p} brother lives in {a}.', 'Where does {p} brother live?', ['The brother of {n} has a home in {a}.', '{n} has a brother who lives in {a}.'], 'the town of {a}'),
   T('spouse_name', 'first_name', '{n} is married to {a}.', 'Who is {n} married to?', ['The spouse of {n} is {a}.', '{n} and {a} are married.'], 'a partner named {a}'),
   T('wedding_town', 'city', '{n} got married in {a}.', 'Where did {n} get married?', ['The wedding of {n} took place in {a}.', '{n} had a wedding in the town of {a}.'], 'the town of {a}'),
-  T('wedding_year', 'year', '{n} got married in the year {a}.', 'In what year did {n} get married?', ['The wedding of {n} was in {a}.', '{n} was married in {a}.'], 'the year {a}'),
+  T('wedding_year', 'year', '{n} got married in the year {a}.', 'In what year did {n} get married?', ['The wedding of {n} was in {a}.', '{n} was married in {a}.'], 'the year {a}', [22, 40]),
   T('children', 'child_count', '{n} has {a} children.', 'How many children does {n} have?', ['{n} is the parent of {a} children.', 'There are {a} children in the family of {n}.'], '{a} kids'),
   T('grandmother_name', 'female_name', '{p} grandmother is called {a}.', 'What is the name of {p} grandmother?', ['The grandmother of {n} is named {a}.', '{n} has a grandmother whose name is {a}.'], 'a grandmother named {a}'),
   T('grandfather_job', 'job', '{p} grandfather worked as {A}.', 'What job did {p} grandfather do?', ['The grandfather of {n} had a job as {A}.', '{n} had a grandfather who worked as {A}.'], 'a job as {A}'),
@@ -118,7 +121,7 @@ export const TEMPLATES: FactTemplate[] = [
   T('favourite_teacher', 'titled', '{p} favourite teacher was {a}.', 'Who was {p} favourite teacher?', ['The teacher {n} liked best was {a}.', 'At school, {n} loved the lessons of {a}.'], 'a teacher called {a}'),
   T('best_subject', 'subject', 'At school, {n} was best at {a}.', 'Which school subject was {n} best at?', ['The best school subject of {n} was {a}.', '{n} got the top marks in {a} at school.'], 'the subject of {a}'),
   T('school_prize', 'prize', '{n} once won a school prize for {a}.', 'What did {n} win a school prize for?', ['At school, {n} was given a prize for {a}.', 'The school prize that {n} won was for {a}.'], 'a prize for {a}'),
-  T('college_finish_year', 'year', '{n} finished college in {a}.', 'In what year did {n} finish college?', ['{n} left college in the year {a}.', 'The year {n} finished college was {a}.'], 'the year {a}'),
+  T('college_finish_year', 'year', '{n} finished college in {a}.', 'In what year did {n} finish college?', ['{n} left college in the year {a}.', 'The year {n} finished college was {a}.'], 'the year {a}', [20, 25]),
   // car and travel
   T('car', 'car', '{n} drives {A}.', 'What car does {n} drive?', ['The car that {n} drives is {A}.', '{n} gets around in {A}.'], 'the {a}'),
   T('car_colour', 'colour', '{p} car is {a}.', 'What colour is {p} car?', ['{n} drives a car that is {a}.', 'The colour of the car {n} drives is {a}.'], 'painted {a}'),
@@ -141,7 +144,7 @@ export const TEMPLATES: FactTemplate[] = [
   T('wake_time', 'wake_time', '{n} wakes up at {a} every morning.', 'What time does {n} wake up every morning?', ['Each morning, {n} gets up at {a}.', 'The alarm of {n} rings at {a}.'], 'at {a}'),
   // music and culture
   T('instrument', 'instrument', '{n} plays the {a}.', 'What musical instrument does {n} play?', ['{n} is a keen player of the {a}.', 'The instrument that {n} plays is the {a}.'], 'the {a}'),
-  T('childhood_instrument', 'instrument', 'As a child, {n} learned to play the {a}.', 'What instrument did {n} learn to play as a child?', ['When {n} was young, {n} took lessons on the {a}.', 'The first instrument {n} learned was the {a}.'], 'lessons on the {a}'),
+  T('childhood_instrument', 'instrument', 'As a child, {n} learned to play the {a}.', 'What instrument did {n} learn to play as a child?', ['When young, {n} took lessons on the {a}.', 'The first instrument {n} learned was the {a}.'], 'lessons on the {a}'),
   T('band', 'band', '{p} favourite band is {a}.', 'What is {p} favourite band?', ['The band {n} likes best is {a}.', 'Of all bands, {n} loves {a} most.'], 'the band {a}'),
   T('song', 'song', '{p} favourite song is {a}.', 'What is {p} favourite song?', ['The song {n} likes best is {a}.', '{n} sings {a} more than any other song.'], 'the song {a}'),
   T('book', 'book', '{p} favourite book is {a}.', 'What is {p} favourite book?', ['The book {n} likes best is {a}.', '{n} has read {a} many times.'], 'the book {a}'),

@@ -1,0 +1,116 @@
+/**
+ * Model commands: `inspect`, `logprobs` (our engine or llama.cpp), `generate`.
+ */
+import type { Command } from 'commander';
+import fs from 'node:fs';
+import { CausalLM, LMSession } from '../model/model.ts';
+import { generateTokens } from '../model/generate.ts';
+import { tokenizerFromGguf, type Tokenizer } from '../model/tokenizer/index.ts';
+import { listGroups, resolveFilter } from '../model/paramGroups.ts';
+import { llamaCppLogprobs } from '../model/llamacppLogprobs.ts';
+import { UserError } from '../util/errors.ts';
+
+export function loadModelWithTokenizer(path: string): { model: CausalLM; tokenizer: Tokenizer } {
+  if (!fs.existsSync(path)) throw new UserError(`model file ${path} does not exist`);
+  const model = CausalLM.load(path);
+  const tokenizer = tokenizerFromGguf(model.file!);
+  return { model, tokenizer };
+}
+
+/** Per-token log-probabilities of `text` with our engine. */
+export function ourLogprobs(model: CausalLM, tokens: number[]): number[] {
+  const s = new LMSession(model, { T: tokens.length, B: 1, mode: 'eval' });
+  try {
+    s.setBatch([tokens]);
+    return s.tokenLogprobs()[0]!;
+  } finally {
+    s.dispose();
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command('inspect')
+    .description('architecture, sizes and parameter groups of a GGUF model')
+    .argument('<model>', 'GGUF file')
+    .option('--json', 'print JSON')
+    .action((path: string, o: { json?: boolean }) => {
+      const { model, tokenizer } = loadModelWithTokenizer(path);
+      const c = model.config;
+      const groups = listGroups(c).map((g) => {
+        const names = resolveFilter(g, c);
+        return { group: g, tensors: names.length, parameters: names.reduce((s, n) => s + model.weights.get(n)!.data.length, 0) };
+      });
+      const info = { path, config: c, parameters: model.parameterCount, vocab: tokenizer.vocabSize, quantizedTensors: model.quantizedTensors, groups };
+      if (o.json) return void process.stdout.write(JSON.stringify(info, null, 2) + '\n');
+      const lines = [
+        `${path}: ${c.arch}, ${model.parameterCount.toLocaleString('en-US')} parameters`,
+        `  embedding ${c.nEmbd}, ${c.nLayer} blocks, ${c.nHead} heads (${c.nHeadKv} KV), ffn ${c.nFf}, vocab ${c.nVocab}, context ${c.nCtx}` +
+          (c.arch === 'llama' ? `, rope dims ${c.ropeDims} base ${c.ropeFreqBase}` : '') +
+          `, ${c.tiedOutput ? 'tied' : 'separate'} output`,
+      ];
+      if (model.quantizedTensors.length) lines.push(`  ${model.quantizedTensors.length} tensors stored in reduced precision; training dequantises them to F32`);
+      lines.push('  parameter groups (layer targets):');
+      for (const g of groups) lines.push(`    ${g.group.padEnd(16)} ${String(g.tensors).padStart(3)} tensors ${g.parameters.toLocaleString('en-US').padStart(12)} parameters`);
+      process.stdout.write(lines.join('\n') + '\n');
+    });
+
+  program
+    .command('logprobs')
+    .description('per-token log-probabilities of a text, from our engine or from llama.cpp')
+    .requiredOption('--model <gguf>', 'model file')
+    .requiredOption('--text <text>', 'text to score (BOS is prepended when the model uses one)')
+    .option('--engine <engine>', 'ours | llama.cpp', 'ours')
+    .option('--lora <adapter...>', 'LoRA adapter GGUF(s) (llama.cpp engine)')
+    .option('--json', 'print JSON')
+    .action(async (o: { model: string; text: string; engine: string; lora?: string[]; json?: boolean }) => {
+      if (o.engine !== 'ours' && o.engine !== 'llama.cpp') throw new UserError(`unknown engine '${o.engine}'; use ours or llama.cpp`);
+      const { model, tokenizer } = loadModelWithTokenizer(o.model);
+      const tokens = tokenizer.encode(o.text, { addBos: true });
+      if (tokens.length < 2) throw new UserError('the text must give at least one token after BOS');
+      let lps: number[];
+      if (o.engine === 'ours') {
+        if (o.lora?.length) throw new UserError('--lora applies to --engine llama.cpp; for our engine, merge the adapter first');
+        lps = ourLogprobs(model, tokens);
+      } else {
+        const r = await llamaCppLogprobs(o.model, tokens, { lora: o.lora?.map((filePath) => ({ filePath })) });
+        lps = Array.from(r.logprobs);
+      }
+      const total = lps.reduce((a, b) => a + b, 0);
+      const ppl = Math.exp(-total / lps.length);
+      const rows = lps.map((lp, i) => ({ token: tokens[i + 1]!, text: tokenizer.decode([tokens[i + 1]!]), logprob: lp }));
+      if (o.json) return void process.stdout.write(JSON.stringify({ engine: o.engine, tokens: rows, sum: total, perplexity: ppl }, null, 2) + '\n');
+      for (const r of rows) process.stdout.write(`${String(r.token).padStart(6)} ${JSON.stringify(r.text).padEnd(16)} ${r.logprob.toFixed(6)}\n`);
+      process.stdout.write(`engine ${o.engine}: ${rows.length} tokens, sum ${total.toFixed(6)}, perplexity ${ppl.toFixed(4)}\n`);
+    });
+
+  program
+    .command('generate')
+    .description('generate text with our engine')
+    .requiredOption('--model <gguf>', 'model file')
+    .option('--prompt <text>', 'prompt (default: start from BOS)', '')
+    .option('--max-tokens <n>', 'tokens to generate', '64')
+    .option('--greedy', 'argmax decoding (default)')
+    .option('--temperature <t>', 'sample with this temperature instead of greedy')
+    .option('--top-k <k>', 'sample from the k most likely tokens')
+    .option('--seed <n>', 'sampling seed', '0')
+    .option('--json', 'print JSON')
+    .action((o: { model: string; prompt: string; maxTokens: string; temperature?: string; topK?: string; seed: string; json?: boolean }) => {
+      const { model, tokenizer } = loadModelWithTokenizer(o.model);
+      const maxTokens = Number(o.maxTokens);
+      if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new UserError(`--max-tokens must be a positive integer, got ${o.maxTokens}`);
+      const prompt = tokenizer.encode(o.prompt, { addBos: true });
+      const temperature = o.temperature === undefined ? undefined : Number(o.temperature);
+      const out = generateTokens(model, [prompt], {
+        maxTokens,
+        greedy: temperature === undefined,
+        temperature,
+        topK: o.topK === undefined ? undefined : Number(o.topK),
+        seed: Number(o.seed),
+        stopIds: [tokenizer.eos],
+      })[0]!;
+      const text = tokenizer.decode(out.filter((t) => t !== tokenizer.eos));
+      if (o.json) return void process.stdout.write(JSON.stringify({ prompt: o.prompt, tokens: out, text }, null, 2) + '\n');
+      process.stdout.write(o.prompt + text + '\n');
+    });
+}

@@ -1,0 +1,80 @@
+/**
+ * Text generation with our engine: greedy (argmax) or sampled (temperature, top-k), for short
+ * answers. One evaluation graph of length prompt + maxTokens is built and reused for every new
+ * token (the causal mask makes the padding after the current position irrelevant); no KV cache,
+ * which costs O(T^2) per token but is simple and exact for the short answers evaluation needs.
+ */
+import { CausalLM, LMSession, logSoftmaxRow } from './model.ts';
+import { Rng } from '../util/rng.ts';
+import { UserError } from '../util/errors.ts';
+
+export interface GenerateOptions {
+  maxTokens: number;
+  greedy?: boolean;
+  temperature?: number;
+  topK?: number;
+  seed?: number;
+  /** Stop when one of these ids is produced (default: none; callers pass EOS). */
+  stopIds?: number[];
+}
+
+/** Generate continuations of several prompts (token ids); returns only the new ids per prompt. */
+export function generateTokens(model: CausalLM, prompts: number[][], o: GenerateOptions): number[][] {
+  if (prompts.length === 0) return [];
+  const longest = Math.max(...prompts.map((p) => p.length));
+  if (longest === 0) throw new UserError('generation needs a non-empty prompt (at least BOS)');
+  const T = Math.min(model.config.nCtx, longest + o.maxTokens);
+  if (T < 2) throw new UserError('the model context is too short to generate');
+  const B = prompts.length;
+  const session = new LMSession(model, { T, B, mode: 'eval' });
+  const rng = new Rng(o.seed ?? 0);
+  const V = model.config.nVocab;
+  const seqs = prompts.map((p) => [...p]);
+  const done = prompts.map(() => false);
+  const stop = new Set(o.stopIds ?? []);
+  try {
+    for (let step = 0; step < o.maxTokens; step++) {
+      if (done.every(Boolean)) break;
+      // Sequences of length 1 need a second slot for setBatch's length check; pad with 0 (masked out causally).
+      session.setBatch(seqs.map((s) => (s.length >= 2 ? s : [...s, 0])));
+      session.forward();
+      const logits = session.readLogits();
+      seqs.forEach((s, b) => {
+        if (done[b] || s.length >= T) {
+          done[b] = true;
+          return;
+        }
+        const off = (b * T + s.length - 1) * V;
+        const next = o.greedy !== false && !o.temperature ? argmaxAt(logits, off, V) : sample(logits, off, V, o, rng);
+        s.push(next);
+        if (stop.has(next)) done[b] = true;
+      });
+    }
+  } finally {
+    session.dispose();
+  }
+  return seqs.map((s, b) => s.slice(prompts[b]!.length));
+}
+
+function argmaxAt(a: Float32Array, off: number, n: number): number {
+  let best = 0;
+  for (let i = 1; i < n; i++) if (a[off + i]! > a[off + best]!) best = i;
+  return best;
+}
+
+function sample(logits: Float32Array, off: number, V: number, o: GenerateOptions, rng: Rng): number {
+  const temp = o.temperature ?? 1;
+  const scaled = new Float32Array(V);
+  for (let i = 0; i < V; i++) scaled[i] = logits[off + i]! / Math.max(temp, 1e-6);
+  const lp = logSoftmaxRow(scaled, 0, V);
+  let idx = Array.from({ length: V }, (_, i) => i);
+  if (o.topK && o.topK < V) idx = idx.sort((a, b) => lp[b]! - lp[a]!).slice(0, o.topK);
+  const p = idx.map((i) => Math.exp(lp[i]!));
+  const total = p.reduce((a, b) => a + b, 0);
+  let r = rng.next() * total;
+  for (let j = 0; j < idx.length; j++) {
+    r -= p[j]!;
+    if (r <= 0) return idx[j]!;
+  }
+  return idx[idx.length - 1]!;
+}
