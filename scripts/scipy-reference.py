@@ -138,3 +138,7 @@ pos = [0.9, 0.8, 0.8, 0.55, 0.3]
 neg = [0.8, 0.4, 0.3, 0.3, 0.1, 0.05]
 res = stats.mannwhitneyu(pos, neg)
 show("AUC = mannwhitneyu(pos, neg).statistic / 30", r(res.statistic / (len(pos) * len(neg))))
+
+# ---------------------------------------------------------------- TOFU forget quality (test/eval/truthRatio.test.ts)
+res = stats.ks_2samp([0.5, 0.7, 0.9, 1.1, 0.2, 0.3], [0.6, 0.65, 0.8, 1.3, 1.5, 1.7, 2.0])
+show("forget quality ks_2samp", [r(res.statistic), r(res.pvalue)])

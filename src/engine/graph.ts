@@ -42,6 +42,8 @@ export class Tensor {
   }
 
   get name(): string {
+    // after dispose the tensor's memory is gone: never read it (messages still name the tensor's shape)
+    if (this.graph.isDisposed) return '(disposed)';
     return String(this.graph.g.ggml_get_name!(this.ptr));
   }
 
@@ -63,6 +65,12 @@ export interface BuildOptions {
   accumulate?: boolean;
   /** Build an optimiser update for every parameter. */
   optimizer?: OptimizerKind;
+  /**
+   * Extra nodes computed from forward values and gradients of any node (e.g. per-example
+   * gradients): called after the backward graph exists with `gradOf(node)`; the returned tensors
+   * are computed by the phases 'backwardExtras' and 'stepExtras' (before the optimiser update).
+   */
+  extras?: (gradOf: (t: Tensor) => Tensor) => Tensor[];
 }
 
 export interface AdamWHyper {
@@ -85,7 +93,7 @@ export interface GraphOptions {
   maxNodes?: number;
 }
 
-type Phase = 'forward' | 'backward' | 'step';
+export type Phase = 'forward' | 'backward' | 'step' | 'backwardExtras' | 'stepExtras';
 
 export class Graph {
   readonly engine: Engine;
@@ -100,6 +108,8 @@ export class Graph {
   private gf: Ptr | null = null;
   private gb: Ptr | null = null;
   private gopt: Ptr | null = null;
+  private gbx: Ptr | null = null;
+  private goptx: Ptr | null = null;
   private accumulate = false;
   private optimizer: OptimizerKind | null = null;
   private optHyper: Tensor | null = null;
@@ -126,6 +136,10 @@ export class Graph {
     if (this.ctx === null) throw new Error('this Graph was disposed');
     if (this.buffer !== null) throw new Error('this Graph is allocated; build every tensor before allocate()');
     return this.ctx;
+  }
+
+  get isDisposed(): boolean {
+    return this.ctx === null;
   }
 
   get isAllocated(): boolean {
@@ -216,25 +230,41 @@ export class Graph {
           throw new TypeError(`parameter ${p.name} does not influence the loss (no gradient); leave it out of the params`);
         }
       }
+      if (opts.extras) {
+        const gradOf = (t: Tensor): Tensor => {
+          const gp = ptrOrNull(this.g.ggml_graph_get_grad!(this.gb, t.ptr));
+          if (gp === null) throw new TypeError(`${t} has no gradient in this backward graph`);
+          return this.wrap(gp, `grad of ${t.name}`);
+        };
+        const extra = opts.extras(gradOf);
+        this.gbx = this.g.ggml_graph_dup!(ctx, this.gb, true) as Ptr;
+        for (const t of extra) {
+          this.g.ggml_set_output!(t.ptr);
+          this.g.ggml_build_forward_expand!(this.gbx, t.ptr);
+        }
+      }
       if (opts.optimizer) {
         this.optimizer = opts.optimizer;
         this.optHyper = this.newTensor('f32', [opts.optimizer === 'adamw' ? 7 : 2], 'opt.hyper');
-        this.gopt = this.accumulate
-          ? (this.g.ggml_new_graph_custom!(ctx, this.maxNodes, false) as Ptr)
-          : (this.g.ggml_graph_dup!(ctx, this.gb, true) as Ptr);
+        const stepNodes: Ptr[] = [];
         for (const p of this.params) {
           const grad = this.g.ggml_graph_get_grad!(this.gb, p.ptr) as Ptr;
-          let stepNode: Ptr;
           if (opts.optimizer === 'adamw') {
             const m = this.newTensor('f32', p.ne, `m.${p.name}`.slice(0, 63));
             const v = this.newTensor('f32', p.ne, `v.${p.name}`.slice(0, 63));
             this.moments.set(p, { m, v });
-            stepNode = this.g.ggml_opt_step_adamw!(ctx, p.ptr, grad, m.ptr, v.ptr, this.optHyper.ptr) as Ptr;
+            stepNodes.push(this.g.ggml_opt_step_adamw!(ctx, p.ptr, grad, m.ptr, v.ptr, this.optHyper.ptr) as Ptr);
           } else {
-            stepNode = this.g.ggml_opt_step_sgd!(ctx, p.ptr, grad, this.optHyper.ptr) as Ptr;
+            stepNodes.push(this.g.ggml_opt_step_sgd!(ctx, p.ptr, grad, this.optHyper.ptr) as Ptr);
           }
-          this.g.ggml_build_forward_expand!(this.gopt, stepNode);
         }
+        const withSteps = (base: Ptr | null): Ptr => {
+          const gr = base === null ? (this.g.ggml_new_graph_custom!(ctx, this.maxNodes, false) as Ptr) : (this.g.ggml_graph_dup!(ctx, base, true) as Ptr);
+          for (const n of stepNodes) this.g.ggml_build_forward_expand!(gr, n);
+          return gr;
+        };
+        this.gopt = withSteps(this.accumulate ? null : this.gb);
+        if (this.gbx !== null && !this.accumulate) this.goptx = withSteps(this.gbx);
       }
     }
     this.built = true;
@@ -310,6 +340,7 @@ export class Graph {
 
   /** The gradient tensor of a parameter in the backward graph. */
   gradTensor(p: Tensor): Tensor {
+    if (this.ctx === null) throw new Error('this Graph was disposed');
     if (this.gb === null) throw new Error('no backward graph: build with backward: true');
     const gp = ptrOrNull(this.g.ggml_graph_get_grad!(this.gb, p.ptr));
     if (gp === null) throw new TypeError(`${p} has no gradient (is it a Graph.param?)`);
@@ -339,10 +370,28 @@ export class Graph {
     return this.optIter;
   }
 
-  /** Run one phase: 'forward', 'backward' (forward + gradients), or 'step' (see step()). */
+  private graphOf(phase: Phase): Ptr | null {
+    switch (phase) {
+      case 'forward':
+        return this.gf;
+      case 'backward':
+        return this.gb;
+      case 'step':
+        return this.gopt;
+      case 'backwardExtras':
+        return this.gbx;
+      case 'stepExtras':
+        return this.goptx;
+    }
+  }
+
+  /**
+   * Run one phase: 'forward', 'backward' (forward + gradients), 'step' (see step()), or the same
+   * with the extra nodes ('backwardExtras', 'stepExtras').
+   */
   compute(phase: Phase = 'forward'): void {
     this.requireAllocated();
-    const graph = phase === 'forward' ? this.gf : phase === 'backward' ? this.gb : this.gopt;
+    const graph = this.graphOf(phase);
     if (graph === null) throw new Error(`no ${phase} graph was built`);
     const backend = this.engine.backend(this.device);
     if (this.device.type !== 'cpu' && !this.checkedSupport.has(graph)) {
@@ -359,7 +408,7 @@ export class Graph {
    * One optimiser step. Without accumulate: forward + backward + update in one graph. With
    * accumulate: the update only, from the accumulated gradients. Hyper-parameters may change per step.
    */
-  step(h: AdamWHyper | SgdHyper): void {
+  step(h: AdamWHyper | SgdHyper, opts: { extras?: boolean } = {}): void {
     this.requireAllocated();
     if (!this.optimizer || !this.optHyper) throw new Error('no optimiser: build with optimizer: "adamw" | "sgd"');
     this.optIter++;
@@ -373,7 +422,7 @@ export class Graph {
     } else {
       this.set(this.optHyper, new Float32Array([h.lr, wd]));
     }
-    this.compute('step');
+    this.compute(opts.extras ? 'stepExtras' : 'step');
   }
 
   /** Loss value after a compute. */
@@ -383,14 +432,14 @@ export class Graph {
   }
 
   nodeCount(phase: Phase = 'forward'): number {
-    const graph = phase === 'forward' ? this.gf : phase === 'backward' ? this.gb : this.gopt;
+    const graph = this.graphOf(phase);
     if (graph === null) return 0;
     return Number(this.g.ggml_graph_n_nodes!(graph));
   }
 
   /** Node pointers of a phase's graph, for inspection (op names, backend assignment). */
   nodes(phase: Phase = 'forward'): Ptr[] {
-    const graph = phase === 'forward' ? this.gf : phase === 'backward' ? this.gb : this.gopt;
+    const graph = this.graphOf(phase);
     if (graph === null) return [];
     const n = Number(this.g.ggml_graph_n_nodes!(graph));
     const out: Ptr[] = [];
@@ -427,7 +476,7 @@ export class Graph {
 
   /** Whether the backend supports every node of a phase (used by tests and doctor). */
   supportsAll(phase: Phase): boolean {
-    const graph = phase === 'forward' ? this.gf : phase === 'backward' ? this.gb : this.gopt;
+    const graph = this.graphOf(phase);
     if (graph === null) return false;
     const backend = this.engine.backend(this.device);
     return this.nodes(phase).every((n) => this.g.ggml_backend_supports_op!(backend, n));
@@ -443,6 +492,9 @@ export class Graph {
       this.g.ggml_free!(this.ctx);
       this.ctx = null;
     }
+    // the graphs lived in the context's memory: forget them so nothing reads freed memory
+    this.gf = this.gb = this.gopt = null;
+    this.checkedSupport.clear();
   }
 
   /** Estimated forward FLOPs (matrix products dominate). */

@@ -105,8 +105,8 @@ export const mean = (a: Tensor) => unary('ggml_mean', a);
 /** A contiguous copy (after permute / transpose). */
 export const cont = (a: Tensor) => unary('ggml_cont', a);
 export const dup = (a: Tensor) => unary('ggml_dup', a);
-/** Swap ne[0] and ne[1] (a view; follow with cont for most ops). */
-export const transpose = (a: Tensor) => unary('ggml_transpose', a);
+/** Swap ne[0] and ne[1] (a view; follow with cont for most ops). See contiguousGradSource for the reshape. */
+export const transpose = (a: Tensor) => unary('ggml_transpose', contiguousGradSource(a));
 /** Softmax over ne[0]. */
 export const softMax = (a: Tensor) => unary('ggml_soft_max', a);
 /** Index of the max over ne[0] -> i32 [ne1]. */
@@ -220,10 +220,22 @@ export function reshape(a: Tensor, shape: number[]): Tensor {
   return wrap(a, p, 'reshape');
 }
 
+/**
+ * A same-shape reshape view of a contiguous tensor, put under permute / transpose: ggml's backward of
+ * PERMUTE / TRANSPOSE hands its source a non-contiguous (permuted view) gradient, which is read back
+ * in the wrong order for a parameter and fails GGML_ASSERT(ggml_is_contiguous(grad)) when the source
+ * is a CONT node; RESHAPE's backward makes the gradient contiguous first. Costs no compute.
+ */
+function contiguousGradSource(a: Tensor): Tensor {
+  if (!fn(a).ggml_is_contiguous!(a.ptr)) return a;
+  return wrap(a, fn(a).ggml_reshape_4d!(ctxOf(a), a.ptr, a.ne[0], a.ne[1], a.ne[2], a.ne[3]), 'reshape');
+}
+
 /** Permute axes: axis i of a goes to position axes[i] (ggml_permute semantics). */
 export function permute(a: Tensor, axes: [number, number, number, number]): Tensor {
   if ([...axes].sort().join() !== '0,1,2,3') throw new TypeError(`permute: axes ${JSON.stringify(axes)} are not a permutation of 0..3`);
-  return wrap(a, fn(a).ggml_permute!(ctxOf(a), a.ptr, axes[0], axes[1], axes[2], axes[3]), 'permute');
+  const src = contiguousGradSource(a);
+  return wrap(a, fn(a).ggml_permute!(ctxOf(a), src.ptr, axes[0], axes[1], axes[2], axes[3]), 'permute');
 }
 
 /**

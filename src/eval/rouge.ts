@@ -22,7 +22,8 @@
  * case-sensitive Penn-Treebank style and counts punctuation as tokens ("Paris, France." has
  * 4 tokens there, 2 here), which changes every score; (3) its ROUGE-L is the summary-level union
  * LCS over detected sentences (rougeLsum), so swapping two sentences scores 1.0 where rougeL
- * gives 0.5; (4) it throws on an empty candidate, while an empty model answer should score 0.
+ * gives 4/7 in the test example; (4) it throws on an empty candidate, while an empty model
+ * answer should score 0.
  * test/eval/rouge.test.ts demonstrates each difference.
  */
 import { UserError } from '../util/errors.ts';

@@ -236,7 +236,7 @@ class HeaderReader {
   private buf = Buffer.alloc(0);
   private bufStart = 0; // file offset of buf[0]
   pos = 0; // absolute file offset
-  private readonly decoder = new TextDecoder('utf-8');
+  private readonly decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
   constructor(
     private readonly fd: number,
@@ -474,11 +474,9 @@ export function readGguf(file: string, opts: { loadData?: boolean } = {}): GgufF
         throw new UserError(`${file}: corrupt GGUF: tensor '${name}' of type ${traits.name} has ${ne[0]} elements per row, not a multiple of the block size ${traits.blockSize}`);
       }
       const nbytes = (nel / traits.blockSize) * traits.typeSize;
-      if (!Number.isSafeInteger(nbytes) || nbytes > fileSize) {
-        throw new UserError(`${file}: corrupt or truncated GGUF: tensor '${name}' needs ${nbytes} bytes, the file has ${fileSize}`);
-      }
+      if (!Number.isSafeInteger(nbytes)) throw new UserError(`${file}: corrupt GGUF: tensor '${name}' shape ${JSON.stringify(ne)} is too large`);
       const rel = r.u64big(`offset of tensor '${name}'`);
-      if (rel > BigInt(fileSize)) throw new UserError(`${file}: truncated or corrupt GGUF: tensor '${name}' data offset ${rel} is past the end of the file (${fileSize} bytes)`);
+      if (rel > BigInt(fileSize)) throw new UserError(`${file}: truncated GGUF: tensor '${name}' data (offset ${rel} in the data section) is past the end of the file (${fileSize} bytes)`);
       if (Number(rel) % alignment !== 0) throw new UserError(`${file}: corrupt GGUF: tensor '${name}' offset ${rel} is not aligned to ${alignment}`);
       infos.push({ name, type: type as GgmlType, ne, rel: Number(rel), nbytes });
     }
@@ -756,7 +754,7 @@ function writeValue(w: ByteWriter, value: GgufValue, t: TypeInfo, withType: bool
       const arr = value as GgufValue[];
       w.u32(t.elem!.type);
       w.u64(arr.length);
-      for (const v of arr) writeValue(w, v, t.elem!, t.elem!.type === GgufValueType.ARRAY);
+      for (const v of arr) writeValue(w, v, t.elem!, false);
       return;
     }
   }
@@ -847,6 +845,9 @@ export function writeGguf(file: string, spec: GgufWriteSpec): void {
   w.u64(meta.length);
   for (const [k, v, hint] of meta) {
     const t = parseTypeHint(hint);
+    if (t.type === GgufValueType.ARRAY && t.elem!.type === GgufValueType.ARRAY) {
+      throw new UserError(`metadata '${k}': arrays of arrays are not readable by llama.cpp and are not written`);
+    }
     checkValue(k, v, t);
     w.str(k);
     writeValue(w, v, t, true);

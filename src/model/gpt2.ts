@@ -16,7 +16,7 @@
 import type { Tensor } from '../engine/graph.ts';
 import * as op from '../engine/ops.ts';
 import { headDim, type ModelConfig } from './config.ts';
-import { causalAttention, gelu, layerNorm, type BuildMode, type SequenceInputs } from './layers.ts';
+import { biasAdd, causalAttention, embed, gelu, layerNorm, linear, type BuildMode, type SequenceInputs } from './layers.ts';
 
 export const GPT2_GROUPS = ['embedding', 'block:K:attn', 'block:K:mlp', 'final_norm', 'output'] as const;
 
@@ -24,21 +24,24 @@ export function buildGpt2(c: ModelConfig, w: (name: string) => Tensor, inp: Sequ
   const { T, B } = inp;
   const d = c.nEmbd;
   const hd = headDim(c);
-  const posEmb = op.getRows(w('position_embd.weight'), inp.pos); // [d, T]
-  let x = op.add(op.reshape(op.getRows(w('token_embd.weight'), inp.tokens), [d, T, B]), posEmb);
+  const posEmb = op.getRows(w('position_embd.weight'), inp.pos); // [d, T], shared by the batch
+  let x = op.add(op.reshape(embed('token_embd.weight', w('token_embd.weight'), inp.tokens, mode), [d, T, B]), posEmb);
   x = op.reshape(x, [d, T * B]);
+  // per example, position t's row receives the gradient at x[:, t, b]
+  mode.tap?.({ name: 'position_embd.weight', kind: 'rows', input: inp.pos, output: x });
   for (let l = 0; l < c.nLayer; l++) {
-    const p = (s: string) => w(`blk.${l}.${s}`);
-    const h = layerNorm(x, p('attn_norm.weight'), p('attn_norm.bias'), c.normEps, mode);
-    const qkv = op.add(op.mulMat(p('attn_qkv.weight'), h), p('attn_qkv.bias')); // [3d, T*B]
+    const n = (s: string) => `blk.${l}.${s}`;
+    const dense = (s: string, h: Tensor) => biasAdd(n(`${s}.bias`), linear(n(`${s}.weight`), w(n(`${s}.weight`)), h, mode), w(n(`${s}.bias`)), mode);
+    const norm = (s: string, h: Tensor) => layerNorm(n(s), h, w(n(`${s}.weight`)), w(n(`${s}.bias`)), c.normEps, mode);
+    const h = norm('attn_norm', x);
+    const qkv = dense('attn_qkv', h); // [3d, T*B]
     const part = (i: number) => op.reshape(op.cont(op.view(qkv, [d, T * B], i * d * 4, [3 * d * 4])), [hd, c.nHead, T, B]);
-    const attn = causalAttention(part(0), part(1), part(2), inp.mask, T, B, mode);
-    x = op.add(x, op.add(op.mulMat(p('attn_output.weight'), attn), p('attn_output.bias')));
-    const h2 = layerNorm(x, p('ffn_norm.weight'), p('ffn_norm.bias'), c.normEps, mode);
-    const up = gelu(op.add(op.mulMat(p('ffn_up.weight'), h2), p('ffn_up.bias')), mode);
-    x = op.add(x, op.add(op.mulMat(p('ffn_down.weight'), up), p('ffn_down.bias')));
+    x = op.add(x, dense('attn_output', causalAttention(part(0), part(1), part(2), inp.mask, T, B, mode)));
+    const h2 = norm('ffn_norm', x);
+    x = op.add(x, dense('ffn_down', gelu(dense('ffn_up', h2), mode)));
   }
-  const hidden = layerNorm(x, w('output_norm.weight'), w('output_norm.bias'), c.normEps, mode);
-  const logits = op.mulMat(w(c.tiedOutput ? 'token_embd.weight' : 'output.weight'), hidden);
+  const hidden = layerNorm('output_norm', x, w('output_norm.weight'), w('output_norm.bias'), c.normEps, mode);
+  const outName = c.tiedOutput ? 'token_embd.weight' : 'output.weight';
+  const logits = linear(outName, w(outName), hidden, mode);
   return { logits, hidden };
 }

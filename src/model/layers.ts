@@ -19,9 +19,53 @@ export interface SequenceInputs {
   B: number;
 }
 
+/**
+ * How a weight is used, for per-example gradients (src/train/perExample.ts):
+ *   matmul: output = W input      -> grad_b = sum_t input_t (dOutput_t)^T
+ *   scale:  output = input * w    -> grad_b = sum_t input_t * dOutput_t   (norm weights)
+ *   bias:   output = input + b    -> grad_b = sum_t dOutput_t
+ *   rows:   output = W[tokens]    -> grad_b = scatter of dOutput_t into the rows of its tokens
+ */
+export interface WeightTap {
+  name: string;
+  kind: 'matmul' | 'scale' | 'bias' | 'rows';
+  input: Tensor;
+  output: Tensor;
+}
+
 /** Whether the graph will be differentiated (use composites where ggml lacks a backward). */
 export interface BuildMode {
   differentiable: boolean;
+  /** Called for every use of a weight (training graphs that record per-example gradients). */
+  tap?: (t: WeightTap) => void;
+}
+
+/** W x, reporting the use of W to the tap. */
+export function linear(name: string, W: Tensor, x: Tensor, mode: BuildMode): Tensor {
+  const y = op.mulMat(W, x);
+  mode.tap?.({ name, kind: 'matmul', input: x, output: y });
+  return y;
+}
+
+/** x * w (w broadcast over rows), reporting the use of w. */
+export function scaleBy(name: string, x: Tensor, w: Tensor, mode: BuildMode): Tensor {
+  const y = op.mul(x, w);
+  mode.tap?.({ name, kind: 'scale', input: x, output: y });
+  return y;
+}
+
+/** x + b (b broadcast over rows), reporting the use of b. */
+export function biasAdd(name: string, x: Tensor, b: Tensor, mode: BuildMode): Tensor {
+  const y = op.add(x, b);
+  mode.tap?.({ name, kind: 'bias', input: x, output: y });
+  return y;
+}
+
+/** Rows of an embedding table, reporting the lookup. */
+export function embed(name: string, E: Tensor, ids: Tensor, mode: BuildMode): Tensor {
+  const y = op.getRows(E, ids);
+  mode.tap?.({ name, kind: 'rows', input: ids, output: y });
+  return y;
 }
 
 /**
@@ -60,15 +104,15 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, T
   return op.reshape(op.cont(op.permute(o, [0, 2, 1, 3])), [hd * H, T * B]);
 }
 
-/** LayerNorm over ne[0] with weight and bias. */
-export function layerNorm(x: Tensor, w: Tensor, b: Tensor, eps: number, mode: BuildMode): Tensor {
+/** LayerNorm over ne[0] with weight and bias (named `<prefix>.weight` / `<prefix>.bias`). */
+export function layerNorm(prefix: string, x: Tensor, w: Tensor, b: Tensor, eps: number, mode: BuildMode): Tensor {
   const n = mode.differentiable ? composite.layerNorm(x, eps) : op.normNative(x, eps);
-  return op.add(op.mul(n, w), b);
+  return biasAdd(`${prefix}.bias`, scaleBy(`${prefix}.weight`, n, w, mode), b, mode);
 }
 
 /** RMSNorm over ne[0] times its weight. */
-export function rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
-  return op.mul(op.rmsNorm(x, eps), w);
+export function rmsNorm(name: string, x: Tensor, w: Tensor, eps: number, mode: BuildMode): Tensor {
+  return scaleBy(name, op.rmsNorm(x, eps), w, mode);
 }
 
 /** GELU (tanh approximation, as GPT-2 and llama.cpp use). */

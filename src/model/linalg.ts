@@ -403,12 +403,15 @@ export function truncatedSvd(m: ArrayLike<number>, rows: number, cols: number, o
   const uq = new Float64Array(p * k);
   for (let j = 0; j < k; j++) for (let i = 0; i < p; i++) uq[i * k + j] = uvec[j * p + i]!;
   const vq = new Float64Array(qd * k);
-  for (let j = 0; j < k; j++) {
-    const sj = s[j]!;
+  const ui = new Float64Array(k);
+  for (let i = 0; i < p; i++) {
+    for (let j = 0; j < k; j++) ui[j] = uvec[j * p + i]! / s[j]!;
+    const xo = i * qd;
     for (let c = 0; c < qd; c++) {
-      let acc = 0;
-      for (let i = 0; i < p; i++) acc += x[i * qd + c]! * uvec[j * p + i]!;
-      vq[c * k + j] = acc / sj;
+      const xv = x[xo + c]!;
+      if (xv === 0) continue;
+      const vo = c * k;
+      for (let j = 0; j < k; j++) vq[vo + j] = vq[vo + j]! + xv * ui[j]!;
     }
   }
   const S = Float64Array.from(s.slice(0, k));

@@ -17,28 +17,30 @@
 import type { Tensor } from '../engine/graph.ts';
 import * as op from '../engine/ops.ts';
 import { headDim, type ModelConfig } from './config.ts';
-import { causalAttention, rmsNorm, type BuildMode, type SequenceInputs } from './layers.ts';
+import { causalAttention, embed, linear, rmsNorm, type BuildMode, type SequenceInputs } from './layers.ts';
 
 export const LLAMA_GROUPS = ['embedding', 'block:K:attn', 'block:K:mlp', 'final_norm', 'output'] as const;
 
-export function buildLlama(c: ModelConfig, w: (name: string) => Tensor, inp: SequenceInputs, _mode: BuildMode): { logits: Tensor; hidden: Tensor } {
+export function buildLlama(c: ModelConfig, w: (name: string) => Tensor, inp: SequenceInputs, mode: BuildMode): { logits: Tensor; hidden: Tensor } {
   const { T, B } = inp;
   const hd = headDim(c);
   const rope = (t: Tensor) => op.ropeExt(t, inp.pos, { nDims: c.ropeDims, mode: op.ROPE_NORMAL, freqBase: c.ropeFreqBase, nCtxOrig: c.nCtx });
   // rope_ext rotates along ne[2] positions: lay q/k out as [hd, H, T, B]
-  let x = op.getRows(w('token_embd.weight'), inp.tokens); // [d, T*B]
+  let x = embed('token_embd.weight', w('token_embd.weight'), inp.tokens, mode); // [d, T*B]
   for (let l = 0; l < c.nLayer; l++) {
-    const p = (s: string) => w(`blk.${l}.${s}.weight`);
-    const h = rmsNorm(x, p('attn_norm'), c.normEps);
-    const q = rope(op.reshape(op.mulMat(p('attn_q'), h), [hd, c.nHead, T, B]));
-    const k = rope(op.reshape(op.mulMat(p('attn_k'), h), [hd, c.nHeadKv, T, B]));
-    const v = op.reshape(op.mulMat(p('attn_v'), h), [hd, c.nHeadKv, T, B]);
-    x = op.add(x, op.mulMat(p('attn_output'), causalAttention(q, k, v, inp.mask, T, B, _mode)));
-    const h2 = rmsNorm(x, p('ffn_norm'), c.normEps);
-    const a = op.swigluSplit(op.mulMat(p('ffn_gate'), h2), op.mulMat(p('ffn_up'), h2));
-    x = op.add(x, op.mulMat(p('ffn_down'), a));
+    const n = (s: string) => `blk.${l}.${s}.weight`;
+    const mm = (s: string, h: Tensor) => linear(n(s), w(n(s)), h, mode);
+    const h = rmsNorm(n('attn_norm'), x, w(n('attn_norm')), c.normEps, mode);
+    const q = rope(op.reshape(mm('attn_q', h), [hd, c.nHead, T, B]));
+    const k = rope(op.reshape(mm('attn_k', h), [hd, c.nHeadKv, T, B]));
+    const v = op.reshape(mm('attn_v', h), [hd, c.nHeadKv, T, B]);
+    x = op.add(x, mm('attn_output', causalAttention(q, k, v, inp.mask, T, B, mode)));
+    const h2 = rmsNorm(n('ffn_norm'), x, w(n('ffn_norm')), c.normEps, mode);
+    const a = op.swigluSplit(mm('ffn_gate', h2), mm('ffn_up', h2));
+    x = op.add(x, mm('ffn_down', a));
   }
-  const hidden = rmsNorm(x, w('output_norm.weight'), c.normEps);
-  const logits = op.mulMat(w(c.tiedOutput ? 'token_embd.weight' : 'output.weight'), hidden); // [V, T*B]
+  const hidden = rmsNorm('output_norm.weight', x, w('output_norm.weight'), c.normEps, mode);
+  const outName = c.tiedOutput ? 'token_embd.weight' : 'output.weight';
+  const logits = linear(outName, w(outName), hidden, mode); // [V, T*B]
   return { logits, hidden };
 }

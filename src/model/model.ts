@@ -12,7 +12,8 @@ import { readGguf, readTensorF32, readTensorRaw, type GgufFile } from './gguf.ts
 import { configFromGguf, expectedTensors, type ModelConfig } from './config.ts';
 import { buildLlama } from './llama.ts';
 import { buildGpt2 } from './gpt2.ts';
-import type { SequenceInputs, BuildMode } from './layers.ts';
+import type { SequenceInputs, BuildMode, WeightTap } from './layers.ts';
+import { buildPerExampleNodes, readPerExample, type PerExampleNode, type PerExampleResult } from '../train/perExample.ts';
 import { Graph, type Tensor, type OptimizerKind, type AdamWHyper, type SgdHyper } from '../engine/graph.ts';
 import * as op from '../engine/ops.ts';
 import { dtypeFromCode, type DType } from '../engine/types.ts';
@@ -100,7 +101,8 @@ export interface SessionOptions {
   /** Names of trainable tensors (train mode); default all. */
   trainable?: string[];
   optimizer?: OptimizerKind;
-  /** Keep the graph's per-parameter gradient after each step readable (default true). */
+  /** Trainable tensors whose per-example gradients are computed by backward/step with `record`. */
+  record?: string[];
 }
 
 /**
@@ -118,7 +120,11 @@ export class LMSession {
   private tokens: Tensor;
   private labels: Tensor | null = null;
   private lossScale: Tensor | null = null;
+  private lossOffset: Tensor | null = null;
+  private rowMask: Tensor | null = null;
+  private perExampleNodes: PerExampleNode[] = [];
   private lengths: number[] = [];
+  private recordShapes = new Map<string, number[]>();
   private batch: number[][] = [];
 
   constructor(
@@ -154,14 +160,32 @@ export class LMSession {
     const pos = g.input('pos', [T], 'i32');
     const mask = g.input('mask', [T, T]);
     const inp: SequenceInputs = { tokens: this.tokens, pos, mask, T, B };
-    const mode: BuildMode = { differentiable: train };
+    const taps: WeightTap[] = [];
+    const record = new Set(opts.record ?? []);
+    for (const n of record) if (!trainable.has(n)) throw new UserError(`recorded tensor ${n} must also be trainable`);
+    const mode: BuildMode = { differentiable: train, tap: record.size ? (t) => taps.push(t) : undefined };
     const out = ARCH_BUILDERS[c.arch](c, w, inp, mode);
     this.logits = out.logits;
     if (train) {
+      // Loss = mean over the batch's predicted tokens of -log p(next token). ggml's
+      // cross_entropy_loss averages over all T*B rows and its backward assumes every label row is a
+      // distribution, so padding rows get zeroed logits (mask) and uniform labels: their gradient is
+      // then exactly 0, and their constant log(V) contribution is removed by the offset.
       this.labels = g.input('labels', [c.nVocab, T * B]);
+      this.rowMask = g.input('row_mask', [1, T * B]);
       this.lossScale = g.input('loss_scale', [1]);
-      this.loss = op.mul(op.crossEntropyLoss(out.logits, this.labels), this.lossScale);
-      g.build({ outputs: [out.logits], loss: this.loss, backward: true, optimizer: opts.optimizer });
+      this.lossOffset = g.input('loss_offset', [1]);
+      const ce = op.crossEntropyLoss(op.mul(out.logits, this.rowMask), this.labels);
+      this.loss = op.add(op.mul(ce, this.lossScale), this.lossOffset);
+      const shapes = new Map([...record].map((n) => [n, model.weights.get(n)!.ne]));
+      this.recordShapes = shapes;
+      g.build({
+        outputs: [out.logits],
+        loss: this.loss,
+        backward: true,
+        optimizer: opts.optimizer,
+        extras: record.size ? (gradOf) => (this.perExampleNodes = buildPerExampleNodes(taps, record, gradOf, T, B)).map((x) => x.tensor) : undefined,
+      });
     } else {
       this.loss = null;
       g.build({ outputs: [out.logits] });
@@ -211,14 +235,23 @@ export class LMSession {
     });
     this.batch = seqs;
     this.graph.set(this.tokens, tok);
-    if (this.labels && this.lossScale) {
-      const lab = new Float32Array(V * T * B);
+    if (this.labels && this.lossScale && this.lossOffset && this.rowMask) {
+      const lab = new Float32Array(V * T * B).fill(1 / V);
+      const mask = new Float32Array(T * B);
       seqs.forEach((s, b) => {
-        for (let i = 0; i + 1 < s.length; i++) lab[(b * T + i) * V + s[i + 1]!] = 1;
+        for (let i = 0; i + 1 < s.length; i++) {
+          const row = (b * T + i) * V;
+          lab.fill(0, row, row + V);
+          lab[row + s[i + 1]!] = 1;
+          mask[b * T + i] = 1;
+        }
       });
       this.graph.set(this.labels, lab);
-      // ggml's cross_entropy_loss averages over all T*B rows; rescale to the mean over predicted tokens.
-      this.graph.set(this.lossScale, new Float32Array([nPred > 0 ? (T * B) / nPred : 0]));
+      this.graph.set(this.rowMask, mask);
+      const N = T * B;
+      // ce = (sum over predicted rows of -log p + (N - nPred) log V) / N
+      this.graph.set(this.lossScale, new Float32Array([nPred > 0 ? N / nPred : 0]));
+      this.graph.set(this.lossOffset, new Float32Array([nPred > 0 ? (-(N - nPred) * Math.log(V)) / nPred : 0]));
     }
     return nPred;
   }
@@ -260,10 +293,33 @@ export class LMSession {
     return this.graph.grad(t);
   }
 
-  /** One optimiser step on the current batch; returns the loss before the update. */
-  step(h: AdamWHyper | SgdHyper): number {
-    this.graph.step(h);
+  /** One optimiser step on the current batch; returns the loss before the update. With `record`, per-example gradients are computed too (read them with perExample()). */
+  step(h: AdamWHyper | SgdHyper, opts: { record?: boolean } = {}): number {
+    this.graph.step(h, { extras: !!opts.record && this.perExampleNodes.length > 0 });
     return this.graph.lossValue();
+  }
+
+  /** Forward + backward with per-example gradients (no update). Returns the batch loss. */
+  backwardRecord(): number {
+    if (this.perExampleNodes.length === 0) throw new Error('this session records no tensors (SessionOptions.record)');
+    this.graph.compute('backwardExtras');
+    return this.graph.lossValue();
+  }
+
+  /** Per-example gradients of the last recording compute, for the current batch. */
+  perExample(): PerExampleResult {
+    return readPerExample(this.graph, this.perExampleNodes, this.batch, this.T, this.recordShapes);
+  }
+
+  /** AdamW per-parameter step scale lr / (sqrt(v_hat) + eps) of a tensor after the last step. */
+  adamStepScale(name: string, lr: number, beta2 = 0.999, eps = 1e-8): Float32Array {
+    const t = this.params.get(name);
+    if (!t) throw new UserError(`unknown tensor ${name}`);
+    const { v, iteration } = this.graph.adamMoments(t);
+    const corr = 1 - beta2 ** iteration;
+    const out = new Float32Array(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = lr / (Math.sqrt(v[i]! / corr) + eps);
+    return out;
   }
 
   dispose(): void {

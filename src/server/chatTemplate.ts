@@ -5,7 +5,8 @@
  *
  *     <BOS>{system}\n\nUser: {user}\nAssistant: {assistant}\nUser: {user}\nAssistant:
  *
- * and generation stops at EOS or at the next "\nUser:".
+ * tokenized exactly like a completion prompt of the same text, and generation stops at EOS or at
+ * the next "\nUser:".
  */
 import {
   ChatWrapper,
@@ -19,26 +20,40 @@ import {
   type Token,
 } from 'node-llama-cpp';
 
+export interface ChatMessage {
+  role: 'system' | 'developer' | 'user' | 'assistant';
+  content: string;
+}
+
+/** The plain template as text (without BOS), ending with "Assistant:" for the reply. */
+export function renderPlainChat(messages: readonly ChatMessage[]): string {
+  let s = '';
+  for (const m of messages) {
+    if (m.role === 'system' || m.role === 'developer') s += `${m.content}\n\n`;
+    else if (m.role === 'user') s += `User: ${m.content}\n`;
+    else s += `Assistant: ${m.content}\n`;
+  }
+  return s + 'Assistant:';
+}
+
+export const PLAIN_STOP = '\nUser:';
+
+/** The plain template as a node-llama-cpp chat wrapper (so LlamaChat users get the same format). */
 export class PlainChatWrapper extends ChatWrapper {
   readonly wrapperName = 'Plain (User:/Assistant:)';
 
   override generateContextState({ chatHistory }: ChatWrapperGenerateContextStateOptions): ChatWrapperGeneratedContextState {
-    const parts: Array<string | SpecialToken> = [new SpecialToken('BOS')];
+    const msgs: ChatMessage[] = [];
     const last = chatHistory.length - 1;
     chatHistory.forEach((item, i) => {
       if (item.type === 'system') {
-        const text = typeof item.text === 'string' ? item.text : LlamaText.fromJSON(item.text).toString();
-        parts.push(`${text}\n\n`);
-      } else if (item.type === 'user') {
-        parts.push(`User: ${item.text}\n`);
-      } else {
-        const text = item.response.filter((r): r is string => typeof r === 'string').join('');
-        parts.push(i === last && text === '' ? 'Assistant:' : `Assistant: ${text}${i === last ? '' : '\n'}`);
-      }
+        msgs.push({ role: 'system', content: typeof item.text === 'string' ? item.text : LlamaText.fromJSON(item.text).toString() });
+      } else if (item.type === 'user') msgs.push({ role: 'user', content: item.text });
+      else if (i !== last) msgs.push({ role: 'assistant', content: item.response.filter((r): r is string => typeof r === 'string').join('') });
     });
     return {
-      contextText: LlamaText(parts),
-      stopGenerationTriggers: [LlamaText(new SpecialToken('EOS')), LlamaText('\nUser:')],
+      contextText: LlamaText([new SpecialToken('BOS'), renderPlainChat(msgs)]),
+      stopGenerationTriggers: [LlamaText(new SpecialToken('EOS')), LlamaText(PLAIN_STOP)],
     };
   }
 }
@@ -50,21 +65,25 @@ export function chooseChatWrapper(model: LlamaModel): ChatWrapper {
   return resolveChatWrapper(model);
 }
 
-export interface ChatMessage {
-  role: 'system' | 'developer' | 'user' | 'assistant';
-  content: string;
-}
-
 export interface RenderedChat {
   /** Prompt tokens without the leading BOS (LlamaCompletion prepends it when the model needs it). */
   tokens: Token[];
   /** Prompt length as evaluated, BOS included. */
   promptTokens: number;
+  /** Plain-text stop strings (matched exactly on the generated text). */
+  stopStrings: string[];
+  /** Stop triggers that involve special tokens (left to node-llama-cpp). */
   stopTriggers: LlamaText[];
 }
 
 /** Render `messages` plus an empty assistant turn with `wrapper` and tokenize it. */
 export function renderChat(model: LlamaModel, wrapper: ChatWrapper, messages: readonly ChatMessage[]): RenderedChat {
+  const bos = model.tokens.bos;
+  const prepends = model.tokens.shouldPrependBosToken && bos !== null;
+  if (wrapper instanceof PlainChatWrapper) {
+    const tokens = model.tokenize(renderPlainChat(messages));
+    return { tokens, promptTokens: tokens.length + (prepends ? 1 : 0), stopStrings: [PLAIN_STOP], stopTriggers: [] };
+  }
   const history: ChatHistoryItem[] = messages.map((m) =>
     m.role === 'system' || m.role === 'developer'
       ? { type: 'system', text: m.content }
@@ -75,12 +94,12 @@ export function renderChat(model: LlamaModel, wrapper: ChatWrapper, messages: re
   history.push({ type: 'model', response: [] });
   const state = wrapper.generateContextState({ chatHistory: history });
   let tokens = state.contextText.tokenize(model.tokenizer);
-  const bos = model.tokens.bos;
-  const prepends = model.tokens.shouldPrependBosToken && bos !== null;
   if (prepends && tokens[0] === bos) tokens = tokens.slice(1);
-  return {
-    tokens,
-    promptTokens: tokens.length + (prepends ? 1 : 0),
-    stopTriggers: state.stopGenerationTriggers,
-  };
+  const stopStrings: string[] = [];
+  const stopTriggers: LlamaText[] = [];
+  for (const t of state.stopGenerationTriggers) {
+    if (t.values.every((v) => typeof v === 'string')) stopStrings.push(t.toString());
+    else stopTriggers.push(t);
+  }
+  return { tokens, promptTokens: tokens.length + (prepends ? 1 : 0), stopStrings: stopStrings.filter((s) => s !== ''), stopTriggers };
 }

@@ -5,6 +5,7 @@
  * penalty unless one is asked for.
  */
 import { LlamaCompletion, type LlamaContextSequence, type LlamaText, type Token } from 'node-llama-cpp';
+import { StopMatcher } from './stopMatcher.ts';
 
 export interface SamplingParams {
   maxTokens: number;
@@ -28,15 +29,27 @@ export interface GenerationResult {
 
 /**
  * Generate from `promptTokens` (without BOS: LlamaCompletion prepends it when the model needs it).
- * `signal` aborting throws its reason. `onText` receives the text as it is produced.
+ * Stop strings (`p.stop` and `opts.stopStrings`) are matched exactly on the text (StopMatcher);
+ * `opts.stopTriggers` with special tokens are left to node-llama-cpp. `signal` aborting throws its
+ * reason. `onText` receives the text as it becomes final (never part of a stop string).
  */
 export async function generate(
   sequence: LlamaContextSequence,
   promptTokens: Token[],
   p: SamplingParams,
-  opts: { signal?: AbortSignal; onText?: (t: string) => void; extraStopTriggers?: readonly LlamaText[] } = {},
+  opts: { signal?: AbortSignal; onText?: (t: string) => void; stopStrings?: readonly string[]; stopTriggers?: readonly LlamaText[] } = {},
 ): Promise<GenerationResult> {
   const completion = new LlamaCompletion({ contextSequence: sequence });
+  const matcher = new StopMatcher([...p.stop, ...(opts.stopStrings ?? [])]);
+  // Ends generation gracefully once a stop string is seen; the request signal still throws.
+  const stopCtl = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, stopCtl.signal]) : stopCtl.signal;
+  let text = '';
+  const emit = (t: string) => {
+    if (t === '') return;
+    text += t;
+    opts.onText?.(t);
+  };
   let completionTokens = 0;
   const penalise = p.frequencyPenalty !== undefined || p.presencePenalty !== undefined || p.repeatPenalty !== undefined;
   try {
@@ -55,20 +68,30 @@ export async function generate(
             lastTokens: 64,
           }
         : false,
-      customStopTriggers: [...p.stop, ...(opts.extraStopTriggers ?? [])],
+      ...(opts.stopTriggers && opts.stopTriggers.length > 0 ? { customStopTriggers: opts.stopTriggers } : {}),
       // Stop at the end of the context instead of silently dropping the start of the prompt.
       disableContextShift: true,
-      signal: opts.signal,
+      signal,
+      stopOnAbortSignal: true,
       onToken: (t) => {
         completionTokens += t.length;
       },
-      onTextChunk: opts.onText,
+      onTextChunk: (chunk) => {
+        if (matcher.stopped) return;
+        emit(matcher.push(chunk));
+        if (matcher.stopped) stopCtl.abort();
+      },
     });
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    if (!matcher.stopped) emit(matcher.flush());
     return {
-      text: res.response,
+      text,
       completionTokens,
-      finishReason: res.metadata.stopReason === 'maxTokens' ? 'length' : 'stop',
+      finishReason: !matcher.stopped && res.metadata.stopReason === 'maxTokens' ? 'length' : 'stop',
     };
+  } catch (e) {
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    throw e;
   } finally {
     completion.dispose({ disposeSequence: false });
   }

@@ -3,7 +3,7 @@
  * comparisons, membership inference, TOFU forget quality) and the image side (RUM metrics over
  * seeds) use. Reference behaviour is scipy 1.10 (see test/stats for the pinned reference values).
  */
-export { mean, variance, sd, sem, median, quantile, sorted, sum } from './descriptive.ts';
+export { mean, variance, sd, sem, median, quantile, sorted } from './descriptive.ts';
 export { erfc, erf, normalCdf, normalSf, normalPdf, normalQuantile } from './normal.ts';
 export { tCdf, tQuantile, tTwoSidedP } from './tdist.ts';
 export {

@@ -87,17 +87,24 @@ test('sigmoid: forward vs TypeScript and ggml_sigmoid, finite everywhere, gradie
 
 test('gelu: forward vs TypeScript and ggml_gelu (within 1e-3), finite gradients at extremes, gradient vs finite differences', (t) => {
   const rng = new Rng(3);
-  const x = Float32Array.from([...rng.normalArray(60, 3), -100, -30, -10, -1e-4, 0, 1e-4, 10, 30, 100]);
+  const grid = Array.from({ length: 241 }, (_, i) => -12 + i * 0.1);
+  const x = Float32Array.from([...rng.normalArray(60, 3), ...grid, -100, -30, -10, -1e-4, 0, 1e-4, 10, 30, 100]);
   const n = x.length;
   const ours = runForward({ x: { shape: [n], data: x } }, (i) => nn.gelu(i.x!)).data;
   const native = runForward({ x: { shape: [n], data: x } }, (i) => op.geluNative(i.x!)).data;
   const ref = Array.from(x, geluRef);
   const dRef = maxAbsDiff(ours, ref);
   const dNative = maxAbsDiff(ours, native);
-  t.diagnostic(`gelu forward: max |ours - TS| ${dRef.toExponential(2)}, max |ours - ggml_gelu| ${dNative.toExponential(2)}`);
-  assert.ok(dRef < 1e-4 * 100, `gelu vs TypeScript: ${dRef}`); // |x| up to 100: f32 rounding of x itself
-  for (let i = 0; i < n; i++) assert.ok(Math.abs(ours[i]! - ref[i]!) <= 1e-5 + 2e-6 * Math.abs(ref[i]!), `gelu(${x[i]}) = ${ours[i]} vs ${ref[i]}`);
-  assert.ok(dNative < 1e-3, `gelu vs ggml_gelu: ${dNative}`);
+  // ggml's CPU gelu rounds x to fp16 and reads an fp16 table for -10 < x < 10 (GGML_GELU_FP16), so
+  // it is only accurate to ~1e-3 relative: 3.4e-4 absolute for |x| <= 1, 3.7e-3 near x = 8.
+  let dNativeRel = 0;
+  for (let i = 0; i < n; i++) dNativeRel = Math.max(dNativeRel, Math.abs(ours[i]! - native[i]!) / Math.max(1, Math.abs(x[i]!)));
+  t.diagnostic(
+    `gelu forward: max |ours - TS| ${dRef.toExponential(2)}, max |ours - ggml_gelu| ${dNative.toExponential(2)}, ` +
+      `max |ours - ggml_gelu| / max(1, |x|) ${dNativeRel.toExponential(2)}`,
+  );
+  for (let i = 0; i < n; i++) assert.ok(Math.abs(ours[i]! - ref[i]!) <= 1e-6 + 2e-6 * Math.abs(ref[i]!), `gelu(${x[i]}) = ${ours[i]} vs ${ref[i]}`);
+  assert.ok(dNativeRel < 1e-3, `gelu vs ggml_gelu: ${dNativeRel} relative to max(1, |x|)`);
   checkGrad(t, 'gelu', { params: { x: { shape: [9, 5], std: 2 } }, build: (i) => nn.gelu(i.x!) });
   const g = new Graph();
   try {
@@ -227,4 +234,22 @@ test('groupNorm: forward vs TypeScript (incl. groups = 1 and = C); gradient vs f
     build: (i) => nn.groupNorm(i.x!, 2, eps, { weight: i.w!, bias: i.b! }),
   });
   assert.throws(() => runForward({ x: { shape: ne, data: x } }, (i) => nn.groupNorm(i.x!, 3)), /4 channels cannot be split into 3 groups/);
+});
+
+test('a CNN block conv2d -> batchNorm -> gelu -> pool2d -> groupNorm: gradients vs finite differences', (t) => {
+  // batchNorm permutes the output of conv2d's CONT node: this chain aborted the process before
+  // ops.permute gave permuted sources a contiguous gradient.
+  checkGrad(t, 'conv-bn-gelu-pool-gn', {
+    params: {
+      k: { shape: [3, 3, 2, 4], std: 0.5 },
+      d: { shape: [6, 6, 2, 2] },
+      gamma: { shape: [4] },
+      beta: { shape: [4] },
+    },
+    build: (i) => {
+      const y = nn.gelu(nn.batchNorm(nn.conv2d(i.k!, i.d!, { pad: 1 }), 1e-5, { weight: i.gamma!, bias: i.beta! }));
+      return nn.groupNorm(op.pool2d(y, 'avg', 2, 2), 2, 1e-5);
+    },
+    maxElements: 40,
+  });
 });

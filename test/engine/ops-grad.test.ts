@@ -156,3 +156,12 @@ test('pool2d: average and max, non-overlapping and overlapping windows', (t) => 
   checkGrad(t, 'pool2d avg k3 s1', { params: { a: { shape: [5, 5, 2] } }, build: (x) => op.pool2d(x.a!, 'avg', 3, 1) });
   checkGrad(t, 'pool2d max k3 s1', { params: { a: { shape: [5, 5, 2], init: distinct } }, build: (x) => op.pool2d(x.a!, 'max', 3, 1) });
 });
+
+test('permute and transpose: on a parameter directly and on a CONT output (contiguous gradients)', (t) => {
+  checkGrad(t, 'permute param', { params: { a: { shape: [3, 4, 2] } }, build: (x) => op.cont(op.permute(x.a!, [2, 0, 1, 3])) });
+  checkGrad(t, 'transpose param in mulMat', {
+    params: { w: { shape: [3, 4] }, b: { shape: [2, 4] } },
+    build: (x) => op.mulMat(op.cont(op.transpose(x.w!)), op.cont(op.transpose(x.b!))),
+  });
+  checkGrad(t, 'permute of a cont', { params: { a: { shape: [3, 4, 2] } }, build: (x) => op.cont(op.permute(op.cont(op.sqr(x.a!)), [1, 0, 2, 3])) });
+});

@@ -144,5 +144,5 @@ export function partitionSpecial(vocab: GgufVocab, text: string, parseSpecial: b
 }
 
 /** UTF-8 bytes -> string, invalid sequences replaced by U+FFFD (as any text display would). */
-export const utf8Decoder = new TextDecoder('utf-8');
+export const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 export const utf8Encoder = new TextEncoder();

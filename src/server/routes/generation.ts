@@ -64,6 +64,7 @@ function checkFits(engine: InferenceEngine, promptTokens: number, param: string)
 interface Job {
   tokens: Token[];
   promptTokens: number;
+  stopStrings?: readonly string[];
   stopTriggers?: readonly LlamaText[];
 }
 
@@ -108,7 +109,8 @@ async function serve(
         const filter = shape.filter?.() ?? ((t: string) => t);
         const r = await generate(seq, jobs[0]!.tokens, params, {
           signal: scope.signal,
-          extraStopTriggers: jobs[0]!.stopTriggers,
+          stopStrings: jobs[0]!.stopStrings,
+          stopTriggers: jobs[0]!.stopTriggers,
           onText: (t) => {
             const f = filter(t);
             if (f !== '') sse!.send(shape.chunk(f, model, id, created));
@@ -116,7 +118,9 @@ async function serve(
         });
         out.push(r);
       } else {
-        for (const j of jobs) out.push(await generate(seq, j.tokens, params, { signal: scope.signal, extraStopTriggers: j.stopTriggers }));
+        for (const j of jobs) {
+          out.push(await generate(seq, j.tokens, params, { signal: scope.signal, stopStrings: j.stopStrings, stopTriggers: j.stopTriggers }));
+        }
       }
       return out;
     });
@@ -229,7 +233,12 @@ export function registerGenerationRoutes(app: FastifyInstance, deps: GenerationD
     });
     const rendered = renderChat(engine.model, engine.chatWrapper, messages);
     checkFits(engine, rendered.promptTokens, 'messages');
-    const job: Job = { tokens: rendered.tokens, promptTokens: rendered.promptTokens, stopTriggers: rendered.stopTriggers };
+    const job: Job = {
+      tokens: rendered.tokens,
+      promptTokens: rendered.promptTokens,
+      stopStrings: rendered.stopStrings,
+      stopTriggers: rendered.stopTriggers,
+    };
     const base = (id: string, created: number, model: string) => ({ id, object: 'chat.completion.chunk', created, model });
     return serve(deps, reply, 'chat', refs, [job], params, body.stream === true, body.stream_options?.include_usage === true, {
       full: (results, model, id, created, usage) => ({

@@ -1,0 +1,252 @@
+/**
+ * Weight changes as llama.cpp LoRA adapters (Hu et al. 2021, "LoRA: Low-Rank Adaptation of Large
+ * Language Models"), and merged models for changes that cannot be adapters.
+ *
+ * llama.cpp (src/llama-adapter.cpp, src/llama-graph.cpp `build_lora_mm` / `build_inp_embd`)
+ * applies an adapter to a weight W with ggml shape ne = [n_in, n_out] as
+ *     y = W x + scale * B (A x),     scale = adapter_scale * alpha / r   (alpha = 0: adapter_scale)
+ * where `<name>.lora_a` has ne [n_in, r] (A, r x n_in) and `<name>.lora_b` has ne [r, n_out]
+ * (B, n_out x r), r = B's ne[0]. For `token_embd.weight` (ne = [n_embd, n_vocab]) the roles are
+ * flipped: A has ne [r, n_vocab] and is looked up per token, B has ne [r, n_embd], and the
+ * embedding of token t changes by scale * B a_t.
+ *
+ * Given a change Delta (same layout as W: n_out rows of n_in, row-major) we take the truncated SVD
+ * Delta ~ U_k S_k V_k^T (exact when rank(Delta) <= maxRank: singular values below 1e-6 * s_1 are
+ * zero) and store B = U_k sqrt(S_k) c, A = sqrt(S_k) V_k^T c with c = sqrt(r / alpha), so that
+ * scale * B A = U_k S_k V_k^T at adapter scale 1. The reported relative Frobenius error
+ * ||Delta - scale B A||_F / ||Delta||_F is computed from the float32 factors actually written.
+ */
+import { type GgufFile, type GgufTensorSpec, GgmlType, getTensorInfo, readGguf, readTensorF32, readTensorRaw, requireMeta, writeGguf } from './gguf.ts';
+import { truncatedSvd } from './linalg.ts';
+import { UserError } from '../util/errors.ts';
+
+export interface TensorDelta {
+  /** Base model tensor name, e.g. "blk.0.attn_q.weight". */
+  tensor: string;
+  /** ggml shape [n_in, n_out] of the tensor (ne[0] fastest). */
+  ne: [number, number] | number[];
+  /** The change, same layout as the tensor (ne[1] rows of ne[0] values). */
+  delta: Float32Array;
+}
+
+export interface LoraTensorReport {
+  name: string;
+  /** Rank of the stored factors (0: the delta is zero and no pair was written). */
+  rank: number;
+  /** Numerical rank of the delta (singular values > relTol * largest); a lower bound when truncated. */
+  deltaRank: number;
+  /** True when rank(delta) <= maxRank: the adapter reproduces the delta up to float32 rounding. */
+  exact: boolean;
+  /** ||delta - scale * B A||_F / ||delta||_F with the float32 factors written. */
+  relError: number;
+}
+
+export interface SaveLoraOptions {
+  /** The base model the adapter applies to (its architecture and tensor shapes are checked). */
+  baseGgufPath: string;
+  deltas: TensorDelta[];
+  /** Largest rank per tensor (default 64): higher-rank deltas are truncated, and the error reported. */
+  maxRank?: number;
+  /** adapter.lora.alpha (default: maxRank). Any value gives the same effective change at scale 1. */
+  alpha?: number;
+  /** Relative singular value tolerance for the numerical rank (default 1e-6). */
+  relTol?: number;
+}
+
+function isTokenEmbd(name: string): boolean {
+  return name.endsWith('token_embd.weight'); // the test llama.cpp uses
+}
+
+function checkDelta(base: GgufFile, d: TensorDelta, purpose: 'lora' | 'merge'): { nIn: number; nOut: number } {
+  const info = (() => {
+    try {
+      return getTensorInfo(base, d.tensor);
+    } catch {
+      throw new UserError(`tensor '${d.tensor}' is not in the base model ${base.path}`);
+    }
+  })();
+  const baseNe = [...info.ne];
+  while (baseNe.length > 1 && baseNe[baseNe.length - 1] === 1) baseNe.pop();
+  const given = [...d.ne];
+  while (given.length > 1 && given[given.length - 1] === 1) given.pop();
+  if (given.length !== baseNe.length || given.some((v, i) => v !== baseNe[i])) {
+    throw new UserError(`delta for '${d.tensor}' has shape ${JSON.stringify(d.ne)} but the base tensor is ${JSON.stringify(info.ne)}`);
+  }
+  const n = baseNe.reduce((a, b) => a * b, 1);
+  if (!(d.delta instanceof Float32Array) || d.delta.length !== n) {
+    throw new UserError(`delta for '${d.tensor}' must be a Float32Array of ${n} values, got ${d.delta?.length}`);
+  }
+  for (let i = 0; i < n; i++) {
+    if (!Number.isFinite(d.delta[i]!)) throw new UserError(`delta for '${d.tensor}' has a non-finite value at index ${i}`);
+  }
+  if (purpose === 'lora') {
+    if (baseNe.length === 1) {
+      throw new UserError(
+        `'${d.tensor}' is a 1-D tensor (${JSON.stringify(info.ne)}); llama.cpp LoRA adapters only change matrices. Save a merged model instead (saveMergedModel)`,
+      );
+    }
+    if (baseNe.length > 2) throw new UserError(`'${d.tensor}' has ${baseNe.length} dimensions; LoRA adapters need 2-D weights. Save a merged model instead`);
+  }
+  return { nIn: baseNe[0]!, nOut: baseNe[1] ?? 1 };
+}
+
+/**
+ * Factor each delta into LoRA matrices and write a llama.cpp adapter GGUF (atomically).
+ * Zero deltas are skipped (no pair written, rank 0).
+ */
+export function saveLoraAdapter(path: string, opts: SaveLoraOptions): { tensors: LoraTensorReport[]; alpha: number } {
+  const base = readGguf(opts.baseGgufPath);
+  const arch = requireMeta<string>(base, 'general.architecture');
+  const maxRank = opts.maxRank ?? 64;
+  if (!Number.isInteger(maxRank) || maxRank < 1) throw new UserError(`maxRank must be a positive integer, got ${maxRank}`);
+  const alpha = opts.alpha ?? maxRank;
+  if (!Number.isFinite(alpha) || alpha < 0) throw new UserError(`alpha must be a non-negative number, got ${alpha}`);
+  if (opts.deltas.length === 0) throw new UserError('no deltas given: nothing to put in the adapter');
+  const seen = new Set<string>();
+  for (const d of opts.deltas) {
+    if (seen.has(d.tensor)) throw new UserError(`delta for '${d.tensor}' given twice`);
+    seen.add(d.tensor);
+    checkDelta(base, d, 'lora');
+  }
+
+  const tensors: GgufTensorSpec[] = [];
+  const reports: LoraTensorReport[] = [];
+  for (const d of opts.deltas) {
+    const { nIn, nOut } = checkDelta(base, d, 'lora');
+    // Delta as a matrix: rows = n_out (ne[1]), cols = n_in (ne[0]), row-major = ggml layout
+    const svd = truncatedSvd(d.delta, nOut, nIn, { maxRank, relTol: opts.relTol ?? 1e-6 });
+    const r = svd.k;
+    if (r === 0) {
+      reports.push({ name: d.tensor, rank: 0, deltaRank: 0, exact: true, relError: 0 });
+      continue;
+    }
+    const scale = alpha === 0 ? 1 : alpha / r;
+    const c = Math.sqrt(1 / scale);
+    // P = U sqrt(S) c (n_out x r), Q = V sqrt(S) c (n_in x r); delta ~ scale * P Q^T
+    const P = new Float32Array(nOut * r);
+    const Q = new Float32Array(nIn * r);
+    for (let k = 0; k < r; k++) {
+      const f = Math.sqrt(svd.S[k]!) * c;
+      for (let o = 0; o < nOut; o++) P[o * r + k] = svd.U[o * r + k]! * f;
+      for (let i = 0; i < nIn; i++) Q[i * r + k] = svd.V[i * r + k]! * f;
+    }
+    let a: Float32Array;
+    let b: Float32Array;
+    let aNe: number[];
+    let bNe: number[];
+    if (isTokenEmbd(d.tensor)) {
+      // rows = n_vocab (token), cols = n_embd: A[t*r+k] = P[t][k] (ne [r, n_vocab]); B[e*r+k] = Q[e][k] (ne [r, n_embd])
+      a = P;
+      aNe = [r, nOut];
+      b = Q;
+      bNe = [r, nIn];
+    } else {
+      // A (r x n_in): A[k*n_in+i] = Q[i][k] (ne [n_in, r]); B (n_out x r) = P (ne [r, n_out])
+      a = new Float32Array(r * nIn);
+      for (let k = 0; k < r; k++) for (let i = 0; i < nIn; i++) a[k * nIn + i] = Q[i * r + k]!;
+      aNe = [nIn, r];
+      b = P;
+      bNe = [r, nOut];
+    }
+    tensors.push({ name: `${d.tensor}.lora_a`, type: 'F32', ne: aNe, data: a });
+    tensors.push({ name: `${d.tensor}.lora_b`, type: 'F32', ne: bNe, data: b });
+    reports.push({ name: d.tensor, rank: r, deltaRank: svd.rank, exact: svd.exact, relError: loraRelError(d.delta, nIn, nOut, P, Q, r, scale) });
+  }
+
+  writeGguf(path, {
+    metadata: [
+      ['general.architecture', arch, 'string'],
+      ['general.type', 'adapter', 'string'],
+      ['general.name', 'unlearnkit LoRA', 'string'],
+      ['adapter.type', 'lora', 'string'],
+      ['adapter.lora.alpha', alpha, 'float32'],
+    ],
+    tensors,
+  });
+  return { tensors: reports, alpha };
+}
+
+/** ||delta - scale P Q^T||_F / ||delta||_F with delta (n_out x n_in), P (n_out x r), Q (n_in x r). */
+function loraRelError(delta: Float32Array, nIn: number, nOut: number, P: Float32Array, Q: Float32Array, r: number, scale: number): number {
+  let num = 0;
+  let den = 0;
+  for (let o = 0; o < nOut; o++) {
+    for (let i = 0; i < nIn; i++) {
+      let s = 0;
+      for (let k = 0; k < r; k++) s += P[o * r + k]! * Q[i * r + k]!;
+      const v = delta[o * nIn + i]!;
+      const e = v - scale * s;
+      num += e * e;
+      den += v * v;
+    }
+  }
+  return den === 0 ? 0 : Math.sqrt(num / den);
+}
+
+/**
+ * The effective weight change an adapter file applies to one tensor at adapter scale `scale`:
+ * scale * alpha / r * B A in the tensor's own layout (ne[1] rows of ne[0]). Useful to check an
+ * adapter and to merge it.
+ */
+export function loraDeltaFromAdapter(adapter: GgufFile, tensor: string, scale = 1): Float32Array {
+  const alpha = requireMeta<number>(adapter, 'adapter.lora.alpha');
+  const aInfo = getTensorInfo(adapter, `${tensor}.lora_a`);
+  const bInfo = getTensorInfo(adapter, `${tensor}.lora_b`);
+  const a = readTensorF32(adapter, aInfo.name);
+  const b = readTensorF32(adapter, bInfo.name);
+  const r = bInfo.ne[0]!;
+  const s = alpha ? (scale * alpha) / r : scale;
+  if (isTokenEmbd(tensor)) {
+    // delta[t][e] = s * sum_k b[e*r+k] a[t*r+k]
+    const nVocab = aInfo.ne[1]!;
+    const nEmbd = bInfo.ne[1]!;
+    const out = new Float32Array(nVocab * nEmbd);
+    for (let t = 0; t < nVocab; t++) {
+      for (let e = 0; e < nEmbd; e++) {
+        let acc = 0;
+        for (let k = 0; k < r; k++) acc += b[e * r + k]! * a[t * r + k]!;
+        out[t * nEmbd + e] = s * acc;
+      }
+    }
+    return out;
+  }
+  // delta[o][i] = s * sum_k b[o*r+k] a[k*n_in+i]
+  const nIn = aInfo.ne[0]!;
+  const nOut = bInfo.ne[1]!;
+  const out = new Float32Array(nOut * nIn);
+  for (let o = 0; o < nOut; o++) {
+    for (let k = 0; k < r; k++) {
+      const bk = s * b[o * r + k]!;
+      if (bk === 0) continue;
+      for (let i = 0; i < nIn; i++) out[o * nIn + i] = out[o * nIn + i]! + bk * a[k * nIn + i]!;
+    }
+  }
+  return out;
+}
+
+/**
+ * Write a copy of the base model with `W + delta` for each given tensor (any shape, 1-D included),
+ * keeping every other tensor's bytes and all metadata (with types). Changed tensors keep their type
+ * when it is F32, F16, BF16 or Q8_0 (re-encoded; F32 is exact).
+ */
+export function saveMergedModel(path: string, opts: { baseGgufPath: string; deltas: TensorDelta[] }): void {
+  const base = readGguf(opts.baseGgufPath);
+  const byName = new Map<string, TensorDelta>();
+  for (const d of opts.deltas) {
+    if (byName.has(d.tensor)) throw new UserError(`delta for '${d.tensor}' given twice`);
+    checkDelta(base, d, 'merge');
+    byName.set(d.tensor, d);
+  }
+  const encodable = new Set<number>([GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0]);
+  const tensors: GgufTensorSpec[] = base.tensors.map((t) => {
+    const d = byName.get(t.name);
+    if (!d) return { name: t.name, type: t.type, ne: [...t.ne], data: readTensorRaw(base, t.name) };
+    if (!encodable.has(t.type)) {
+      throw new UserError(`cannot merge into '${t.name}': its type is not F32, F16, BF16 or Q8_0`);
+    }
+    const w = readTensorF32(base, t.name);
+    for (let i = 0; i < w.length; i++) w[i] = w[i]! + d.delta[i]!;
+    return { name: t.name, type: t.type, ne: [...t.ne], data: w };
+  });
+  writeGguf(path, { metadata: base.metadata, tensors, alignment: base.alignment });
+}

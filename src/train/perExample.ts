@@ -1,0 +1,146 @@
+/**
+ * Exact per-example gradients from one batched backward pass (no backward per example).
+ *
+ * For a weight used as y = W x on the tokens of a batch, the batch gradient is
+ * sum_t x_t dy_t^T; restricting the sum to one example's tokens gives that example's gradient:
+ *   matmul:  G_b = sum_{t in b} x_t (dy_t)^T          (one batched mul_mat over [T, n, B])
+ *   scale:   g_b = sum_{t in b} x_t * dy_t            (norm weights, y = x * w)
+ *   bias:    g_b = sum_{t in b} dy_t
+ *   rows:    the embedding's gradient is a scatter of dy_t into the row of token t (sparse: only
+ *            rows of tokens present in the example), done on the host from dy.
+ * A weight used several times (a tied embedding is both looked up and the output projection) sums
+ * its uses. dy here is the gradient of the batch loss, whose mean over the batch's n predicted
+ * tokens puts a factor 1/n on every token; `readPerExample` rescales to the gradient of each
+ * example's own mean token loss and reports its weight w_b = n_b / n in the batch gradient
+ * (batch gradient = sum_b w_b g_b).
+ */
+import type { Graph, Tensor } from '../engine/graph.ts';
+import * as op from '../engine/ops.ts';
+import type { WeightTap } from '../model/layers.ts';
+
+export interface PerExampleNode {
+  name: string;
+  kind: WeightTap['kind'];
+  /** Dense: [n_in, n_out, B] (matmul) or [d, B] (scale, bias). Rows: dy [d, T*B]. */
+  tensor: Tensor;
+  /** Rows: the index tensor (tokens [T*B] or positions [T]). */
+  ids?: Tensor;
+}
+
+/** Sparse gradient of an embedding: the listed rows only. */
+export interface SparseRows {
+  rows: Int32Array;
+  /** rows.length x rowSize values, row-major. */
+  values: Float32Array;
+  rowSize: number;
+}
+
+export type ExampleGrad = Float32Array | SparseRows;
+
+export function isSparse(g: ExampleGrad): g is SparseRows {
+  return !(g instanceof Float32Array);
+}
+
+/** Build the per-example gradient nodes for the tapped uses of `names`. */
+export function buildPerExampleNodes(taps: WeightTap[], names: Set<string>, gradOf: (t: Tensor) => Tensor, T: number, B: number): PerExampleNode[] {
+  const transposed = new Map<bigint, Tensor>();
+  // [n, T*B] -> [T, n, B], cached per source tensor (q, k, v share their input)
+  const tokMajor = (t: Tensor): Tensor => {
+    let r = transposed.get(t.ptr);
+    if (!r) {
+      r = op.cont(op.permute(op.reshape(t, [t.ne[0], T, B]), [1, 0, 2, 3]));
+      transposed.set(t.ptr, r);
+    }
+    return r;
+  };
+  const out: PerExampleNode[] = [];
+  for (const tap of taps) {
+    if (!names.has(tap.name)) continue;
+    if (tap.kind === 'rows') {
+      out.push({ name: tap.name, kind: 'rows', tensor: gradOf(tap.output), ids: tap.input });
+      continue;
+    }
+    const dy = gradOf(tap.output);
+    if (tap.kind === 'matmul') {
+      out.push({ name: tap.name, kind: 'matmul', tensor: op.mulMat(tokMajor(tap.input), tokMajor(dy)) });
+    } else {
+      const prod = tap.kind === 'scale' ? op.mul(dy, tap.input) : dy;
+      const d = prod.ne[0];
+      const summed = op.sumRows(op.cont(op.permute(op.reshape(prod, [d, T, B]), [1, 0, 2, 3]))); // [1, d, B]
+      out.push({ name: tap.name, kind: tap.kind, tensor: op.reshape(summed, [d, B]) });
+    }
+  }
+  return out;
+}
+
+export interface PerExampleResult {
+  /** Per example (batch order): tensor name -> gradient of the example's own mean token loss. */
+  grads: Array<Map<string, ExampleGrad>>;
+  /** Per example: n_b / n, its weight in the batch gradient. */
+  weights: number[];
+  /** Per example: predicted tokens n_b. */
+  tokens: number[];
+}
+
+/**
+ * Read the per-example gradients after a 'backwardExtras' / 'stepExtras' compute. `seqs` are the
+ * batch's token sequences (unpadded), `shapes` the recorded tensors' ne.
+ */
+export function readPerExample(graph: Graph, nodes: PerExampleNode[], seqs: number[][], T: number, shapes: Map<string, number[]>): PerExampleResult {
+  const nPred = seqs.map((s) => Math.max(0, s.length - 1));
+  const n = nPred.reduce((a, b) => a + b, 0);
+  const grads = seqs.map(() => new Map<string, ExampleGrad>());
+  const factor = nPred.map((nb) => (nb > 0 ? n / nb : 0));
+  for (const node of nodes) {
+    const data = graph.get(node.tensor);
+    const ne = shapes.get(node.name)!;
+    if (node.kind === 'rows') {
+      const ids = graph.getI32(node.ids!);
+      const d = ne[0]!;
+      seqs.forEach((s, b) => {
+        const acc = new Map<number, Float32Array>();
+        for (let t = 0; t < s.length; t++) {
+          const row = ids.length === T ? ids[t]! : ids[b * T + t]!;
+          let v = acc.get(row);
+          if (!v) acc.set(row, (v = new Float32Array(d)));
+          const off = (b * T + t) * d;
+          for (let i = 0; i < d; i++) v[i]! += data[off + i]! * factor[b]!;
+        }
+        const rows = Int32Array.from([...acc.keys()].sort((x, y) => x - y));
+        const values = new Float32Array(rows.length * d);
+        rows.forEach((r, j) => values.set(acc.get(r)!, j * d));
+        merge(grads[b]!, node.name, { rows, values, rowSize: d }, ne);
+      });
+    } else {
+      const size = ne.reduce((a, b) => a * b, 1);
+      seqs.forEach((_, b) => {
+        const g = data.slice(b * size, (b + 1) * size);
+        const f = factor[b]!;
+        for (let i = 0; i < g.length; i++) g[i]! *= f;
+        merge(grads[b]!, node.name, g, ne);
+      });
+    }
+  }
+  return { grads, weights: nPred.map((nb) => (n > 0 ? nb / n : 0)), tokens: nPred };
+}
+
+/** Add a gradient contribution for `name` (dense + sparse becomes dense). */
+function merge(m: Map<string, ExampleGrad>, name: string, g: ExampleGrad, ne: number[]): void {
+  const prev = m.get(name);
+  if (!prev) {
+    m.set(name, g);
+    return;
+  }
+  const dense = toDense(prev, ne);
+  const add = toDense(g, ne);
+  for (let i = 0; i < dense.length; i++) dense[i]! += add[i]!;
+  m.set(name, dense);
+}
+
+/** Dense copy of a (possibly sparse) gradient with shape ne. */
+export function toDense(g: ExampleGrad, ne: number[]): Float32Array {
+  if (!isSparse(g)) return g;
+  const out = new Float32Array(ne.reduce((a, b) => a * b, 1));
+  g.rows.forEach((r, j) => out.set(g.values.subarray(j * g.rowSize, (j + 1) * g.rowSize), r * g.rowSize));
+  return out;
+}
