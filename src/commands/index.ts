@@ -6,7 +6,8 @@ import type { Command } from 'commander';
 import * as doctor from './doctor.ts';
 import * as bench from './bench.ts';
 import * as model from './model.ts';
+import * as train from './train.ts';
 import * as data from './data.ts';
 import * as serve from './serve.ts';
 
-export const commandModules: Array<{ register: (program: Command) => void }> = [doctor, bench, model, data, serve];
+export const commandModules: Array<{ register: (program: Command) => void }> = [doctor, bench, model, train, data, serve];

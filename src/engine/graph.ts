@@ -370,6 +370,15 @@ export class Graph {
     return this.optIter;
   }
 
+  /** Restore AdamW state (moments and step count), e.g. when resuming training. */
+  restoreAdam(p: Tensor, m: Float32Array, v: Float32Array, iteration: number): void {
+    const mv = this.moments.get(p);
+    if (!mv || !mv.v) throw new Error(`${p} has no AdamW state`);
+    this.set(mv.m, m);
+    this.set(mv.v, v);
+    this.optIter = iteration;
+  }
+
   private graphOf(phase: Phase): Ptr | null {
     switch (phase) {
       case 'forward':

@@ -278,7 +278,7 @@ function topEigenSubspace(
 ): { values: Float64Array; vectors: Float64Array; iterations: number; converged: boolean } {
   const l = Math.min(p, want + opts.oversample);
   const rng = new Rng(opts.seed);
-  let q = new Float64Array(p * l);
+  let q: Float64Array = new Float64Array(p * l);
   for (let i = 0; i < q.length; i++) q[i] = rng.normal();
   orthonormaliseColumns(q, p, l, rng);
   const mulG = (src: Float64Array): Float64Array => {

@@ -29,9 +29,15 @@ function toLevel(level: LlamaLogLevel): 'error' | 'warn' | 'info' | 'debug' {
   return 'debug';
 }
 
-/** Load llama.cpp for the requested device, falling back to the CPU when that device is unusable. */
-export async function loadLlama(requested: GpuChoice, log: LlamaLogSink): Promise<{ llama: Llama; device: DeviceInfo }> {
+/**
+ * Load llama.cpp for the requested device, falling back to the CPU when that device is unusable.
+ * `maxThreads` caps the CPU threads of all contexts together.
+ */
+export async function loadLlama(requested: GpuChoice, log: LlamaLogSink, maxThreads?: number): Promise<{ llama: Llama; device: DeviceInfo }> {
   const common = {
+    // The thread budget shared by all contexts: several contexts evaluating at once must not
+    // oversubscribe the cores (llama.cpp's spinning thread pool collapses when they do).
+    ...(maxThreads !== undefined ? { maxThreads } : {}),
     logLevel: LlamaLogLevel.warn,
     logger: (level: LlamaLogLevel, message: string) => log(toLevel(level), message.trimEnd()),
     // Never compile llama.cpp at server start: use the prebuilt binaries node-llama-cpp ships.

@@ -47,7 +47,7 @@ export class InferenceEngine {
     if (!Number.isInteger(opts.parallel) || opts.parallel < 1) throw new UserError(`--parallel must be a positive integer, got ${opts.parallel}`);
     if (!Number.isInteger(opts.maxContexts) || opts.maxContexts < 1) throw new UserError(`--max-contexts must be a positive integer, got ${opts.maxContexts}`);
     const threads = chooseThreads(modelPath, opts.threads);
-    const { llama, device } = await loadLlama(opts.gpu, log);
+    const { llama, device } = await loadLlama(opts.gpu, log, threads);
     let model: LlamaModel;
     try {
       model = await llama.loadModel({ modelPath });

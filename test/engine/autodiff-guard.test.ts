@@ -69,6 +69,7 @@ test('op combinations whose ggml backward would abort raise NotDifferentiableErr
     ['row mean of a parameter with gradient accumulation', (x) => op.mean(x), /MEAN/, { accumulate: true }],
     ['cross-entropy with trainable labels', (x, g) => op.crossEntropyLoss(g.param('logits', [6, 3]), op.softMax(x)), /labels/],
     ['softmax with a trainable mask', (x, g) => op.softMaxExt(g.param('s', [6, 3]), x, 1), /mask/],
+    ['mulMat with its first operand broadcast over dim 3', (x, g) => op.mulMat(x, g.input('b', [6, 2, 2, 3])), /4th dimension/],
   ];
   for (const [what, f, re, o] of cases) {
     const e = buildBackward(f, o);

@@ -1,7 +1,7 @@
 /**
  * The GPU code path without a GPU: ggml's Vulkan build on Mesa's software Vulkan device (llvmpipe,
  * visible to ggml only with GGML_VK_VISIBLE_DEVICES=0). A child process (one ggml build per process)
- * runs forward + backward + 3 AdamW steps of a small MLP (mulMat, add, silu, relu,
+ * runs forward + backward + 3 AdamW steps of a small 3-layer MLP (mulMat, add, silu, relu,
  * crossEntropyLoss) on the Vulkan device and on the CPU device of the same build. Here we check
  * that every node of the step graph is supported by the Vulkan backend (graphs run with
  * ggml_backend_graph_compute on that one backend, so there is no silent CPU fallback), and that
@@ -72,7 +72,7 @@ test('Vulkan (software device): MLP forward + backward + AdamW matches the CPU, 
   assert.ok(line, `the Vulkan child printed no result (exit ${r.status}, signal ${r.signal}):\n${(r.stderr ?? '').slice(-3000)}`);
   const out = JSON.parse(line) as ChildOut;
   if (out.skip) {
-    skipLoudly(t, `Vulkan test: ${out.skip}. Install Mesa's Vulkan driver (apt-get install mesa-vulkan-drivers) to run it.`);
+    skipLoudly(t, `Vulkan test: ${out.skip.replace(/\.+$/, '')}. Install Mesa's Vulkan driver (apt-get install mesa-vulkan-drivers) to run it.`);
     return;
   }
   assert.equal(r.status, 0, `child exit ${r.status}: ${(r.stderr ?? '').slice(-2000)}`);

@@ -37,6 +37,10 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
   return { status: r.status, json, text, headers: r.headers };
 }
 
+test('fixture present', (t) => {
+  needFixture(t, 'models', 'stories260K.gguf');
+});
+
 describe('inference server (stories260K)', { skip: !haveModel && 'fixture stories260K.gguf missing' }, () => {
   let srv: RunningServer;
   let client: OpenAI;
@@ -51,10 +55,6 @@ describe('inference server (stories260K)', { skip: !haveModel && 'fixture storie
   after(async () => {
     await srv?.close();
     if (adaptersDir) fs.rmSync(adaptersDir, { recursive: true, force: true });
-  });
-
-  test('fixture present', (t) => {
-    needFixture(t, 'models', 'stories260K.gguf');
   });
 
   test('GET /health reports model, device, queue; /v1/models lists the base', async () => {

@@ -23,7 +23,12 @@ export function tokenizerFromGguf(file: GgufFile): Tokenizer {
     case 'llama':
       return new SpmTokenizer(vocab);
     case 'gpt2':
-      return new Gpt2BpeTokenizer(vocab);
+      try {
+        return new Gpt2BpeTokenizer(vocab);
+      } catch (e) {
+        if (e instanceof UserError) throw new UserError(`${file.path}: ${e.message}`);
+        throw e;
+      }
     default:
       throw new UserError(
         `${file.path}: tokenizer model '${vocab.model}' is not supported by the built-in tokenizers ('llama' and 'gpt2' are); ` +
