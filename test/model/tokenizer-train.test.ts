@@ -58,7 +58,7 @@ const HELD_OUT_HARD = [
   '',
 ];
 
-/** A random "language" over a 3-letter alphabet: pieces with many different splits, stressing merges. */
+/** A random "language" over a 3-letter alphabet: long pieces and runs like "aaaa" (overlapping pairs, leftmost-first ties). */
 function abcCorpus(n: number, seed: number): string[] {
   const rng = new Rng(seed);
   const word = (): string => Array.from({ length: 1 + rng.int(9) }, () => 'abc'[rng.int(3)]).join('');
@@ -129,6 +129,7 @@ test('vocabulary layout: <unk>, <s>, </s>, 256 bytes, characters, merges with de
   assert.equal(tokens[3], '<0x00>');
   assert.equal(tokens[3 + 0x41], '<0x41>');
   assert.equal(tokens[258], '<0xFF>');
+  assert.equal(tokens[259], '\u2581');
   assert.ok(types.slice(3, 259).every((t) => t === TokenType.BYTE));
   assert.ok(types.slice(259).every((t) => t === TokenType.NORMAL));
   const chars = tokens.slice(259, 259 + stats.characters);
@@ -209,7 +210,7 @@ test('llama.cpp loads the trained vocabulary and tokenizes exactly as our SpmTok
   await check(modelFile, ours, HELD_OUT_HARD, 'held-out (unseen words, non-ASCII, control chars)');
   await check(modelFile, ours, HELD_OUT_IN_DIST, 'held-out (same distribution)');
   await check(modelFile, ours, CORPUS, 'training corpus');
-  await check(abcFile, abcTok, abcCorpus(200, 6), 'random 3-letter language (many splits per piece)');
+  await check(abcFile, abcTok, abcCorpus(200, 6), 'random 3-letter language (long pieces, repeated letters)');
 });
 
 test('the vocabulary compresses held-out text: tokens per word well below characters per word', () => {

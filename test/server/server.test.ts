@@ -16,6 +16,8 @@ import { needFixture } from '../helpers/fixtures.ts';
 import { fixturePath } from '../../src/util/paths.ts';
 import { startServer, type RunningServer } from '../../src/server/server.ts';
 import { llamaCppLogprobs } from '../../src/model/llamacppLogprobs.ts';
+import { readGguf } from '../../src/model/gguf.ts';
+import { tokenizerFromGguf } from '../../src/model/tokenizer/index.ts';
 
 const MODEL = fixturePath('models', 'stories260K.gguf');
 const GREEDY = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park.';
@@ -147,8 +149,11 @@ describe('inference server (stories260K)', { skip: !haveModel && 'fixture storie
     // Fixture fact: BOS = 1, then the ids of the greedy story's first tokens.
     assert.deepEqual(d0.tokens, [1, 403, 407, 261, 378]);
     assert.equal(d0.logprobs[0], null);
+    // `unlearnkit logprobs --engine llama.cpp` = our tokenizer with BOS, then llamaCppLogprobs.
+    const tokenizer = tokenizerFromGguf(readGguf(MODEL));
     for (const [i, text] of texts.entries()) {
       const d = r.json.data[i];
+      assert.deepEqual(d.tokens, tokenizer.encode(text, { addBos: true }));
       const ref = await llamaCppLogprobs(MODEL, d.tokens, { threads: 1 });
       assert.deepEqual(ref.tokens, d.tokens.slice(1));
       assert.equal(d.n_scored, ref.logprobs.length);
@@ -257,7 +262,7 @@ describe('server limits: auth, 429 queue, client disconnect, timeout', { skip: !
       parallel: 1,
       maxQueue: 0,
       apiKey: KEY,
-      requestTimeoutMs: 500,
+      requestTimeoutMs: 1000,
       logLevel: 'silent',
       adaptersDir: os.tmpdir(),
     });

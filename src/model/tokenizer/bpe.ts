@@ -76,7 +76,18 @@ const enum Cls {
   Other = 4,
 }
 
+/** Memo of classes per code point (0 = not yet classified): the regex tests are the slow part. */
+const CLASS_MEMO = new Uint8Array(0x110000);
+
 function classify(cp: number): Cls {
+  const m = CLASS_MEMO[cp];
+  if (m) return m as Cls;
+  const c = classifyUncached(cp);
+  CLASS_MEMO[cp] = c;
+  return c;
+}
+
+function classifyUncached(cp: number): Cls {
   if (WHITESPACE.has(cp)) return Cls.Space;
   const ch = String.fromCodePoint(cp);
   if (LETTER.test(ch)) return Cls.Letter;

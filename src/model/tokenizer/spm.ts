@@ -88,7 +88,7 @@ export class SpmTokenizer implements Tokenizer {
 
     const tryAdd = (left: number, right: number): void => {
       if (left === -1 || right === -1) return;
-      const s = text.substr(start[left]!, len[left]! + len[right]!);
+      const s = text.slice(start[left]!, start[left]! + len[left]! + len[right]!);
       const id = tokenToId.get(s);
       if (id === undefined) return;
       q.push({ left, right, score: scores[id]!, size: s.length });
@@ -109,7 +109,7 @@ export class SpmTokenizer implements Tokenizer {
     }
 
     const resegment = (i: number): void => {
-      const s = text.substr(start[i]!, len[i]!);
+      const s = text.slice(start[i]!, start[i]! + len[i]!);
       const id = tokenToId.get(s);
       if (id !== undefined) {
         out.push(id);

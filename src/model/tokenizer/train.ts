@@ -12,15 +12,16 @@
  * Training is BPE (Sennrich et al. 2016, "Neural Machine Translation of Rare Words with Subword
  * Units"; SentencePiece's BPE trainer, Kudo & Richardson 2018) over word frequencies with
  * incremental pair counts: the most frequent adjacent pair (a, b) becomes the piece P = a + b with
- * a score below every earlier piece (score of merge k is -k). Unlike textbook BPE, which merges only
- * the pair (a, b), the corpus is then re-segmented exactly as llama.cpp would with the enlarged
- * vocabulary: every adjacent pair whose text is P merges (also a split other than a|b), and the new
- * symbol may at once merge with a neighbour into an older, higher-scoring piece. Because P scores
- * lowest, a word whose current segmentation has no adjacent pair spelling P is unchanged, so only
- * the words indexed under some split of P are re-run (llama.cpp's greedy loop, continued from the
- * current symbols). The learned segmentation of every training word is therefore, by construction,
- * llama.cpp's tokenization of it, and `stats.corpusTokens` equals the token count llama.cpp gives
- * the corpus.
+ * a score below every earlier piece (score of merge k is -k), and the words containing (a, b) are
+ * re-segmented by llama.cpp's own greedy loop, continued from their current symbols. That is exact:
+ * the current segmentation is llama.cpp's with the old vocabulary, where no adjacent pair spells a
+ * piece; P scores lowest, so its pairs fire last and nothing else changes. The loop ends up merging
+ * the occurrences of (a, b) left to right, as textbook BPE does, because (i) SPM segments a stretch
+ * between two final symbol boundaries as it would segment that stretch alone, so every adjacent
+ * pair spelling P is split a | b, and (ii) every piece encodes to itself, so no older piece can form
+ * around a new P. Only the words indexed under (a, b) are visited. The learned segmentation of every
+ * training word is therefore llama.cpp's tokenization of it, and `stats.corpusTokens` equals the
+ * token count llama.cpp gives the corpus.
  *
  * Pieces follow SentencePiece's validity rules (split_by_whitespace, split_by_unicode_script
  * simplified to character classes, split_by_number, max_sentencepiece_length): an optional leading
@@ -31,7 +32,8 @@
  * spell a control or byte token ("<s>", "<0x41>" mix classes).
  *
  * Vocabulary layout: 0 <unk> (UNKNOWN), 1 <s> and 2 </s> (CONTROL), 3..258 <0x00>..<0xFF> (BYTE),
- * then the corpus's characters (most frequent first), then the merged pieces in merge order.
+ * then the corpus's characters (259 is "▁", then most frequent first), then the merged pieces in
+ * merge order.
  */
 import type { GgufTypeHint, GgufValue } from '../gguf.ts';
 import { UserError } from '../../util/errors.ts';
@@ -154,7 +156,7 @@ const pairKey = (a: number, b: number): number => a * KEY_BASE + b;
 
 /** A 32-bit integer hash (murmur3 finaliser) of a pair key and the seed, for seeded tie-breaking. */
 function tieHash(key: number, seed: number): number {
-  let h = (Math.floor(key / KEY_BASE) * 0x9e3779b1) ^ (key % KEY_BASE) ^ Math.imul(seed, 0x85ebca6b);
+  let h = Math.imul(Math.floor(key / KEY_BASE), 0x9e3779b1) ^ (key % KEY_BASE) ^ Math.imul(seed, 0x85ebca6b);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -196,8 +198,8 @@ export function trainSpmVocab(corpus: string[], opts: SpmTrainOptions): SpmVocab
   }
   if (wordFreq.size === 0) throw new UserError('trainSpmVocab: the corpus is empty');
 
-  // 2. characters: every non-control character seen, most frequent first (ties: lower code point);
-  //    if they do not all fit, the rarest fall back to bytes
+  // 2. characters: "▁" first, then every other non-control character seen, most frequent first
+  //    (ties: lower code point); if they do not all fit, the rarest fall back to bytes
   const charFreq = new Map<number, number>();
   for (const [w, f] of wordFreq) {
     for (const ch of w) {
@@ -205,7 +207,8 @@ export function trainSpmVocab(corpus: string[], opts: SpmTrainOptions): SpmVocab
       if (charClass(cp) !== EXCLUDED) charFreq.set(cp, (charFreq.get(cp) ?? 0) + f);
     }
   }
-  const chars = [...charFreq.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0]).slice(0, budget).map(([cp]) => cp);
+  const first = (cp: number): number => (cp === 0x2581 ? 0 : 1);
+  const chars = [...charFreq.entries()].sort((x, y) => first(x[0]) - first(y[0]) || y[1] - x[1] || x[0] - y[0]).slice(0, budget).map(([cp]) => cp);
   const pieces: string[] = chars.map((cp) => String.fromCodePoint(cp));
   const pieceLen: number[] = pieces.map(() => 1);
   const pieceId = new Map<string, number>(pieces.map((p, i) => [p, i]));
@@ -334,21 +337,13 @@ export function trainSpmVocab(corpus: string[], opts: SpmTrainOptions): SpmVocab
     pieceId.set(P, id);
     merges++;
 
-    // every word with an adjacent pair spelling P, whatever the split
-    const affected = new Set<number>();
-    for (let i = P.codePointAt(0)! > 0xffff ? 2 : 1; i < P.length; i += P.codePointAt(i)! > 0xffff ? 2 : 1) {
-      const x = pieceId.get(P.slice(0, i));
-      const y = pieceId.get(P.slice(i));
-      if (x === undefined || y === undefined) continue;
-      const set = pairWords.get(pairKey(x, y));
-      if (set) for (const wi of set) affected.add(wi);
-      if (set && (x !== a || y !== b)) (globalThis as any).ALT = ((globalThis as any).ALT ?? 0) + set.size;
-    }
+    // the words with an adjacent pair spelling P are exactly those with the pair (a, b) (see top)
+    const affected = [...(pairWords.get(top.key) ?? [])];
     const touched = new Set<number>();
     for (const wi of affected) {
       const syms = words[wi]!;
       const old = syms.slice();
-      const pre = syms.length; if (!resegment(syms)) continue; if (pre - syms.length > 1) (globalThis as any).CASC = ((globalThis as any).CASC ?? 0) + 1;
+      if (!resegment(syms)) continue;
       addPairs(wi, old, -1, touched);
       addPairs(wi, syms, 1, touched);
       const now = new Set<number>();
