@@ -15,6 +15,7 @@ import { FILTER_HELP } from '../model/paramGroups.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
 import { UserError } from '../util/errors.ts';
 import type { OptimizerKind } from '../engine/graph.ts';
+import { pretrain, PRETRAIN_DEFAULTS } from '../train/pretrain.ts';
 
 export const DEFAULT_TRAIN_SPLITS: FactSplit[] = ['retain', 'forget', 'decoy'];
 
@@ -92,6 +93,54 @@ export function register(program: Command): void {
         lines.push(`  perplexity general: ${before.general.toFixed(3)} -> ${after.general.toFixed(3)} (${((after.general / before.general - 1) * 100).toFixed(1)}%)`);
       }
       process.stdout.write(lines.join('\n') + '\n');
+    });
+
+  program
+    .command('pretrain')
+    .description('train the embedded default model (LLaMA architecture, own tokenizer) on generated text; not part of tests or the demo')
+    .option('--out <gguf>', 'output model', 'models/unlearnkit-base.gguf')
+    .option('--data <dir>', 'Dave dataset folder (its general set is part of the corpus)', PRETRAIN_DEFAULTS.data)
+    .option('--seed <n>', 'seed', String(PRETRAIN_DEFAULTS.seed))
+    .option('--steps <n>', 'optimiser steps', String(PRETRAIN_DEFAULTS.steps))
+    .option('--vocab-size <n>', 'tokenizer vocabulary size', String(PRETRAIN_DEFAULTS.vocabSize))
+    .option('--dim <n>', 'embedding size', String(PRETRAIN_DEFAULTS.dim))
+    .option('--layers <n>', 'blocks', String(PRETRAIN_DEFAULTS.layers))
+    .option('--heads <n>', 'attention heads', String(PRETRAIN_DEFAULTS.heads))
+    .option('--ffn <n>', 'feed-forward size', String(PRETRAIN_DEFAULTS.ffn))
+    .option('--context <n>', 'context length', String(PRETRAIN_DEFAULTS.context))
+    .option('--seq-len <n>', 'training window', String(PRETRAIN_DEFAULTS.seqLen))
+    .option('--batch <n>', 'windows per step', String(PRETRAIN_DEFAULTS.batch))
+    .option('--lr <x>', 'peak learning rate', String(PRETRAIN_DEFAULTS.lr))
+    .option('--people <n>', 'biographies of people outside the Dave sets', String(PRETRAIN_DEFAULTS.people))
+    .option('--general-texts <n>', 'extra general texts', String(PRETRAIN_DEFAULTS.generalTexts))
+    .option('--json', 'print JSON')
+    .action((o: Record<string, string | boolean | undefined>) => {
+      const n = (k: string) => num(String(o[k]), `--${k}`);
+      const r = pretrain({
+        out: String(o.out),
+        data: String(o.data),
+        seed: n('seed'),
+        steps: n('steps'),
+        vocabSize: n('vocabSize'),
+        dim: n('dim'),
+        layers: n('layers'),
+        heads: n('heads'),
+        ffn: n('ffn'),
+        context: n('context'),
+        seqLen: n('seqLen'),
+        batch: n('batch'),
+        lr: n('lr'),
+        people: n('people'),
+        generalTexts: n('generalTexts'),
+      });
+      if (o.json) return void process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+      process.stdout.write(
+        [
+          `wrote ${r.out}: ${r.parameters.toLocaleString('en-US')} parameters, vocabulary ${r.vocabSize}, ${r.corpusDocuments} documents (${r.corpusTokens} tokens), ${r.steps} steps in ${r.seconds.toFixed(0)} s, final loss ${r.finalLoss.toFixed(3)}`,
+          `  perplexity: ${Object.entries(r.perplexity).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`,
+          `  reproduce with: ${r.command}`,
+        ].join('\n') + '\n',
+      );
     });
 
   const grads = program.command('grads').description('inspect gradient records');

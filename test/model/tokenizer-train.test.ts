@@ -176,6 +176,17 @@ test('the learned segmentation is the SPM tokenization: corpus token counts agre
   assert.equal(count(ours, CORPUS), spec.stats.corpusTokens);
   assert.equal(count(abcTok, abcCorpus(300, 5)), abcSpec.stats.corpusTokens);
   assert.ok(abcSpec.stats.merges > 100);
+  // too many characters for the budget: "▁" and the most frequent ones stay, the rest fall back to bytes
+  const tiny = trainSpmVocab(CORPUS, { vocabSize: 280 });
+  assert.equal(tiny.tokens.length, 280);
+  assert.equal(tiny.stats.characters, 21);
+  assert.equal(tiny.stats.merges, 0);
+  assert.equal(tiny.tokens[259], '\u2581');
+  const tinyFile = path.join(tmp, 'tiny-chars.gguf');
+  writeTinyLlama(tiny, tinyFile);
+  const tinyTok = tokenizerFromGguf(readGguf(tinyFile));
+  assert.equal(count(tinyTok, CORPUS), tiny.stats.corpusTokens);
+  assert.ok(tiny.stats.corpusTokens > CORPUS.reduce((a, x) => a + x.length + 1, 0), 'byte fallback makes more tokens than characters');
 });
 
 test('llama.cpp loads the trained vocabulary and tokenizes exactly as our SpmTokenizer', async () => {

@@ -1,0 +1,315 @@
+/**
+ * The image classifier of the RUM side: a ResNet-style CNN (He et al. 2016, "Deep Residual
+ * Learning") built from the engine's differentiable ops, with configurable width and depth.
+ *
+ *   stem:   conv3x3(C_in -> w), stride `stemStride`, norm, relu
+ *   stage s (s = 0..S-1), width w * 2^s, `blocks[s]` BasicBlocks; the first block of stage s
+ *           downsamples (stride 2) when s > 0 or `downsampleFirst`:
+ *           y = relu( norm(conv3x3(relu(norm(conv3x3(x, stride))))) + shortcut(x) ),
+ *           shortcut = x, or norm(conv1x1(x, stride)) when the shape changes
+ *   head:   global average pool -> embedding phi [C_last] (the penultimate layer used by the
+ *           entanglement score) -> fully connected -> logits [classes]
+ *
+ * Normalisation: GroupNorm (Wu & He 2018) with affine terms, or none. BatchNorm would need running
+ * statistics for evaluation and makes one example's prediction depend on its batch-mates; the
+ * memorization estimator and the MIA read per-example predictions, and GroupNorm normalises each
+ * example on its own, identically in training and evaluation. It is also cheaper in this engine
+ * (a reshape, where batchNorm needs two permute + copy passes). Convolutions carry no bias (the
+ * norm's shift replaces it); with norm 'none' they do.
+ *
+ * Tensors are in ggml ne order: images [W, H, C, N], conv kernels [KW, KH, IC, OC], the FC weight
+ * [C_last, classes]. Host images (NCHW, row-major) have exactly that memory layout.
+ */
+import type { Graph, Tensor } from '../engine/graph.ts';
+import * as op from '../engine/ops.ts';
+import * as nn from '../engine/composite.ts';
+import { Rng } from '../util/rng.ts';
+import { UserError } from '../util/errors.ts';
+
+export type NormKind = 'group' | 'none';
+
+export interface CnnConfig {
+  /** Input channels and spatial size (CIFAR: 3, 32, 32). */
+  inChannels: number;
+  height: number;
+  width: number;
+  classes: number;
+  /** Channels of the stem and of stage 0; stage s has baseWidth * 2^s. */
+  baseWidth: number;
+  /** BasicBlocks per stage (its length is the number of stages). */
+  blocks: number[];
+  /** Stride of the stem convolution (1 for CIFAR ResNets). */
+  stemStride: number;
+  /** Whether stage 0 also downsamples (stride 2) in its first block. */
+  downsampleFirst: boolean;
+  norm: NormKind;
+  /** GroupNorm groups (clipped to the channel count; must divide it). */
+  groups: number;
+}
+
+/** The default fixture-scale model: 3 stages of one block, widths 16 / 32 / 64, all downsampling. */
+export const SMALL_CNN: CnnConfig = {
+  inChannels: 3,
+  height: 32,
+  width: 32,
+  classes: 10,
+  baseWidth: 16,
+  blocks: [1, 1, 1],
+  stemStride: 1,
+  downsampleFirst: true,
+  norm: 'group',
+  groups: 4,
+};
+
+/** ResNet-18 for CIFAR (the RUM paper's model): widths 64..512, [2, 2, 2, 2] BasicBlocks, 3x3 stem. */
+export const RESNET18: CnnConfig = {
+  inChannels: 3,
+  height: 32,
+  width: 32,
+  classes: 10,
+  baseWidth: 64,
+  blocks: [2, 2, 2, 2],
+  stemStride: 1,
+  downsampleFirst: false,
+  norm: 'group',
+  groups: 32,
+};
+
+/** A tiny config for tests and gradient checks. */
+export const TINY_CNN: CnnConfig = {
+  inChannels: 3,
+  height: 8,
+  width: 8,
+  classes: 4,
+  baseWidth: 4,
+  blocks: [1, 1],
+  stemStride: 1,
+  downsampleFirst: false,
+  norm: 'group',
+  groups: 2,
+};
+
+export const NAMED_CONFIGS: Record<string, CnnConfig> = { small: SMALL_CNN, resnet18: RESNET18, tiny: TINY_CNN };
+
+/** A named config with overrides, checked. */
+export function resolveConfig(name: string, over: Partial<CnnConfig> = {}): CnnConfig {
+  const base = NAMED_CONFIGS[name];
+  if (!base) throw new UserError(`unknown model config '${name}'; known: ${Object.keys(NAMED_CONFIGS).join(', ')}`);
+  const cfg = { ...base, ...over, blocks: [...(over.blocks ?? base.blocks)] };
+  validateConfig(cfg);
+  return cfg;
+}
+
+export function validateConfig(c: CnnConfig): void {
+  const pos = (v: number, what: string) => {
+    if (!Number.isInteger(v) || v < 1) throw new UserError(`model config: ${what} must be a positive integer, got ${v}`);
+  };
+  pos(c.inChannels, 'inChannels');
+  pos(c.height, 'height');
+  pos(c.width, 'width');
+  pos(c.classes, 'classes');
+  pos(c.baseWidth, 'baseWidth');
+  pos(c.groups, 'groups');
+  if (c.classes < 2) throw new UserError('model config: classes must be >= 2');
+  if (c.blocks.length === 0) throw new UserError('model config: blocks needs at least one stage');
+  c.blocks.forEach((b, i) => pos(b, `blocks[${i}]`));
+  if (c.stemStride !== 1 && c.stemStride !== 2) throw new UserError(`model config: stemStride must be 1 or 2`);
+  if (c.norm !== 'group' && c.norm !== 'none') throw new UserError(`model config: norm must be 'group' or 'none', got ${String(c.norm)}`);
+  for (const w of stageWidths(c)) {
+    const g = Math.min(c.groups, w);
+    if (w % g !== 0) throw new UserError(`model config: ${w} channels cannot be split into ${g} groups`);
+  }
+  let s = Math.floor((c.height - 1) / c.stemStride) + 1;
+  for (let i = 0; i < c.blocks.length; i++) if (i > 0 || c.downsampleFirst) s = Math.floor((s - 1) / 2) + 1;
+  if (s < 1) throw new UserError('model config: the input is too small for this many downsampling stages');
+}
+
+export function stageWidths(c: CnnConfig): number[] {
+  return c.blocks.map((_, s) => c.baseWidth * 2 ** s);
+}
+
+export interface ParamSpec {
+  name: string;
+  /** ggml ne order. */
+  shape: number[];
+  kind: 'conv' | 'norm-weight' | 'norm-bias' | 'fc-weight' | 'fc-bias' | 'conv-bias';
+  /** Fan-in for initialisation (conv / fc). */
+  fanIn: number;
+}
+
+interface ConvSpec {
+  name: string;
+  k: number;
+  ic: number;
+  oc: number;
+  stride: number;
+}
+
+interface Layout {
+  stem: ConvSpec;
+  blocks: Array<{ conv1: ConvSpec; conv2: ConvSpec; shortcut: ConvSpec | null }>;
+  outChannels: number;
+}
+
+function layout(c: CnnConfig): Layout {
+  const widths = stageWidths(c);
+  const stem: ConvSpec = { name: 'stem', k: 3, ic: c.inChannels, oc: c.baseWidth, stride: c.stemStride };
+  const blocks: Layout['blocks'] = [];
+  let ch = c.baseWidth;
+  c.blocks.forEach((n, s) => {
+    for (let b = 0; b < n; b++) {
+      const stride = b === 0 && (s > 0 || c.downsampleFirst) ? 2 : 1;
+      const oc = widths[s]!;
+      const p = `s${s}.b${b}`;
+      blocks.push({
+        conv1: { name: `${p}.conv1`, k: 3, ic: ch, oc, stride },
+        conv2: { name: `${p}.conv2`, k: 3, ic: oc, oc, stride: 1 },
+        shortcut: stride !== 1 || ch !== oc ? { name: `${p}.short`, k: 1, ic: ch, oc, stride } : null,
+      });
+      ch = oc;
+    }
+  });
+  return { stem, blocks, outChannels: ch };
+}
+
+/** Every parameter of the model, in a fixed order (the order of checkpoints). */
+export function paramSpecs(c: CnnConfig): ParamSpec[] {
+  validateConfig(c);
+  const L = layout(c);
+  const out: ParamSpec[] = [];
+  const conv = (s: ConvSpec) => {
+    out.push({ name: `${s.name}.w`, shape: [s.k, s.k, s.ic, s.oc], kind: 'conv', fanIn: s.k * s.k * s.ic });
+    if (c.norm === 'group') {
+      out.push({ name: `${s.name}.gn.w`, shape: [s.oc], kind: 'norm-weight', fanIn: 0 });
+      out.push({ name: `${s.name}.gn.b`, shape: [s.oc], kind: 'norm-bias', fanIn: 0 });
+    } else out.push({ name: `${s.name}.b`, shape: [s.oc], kind: 'conv-bias', fanIn: 0 });
+  };
+  conv(L.stem);
+  for (const b of L.blocks) {
+    conv(b.conv1);
+    conv(b.conv2);
+    if (b.shortcut) conv(b.shortcut);
+  }
+  out.push({ name: 'fc.w', shape: [L.outChannels, c.classes], kind: 'fc-weight', fanIn: L.outChannels });
+  out.push({ name: 'fc.b', shape: [c.classes], kind: 'fc-bias', fanIn: 0 });
+  return out;
+}
+
+export function paramCount(c: CnnConfig): number {
+  return paramSpecs(c).reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
+}
+
+export function embeddingDim(c: CnnConfig): number {
+  return layout(c).outChannels;
+}
+
+/** Model weights by parameter name (host copies, f32). */
+export type Weights = Map<string, Float32Array>;
+
+/**
+ * Seeded initialisation: convolutions He-normal, std = sqrt(2 / fan_in) (He et al. 2015, for ReLU);
+ * the FC layer N(0, 1 / fan_in); norm scales 1, shifts and biases 0.
+ */
+export function initWeights(c: CnnConfig, seed: number): Weights {
+  const rng = new Rng(seed);
+  const w: Weights = new Map();
+  for (const p of paramSpecs(c)) {
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    let v: Float32Array;
+    switch (p.kind) {
+      case 'conv':
+        v = rng.normalArray(n, Math.sqrt(2 / p.fanIn));
+        break;
+      case 'fc-weight':
+        v = rng.normalArray(n, Math.sqrt(1 / p.fanIn));
+        break;
+      case 'norm-weight':
+        v = new Float32Array(n).fill(1);
+        break;
+      default:
+        v = new Float32Array(n);
+    }
+    w.set(p.name, v);
+  }
+  return w;
+}
+
+export function cloneWeights(w: Weights): Weights {
+  return new Map([...w].map(([k, v]) => [k, Float32Array.from(v)]));
+}
+
+/** Checks that weights fit a config (names and sizes), e.g. after loading a checkpoint. */
+export function checkWeights(c: CnnConfig, w: Weights, where: string): void {
+  for (const p of paramSpecs(c)) {
+    const v = w.get(p.name);
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    if (!v) throw new UserError(`${where}: missing parameter ${p.name}`);
+    if (v.length !== n) throw new UserError(`${where}: parameter ${p.name} has ${v.length} values, the config needs ${n}`);
+  }
+}
+
+export interface CnnTensors {
+  params: Map<string, Tensor>;
+  logits: Tensor;
+  /** Penultimate-layer embedding [C_last, N]. */
+  embedding: Tensor;
+}
+
+/**
+ * Build the forward graph of the model on `x` [W, H, C, N]: creates one Graph.param per parameter
+ * (or a Graph.input when `trainable` is false, for evaluation graphs) and returns the logits.
+ */
+export function buildCnn(g: Graph, c: CnnConfig, x: Tensor, opts: { trainable?: boolean } = {}): CnnTensors {
+  const trainable = opts.trainable ?? true;
+  const specs = paramSpecs(c);
+  const params = new Map<string, Tensor>();
+  for (const p of specs) params.set(p.name, trainable ? g.param(p.name, p.shape) : g.input(p.name, p.shape));
+  const P = (name: string) => params.get(name)!;
+  const L = layout(c);
+  const convNorm = (s: ConvSpec, h: Tensor): Tensor => {
+    const pad = s.k === 3 ? 1 : 0;
+    if (c.norm === 'none') return nn.conv2d(P(`${s.name}.w`), h, { stride: s.stride, pad, bias: P(`${s.name}.b`) });
+    const y = nn.conv2d(P(`${s.name}.w`), h, { stride: s.stride, pad });
+    return nn.groupNorm(y, Math.min(c.groups, s.oc), 1e-5, { weight: P(`${s.name}.gn.w`), bias: P(`${s.name}.gn.b`) });
+  };
+  let h = op.relu(convNorm(L.stem, x));
+  for (const b of L.blocks) {
+    const y = convNorm(b.conv2, op.relu(convNorm(b.conv1, h)));
+    const sc = b.shortcut ? convNorm(b.shortcut, h) : h;
+    h = op.relu(op.add(y, sc));
+  }
+  const [w, hh, ch, n] = h.ne;
+  // global average pool: [W, H, C, N] -> [W*H, C*N] -> row sums / (W*H) -> [C, N]
+  const embedding = op.reshape(op.scale(op.sumRows(op.reshape(h, [w * hh, ch * n])), 1 / (w * hh)), [ch, n]);
+  const logits = op.add(op.mulMat(P('fc.w'), embedding), P('fc.b'));
+  return { params, logits, embedding };
+}
+
+/**
+ * Forward FLOPs per image of the matrix products (convolutions as im2col GEMMs and the FC layer),
+ * 2 * K * OC * OW * OH per convolution; the usual training estimate is 3x this (forward + the two
+ * backward products).
+ */
+export function forwardGemmFlops(c: CnnConfig): number {
+  const L = layout(c);
+  let hw: [number, number] = [c.width, c.height];
+  const out = (s: ConvSpec, inHw: [number, number]): [number, number] => {
+    const pad = s.k === 3 ? 1 : 0;
+    return [Math.floor((inHw[0] + 2 * pad - s.k) / s.stride) + 1, Math.floor((inHw[1] + 2 * pad - s.k) / s.stride) + 1];
+  };
+  let flops = 0;
+  const conv = (s: ConvSpec, inHw: [number, number]) => {
+    const o = out(s, inHw);
+    flops += 2 * s.k * s.k * s.ic * s.oc * o[0] * o[1];
+    return o;
+  };
+  hw = conv(L.stem, hw);
+  for (const b of L.blocks) {
+    const o = conv(b.conv1, hw);
+    conv(b.conv2, o);
+    if (b.shortcut) conv(b.shortcut, hw);
+    hw = o;
+  }
+  flops += 2 * L.outChannels * c.classes;
+  return flops;
+}
