@@ -8,6 +8,7 @@ import { writeJsonAtomic } from '../util/fs.ts';
 import { PROJECT_ROOT } from '../util/paths.ts';
 import { UserError } from '../util/errors.ts';
 import { benchEngine, printEngineBench } from '../engine/bench.ts';
+import { runServeBench, printServeBench } from './benchServe.ts';
 
 type Suite = { name: string; description: string; run: (o: BenchOpts) => Promise<unknown>; print?: (r: any) => void };
 export interface BenchOpts {
@@ -17,6 +18,7 @@ export interface BenchOpts {
 /** Registered suites; other modules add theirs here. */
 export const SUITES: Suite[] = [
   { name: 'engine', description: 'fp32 matmul GFLOP/s at 512^3, 1024^3, 2048^3 and an MLP training step', run: (o) => benchEngine(o), print: printEngineBench },
+  { name: 'serve', description: 'inference server: loopback load and overhead vs node-llama-cpp', run: (o) => runServeBench(o as never), print: printServeBench },
 ];
 
 export function benchOutPath(name: string): string {

@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { loadGgmlLibraries, callSetNThreads, ptrOrNull, withQuietGgmlLog, type LoadedGgml, type Ptr } from './ffi.ts';
+import { loadGgmlLibraries, callSetNThreads, ptrOrNull, withQuietGgmlLog, attachCpuThreadpool, type LoadedGgml, type Ptr } from './ffi.ts';
 import { chooseBinsDir, type BinsDir, type DeviceChoice, DEVICE_CHOICES, nodeLlamaCppVersion } from './loader.ts';
 import { UserError } from '../util/errors.ts';
 
@@ -126,6 +126,13 @@ export class Engine {
       this.backends.set(device.index, b);
       const reg = this.g.ggml_backend_dev_backend_reg!(device.ptr) as Ptr;
       this.setThreadsFn.set(device.index, ptrOrNull(this.g.ggml_backend_reg_get_proc_address!(reg, 'ggml_backend_set_n_threads')));
+      if (device.type === 'cpu' && this.maxThreads > 1) {
+        // A persistent threadpool instead of ggml's per-compute one (which starts and joins its
+        // workers on every graph compute): measured 2-3x faster steps on small models. Polling
+        // level 50 (ggml's default); 0 (sleeping workers) was 9x slower in the same measurement.
+        const poll = Number(process.env.UNLEARNKIT_POLL ?? 50);
+        attachCpuThreadpool(this.lib, reg, b, this.maxThreads, Number.isFinite(poll) ? poll : 50);
+      }
       this.setThreads(this.maxThreads, device);
     }
     return b;

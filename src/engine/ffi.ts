@@ -57,6 +57,7 @@ const DECLS: Array<[LibName, string]> = [
   ['base', 'const char* ggml_version()'],
   ['base', 'const char* ggml_commit()'],
   ['base', 'void ggml_log_set(void* log_callback, void* user_data)'],
+  ['base', 'void ggml_threadpool_params_init(void* params, int n_threads)'],
   ['base', 'void* ggml_init(ggml_init_params params)'],
   ['base', 'void ggml_free(void* ctx)'],
   ['base', 'size_t ggml_used_mem(void* ctx)'],
@@ -312,6 +313,31 @@ export function readTensorHeader(t: Ptr): TensorHeader {
     name: s.name,
     buffer: asPtr(s.buffer),
   };
+}
+
+const ThreadpoolNewProto = koffi.proto('void* ggml_threadpool_new_t(void* params)');
+const SetThreadpoolProto = koffi.proto('void ggml_backend_cpu_set_threadpool_t(void* backend, void* threadpool)');
+/** sizeof(struct ggml_threadpool_params) is 528 in the pinned build; offset of `poll` (after cpumask[512], n_threads, prio). */
+const THREADPOOL_PARAMS_BYTES = 1024;
+const THREADPOOL_POLL_OFFSET = 512 + 4 + 4;
+
+/**
+ * Create a persistent CPU threadpool with `nThreads` workers and the given polling level (0 = workers
+ * sleep between graph nodes instead of spinning) and attach it to a CPU backend, through the
+ * function pointers the CPU registry exports. Returns the threadpool pointer, or null when the
+ * registry does not export them.
+ */
+export function attachCpuThreadpool(lib: LoadedGgml, reg: Ptr, backend: Ptr, nThreads: number, poll: number): Ptr | null {
+  const newFn = ptrOrNull(lib.fn.ggml_backend_reg_get_proc_address!(reg, 'ggml_threadpool_new'));
+  const setFn = ptrOrNull(lib.fn.ggml_backend_reg_get_proc_address!(reg, 'ggml_backend_cpu_set_threadpool'));
+  if (newFn === null || setFn === null) return null;
+  const params = Buffer.alloc(THREADPOOL_PARAMS_BYTES);
+  lib.fn.ggml_threadpool_params_init!(params, nThreads);
+  params.writeUInt32LE(poll, THREADPOOL_POLL_OFFSET);
+  const tp = ptrOrNull(koffi.call(newFn, ThreadpoolNewProto, params));
+  if (tp === null) return null;
+  koffi.call(setFn, SetThreadpoolProto, backend, tp);
+  return tp;
 }
 
 /** Call the CPU backend's ggml_backend_set_n_threads through the function pointer the registry returns. */

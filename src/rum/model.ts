@@ -177,14 +177,16 @@ export function paramSpecs(c: CnnConfig): ParamSpec[] {
   validateConfig(c);
   const L = layout(c);
   const out: ParamSpec[] = [];
-  const conv = (s: ConvSpec) => {
-    out.push({ name: `${s.name}.w`, shape: [s.k, s.k, s.ic, s.oc], kind: 'conv', fanIn: s.k * s.k * s.ic });
+  const conv = (s: ConvSpec, stem = false) => {
+    const k = s.k * s.k * s.ic;
+    const shape = stem ? [stemRows(c), s.oc] : [s.k, s.k, s.ic, s.oc];
+    out.push({ name: `${s.name}.w`, shape, kind: 'conv', fanIn: k });
     if (c.norm === 'group') {
       out.push({ name: `${s.name}.gn.w`, shape: [s.oc], kind: 'norm-weight', fanIn: 0 });
       out.push({ name: `${s.name}.gn.b`, shape: [s.oc], kind: 'norm-bias', fanIn: 0 });
     } else out.push({ name: `${s.name}.b`, shape: [s.oc], kind: 'conv-bias', fanIn: 0 });
   };
-  conv(L.stem);
+  conv(L.stem, true);
   for (const b of L.blocks) {
     conv(b.conv1);
     conv(b.conv2);
