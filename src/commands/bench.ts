@@ -9,6 +9,7 @@ import { PROJECT_ROOT } from '../util/paths.ts';
 import { UserError } from '../util/errors.ts';
 import { benchEngine, printEngineBench } from '../engine/bench.ts';
 import { runServeBench, printServeBench } from './benchServe.ts';
+import { benchTrain, printTrainBench } from '../train/bench.ts';
 
 type Suite = { name: string; description: string; run: (o: BenchOpts) => Promise<unknown>; print?: (r: any) => void };
 export interface BenchOpts {
@@ -18,6 +19,7 @@ export interface BenchOpts {
 /** Registered suites; other modules add theirs here. */
 export const SUITES: Suite[] = [
   { name: 'engine', description: 'fp32 matmul GFLOP/s at 512^3, 1024^3, 2048^3 and an MLP training step', run: (o) => benchEngine(o), print: printEngineBench },
+  { name: 'train', description: 'fine-tuning step speed vs matmul, and the first-epoch record overhead', run: (o) => benchTrain(o), print: printTrainBench },
   { name: 'serve', description: 'inference server: loopback load and overhead vs node-llama-cpp', run: (o) => runServeBench(o as never), print: printServeBench },
 ];
 

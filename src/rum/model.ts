@@ -2,7 +2,7 @@
  * The image classifier of the RUM side: a ResNet-style CNN (He et al. 2016, "Deep Residual
  * Learning") built from the engine's differentiable ops, with configurable width and depth.
  *
- *   stem:   conv3x3(C_in -> w), stride `stemStride`, norm, relu
+ *   stem:   conv3x3(C_in -> w), stride `stemStride`, norm, relu (one padded GEMM, see stemRows)
  *   stage s (s = 0..S-1), width w * 2^s, `blocks[s]` BasicBlocks; the first block of stage s
  *           downsamples (stride 2) when s > 0 or `downsampleFirst`:
  *           y = relu( norm(conv3x3(relu(norm(conv3x3(x, stride))))) + shortcut(x) ),
@@ -128,6 +128,19 @@ export function stageWidths(c: CnnConfig): number[] {
   return c.blocks.map((_, s) => c.baseWidth * 2 ** s);
 }
 
+/**
+ * Rows of the stem's GEMM weight [rows, OC]: 9 * inChannels rounded up to a multiple of 16.
+ * ggml's fast f32 GEMM path needs the contraction length to be a multiple of the SIMD width; at
+ * 27 (3 x 3 x RGB) it falls back to short dot products and runs at ~6 GFLOP/s instead of ~30
+ * (measured on the 2-core Zen 4 dev machine). The image's im2col columns are padded with zero
+ * rows (the image needs no gradient, so ggml's non-differentiable PAD is fine there), and the
+ * weight rows beyond 9 * inChannels start at zero and stay zero: their gradient is zero and weight
+ * decay keeps them there. Row r < 9 IC is (ic, kh, kw) = im2col's order, r = (ic * 3 + kh) * 3 + kw.
+ */
+export function stemRows(c: CnnConfig): number {
+  return Math.ceil((9 * c.inChannels) / 16) * 16;
+}
+
 export interface ParamSpec {
   name: string;
   /** ggml ne order. */
@@ -221,6 +234,11 @@ export function initWeights(c: CnnConfig, seed: number): Weights {
     switch (p.kind) {
       case 'conv':
         v = rng.normalArray(n, Math.sqrt(2 / p.fanIn));
+        if (p.name === 'stem.w') {
+          // zero the padding rows (see stemRows)
+          const rows = p.shape[0]!;
+          for (let i = 0; i < n; i++) if (i % rows >= p.fanIn) v[i] = 0;
+        }
         break;
       case 'fc-weight':
         v = rng.normalArray(n, Math.sqrt(1 / p.fanIn));
@@ -268,13 +286,24 @@ export function buildCnn(g: Graph, c: CnnConfig, x: Tensor, opts: { trainable?: 
   for (const p of specs) params.set(p.name, trainable ? g.param(p.name, p.shape) : g.input(p.name, p.shape));
   const P = (name: string) => params.get(name)!;
   const L = layout(c);
+  const normOnly = (y: Tensor, s: ConvSpec): Tensor =>
+    nn.groupNorm(y, Math.min(c.groups, s.oc), 1e-5, { weight: P(`${s.name}.gn.w`), bias: P(`${s.name}.gn.b`) });
   const convNorm = (s: ConvSpec, h: Tensor): Tensor => {
     const pad = s.k === 3 ? 1 : 0;
     if (c.norm === 'none') return nn.conv2d(P(`${s.name}.w`), h, { stride: s.stride, pad, bias: P(`${s.name}.b`) });
-    const y = nn.conv2d(P(`${s.name}.w`), h, { stride: s.stride, pad });
-    return nn.groupNorm(y, Math.min(c.groups, s.oc), 1e-5, { weight: P(`${s.name}.gn.w`), bias: P(`${s.name}.gn.b`) });
+    return normOnly(nn.conv2d(P(`${s.name}.w`), h, { stride: s.stride, pad }), s);
   };
-  let h = op.relu(convNorm(L.stem, x));
+  // the stem: im2col of the image, zero rows up to a multiple of 16, one GEMM (see stemRows)
+  const shapeOnly = g.input('stem.kshape', [3, 3, c.inChannels, 1]);
+  const cols = op.im2col(shapeOnly, x, { stride: L.stem.stride, pad: 1 }); // [9 IC, OW, OH, N]
+  const [k0, ow0, oh0, n0] = cols.ne;
+  const rows = stemRows(c);
+  const flat = op.reshape(cols, [k0, ow0 * oh0 * n0]);
+  const padded = rows > k0 ? op.pad(flat, rows - k0) : flat;
+  const stemY = op.mulMat(padded, P('stem.w')); // [OW*OH*N, OC]
+  let stem = op.cont(op.permute(op.reshape(stemY, [ow0, oh0, n0, L.stem.oc]), [0, 1, 3, 2])); // [OW, OH, OC, N]
+  stem = c.norm === 'none' ? op.add(stem, op.reshape(P('stem.b'), [1, 1, L.stem.oc, 1])) : normOnly(stem, L.stem);
+  let h = op.relu(stem);
   for (const b of L.blocks) {
     const y = convNorm(b.conv2, op.relu(convNorm(b.conv1, h)));
     const sc = b.shortcut ? convNorm(b.shortcut, h) : h;

@@ -98,6 +98,8 @@ export interface UnlearnContext {
   pool: SessionPool;
   onProgress?: (e: ProgressEvent) => void;
   quiet?: boolean;
+  /** Retain-only: where to fine-tune the oracle (default: a cache folder inside the run). */
+  oracleDir?: string;
 }
 
 export interface UnlearnOutcome {
