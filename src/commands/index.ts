@@ -7,7 +7,8 @@ import * as doctor from './doctor.ts';
 import * as bench from './bench.ts';
 import * as model from './model.ts';
 import * as train from './train.ts';
+import * as demo from './demo.ts';
 import * as data from './data.ts';
 import * as serve from './serve.ts';
 
-export const commandModules: Array<{ register: (program: Command) => void }> = [doctor, bench, model, train, data, serve];
+export const commandModules: Array<{ register: (program: Command) => void }> = [doctor, bench, model, train, demo, data, serve];

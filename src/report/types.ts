@@ -78,6 +78,17 @@ export interface ReportSeries {
   points: Array<{ step: number; value: number }>;
 }
 
+/** Per-item values of one condition (a run) on one split, for before / after distribution charts. */
+export interface ReportDistribution {
+  metric: string;
+  key: string;
+  keyLabel: string;
+  split: string;
+  /** Run label. */
+  condition: string;
+  values: number[];
+}
+
 export interface HeatmapCell {
   /** Row, e.g. the method. */
   row: string;
@@ -101,6 +112,8 @@ export interface ReportInput {
   comparisons: ReportComparison[];
   series: ReportSeries[];
   heatmap?: ReportHeatmap;
+  /** Per-item value distributions (before / after charts). */
+  distributions?: ReportDistribution[];
   /** Lines shown under the title (e.g. how runs were paired). */
   notes?: string[];
   /** The environment that wrote the report (each run carries its own). */

@@ -1,0 +1,243 @@
+/**
+ * What the terminal UI's long jobs take, report while they run, and return. Screens render these
+ * view types only; the job handlers (src/tui/jobs/handlers/) translate the library's results into
+ * them, so a screen never depends on how a library module shapes its output.
+ *
+ * Every job runs off the UI thread (a child process, src/tui/jobs/runner.ts) so keys always
+ * respond; every job is also a CLI command (named in `cli` of each screen) calling the same code.
+ */
+import type { UiError } from '../lib/errors.ts';
+
+// ---- describe: engine and device --------------------------------------------------------------
+
+export interface DeviceView {
+  name: string;
+  description: string;
+  type: string;
+  memoryTotal?: number;
+}
+
+export interface DescribeResult {
+  device: DeviceView;
+  devices: DeviceView[];
+  cpuVariant: string;
+  threads: number;
+  build: string;
+  ggml: string;
+  nodeLlamaCpp: string;
+  memory: { total: number; free: number };
+}
+
+// ---- finetune ----------------------------------------------------------------------------------
+
+export interface FinetuneParams {
+  model: string;
+  data: string;
+  splits: string[];
+  epochs: number;
+  lr: number;
+  batch: number;
+  optimizer: 'adamw' | 'sgd';
+  filter: string;
+  record: 'first-epoch' | 'all-epochs' | 'none';
+  out: string;
+  /** Perplexity of the forget and general sets before and after (the CLI's default). */
+  eval: boolean;
+  seed: number;
+}
+
+export type FinetuneProgress =
+  | { kind: 'phase'; text: string }
+  | {
+      kind: 'step';
+      epoch: number;
+      epochs: number;
+      step: number;
+      stepsPerEpoch: number;
+      loss: number;
+      tokensPerSecond: number;
+      recordBytes: number;
+      elapsed: number;
+    };
+
+export interface PerplexityPair {
+  forget: number;
+  general: number;
+}
+
+export interface FinetuneView {
+  out: string;
+  checkpoint: string;
+  epochs: Array<{ epoch: number; meanLoss: number; seconds: number; tokens: number; recorded: boolean }>;
+  tokensPerSecond: number;
+  recordDir: string | null;
+  recordBytes: number;
+  perplexity?: { before: PerplexityPair; after: PerplexityPair };
+}
+
+// ---- unlearn and compare-targets ---------------------------------------------------------------
+
+/** The forget set: a split of the dataset, or a removal request resolved by fuzzy matching. */
+export type ForgetChoice = { split: string } | { request: string };
+
+export interface UnlearnParams {
+  /** Fine-tuning run folder (or a checkpoint GGUF) to unlearn from. */
+  from: string;
+  data: string;
+  method: string;
+  /** One target: one unlearning run; several: a compare-targets run (one adapter per target). */
+  targets: string[];
+  strategy: 'batch' | 'iterative' | 'fuzzy';
+  forget: ForgetChoice;
+  /** Step size: the multiplier of the recorded steps (stored-gradient methods) or the learning rate. */
+  eta: number;
+  steps: number;
+  /** Evaluate forget / retain perplexity and ROUGE every this many steps (0 = start and end only). */
+  evalEvery: number;
+  seed: number;
+}
+
+export type UnlearnProgress =
+  | { kind: 'phase'; text: string; target?: string }
+  | { kind: 'step'; target: string; step: number; steps: number }
+  /** Metrics at one evaluation point: forget/retain perplexity and ROUGE-L recall, and any others. */
+  | { kind: 'eval'; target: string; step: number; metrics: Record<string, number> };
+
+export interface UnlearnRunView {
+  target: string;
+  runId: string;
+  adapterDir: string | null;
+  /** Metric -> value before and after. */
+  metrics: Record<string, { before: number; after: number }>;
+}
+
+export interface UnlearnView {
+  method: string;
+  runs: UnlearnRunView[];
+  comparison?: CompareView;
+}
+
+// ---- compare-targets matrix --------------------------------------------------------------------
+
+export interface PairedStats {
+  n: number;
+  /** Mean of after - before over the items. */
+  meanDiff: number;
+  t: number;
+  df: number;
+  p: number;
+  ci: [number, number];
+  /** Cohen's d_z of the paired differences (and d_av when known). */
+  dz: number;
+  dav?: number;
+  before?: number;
+  after?: number;
+  /** Holm-adjusted p, when the library gives one. */
+  pHolm?: number;
+}
+
+export interface CompareMetric {
+  key: string;
+  label: string;
+  /** Which direction of change is the goal (forget perplexity: higher; retain: lower). */
+  goal: 'increase' | 'decrease' | 'none';
+}
+
+export interface CompareView {
+  method: string;
+  metrics: CompareMetric[];
+  rows: Array<{ target: string; runId?: string; cells: Record<string, PairedStats | null> }>;
+  /** The file the table came from (or was written to). */
+  source?: string;
+}
+
+// ---- reports -----------------------------------------------------------------------------------
+
+export interface ReportParams {
+  /** Run folders or ids to build one report from. */
+  runs: string[];
+  open: boolean;
+}
+
+export interface ReportResult {
+  html: string;
+  markdown?: string;
+  opened: boolean;
+}
+
+// ---- fuzzy selection preview -------------------------------------------------------------------
+
+export interface FuzzyParams {
+  data: string;
+  request: string;
+}
+
+export interface FuzzyView {
+  request: string;
+  selected: Array<{ id: string; split: string; person: string; text: string; score: number; decoyOf?: string }>;
+  precision: number;
+  recall: number;
+  decoysCaught: number;
+  trueForget: number;
+}
+
+// ---- RUM ---------------------------------------------------------------------------------------
+
+export interface RumParams {
+  data: string;
+  seeds: number;
+  forgetSize: number;
+  algorithms: string[];
+  /** Models for the memorization estimate. */
+  models: number;
+}
+
+export interface RumCell {
+  algorithm: string;
+  /** vanilla | shuffle | refined (RUM^F / RUM). */
+  variant: string;
+  tow: { mean: number; lo: number; hi: number } | null;
+  miaGap: { mean: number; lo: number; hi: number } | null;
+  seeds: number;
+}
+
+export type RumProgress = { kind: 'phase'; text: string; done?: number; total?: number } | { kind: 'cell'; cell: RumCell };
+
+export interface RumView {
+  cells: RumCell[];
+  report?: string;
+}
+
+// ---- the job table -----------------------------------------------------------------------------
+
+export interface JobTypes {
+  describe: { params: Record<string, never>; progress: never; result: DescribeResult };
+  finetune: { params: FinetuneParams; progress: FinetuneProgress; result: FinetuneView };
+  unlearn: { params: UnlearnParams; progress: UnlearnProgress; result: UnlearnView };
+  report: { params: ReportParams; progress: { kind: 'phase'; text: string }; result: ReportResult };
+  fuzzy: { params: FuzzyParams; progress: never; result: FuzzyView };
+  rum: { params: RumParams; progress: RumProgress; result: RumView };
+}
+
+export type JobKind = keyof JobTypes;
+
+export type JobOutcome<R> = { status: 'done'; result: R } | { status: 'cancelled'; message: string } | { status: 'error'; error: UiError };
+
+export interface JobHandle<R> {
+  readonly kind: JobKind;
+  /** Ask the job to stop at its next safe point; `done` then resolves with status 'cancelled'. */
+  cancel(): void;
+  readonly done: Promise<JobOutcome<R>>;
+}
+
+/** Starts jobs. The real one runs each in a child process; tests inject fakes. */
+export interface JobRunner {
+  start<K extends JobKind>(kind: K, params: JobTypes[K]['params'], onProgress: (p: JobTypes[K]['progress']) => void): JobHandle<JobTypes[K]['result']>;
+}
+
+/** One line of the child -> parent protocol (JSON on the child's fd 3). */
+export type WireMessage =
+  | { t: 'progress'; data: unknown }
+  | { t: 'result'; data: unknown }
+  | { t: 'cancelled'; message: string }
+  | { t: 'error'; error: { name: string; message: string; stack?: string; code?: string } };

@@ -1,0 +1,103 @@
+/**
+ * Where an unlearning starts: a fine-tune run folder (run.json, checkpoint.gguf, grads/) or a bare
+ * checkpoint GGUF; and the training items of the run, looked up in a fact dataset by id.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { GradRecordReader } from '../train/gradRecord.ts';
+import { sha256File } from '../train/finetune.ts';
+import { factExamples, textExamples, tokenizeExamples } from '../train/examples.ts';
+import type { Dataset } from '../data/dataset.ts';
+import type { FactItem } from '../data/types.ts';
+import type { Tokenizer } from '../model/tokenizer/index.ts';
+import { UserError } from '../util/errors.ts';
+import type { Example, FinetuneRunOptions, RunSource } from './types.ts';
+
+interface RunJson {
+  kind?: string;
+  model?: string;
+  options?: Partial<FinetuneRunOptions>;
+  trainedTensors?: string[];
+}
+
+/** Open `from`: a run folder, or a GGUF (a run's checkpoint.gguf is treated as its run folder). */
+export function loadSource(from: string): RunSource {
+  if (!fs.existsSync(from)) throw new UserError(`--from ${from} does not exist (give a fine-tune run folder or a checkpoint .gguf)`);
+  let dir: string | null = null;
+  let checkpoint: string;
+  if (fs.statSync(from).isDirectory()) {
+    dir = from;
+    checkpoint = path.join(from, 'checkpoint.gguf');
+    if (!fs.existsSync(checkpoint)) throw new UserError(`${from} is not a fine-tune run folder (no checkpoint.gguf)`);
+  } else {
+    checkpoint = from;
+    const parent = path.dirname(from);
+    if (path.basename(from) === 'checkpoint.gguf' && fs.existsSync(path.join(parent, 'run.json'))) dir = parent;
+  }
+  let run: RunJson | null = null;
+  if (dir && fs.existsSync(path.join(dir, 'run.json'))) {
+    try {
+      run = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')) as RunJson;
+    } catch (e) {
+      throw new UserError(`${path.join(dir, 'run.json')} is not valid JSON: ${(e as Error).message}`);
+    }
+  }
+  const gradsDir = dir ? path.join(dir, 'grads') : null;
+  const record = gradsDir && fs.existsSync(path.join(gradsDir, 'index.json')) ? new GradRecordReader(gradsDir) : null;
+  const o = run?.options;
+  const options: FinetuneRunOptions | null =
+    o && o.lr !== undefined && o.epochs !== undefined
+      ? {
+          epochs: o.epochs,
+          lr: o.lr,
+          batch: o.batch ?? 8,
+          optimizer: o.optimizer ?? 'adamw',
+          weightDecay: o.weightDecay ?? 0,
+          filter: o.filter ?? 'all',
+          seed: o.seed ?? 0,
+          maxLen: o.maxLen ?? undefined,
+          record: o.record,
+        }
+      : null;
+  return {
+    dir,
+    checkpoint,
+    checkpointSha256: sha256File(checkpoint),
+    baseModel: run?.model ?? null,
+    options,
+    trainedTensors: run?.trainedTensors ?? null,
+    record,
+    trainIds: record ? record.ids(1) : null,
+  };
+}
+
+/** Every item of a dataset by id, as the training text fine-tuning used (facts) or plain text. */
+export function itemTexts(ds: Dataset): Map<string, { id: string; text: string; fact?: FactItem }> {
+  const out = new Map<string, { id: string; text: string; fact?: FactItem }>();
+  const facts = ds.facts();
+  factExamples(facts).forEach((e, i) => out.set(e.id, { ...e, fact: facts[i] }));
+  for (const e of textExamples(ds.texts())) out.set(e.id, e);
+  return out;
+}
+
+/** Tokenize items as fine-tuning does (BOS, EOS, clipped to the context). */
+export function toExamples(items: Array<{ id: string; text: string }>, tok: Tokenizer, maxLen: number): Example[] {
+  if (items.length === 0) return [];
+  return tokenizeExamples(items, tok, maxLen).examples;
+}
+
+/** The run's training items: the record's ids looked up in the dataset, or `fallbackSplits` of it. */
+export function trainingItems(source: RunSource, ds: Dataset, fallbackSplits: string[] = ['retain', 'forget', 'decoy']): Array<{ id: string; text: string; fact?: FactItem }> {
+  const all = itemTexts(ds);
+  if (source.trainIds) {
+    const missing = source.trainIds.filter((id) => !all.has(id));
+    if (missing.length) {
+      throw new UserError(`the run was trained on ${missing.length} item(s) that dataset '${ds.name}' does not have (e.g. ${missing[0]}); pass the dataset it was trained on with --data`);
+    }
+    return source.trainIds.map((id) => all.get(id)!);
+  }
+  return ds
+    .facts()
+    .filter((f) => fallbackSplits.includes(f.split))
+    .map((f) => all.get(f.id)!);
+}
