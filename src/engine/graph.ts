@@ -71,6 +71,12 @@ export interface BuildOptions {
    * are computed by the phases 'backwardExtras' and 'stepExtras' (before the optimiser update).
    */
   extras?: (gradOf: (t: Tensor) => Tensor) => Tensor[];
+  /**
+   * A hand-written backward instead of ggml's automatic one (e.g. matmul gradients from mul_mat
+   * rather than OUT_PROD, for speed): returns the gradient tensor of every parameter and, for
+   * `extras`, of any intermediate node it can. Incompatible with `accumulate`.
+   */
+  manualBackward?: () => { params: Map<Tensor, Tensor>; nodes?: Map<Tensor, Tensor> };
 }
 
 export interface AdamWHyper {
@@ -109,6 +115,7 @@ export class Graph {
   private gb: Ptr | null = null;
   private gopt: Ptr | null = null;
   private gbx: Ptr | null = null;
+  private manual: { params: Map<Tensor, Tensor>; nodes?: Map<Tensor, Tensor> } | null = null;
   private goptx: Ptr | null = null;
   private accumulate = false;
   private optimizer: OptimizerKind | null = null;
@@ -210,6 +217,22 @@ export class Graph {
       if (loss.numel !== 1 || loss.dtype !== 'f32') throw new TypeError(`the loss must be an f32 scalar, got ${loss}`);
       if (this.params.length === 0) throw new TypeError('a backward graph needs at least one parameter (Graph.param)');
       this.lossT = loss;
+      if (opts.manualBackward) {
+        if (opts.accumulate) throw new TypeError('accumulate is not supported with a manual backward');
+        const mb = opts.manualBackward();
+        this.manual = mb;
+        for (const p of this.params) {
+          const gp = mb.params.get(p);
+          if (!gp) throw new TypeError(`the manual backward gives no gradient for parameter ${p.name}`);
+          if (gp.ne.some((n, i) => n !== p.ne[i])) throw new TypeError(`manual gradient of ${p.name} has shape ${shapeStr(gp.ne)}, expected ${shapeStr(p.ne)}`);
+        }
+        this.gb = this.g.ggml_new_graph_custom!(ctx, this.maxNodes, false) as Ptr;
+        this.g.ggml_build_forward_expand!(this.gb, loss.ptr);
+        for (const p of this.params) this.g.ggml_build_forward_expand!(this.gb, mb.params.get(p)!.ptr);
+        this.buildExtrasAndOptimizer(opts, ctx);
+        this.built = true;
+        return;
+      }
       this.g.ggml_set_loss!(loss.ptr);
       assertDifferentiable(this, this.gf, { accumulate: !!opts.accumulate });
       this.gb = this.g.ggml_graph_dup!(ctx, this.gf, true) as Ptr;
@@ -230,44 +253,58 @@ export class Graph {
           throw new TypeError(`parameter ${p.name} does not influence the loss (no gradient); leave it out of the params`);
         }
       }
-      if (opts.extras) {
-        const gradOf = (t: Tensor): Tensor => {
-          const gp = ptrOrNull(this.g.ggml_graph_get_grad!(this.gb, t.ptr));
-          if (gp === null) throw new TypeError(`${t} has no gradient in this backward graph`);
-          return this.wrap(gp, `grad of ${t.name}`);
-        };
-        const extra = opts.extras(gradOf);
-        this.gbx = this.g.ggml_graph_dup!(ctx, this.gb, true) as Ptr;
-        for (const t of extra) {
-          this.g.ggml_set_output!(t.ptr);
-          this.g.ggml_build_forward_expand!(this.gbx, t.ptr);
-        }
-      }
-      if (opts.optimizer) {
-        this.optimizer = opts.optimizer;
-        this.optHyper = this.newTensor('f32', [opts.optimizer === 'adamw' ? 7 : 2], 'opt.hyper');
-        const stepNodes: Ptr[] = [];
-        for (const p of this.params) {
-          const grad = this.g.ggml_graph_get_grad!(this.gb, p.ptr) as Ptr;
-          if (opts.optimizer === 'adamw') {
-            const m = this.newTensor('f32', p.ne, `m.${p.name}`.slice(0, 63));
-            const v = this.newTensor('f32', p.ne, `v.${p.name}`.slice(0, 63));
-            this.moments.set(p, { m, v });
-            stepNodes.push(this.g.ggml_opt_step_adamw!(ctx, p.ptr, grad, m.ptr, v.ptr, this.optHyper.ptr) as Ptr);
-          } else {
-            stepNodes.push(this.g.ggml_opt_step_sgd!(ctx, p.ptr, grad, this.optHyper.ptr) as Ptr);
-          }
-        }
-        const withSteps = (base: Ptr | null): Ptr => {
-          const gr = base === null ? (this.g.ggml_new_graph_custom!(ctx, this.maxNodes, false) as Ptr) : (this.g.ggml_graph_dup!(ctx, base, true) as Ptr);
-          for (const n of stepNodes) this.g.ggml_build_forward_expand!(gr, n);
-          return gr;
-        };
-        this.gopt = withSteps(this.accumulate ? null : this.gb);
-        if (this.gbx !== null && !this.accumulate) this.goptx = withSteps(this.gbx);
-      }
+      this.buildExtrasAndOptimizer(opts, ctx);
     }
     this.built = true;
+  }
+
+  /** The gradient of any node in the backward graph (automatic or manual). */
+  private gradOfNode(t: Tensor): Tensor {
+    if (this.manual) {
+      const g = this.manual.params.get(t) ?? this.manual.nodes?.get(t);
+      if (!g) throw new TypeError(`${t} has no gradient in the manual backward graph`);
+      return g;
+    }
+    const gp = ptrOrNull(this.g.ggml_graph_get_grad!(this.gb, t.ptr));
+    if (gp === null) throw new TypeError(`${t} has no gradient in this backward graph`);
+    return this.wrap(gp, `grad of ${t.name}`);
+  }
+
+  private buildExtrasAndOptimizer(opts: BuildOptions, ctx: Ptr): void {
+    if (opts.extras) {
+      const gradOf = (t: Tensor): Tensor => {
+        return this.gradOfNode(t);
+      };
+      const extra = opts.extras(gradOf);
+      this.gbx = this.g.ggml_graph_dup!(ctx, this.gb, true) as Ptr;
+      for (const t of extra) {
+        this.g.ggml_set_output!(t.ptr);
+        this.g.ggml_build_forward_expand!(this.gbx, t.ptr);
+      }
+    }
+    if (opts.optimizer) {
+      this.optimizer = opts.optimizer;
+      this.optHyper = this.newTensor('f32', [opts.optimizer === 'adamw' ? 7 : 2], 'opt.hyper');
+      const stepNodes: Ptr[] = [];
+      for (const p of this.params) {
+        const grad = this.gradTensor(p).ptr;
+        if (opts.optimizer === 'adamw') {
+          const m = this.newTensor('f32', p.ne, `m.${p.name}`.slice(0, 63));
+          const v = this.newTensor('f32', p.ne, `v.${p.name}`.slice(0, 63));
+          this.moments.set(p, { m, v });
+          stepNodes.push(this.g.ggml_opt_step_adamw!(ctx, p.ptr, grad, m.ptr, v.ptr, this.optHyper.ptr) as Ptr);
+        } else {
+          stepNodes.push(this.g.ggml_opt_step_sgd!(ctx, p.ptr, grad, this.optHyper.ptr) as Ptr);
+        }
+      }
+      const withSteps = (base: Ptr | null): Ptr => {
+        const gr = base === null ? (this.g.ggml_new_graph_custom!(ctx, this.maxNodes, false) as Ptr) : (this.g.ggml_graph_dup!(ctx, base, true) as Ptr);
+        for (const n of stepNodes) this.g.ggml_build_forward_expand!(gr, n);
+        return gr;
+      };
+      this.gopt = withSteps(this.accumulate ? null : this.gb);
+      if (this.gbx !== null && !this.accumulate) this.goptx = withSteps(this.gbx);
+    }
   }
 
   /** Allocate every tensor in one backend buffer on the device, zeroed; gradients of the loss set to 1. */
@@ -280,7 +317,7 @@ export class Graph {
     if (buf === null) throw new Error(`could not allocate the graph's tensors on ${this.device.name} (out of device memory?)`);
     this.buffer = buf;
     this.g.ggml_backend_buffer_clear!(buf, 0);
-    if (this.gb !== null) this.g.ggml_graph_reset!(this.gb);
+    if (this.gb !== null && !this.manual) this.g.ggml_graph_reset!(this.gb);
   }
 
   private requireAllocated(): void {
@@ -342,6 +379,11 @@ export class Graph {
   gradTensor(p: Tensor): Tensor {
     if (this.ctx === null) throw new Error('this Graph was disposed');
     if (this.gb === null) throw new Error('no backward graph: build with backward: true');
+    if (this.manual) {
+      const m = this.manual.params.get(p);
+      if (!m) throw new TypeError(`${p} has no gradient (is it a Graph.param?)`);
+      return m;
+    }
     const gp = ptrOrNull(this.g.ggml_graph_get_grad!(this.gb, p.ptr));
     if (gp === null) throw new TypeError(`${p} has no gradient (is it a Graph.param?)`);
     return new Tensor(this, gp, p.ne, 'f32');

@@ -1,0 +1,201 @@
+/**
+ * Report charts: Vega-Lite specifications compiled to Vega and rendered to SVG on the server with
+ * vega's headless View (`renderer: 'none'`, `view.toSVG()`), so that report.html embeds them inline
+ * and needs no script or network to display.
+ *
+ * Charts: a metric over unlearning steps (perplexity, ROUGE-L), per-method effect sizes d_z with
+ * bootstrap 95% intervals, the method x layer-target heatmap, and before / after distributions of
+ * per-item values (box plots).
+ */
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import type { ReportComparison, ReportDistribution, ReportHeatmap, ReportSeries } from './types.ts';
+
+export interface ChartSpec {
+  /** File-name-safe id, e.g. "series-perplexity". */
+  name: string;
+  title: string;
+  spec: TopLevelSpec;
+}
+
+export interface RenderedChart extends ChartSpec {
+  svg: string;
+}
+
+const CONFIG = {
+  font: 'Helvetica, Arial, sans-serif',
+  view: { stroke: '#ddd' },
+  axis: { labelFontSize: 11, titleFontSize: 12, gridColor: '#eee' },
+  legend: { labelFontSize: 11, titleFontSize: 12 },
+  title: { fontSize: 14, anchor: 'start' as const },
+  background: 'white',
+};
+
+const SPLIT_COLORS = { domain: ['forget', 'retain', 'holdout', 'general', 'decoy'], range: ['#d62728', '#1f77b4', '#7f7f7f', '#2ca02c', '#9467bd'] };
+
+/** Render a Vega-Lite spec to an SVG string. */
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const vg = compile(spec, { config: CONFIG }).spec;
+  const view = new vega.View(vega.parse(vg), { renderer: 'none', logLevel: vega.Error });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+const METRIC_TITLES: Record<string, string> = {
+  perplexity: 'Perplexity',
+  rouge1: 'ROUGE-1 recall',
+  rouge2: 'ROUGE-2 recall',
+  rougeL: 'ROUGE-L recall',
+};
+
+/** A metric over unlearning steps: one line per split (colour) and run (dash). */
+export function seriesChart(series: ReportSeries[], metric: string): ChartSpec | null {
+  const rows = series.filter((s) => s.metric === metric).flatMap((s) => s.points.filter((p) => Number.isFinite(p.value)).map((p) => ({ step: p.step, value: p.value, split: s.split, run: s.label })));
+  if (rows.length === 0) return null;
+  const runs = new Set(rows.map((r) => r.run)).size;
+  const title = `${METRIC_TITLES[metric] ?? metric} over unlearning steps`;
+  return {
+    name: `series-${metric}`,
+    title,
+    spec: {
+      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+      title,
+      width: 520,
+      height: 260,
+      data: { values: rows },
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'step', type: 'quantitative', title: 'step' },
+        y: { field: 'value', type: 'quantitative', title: METRIC_TITLES[metric] ?? metric, scale: { zero: false, type: metric === 'perplexity' ? 'log' : 'linear' } },
+        color: { field: 'split', type: 'nominal', title: 'split', scale: SPLIT_COLORS },
+        ...(runs > 1 ? { strokeDash: { field: 'run', type: 'nominal', title: 'run' } } : {}),
+        detail: { field: 'run', type: 'nominal' },
+        tooltip: [{ field: 'run' }, { field: 'split' }, { field: 'step' }, { field: 'value', format: '.4g' }],
+      },
+    } as TopLevelSpec,
+  };
+}
+
+/** Per-method d_z with bootstrap 95% intervals, one panel per metric value, colour = split. */
+export function effectChart(comparisons: ReportComparison[], primaryOnly: Set<string>): ChartSpec | null {
+  const rows = comparisons
+    .filter((c) => primaryOnly.has(`${c.metric}\u0000${c.key}`) && Number.isFinite(c.dz))
+    .map((c) => ({
+      method: c.method ?? c.label,
+      split: c.split,
+      value: `${c.metric}: ${c.keyLabel}`,
+      dz: c.dz,
+      lo: c.dzCi95 ? c.dzCi95[0] : c.dz,
+      hi: c.dzCi95 ? c.dzCi95[1] : c.dz,
+    }));
+  if (rows.length === 0) return null;
+  const title = "Effect sizes: Cohen's d_z of the per-item change (after − before), bootstrap 95% CI";
+  return {
+    name: 'effect-sizes',
+    title,
+    spec: {
+      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+      title,
+      data: { values: rows },
+      facet: { row: { field: 'value', type: 'nominal', title: null, header: { labelAngle: 0, labelAlign: 'left', labelFontSize: 12 } } },
+      spec: {
+        width: 420,
+        height: { step: 16 },
+        layer: [
+          { mark: { type: 'rule', color: '#999', strokeDash: [3, 3] }, encoding: { x: { datum: 0 } } },
+          {
+            mark: { type: 'rule', strokeWidth: 2 },
+            encoding: {
+              y: { field: 'method', type: 'nominal', title: null },
+              yOffset: { field: 'split', type: 'nominal' },
+              x: { field: 'lo', type: 'quantitative', title: 'd_z' },
+              x2: { field: 'hi' },
+              color: { field: 'split', type: 'nominal', scale: SPLIT_COLORS },
+            },
+          },
+          {
+            mark: { type: 'point', filled: true, size: 60 },
+            encoding: {
+              y: { field: 'method', type: 'nominal' },
+              yOffset: { field: 'split', type: 'nominal' },
+              x: { field: 'dz', type: 'quantitative' },
+              color: { field: 'split', type: 'nominal', title: 'split', scale: SPLIT_COLORS },
+              tooltip: [{ field: 'method' }, { field: 'split' }, { field: 'dz', format: '.3f' }, { field: 'lo', format: '.3f' }, { field: 'hi', format: '.3f' }],
+            },
+          },
+        ],
+      },
+      resolve: { scale: { x: 'independent' } },
+    } as TopLevelSpec,
+  };
+}
+
+/** Method x layer-target heatmap with the value printed in each cell. */
+export function heatmapChart(h: ReportHeatmap): ChartSpec | null {
+  if (h.cells.length === 0) return null;
+  const maxAbs = Math.max(...h.cells.map((c) => Math.abs(c.value)), 1e-12);
+  return {
+    name: 'layer-heatmap',
+    title: h.title,
+    spec: {
+      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+      title: h.title,
+      data: { values: h.cells },
+      width: { step: 70 },
+      height: { step: 34 },
+      encoding: {
+        x: { field: 'column', type: 'nominal', title: 'layer target', axis: { labelAngle: -30 } },
+        y: { field: 'row', type: 'nominal', title: 'method' },
+      },
+      layer: [
+        {
+          mark: 'rect',
+          encoding: {
+            color: { field: 'value', type: 'quantitative', title: h.valueLabel, scale: { scheme: 'redblue', reverse: true, domain: [-maxAbs, maxAbs] } },
+            tooltip: [{ field: 'row' }, { field: 'column' }, { field: 'value', format: '.3f' }],
+          },
+        },
+        {
+          mark: { type: 'text', fontSize: 11 },
+          encoding: {
+            text: { field: 'value', type: 'quantitative', format: '.2f' },
+            color: { condition: { test: `abs(datum.value) > ${0.6 * maxAbs}`, value: 'white' }, value: 'black' },
+          },
+        },
+      ],
+    } as TopLevelSpec,
+  };
+}
+
+/** Box plots of one per-item value per run (before / after), one panel per split. */
+export function distributionChart(d: ReportDistribution[], metric: string, key: string): ChartSpec | null {
+  const sel = d.filter((x) => x.metric === metric && x.key === key);
+  if (sel.length === 0) return null;
+  const rows = sel.flatMap((x) => x.values.map((v) => ({ split: x.split, run: x.condition, value: v })));
+  const order = [...new Set(sel.map((x) => x.condition))];
+  const label = sel[0]!.keyLabel;
+  const title = `Distribution per item: ${metric} (${label})`;
+  return {
+    name: `dist-${metric}-${key}`,
+    title,
+    spec: {
+      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+      title,
+      data: { values: rows },
+      facet: { column: { field: 'split', type: 'nominal', title: null, sort: SPLIT_COLORS.domain } },
+      spec: {
+        width: { step: 46 },
+        height: 220,
+        mark: { type: 'boxplot', extent: 1.5, median: { color: 'black' } },
+        encoding: {
+          x: { field: 'run', type: 'nominal', title: null, sort: order, axis: { labelAngle: -30, labelLimit: 120 } },
+          y: { field: 'value', type: 'quantitative', title: label, scale: { zero: false } },
+          color: { field: 'run', type: 'nominal', title: 'run', sort: order },
+        },
+      },
+    } as TopLevelSpec,
+  };
+}

@@ -1,0 +1,11 @@
+/**
+ * unlearnkit/report: statistical reports of evaluation runs (paired t-tests, 95% CIs, Cohen's d_z
+ * and d_av, Holm correction) as report.md and a self-contained report.html with Vega-Lite charts.
+ * Build a ReportInput from run folders with buildReport(), or fill one directly (comparePaired()
+ * turns two number arrays into a comparison), then writeReport().
+ */
+export type { ReportInput, ReportRun, ReportComparison, ReportSeries, ReportHeatmap, HeatmapCell, ReportDistribution } from './types.ts';
+export { buildReport, compareRuns, comparePaired, applyHolm, runDistributions, targetHeatmap, type BuildReportOptions, type PairedInput } from './build.ts';
+export { writeReport, writeRunReport, type WrittenReport, type RunReportOptions } from './write.ts';
+export { renderHtml, renderMarkdown, reportCharts, fmt, fmtP } from './render.ts';
+export { renderSvg, seriesChart, effectChart, heatmapChart, distributionChart, type ChartSpec, type RenderedChart } from './charts.ts';

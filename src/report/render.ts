@@ -1,0 +1,253 @@
+/**
+ * Report rendering: the same tables as Markdown (report.md, charts linked as charts/*.svg) and
+ * as a self-contained HTML page (report.html, charts inline as SVG, no scripts, no network).
+ */
+import path from 'node:path';
+import type { ReportComparison, ReportInput, ReportRun } from './types.ts';
+import { distributionChart, effectChart, heatmapChart, renderSvg, seriesChart, type ChartSpec, type RenderedChart } from './charts.ts';
+import { listMetrics } from '../eval/registry.ts';
+import '../eval/metrics.ts';
+
+/** A number for a table: 4 significant digits, exponent form when very large or small. */
+export function fmt(x: number | null | undefined, digits = 4): string {
+  if (x === null || x === undefined || Number.isNaN(x)) return 'n/a';
+  if (x === Infinity) return '∞';
+  if (x === -Infinity) return '−∞';
+  if (x === 0) return '0';
+  const a = Math.abs(x);
+  if (a >= 1e5 || a < 1e-3) return x.toExponential(digits - 2);
+  return String(Number(x.toPrecision(digits)));
+}
+
+/** A p-value: 4 decimals, exponent form below 1e-4. */
+export function fmtP(p: number): string {
+  if (!Number.isFinite(p)) return 'n/a';
+  if (p < 1e-4) return p.toExponential(1);
+  return p.toFixed(4);
+}
+
+function ci(c: [number, number] | null): string {
+  return c ? `[${fmt(c[0])}, ${fmt(c[1])}]` : 'n/a';
+}
+
+interface Table {
+  caption?: string;
+  head: string[];
+  rows: string[][];
+}
+
+// What each metric's summary table shows.
+const SPLIT_HEADLINES: Record<string, Array<[string, string]>> = {
+  perplexity: [['perplexity', 'perplexity']],
+  rouge: [
+    ['rougeL', 'ROUGE-L recall'],
+    ['rouge1', 'ROUGE-1 recall'],
+  ],
+  'answer-prob': [['prob', 'answer probability P(a|q)^(1/|a|)']],
+  'truth-ratio': [['score', 'truth ratio (forget: mean min(R,1/R); retain: mean max(0,1−R))']],
+};
+
+function splitOrder(s: string): number {
+  const i = ['forget', 'retain', 'holdout', 'decoy', 'general'].indexOf(s);
+  return i < 0 ? 99 : i;
+}
+
+function summaryTables(runs: ReportRun[]): Table[] {
+  const tables: Table[] = [];
+  const metrics = [...new Set(runs.flatMap((r) => [...Object.keys(r.splitSummaries), ...Object.keys(r.summaries)]))];
+  for (const m of metrics) {
+    const splits = [...new Set(runs.flatMap((r) => Object.keys(r.splitSummaries[m] ?? {})))].sort((a, b) => splitOrder(a) - splitOrder(b));
+    if (m === 'mia') {
+      tables.push({
+        caption: 'Membership inference, forget (members) vs holdout: ROC-AUC [bootstrap 95% CI] (0.5 = chance)',
+        head: ['run', 'AUC LOSS', 'AUC zlib', 'AUC Min-K%', 'members', 'non-members'],
+        rows: runs
+          .filter((r) => r.summaries.mia)
+          .map((r) => {
+            const s = r.summaries.mia!;
+            const a = (n: string) => `${fmt(s[`auc${n}`] as number)} [${fmt(s[`auc${n}Lo`] as number)}, ${fmt(s[`auc${n}Hi`] as number)}]`;
+            return [r.label, a('Loss'), a('Zlib'), a('MinK'), String(s.nMembers), String(s.nNonMembers)];
+          }),
+      });
+      continue;
+    }
+    if (m === 'forget-quality') {
+      tables.push({
+        caption: 'Forget quality: KS-test p-value of forget-set truth ratios vs the retain-only model (high = indistinguishable)',
+        head: ['run', 'forget quality (p)', 'KS D', 'n', 'reference'],
+        rows: runs
+          .filter((r) => r.summaries['forget-quality'])
+          .map((r) => {
+            const s = r.summaries['forget-quality']!;
+            return [r.label, fmtP(s.pValue as number), fmt(s.statistic as number), String(s.n), path.basename(String(s.reference))];
+          }),
+      });
+      continue;
+    }
+    const heads = SPLIT_HEADLINES[m] ?? [[Object.keys(runs.find((r) => r.splitSummaries[m])?.splitSummaries[m]?.[splits[0] ?? ''] ?? {})[0] ?? 'n', m]];
+    for (const [key, label] of heads) {
+      tables.push({
+        caption: `${m}: ${label}`,
+        head: ['run', ...splits],
+        rows: runs.filter((r) => r.splitSummaries[m]).map((r) => [r.label, ...splits.map((s) => fmt(r.splitSummaries[m]![s]?.[key]))]),
+      });
+    }
+  }
+  return tables;
+}
+
+function comparisonTables(cs: ReportComparison[]): Table[] {
+  const metrics = [...new Set(cs.map((c) => c.metric))];
+  return metrics.map((m) => ({
+    caption: `${m}: paired change per item (after − before)`,
+    head: ['comparison', 'split', 'value', 'n', 'mean before', 'mean after', 'mean diff', '95% CI', 't (df)', 'p', 'p Holm', 'd_z [95% CI]', 'd_av'],
+    rows: cs
+      .filter((c) => c.metric === m)
+      .sort((a, b) => a.label.localeCompare(b.label) || splitOrder(a.split) - splitOrder(b.split))
+      .map((c) => [
+        c.label,
+        c.split,
+        c.keyLabel,
+        c.unmatched ? `${c.n} (${c.unmatched} unmatched)` : String(c.n),
+        fmt(c.meanBefore),
+        fmt(c.meanAfter),
+        fmt(c.meanDiff),
+        ci(c.ci95),
+        `${fmt(c.t)} (${c.df})`,
+        fmtP(c.p),
+        fmtP(c.pHolm),
+        `${fmt(c.dz, 3)} ${ci(c.dzCi95)}`,
+        fmt(c.dav, 3),
+      ]),
+  }));
+}
+
+function runTable(runs: ReportRun[]): Table {
+  return {
+    caption: 'Runs',
+    head: ['run', 'label', 'method', 'target', 'model', 'adapter', 'data', 'items/split'],
+    rows: runs.map((r) => [r.id, r.label, r.method ?? '', r.target ?? '', r.model ? path.basename(r.model) : '', r.adapter ? path.basename(r.adapter) : '', r.data ?? '', r.limit ? `≤ ${r.limit}` : 'all']),
+  };
+}
+
+function envTable(input: ReportInput): Table {
+  const rows = input.runs
+    .filter((r) => r.environment)
+    .map((r) => {
+      const e = r.environment!;
+      const eng = (e.engine ?? {}) as Record<string, unknown>;
+      return [r.label, e.device, `${String(eng.ggmlVersion ?? '')} ${String(eng.ggmlCommit ?? '')}`.trim(), String(eng.build ?? ''), e.nodeLlamaCpp, e.unlearnkit, e.node, `${e.cpu} (${e.cpus} cores)`];
+    });
+  if (input.environment) {
+    const e = input.environment;
+    rows.push(['(report)', e.device === 'not loaded' ? '' : e.device, '', '', e.nodeLlamaCpp, e.unlearnkit, e.node, `${e.cpu} (${e.cpus} cores); vega ${e.vega}, vega-lite ${e.vegaLite}`]);
+  }
+  return { caption: 'Device and versions', head: ['run', 'device', 'ggml', 'build', 'node-llama-cpp', 'unlearnkit', 'node', 'CPU'], rows };
+}
+
+/** Charts of a report input, rendered to SVG. */
+export async function reportCharts(input: ReportInput): Promise<RenderedChart[]> {
+  const specs: ChartSpec[] = [];
+  const push = (c: ChartSpec | null) => c && specs.push(c);
+  push(seriesChart(input.series, 'perplexity'));
+  push(seriesChart(input.series, 'rougeL'));
+  const primary = new Set<string>();
+  const defs = listMetrics();
+  for (const c of input.comparisons) {
+    const def = defs.find((d) => d.name === c.metric);
+    const first = def?.paired[0]?.key ?? input.comparisons.find((x) => x.metric === c.metric)!.key;
+    primary.add(`${c.metric}\u0000${first}`);
+  }
+  push(effectChart(input.comparisons, primary));
+  if (input.heatmap) push(heatmapChart(input.heatmap));
+  const dists = input.distributions ?? [];
+  for (const mk of [...new Set(dists.map((d) => `${d.metric}\u0000${d.key}`))]) {
+    const [m, k] = mk.split('\u0000') as [string, string];
+    push(distributionChart(dists, m, k));
+  }
+  const out: RenderedChart[] = [];
+  for (const s of specs) out.push({ ...s, svg: await renderSvg(s.spec) });
+  return out;
+}
+
+function mdCell(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+function mdTable(t: Table): string {
+  const lines = [];
+  if (t.caption) lines.push(`**${t.caption}**`, '');
+  lines.push(`| ${t.head.map(mdCell).join(' | ')} |`, `|${t.head.map(() => '---').join('|')}|`);
+  for (const r of t.rows) lines.push(`| ${r.map(mdCell).join(' | ')} |`);
+  return lines.join('\n');
+}
+
+/** report.md (charts referenced as `charts/<name>.svg`). */
+export function renderMarkdown(input: ReportInput, charts: RenderedChart[]): string {
+  const parts: string[] = [`# ${input.title}`, '', `Generated ${input.createdAt} by unlearnkit.`, ''];
+  for (const n of input.notes ?? []) parts.push(`> ${n}`, '');
+  parts.push('## Runs', '', mdTable(runTable(input.runs)), '');
+  parts.push('## Results', '');
+  for (const t of summaryTables(input.runs)) parts.push(mdTable(t), '');
+  if (input.comparisons.length) {
+    parts.push('## Paired comparisons', '', 'Paired t-test on per-item values (after − before), 95% t confidence interval of the mean difference, Cohen\'s d_z = mean(diff)/sd(diff) with a percentile bootstrap 95% CI, and d_av = mean(diff)/mean(sd before, sd after).', '');
+    for (const t of comparisonTables(input.comparisons)) parts.push(mdTable(t), '');
+  }
+  if (charts.length) {
+    parts.push('## Charts', '');
+    for (const c of charts) parts.push(`![${c.title}](charts/${c.name}.svg)`, '');
+  }
+  parts.push('## Device and versions', '', mdTable(envTable(input)), '');
+  return parts.join('\n');
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+function htmlTable(t: Table): string {
+  const head = `<tr>${t.head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>`;
+  const body = t.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('\n');
+  return `<table>${t.caption ? `<caption>${esc(t.caption)}</caption>` : ''}<thead>${head}</thead><tbody>${body}</tbody></table>`;
+}
+
+const CSS = `
+body{font-family:Helvetica,Arial,sans-serif;margin:24px auto;max-width:1200px;color:#222;padding:0 16px}
+h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}
+.note{background:#f6f8fa;border-left:3px solid #888;padding:6px 10px;margin:6px 0;font-size:13px}
+table{border-collapse:collapse;margin:10px 0 18px;font-size:12.5px}
+caption{text-align:left;font-weight:bold;padding:4px 0;font-size:13px}
+th,td{border:1px solid #ddd;padding:3px 7px;text-align:right;white-space:nowrap}
+th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
+figure{margin:12px 0 24px}figure svg{max-width:100%;height:auto}
+.charts{display:flex;flex-wrap:wrap;gap:18px}
+`;
+
+/** The self-contained report.html. */
+export function renderHtml(input: ReportInput, charts: RenderedChart[]): string {
+  const parts: string[] = [
+    '<!DOCTYPE html>',
+    '<html lang="en"><head><meta charset="utf-8">',
+    `<title>${esc(input.title)}</title>`,
+    `<style>${CSS}</style></head><body>`,
+    `<h1>${esc(input.title)}</h1>`,
+    `<p>Generated ${esc(input.createdAt)} by unlearnkit.</p>`,
+    ...(input.notes ?? []).map((n) => `<div class="note">${esc(n)}</div>`),
+  ];
+  if (charts.length) {
+    parts.push('<h2>Charts</h2><div class="charts">');
+    for (const c of charts) parts.push(`<figure id="chart-${esc(c.name)}" aria-label="${esc(c.title)}">${c.svg}</figure>`);
+    parts.push('</div>');
+  }
+  parts.push('<h2>Runs</h2>', htmlTable(runTable(input.runs)));
+  parts.push('<h2>Results</h2>', ...summaryTables(input.runs).map(htmlTable));
+  if (input.comparisons.length) {
+    parts.push(
+      '<h2>Paired comparisons</h2>',
+      "<p>Paired t-test on per-item values (after − before), 95% t confidence interval of the mean difference, Cohen's d<sub>z</sub> = mean(diff)/sd(diff) with a percentile bootstrap 95% CI, and d<sub>av</sub> = mean(diff)/mean(sd before, sd after).</p>",
+      ...comparisonTables(input.comparisons).map(htmlTable),
+    );
+  }
+  parts.push('<h2>Device and versions</h2>', htmlTable(envTable(input)), '</body></html>');
+  return parts.join('\n');
+}
