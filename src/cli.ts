@@ -22,6 +22,8 @@ export async function main(argv: string[]): Promise<number> {
   program.exitOverride();
   try {
     if (argv.length <= 2) {
+      // No command: the terminal UI in an interactive terminal, the help otherwise (pipes, CI).
+      if (process.stdout.isTTY && process.stdin.isTTY) return await (await import('./tui/index.tsx')).runTui();
       program.outputHelp();
       return 0;
     }

@@ -10,5 +10,6 @@ import * as train from './train.ts';
 import * as demo from './demo.ts';
 import * as data from './data.ts';
 import * as serve from './serve.ts';
+import * as evalCmd from './eval.ts';
 
-export const commandModules: Array<{ register: (program: Command) => void }> = [doctor, bench, model, train, demo, data, serve];
+export const commandModules: Array<{ register: (program: Command) => void }> = [doctor, bench, model, train, demo, data, serve, evalCmd];

@@ -1,5 +1,5 @@
 /**
- * Model commands: `inspect`, `logprobs` (our engine or llama.cpp), `generate`.
+ * Model commands: `inspect`, `logprobs` (our engine or llama.cpp), `generate`, `convert` (Hugging Face -> GGUF).
  */
 import type { Command } from 'commander';
 import fs from 'node:fs';
@@ -112,5 +112,29 @@ export function register(program: Command): void {
       const text = tokenizer.decode(out.filter((t) => t !== tokenizer.eos));
       if (o.json) return void process.stdout.write(JSON.stringify({ prompt: o.prompt, tokens: out, text }, null, 2) + '\n');
       process.stdout.write(o.prompt + text + '\n');
+    });
+
+  program
+    .command('convert')
+    .description('convert a Hugging Face folder (config.json, model.safetensors, tokenizer.json) of a LlamaForCausalLM or GPT2LMHeadModel to GGUF, as llama.cpp\'s convert_hf_to_gguf.py does')
+    .argument('<hf-folder>', 'Hugging Face model folder')
+    .argument('<out>', 'output .gguf file')
+    .option('--outtype <type>', 'type of the weight matrices: f32 | f16 | bf16 | q8_0 (norms, biases and positions stay f32)', 'f32')
+    .option('--name <name>', 'general.name (default: the folder name)')
+    .option('--json', 'print JSON')
+    .action(async (dir: string, out: string, o: { outtype: string; name?: string; json?: boolean }) => {
+      const { convertHfToGguf, OUT_TYPES } = await import('../model/convert/index.ts');
+      const outtype = o.outtype.toLowerCase();
+      if (!(OUT_TYPES as readonly string[]).includes(outtype)) throw new UserError(`unknown --outtype '${o.outtype}'; use one of ${OUT_TYPES.join(', ')}`);
+      const r = await convertHfToGguf(dir, out, { outtype: outtype as (typeof OUT_TYPES)[number], name: o.name });
+      if (o.json) return void process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+      const lines = [
+        `${r.hfArchitecture} -> ${r.arch} GGUF ${out}: ${r.tensors.length} tensors, ${r.parameters.toLocaleString('en-US')} parameters, weights ${r.outtype}` +
+          `, ${r.tiedOutput ? 'tied' : 'separate'} output`,
+        `  tokenizer: ${r.tokenizer.model} (pre ${r.tokenizer.pre}), ${r.tokenizer.tokens} tokens, from ${r.tokenizer.source}`,
+      ];
+      for (const d of r.dropped) lines.push(`  dropped ${d.hfName}: ${d.why}`);
+      for (const w of r.warnings) lines.push(`  warning: ${w}`);
+      process.stdout.write(lines.join('\n') + '\n');
     });
 }

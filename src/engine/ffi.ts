@@ -162,6 +162,7 @@ const DECLS: Array<[LibName, string]> = [
   ['base', 'int ggml_graph_n_nodes(void* cgraph)'],
   ['base', 'void* ggml_graph_node(void* cgraph, int i)'],
   ['base', 'int ggml_graph_size(void* cgraph)'],
+  ['base', 'void ggml_graph_add_node(void* cgraph, void* tensor)'],
   // ggml-alloc.h
   ['base', 'void* ggml_backend_alloc_ctx_tensors(void* ctx, void* backend)'],
   // ggml-backend.h: buffers, tensors, backends, devices

@@ -11,8 +11,10 @@
  * compared with each other under the same convention, so the choice cancels in truth ratios).
  *
  * Greedy answers: argmax decoding from BOS + tokens(prompt), up to `maxNewTokens` tokens, stopping at
- * EOS; the decoded text is cut at its first newline (the model would go on to a next "Question:")
- * and trimmed.
+ * EOS or at a token holding a newline (the model would go on to a next "Question:"); the decoded
+ * text is cut at its first newline and trimmed. Generation batches default to 4 prompts: each new
+ * token re-runs the whole sequence (generate.ts has no KV cache), and on CPU the cost of one
+ * graph grows faster than its batch size.
  */
 import type { CausalLM } from '../model/model.ts';
 import type { Tokenizer } from '../model/tokenizer/index.ts';
@@ -84,6 +86,27 @@ export function scoreAnswers(
   return out;
 }
 
+const newlineCache = new WeakMap<Tokenizer, number[]>();
+
+/** Ids of the tokens whose text contains a newline (generation stops there: the answer line is over). */
+export function newlineTokenIds(tok: Tokenizer): number[] {
+  let ids = newlineCache.get(tok);
+  if (!ids) {
+    ids = [];
+    for (let id = 0; id < tok.vocabSize; id++) {
+      let text: string;
+      try {
+        text = tok.decode([id]);
+      } catch {
+        continue;
+      }
+      if (text.includes('\n')) ids.push(id);
+    }
+    newlineCache.set(tok, ids);
+  }
+  return ids;
+}
+
 /** Greedy answers to questions (see module doc). */
 export function greedyAnswers(
   model: CausalLM,
@@ -92,7 +115,7 @@ export function greedyAnswers(
   opts: { maxNewTokens?: number; batch?: number } = {},
 ): string[] {
   const maxNewTokens = opts.maxNewTokens ?? 32;
-  const batch = opts.batch ?? 16;
+  const batch = opts.batch ?? 4;
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new UserError(`maxNewTokens must be a positive integer, got ${maxNewTokens}`);
   const prompts = questions.map((q) => tok.encode(questionPrompt(q), { addBos: true }));
   const out: string[] = [];
@@ -100,7 +123,7 @@ export function greedyAnswers(
     const gen = generateTokens(model, prompts.slice(i, i + batch), {
       maxTokens: maxNewTokens,
       greedy: true,
-      stopIds: tok.eos >= 0 ? [tok.eos] : [],
+      stopIds: [...(tok.eos >= 0 ? [tok.eos] : []), ...newlineTokenIds(tok)],
     });
     for (const ids of gen) out.push(answerText(tok, ids));
   }

@@ -41,6 +41,7 @@ export interface IntervalEvaluatorOptions {
   label?: string;
   maxNewTokens?: number;
   batch?: number;
+  genBatch?: number;
   /** Default: the tokenizer of the model's GGUF file. */
   tokenizer?: Tokenizer;
   /** Rewritten atomically after every point with the series so far (ReportSeries[] JSON). */
@@ -79,7 +80,7 @@ export function makeIntervalEvaluator(o: IntervalEvaluatorOptions): IntervalEval
     metrics,
     splits,
     limit: o.limit ?? 32,
-    options: { maxNewTokens: o.maxNewTokens, batch: o.batch },
+    options: { maxNewTokens: o.maxNewTokens, batch: o.batch, genBatch: o.genBatch },
   });
   const label = o.label ?? 'unlearning';
   const pts: IntervalPoint[] = [];

@@ -112,7 +112,7 @@ registerMetric({
   description: 'perplexity of each split\'s texts (token-weighted), per item mean NLL per token',
   supportedSplits: [...FACT, 'general'],
   defaultSplits: ['forget', 'retain', 'holdout', 'general'],
-  paired: [{ key: 'meanNll', label: 'mean NLL per token' }],
+  paired: [{ key: 'meanNll', label: 'NLL/token' }],
   optionKeys: [],
   compute(ctx, splits) {
     const out: MetricComputation = { splits: {}, summary: {} };
@@ -140,8 +140,8 @@ registerMetric({
   supportedSplits: FACT,
   defaultSplits: ['forget', 'retain'],
   paired: [
-    { key: 'rougeL', label: 'ROUGE-L recall' },
-    { key: 'rouge1', label: 'ROUGE-1 recall' },
+    { key: 'rougeL', label: 'ROUGE-L' },
+    { key: 'rouge1', label: 'ROUGE-1' },
   ],
   optionKeys: ['maxNewTokens'],
   compute(ctx, splits) {
@@ -149,7 +149,7 @@ registerMetric({
     for (const split of splits) {
       const facts = factsOf(ctx, split);
       nonEmpty(split, facts.length, 'rouge');
-      const answers = greedyAnswers(ctx.model, ctx.tokenizer, facts.map((f) => f.question), { maxNewTokens: ctx.options.maxNewTokens, batch: ctx.options.batch });
+      const answers = greedyAnswers(ctx.model, ctx.tokenizer, facts.map((f) => f.question), { maxNewTokens: ctx.options.maxNewTokens, batch: ctx.options.genBatch });
       const items: ItemResult[] = facts.map((f, i) => {
         const r = rouge(answers[i]!, f.answer);
         return {
@@ -172,7 +172,7 @@ registerMetric({
   description: 'P(a|q)^(1/|a|) of the reference answer, and normalised against the perturbed answers',
   supportedSplits: FACT,
   defaultSplits: ['forget', 'retain'],
-  paired: [{ key: 'prob', label: 'answer probability P(a|q)^(1/|a|)' }],
+  paired: [{ key: 'prob', label: 'P(a|q)^(1/|a|)' }],
   optionKeys: [],
   compute(ctx, splits) {
     const out: MetricComputation = { splits: {}, summary: {} };
@@ -226,8 +226,8 @@ registerMetric({
   supportedSplits: FACT,
   defaultSplits: ['forget', 'retain'],
   paired: [
-    { key: 'score', label: 'truth-ratio score (forget: min(R,1/R); retain: max(0,1-R))' },
-    { key: 'logR', label: 'log truth ratio' },
+    { key: 'score', label: 'TR score' },
+    { key: 'logR', label: 'log R' },
   ],
   optionKeys: ['perturbedMean'],
   compute(ctx, splits) {
@@ -324,8 +324,8 @@ registerMetric({
   defaultSplits: ['forget', 'holdout'],
   fixedSplits: true,
   paired: [
-    { key: 'loss', label: 'LOSS score (-mean NLL)' },
-    { key: 'minK', label: 'Min-K% log-probability' },
+    { key: 'loss', label: 'LOSS (−NLL/token)' },
+    { key: 'minK', label: 'Min-K% log-prob' },
   ],
   optionKeys: ['minK'],
   compute(ctx) {

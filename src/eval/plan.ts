@@ -11,7 +11,7 @@ import { resolveMetricOrder } from './registry.ts';
 import { BUILTIN_METRICS } from './metrics.ts';
 import { UserError } from '../util/errors.ts';
 
-export const DEFAULT_METRIC_OPTIONS: MetricOptions = { maxNewTokens: 32, batch: 16, minK: 0.2, perturbedMean: 'arithmetic' };
+export const DEFAULT_METRIC_OPTIONS: MetricOptions = { maxNewTokens: 32, batch: 16, genBatch: 4, minK: 0.2, perturbedMean: 'arithmetic' };
 
 export interface PlanInput {
   data: string | Dataset;
@@ -50,6 +50,7 @@ export function planEvaluation(input: PlanInput): EvalPlan {
   const options: MetricOptions = { ...DEFAULT_METRIC_OPTIONS, ...Object.fromEntries(Object.entries(input.options ?? {}).filter(([, v]) => v !== undefined)) };
   if (!Number.isInteger(options.maxNewTokens) || options.maxNewTokens < 1) throw new UserError(`maxNewTokens must be a positive integer, got ${options.maxNewTokens}`);
   if (!Number.isInteger(options.batch) || options.batch < 1) throw new UserError(`batch must be a positive integer, got ${options.batch}`);
+  if (!Number.isInteger(options.genBatch) || options.genBatch < 1) throw new UserError(`genBatch must be a positive integer, got ${options.genBatch}`);
   if (!(options.minK > 0 && options.minK <= 1)) throw new UserError(`minK must lie in (0, 1], got ${options.minK}`);
   if (options.perturbedMean !== 'arithmetic' && options.perturbedMean !== 'geometric') {
     throw new UserError(`perturbedMean must be 'arithmetic' or 'geometric', got ${String(options.perturbedMean)}`);

@@ -62,8 +62,10 @@ export interface EvalData {
 export interface MetricOptions {
   /** Greedy answer length in tokens (ROUGE). Default 32. */
   maxNewTokens: number;
-  /** Sequences per evaluation graph. Default 16. */
+  /** Sequences per scoring graph. Default 16. */
   batch: number;
+  /** Prompts per greedy-generation graph (ROUGE). Default 4. */
+  genBatch: number;
   /** Min-K% fraction for membership inference. Default 0.2. */
   minK: number;
   /** Truth-ratio mean over perturbed answers ('arithmetic' = the paper). */

@@ -11,36 +11,136 @@
  *     x = x + W_down (silu(W_gate h) * W_up h)
  *   logits = W_out (rms_norm(x) * output_norm)   (W_out = token_embd when tied)
  *
+ * Training graphs (mode.differentiable) also return a `trace`: every forward intermediate the
+ * hand-written backward of llamaBackward.ts reads (the same tensor objects the taps report), so that
+ * backward is built on exactly this forward.
+ *
  * Parameter groups (for filters): embedding, block:K:attn (attn_norm, attn_q/k/v/output),
  * block:K:mlp (ffn_norm, ffn_gate/up/down), final_norm, output.
  */
 import type { Tensor } from '../engine/graph.ts';
 import * as op from '../engine/ops.ts';
 import { headDim, type ModelConfig } from './config.ts';
-import { causalAttention, embed, linear, rmsNorm, type BuildMode, type SequenceInputs } from './layers.ts';
+import { causalAttention, embed, linear, scaleBy, type BuildMode, type SequenceInputs } from './layers.ts';
 
 export const LLAMA_GROUPS = ['embedding', 'block:K:attn', 'block:K:mlp', 'final_norm', 'output'] as const;
 
-export function buildLlama(c: ModelConfig, w: (name: string) => Tensor, inp: SequenceInputs, mode: BuildMode): { logits: Tensor; hidden: Tensor } {
+/** Forward intermediates of one training block (shapes in ggml ne order; N = T * B). */
+export interface LlamaLayerTrace {
+  /** Block input (residual stream) [d, N]. */
+  xin: Tensor;
+  /** rms_norm(xin) [d, N] and h = r1 * attn_norm. */
+  r1: Tensor;
+  h: Tensor;
+  /** W_q h [d, N], W_k h and W_v h [d_kv, N]. */
+  ql: Tensor;
+  kl: Tensor;
+  vl: Tensor;
+  /** Roped q [hd, H, T, B] and k [hd, Hkv, T, B]; v = vl as [hd, Hkv, T, B]. */
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  /** Contiguous q in attention layout [hd, T, H, B]. */
+  Q: Tensor;
+  /** softmax(K^T Q / sqrt(hd) + mask) [T_k, T_q, H, B]. */
+  p: Tensor;
+  /** Attention output before W_o [d, N], and W_o o2. */
+  o2: Tensor;
+  ao: Tensor;
+  /** xin + ao [d, N]. */
+  xmid: Tensor;
+  /** rms_norm(xmid) and h2 = r2 * ffn_norm [d, N]. */
+  r2: Tensor;
+  h2: Tensor;
+  /** W_gate h2, W_up h2 and silu(gate) * up [ff, N]; fo = W_down a [d, N]. */
+  gp: Tensor;
+  up: Tensor;
+  a: Tensor;
+  fo: Tensor;
+}
+
+export interface LlamaTrace {
+  /** token_embd[tokens] [d, N]. */
+  x0: Tensor;
+  layers: LlamaLayerTrace[];
+  /** Residual stream after the last block, rms_norm of it, and hF = rF * output_norm. */
+  xFinal: Tensor;
+  rF: Tensor;
+  hF: Tensor;
+}
+
+export function buildLlama(
+  c: ModelConfig,
+  w: (name: string) => Tensor,
+  inp: SequenceInputs,
+  mode: BuildMode,
+): { logits: Tensor; hidden: Tensor; trace?: LlamaTrace } {
   const { T, B } = inp;
   const hd = headDim(c);
   const rope = (t: Tensor) => op.ropeExt(t, inp.pos, { nDims: c.ropeDims, mode: op.ROPE_NORMAL, freqBase: c.ropeFreqBase, nCtxOrig: c.nCtx });
+  const norm = (name: string, x: Tensor) => {
+    const r = op.rmsNorm(x, c.normEps);
+    return { r, h: scaleBy(name, r, w(name), mode) };
+  };
   // rope_ext rotates along ne[2] positions: lay q/k out as [hd, H, T, B]
-  let x = embed('token_embd.weight', w('token_embd.weight'), inp.tokens, mode); // [d, T*B]
+  const x0 = embed('token_embd.weight', w('token_embd.weight'), inp.tokens, mode); // [d, T*B]
+  let x = x0;
+  const layers: LlamaLayerTrace[] = [];
   for (let l = 0; l < c.nLayer; l++) {
     const n = (s: string) => `blk.${l}.${s}.weight`;
     const mm = (s: string, h: Tensor) => linear(n(s), w(n(s)), h, mode);
-    const h = rmsNorm(n('attn_norm'), x, w(n('attn_norm')), c.normEps, mode);
-    const q = rope(op.reshape(mm('attn_q', h), [hd, c.nHead, T, B]));
-    const k = rope(op.reshape(mm('attn_k', h), [hd, c.nHeadKv, T, B]));
-    const v = op.reshape(mm('attn_v', h), [hd, c.nHeadKv, T, B]);
-    x = op.add(x, mm('attn_output', causalAttention(q, k, v, inp.mask, T, B, mode)));
-    const h2 = rmsNorm(n('ffn_norm'), x, w(n('ffn_norm')), c.normEps, mode);
-    const a = op.swigluSplit(mm('ffn_gate', h2), mm('ffn_up', h2));
-    x = op.add(x, mm('ffn_down', a));
+    const xin = x;
+    const { r: r1, h } = norm(n('attn_norm'), x);
+    const ql = mm('attn_q', h);
+    const kl = mm('attn_k', h);
+    const vl = mm('attn_v', h);
+    const q = rope(op.reshape(ql, [hd, c.nHead, T, B]));
+    const k = rope(op.reshape(kl, [hd, c.nHeadKv, T, B]));
+    const v = op.reshape(vl, [hd, c.nHeadKv, T, B]);
+    let o2: Tensor;
+    let Q: Tensor | null = null;
+    let p: Tensor | null = null;
+    if (mode.differentiable) ({ o2, Q, p } = trainAttention(q, k, v, inp.mask, T, B));
+    else o2 = causalAttention(q, k, v, inp.mask, T, B, mode);
+    const ao = mm('attn_output', o2);
+    x = op.add(x, ao);
+    const xmid = x;
+    const { r: r2, h: h2 } = norm(n('ffn_norm'), x);
+    const gp = mm('ffn_gate', h2);
+    const up = mm('ffn_up', h2);
+    const a = op.swigluSplit(gp, up);
+    const fo = mm('ffn_down', a);
+    x = op.add(x, fo);
+    if (mode.differentiable) layers.push({ xin, r1, h, ql, kl, vl, q, k, v, Q: Q!, p: p!, o2, ao, xmid, r2, h2, gp, up, a, fo });
   }
-  const hidden = rmsNorm('output_norm.weight', x, w('output_norm.weight'), c.normEps, mode);
+  const { r: rF, h: hidden } = norm('output_norm.weight', x);
   const outName = c.tiedOutput ? 'token_embd.weight' : 'output.weight';
   const logits = linear(outName, w(outName), hidden, mode); // [V, T*B]
-  return { logits, hidden };
+  const trace = mode.differentiable ? { x0, layers, xFinal: x, rF, hF: hidden } : undefined;
+  return { logits, hidden, trace };
+}
+
+/**
+ * Causal grouped-query attention for training graphs: the same ops, in the same order, as the
+ * training branch of layers.ts causalAttention (so the values are identical), also returning the
+ * contiguous q and the attention probabilities the manual backward needs.
+ * q: [hd, H, T, B]; k, v: [hd, Hkv, T, B]. Returns o2 [hd * H, T * B].
+ */
+function trainAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, T: number, B: number): { o2: Tensor; Q: Tensor; p: Tensor } {
+  const hd = q.ne[0];
+  const H = q.ne[1];
+  const Hkv = k.ne[1];
+  const Q = op.cont(op.permute(q, [0, 2, 1, 3])); // [hd, T, H, B]
+  let K = op.cont(op.permute(k, [0, 2, 1, 3])); // [hd, T, Hkv, B]
+  let Vt = op.cont(op.permute(v, [1, 2, 0, 3])); // [T, hd, Hkv, B]
+  if (Hkv !== H) {
+    const g = H / Hkv;
+    // insert a group axis before the KV-head axis and tile along it: head index = j + g * kvHead
+    K = op.reshape(op.repeat(op.reshape(K, [hd * T, 1, Hkv, B]), k.graph.newTensor('f32', [hd * T, g, Hkv, B])), [hd, T, H, B]);
+    Vt = op.reshape(op.repeat(op.reshape(Vt, [T * hd, 1, Hkv, B]), v.graph.newTensor('f32', [T * hd, g, Hkv, B])), [T, hd, H, B]);
+  }
+  const kq = op.mulMat(K, Q); // [Tk, Tq, H, B]
+  const p = op.softMaxExt(kq, mask, 1 / Math.sqrt(hd), 0);
+  const o = op.mulMat(Vt, p); // [hd, Tq, H, B]
+  return { o2: op.reshape(op.cont(op.permute(o, [0, 2, 1, 3])), [hd * H, T * B]), Q, p };
 }

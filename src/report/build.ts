@@ -24,9 +24,11 @@ import type { ReportComparison, ReportDistribution, ReportHeatmap, ReportInput, 
 import { UserError } from '../util/errors.ts';
 
 export interface PairedInput {
-  label: string;
+  label?: string;
   before: string;
   after: string;
+  beforeLabel?: string;
+  afterLabel?: string;
   method?: string;
   target?: string;
   metric: string;
@@ -55,7 +57,7 @@ function dzOf(d: number[]): number {
  */
 export function comparePaired(p: PairedInput): ReportComparison | null {
   if (p.ids.length !== p.valuesBefore.length || p.ids.length !== p.valuesAfter.length) {
-    throw new UserError(`comparePaired ${p.label}: ids, valuesBefore and valuesAfter must have the same length`);
+    throw new UserError(`comparePaired ${p.label ?? p.after}: ids, valuesBefore and valuesAfter must have the same length`);
   }
   const keep = p.ids.map((_, i) => i).filter((i) => Number.isFinite(p.valuesBefore[i]) && Number.isFinite(p.valuesAfter[i]));
   if (keep.length < 2) return null;
@@ -75,7 +77,9 @@ export function comparePaired(p: PairedInput): ReportComparison | null {
   return {
     before: p.before,
     after: p.after,
-    label: p.label,
+    beforeLabel: p.beforeLabel ?? p.before,
+    afterLabel: p.afterLabel ?? p.after,
+    label: p.label ?? `${p.beforeLabel ?? p.before} → ${p.afterLabel ?? p.after}`,
     method: p.method,
     target: p.target,
     metric: p.metric,
@@ -131,6 +135,8 @@ export function compareRuns(before: LoadedRun, after: LoadedRun, opts: { label?:
           label,
           before: before.meta.runId,
           after: after.meta.runId,
+          beforeLabel: runLabel(before),
+          afterLabel: runLabel(after),
           method: after.meta.method ?? runLabel(after),
           target: after.meta.target,
           metric,
@@ -215,7 +221,7 @@ export function targetHeatmap(comparisons: ReportComparison[]): ReportHeatmap | 
   if (cells.length === 0) return undefined;
   return {
     title: `Effect by layer target: d_z of the forget-set ${pick.keyLabel} change`,
-    valueLabel: `d_z (${pick.metric}: ${pick.keyLabel}, forget)`,
+    valueLabel: 'd_z',
     cells,
   };
 }

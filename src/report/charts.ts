@@ -31,7 +31,16 @@ const CONFIG = {
   background: 'white',
 };
 
-const SPLIT_COLORS = { domain: ['forget', 'retain', 'holdout', 'general', 'decoy'], range: ['#d62728', '#1f77b4', '#7f7f7f', '#2ca02c', '#9467bd'] };
+const SPLITS = ['forget', 'retain', 'holdout', 'general', 'decoy'];
+const SPLIT_RANGE = ['#d62728', '#1f77b4', '#7f7f7f', '#2ca02c', '#9467bd'];
+
+/** Fixed colours per split (forget red, retain blue, ...), restricted to the splits present. */
+function splitScale(present: Iterable<string>): { domain: string[]; range: string[] } {
+  const p = new Set(present);
+  const known = SPLITS.filter((s) => p.has(s));
+  const other = [...p].filter((s) => !SPLITS.includes(s));
+  return { domain: [...known, ...other], range: [...known.map((s) => SPLIT_RANGE[SPLITS.indexOf(s)]!), ...other.map(() => '#8c564b')] };
+}
 
 /** Render a Vega-Lite spec to an SVG string. */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
@@ -57,6 +66,7 @@ export function seriesChart(series: ReportSeries[], metric: string): ChartSpec |
   if (rows.length === 0) return null;
   const runs = new Set(rows.map((r) => r.run)).size;
   const title = `${METRIC_TITLES[metric] ?? metric} over unlearning steps`;
+  const log = metric === 'perplexity';
   return {
     name: `series-${metric}`,
     title,
@@ -68,9 +78,9 @@ export function seriesChart(series: ReportSeries[], metric: string): ChartSpec |
       data: { values: rows },
       mark: { type: 'line', point: true },
       encoding: {
-        x: { field: 'step', type: 'quantitative', title: 'step' },
-        y: { field: 'value', type: 'quantitative', title: METRIC_TITLES[metric] ?? metric, scale: { zero: false, type: metric === 'perplexity' ? 'log' : 'linear' } },
-        color: { field: 'split', type: 'nominal', title: 'split', scale: SPLIT_COLORS },
+        x: { field: 'step', type: 'quantitative', title: 'step', axis: { tickMinStep: 1, format: 'd' } },
+        y: { field: 'value', type: 'quantitative', title: METRIC_TITLES[metric] ?? metric, scale: log ? { type: 'log' } : { zero: false } },
+        color: { field: 'split', type: 'nominal', title: 'split', scale: splitScale(rows.map((r) => r.split)) },
         ...(runs > 1 ? { strokeDash: { field: 'run', type: 'nominal', title: 'run' } } : {}),
         detail: { field: 'run', type: 'nominal' },
         tooltip: [{ field: 'run' }, { field: 'split' }, { field: 'step' }, { field: 'value', format: '.4g' }],
@@ -84,7 +94,7 @@ export function effectChart(comparisons: ReportComparison[], primaryOnly: Set<st
   const rows = comparisons
     .filter((c) => primaryOnly.has(`${c.metric}\u0000${c.key}`) && Number.isFinite(c.dz))
     .map((c) => ({
-      method: c.method ?? c.label,
+      run: c.afterLabel,
       split: c.split,
       value: `${c.metric}: ${c.keyLabel}`,
       dz: c.dz,
@@ -93,6 +103,7 @@ export function effectChart(comparisons: ReportComparison[], primaryOnly: Set<st
     }));
   if (rows.length === 0) return null;
   const title = "Effect sizes: Cohen's d_z of the per-item change (after − before), bootstrap 95% CI";
+  const colors = splitScale(rows.map((r) => r.split));
   return {
     name: 'effect-sizes',
     title,
@@ -100,30 +111,31 @@ export function effectChart(comparisons: ReportComparison[], primaryOnly: Set<st
       $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
       title,
       data: { values: rows },
-      facet: { row: { field: 'value', type: 'nominal', title: null, header: { labelAngle: 0, labelAlign: 'left', labelFontSize: 12 } } },
+      facet: { row: { field: 'value', type: 'nominal', title: null, header: { labelAngle: 0, labelOrient: 'top', labelAnchor: 'start', labelFontSize: 12, labelFontWeight: 'bold' } } },
       spec: {
         width: 420,
-        height: { step: 16 },
+        // with an offset channel the step is that of the offset (one split's row)
+        height: { step: 9 },
         layer: [
           { mark: { type: 'rule', color: '#999', strokeDash: [3, 3] }, encoding: { x: { datum: 0 } } },
           {
             mark: { type: 'rule', strokeWidth: 2 },
             encoding: {
-              y: { field: 'method', type: 'nominal', title: null },
-              yOffset: { field: 'split', type: 'nominal' },
+              y: { field: 'run', type: 'nominal', title: null, sort: null, axis: { labelLimit: 280 } },
+              yOffset: { field: 'split', type: 'nominal', sort: colors.domain },
               x: { field: 'lo', type: 'quantitative', title: 'd_z' },
               x2: { field: 'hi' },
-              color: { field: 'split', type: 'nominal', scale: SPLIT_COLORS },
+              color: { field: 'split', type: 'nominal', scale: colors },
             },
           },
           {
             mark: { type: 'point', filled: true, size: 60 },
             encoding: {
-              y: { field: 'method', type: 'nominal' },
-              yOffset: { field: 'split', type: 'nominal' },
+              y: { field: 'run', type: 'nominal', sort: null },
+              yOffset: { field: 'split', type: 'nominal', sort: colors.domain },
               x: { field: 'dz', type: 'quantitative' },
-              color: { field: 'split', type: 'nominal', title: 'split', scale: SPLIT_COLORS },
-              tooltip: [{ field: 'method' }, { field: 'split' }, { field: 'dz', format: '.3f' }, { field: 'lo', format: '.3f' }, { field: 'hi', format: '.3f' }],
+              color: { field: 'split', type: 'nominal', title: 'split', scale: colors },
+              tooltip: [{ field: 'run' }, { field: 'split' }, { field: 'dz', format: '.3f' }, { field: 'lo', format: '.3f' }, { field: 'hi', format: '.3f' }],
             },
           },
         ],
@@ -177,6 +189,7 @@ export function distributionChart(d: ReportDistribution[], metric: string, key: 
   const rows = sel.flatMap((x) => x.values.map((v) => ({ split: x.split, run: x.condition, value: v })));
   const order = [...new Set(sel.map((x) => x.condition))];
   const label = sel[0]!.keyLabel;
+  const many = order.length > 4;
   const title = `Distribution per item: ${metric} (${label})`;
   return {
     name: `dist-${metric}-${key}`,
@@ -185,17 +198,18 @@ export function distributionChart(d: ReportDistribution[], metric: string, key: 
       $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
       title,
       data: { values: rows },
-      facet: { column: { field: 'split', type: 'nominal', title: null, sort: SPLIT_COLORS.domain } },
+      facet: { column: { field: 'split', type: 'nominal', title: null, sort: SPLITS, header: { labelFontSize: 12, labelFontWeight: 'bold' } } },
       spec: {
-        width: { step: 46 },
-        height: 220,
+        width: { step: many ? 16 : 46 },
+        height: 200,
         mark: { type: 'boxplot', extent: 1.5, median: { color: 'black' } },
         encoding: {
-          x: { field: 'run', type: 'nominal', title: null, sort: order, axis: { labelAngle: -30, labelLimit: 120 } },
+          x: { field: 'run', type: 'nominal', title: null, sort: order, axis: many ? { labels: false, ticks: false } : { labelAngle: -30, labelLimit: 120 } },
           y: { field: 'value', type: 'quantitative', title: label, scale: { zero: false } },
-          color: { field: 'run', type: 'nominal', title: 'run', sort: order },
+          color: { field: 'run', type: 'nominal', title: 'run', sort: order, legend: { labelLimit: 260 } },
         },
       },
+      resolve: { scale: { y: 'independent' } },
     } as TopLevelSpec,
   };
 }

@@ -79,7 +79,7 @@ function summaryTables(runs: ReportRun[]): Table[] {
           .filter((r) => r.summaries['forget-quality'])
           .map((r) => {
             const s = r.summaries['forget-quality']!;
-            return [r.label, fmtP(s.pValue as number), fmt(s.statistic as number), String(s.n), path.basename(String(s.reference))];
+            return [r.label, fmtP(s.pValue as number), fmt(s.statistic as number), String(s.n), String(s.reference)];
           }),
       });
       continue;
@@ -96,16 +96,25 @@ function summaryTables(runs: ReportRun[]): Table[] {
   return tables;
 }
 
+// What the per-item values of each metric mean (captions of the comparison tables).
+const KEY_NOTES: Record<string, string> = {
+  perplexity: 'NLL/token = mean negative log-likelihood per token of the item\'s text (log-perplexity)',
+  rouge: 'ROUGE recall of the greedy answer against the reference answer',
+  'answer-prob': 'P(a|q)^(1/|a|) of the reference answer',
+  'truth-ratio': 'TR score = min(R, 1/R) on forget-like splits, max(0, 1 − R) on retain; R = mean P~(perturbed) / P~(paraphrased)',
+  mia: 'membership scores, higher = more member-like; LOSS = −NLL/token, Min-K% = mean of the 20% lowest token log-probs',
+};
+
 function comparisonTables(cs: ReportComparison[]): Table[] {
   const metrics = [...new Set(cs.map((c) => c.metric))];
-  return metrics.map((m) => ({
-    caption: `${m}: paired change per item (after − before)`,
-    head: ['comparison', 'split', 'value', 'n', 'mean before', 'mean after', 'mean diff', '95% CI', 't (df)', 'p', 'p Holm', 'd_z [95% CI]', 'd_av'],
-    rows: cs
-      .filter((c) => c.metric === m)
-      .sort((a, b) => a.label.localeCompare(b.label) || splitOrder(a.split) - splitOrder(b.split))
-      .map((c) => [
-        c.label,
+  return metrics.map((m) => {
+    const rows = cs.filter((c) => c.metric === m);
+    const befores = [...new Set(rows.map((c) => c.beforeLabel))];
+    return {
+      caption: `${m}: paired change per item (after − before; before = ${befores.join(', ')})${KEY_NOTES[m] ? `. ${KEY_NOTES[m]}` : ''}`,
+      head: ['after', 'split', 'value', 'n', 'mean before', 'mean after', 'mean diff', '95% CI', 't (df)', 'p', 'p Holm', 'd_z [95% CI]', 'd_av'],
+      rows: rows.map((c) => [
+        befores.length > 1 ? c.label : c.afterLabel,
         c.split,
         c.keyLabel,
         c.unmatched ? `${c.n} (${c.unmatched} unmatched)` : String(c.n),
@@ -119,12 +128,12 @@ function comparisonTables(cs: ReportComparison[]): Table[] {
         `${fmt(c.dz, 3)} ${ci(c.dzCi95)}`,
         fmt(c.dav, 3),
       ]),
-  }));
+    };
+  });
 }
 
 function runTable(runs: ReportRun[]): Table {
   return {
-    caption: 'Runs',
     head: ['run', 'label', 'method', 'target', 'model', 'adapter', 'data', 'items/split'],
     rows: runs.map((r) => [r.id, r.label, r.method ?? '', r.target ?? '', r.model ? path.basename(r.model) : '', r.adapter ? path.basename(r.adapter) : '', r.data ?? '', r.limit ? `≤ ${r.limit}` : 'all']),
   };
@@ -142,7 +151,7 @@ function envTable(input: ReportInput): Table {
     const e = input.environment;
     rows.push(['(report)', e.device === 'not loaded' ? '' : e.device, '', '', e.nodeLlamaCpp, e.unlearnkit, e.node, `${e.cpu} (${e.cpus} cores); vega ${e.vega}, vega-lite ${e.vegaLite}`]);
   }
-  return { caption: 'Device and versions', head: ['run', 'device', 'ggml', 'build', 'node-llama-cpp', 'unlearnkit', 'node', 'CPU'], rows };
+  return { head: ['run', 'device', 'ggml', 'build', 'node-llama-cpp', 'unlearnkit', 'node', 'CPU'], rows };
 }
 
 /** Charts of a report input, rendered to SVG. */
@@ -205,20 +214,24 @@ function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
+const NUMERIC = /^[−+-]?(\d|n\/a|∞|\[)/;
+
 function htmlTable(t: Table): string {
   const head = `<tr>${t.head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>`;
-  const body = t.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('\n');
-  return `<table>${t.caption ? `<caption>${esc(t.caption)}</caption>` : ''}<thead>${head}</thead><tbody>${body}</tbody></table>`;
+  const body = t.rows.map((r) => `<tr>${r.map((c, i) => `<td${i > 0 && NUMERIC.test(c) ? ' class="num"' : ''}>${esc(c)}</td>`).join('')}</tr>`).join('\n');
+  return `<div class="tw"><table>${t.caption ? `<caption>${esc(t.caption)}</caption>` : ''}<thead>${head}</thead><tbody>${body}</tbody></table></div>`;
 }
 
 const CSS = `
 body{font-family:Helvetica,Arial,sans-serif;margin:24px auto;max-width:1200px;color:#222;padding:0 16px}
 h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}
 .note{background:#f6f8fa;border-left:3px solid #888;padding:6px 10px;margin:6px 0;font-size:13px}
+.tw{overflow-x:auto}
 table{border-collapse:collapse;margin:10px 0 18px;font-size:12.5px}
-caption{text-align:left;font-weight:bold;padding:4px 0;font-size:13px}
-th,td{border:1px solid #ddd;padding:3px 7px;text-align:right;white-space:nowrap}
-th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
+caption{text-align:left;font-weight:bold;padding:4px 0;font-size:13px;max-width:1100px}
+th,td{border:1px solid #ddd;padding:3px 7px;text-align:left;white-space:nowrap}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f3f3f3}
 figure{margin:12px 0 24px}figure svg{max-width:100%;height:auto}
 .charts{display:flex;flex-wrap:wrap;gap:18px}
 `;

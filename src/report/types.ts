@@ -32,7 +32,10 @@ export interface ReportComparison {
   /** Baseline (before) and treatment (after) run ids. */
   before: string;
   after: string;
-  /** Short label, e.g. "finetuned -> unlearned (NPO)". */
+  /** Labels of the two runs. */
+  beforeLabel: string;
+  afterLabel: string;
+  /** Short label, e.g. "finetuned → unlearned (NPO)". */
   label: string;
   method?: string;
   target?: string;

@@ -103,6 +103,7 @@ export class TrainGraph {
       this.mom = state;
       this.g.build({ outputs: [net.logits], loss, backward: true, extras });
       this.g.allocate();
+      net.constants.apply(this.g);
     } catch (e) {
       this.g.dispose();
       throw e;
@@ -144,12 +145,28 @@ export class TrainGraph {
   }
 
   /** Gradients of the loss at the current weights (no update), e.g. SalUn's saliency. */
-  gradients(images: Float32Array, onehot: Float32Array): Weights {
+  gradients(images: Float32Array, onehot: Float32Array, l1 = 0): Weights {
     this.g.set(this.x, images);
     this.g.set(this.y, onehot);
-    if (this.l1T) this.g.set(this.l1T, new Float32Array([0]));
+    if (this.l1T) this.g.set(this.l1T, new Float32Array([l1]));
     this.g.compute('backward');
     return new Map([...this.params].map(([n, t]) => [n, this.g.grad(t)]));
+  }
+
+  /** The loss at the current weights (forward only; the L1 term uses coefficient `l1`). */
+  lossAt(images: Float32Array, onehot: Float32Array, l1 = 0): number {
+    this.g.set(this.x, images);
+    this.g.set(this.y, onehot);
+    if (this.l1T) this.g.set(this.l1T, new Float32Array([l1]));
+    this.g.compute('forward');
+    return this.g.lossValue();
+  }
+
+  /** Replace one parameter's values (e.g. finite differences in tests). */
+  setParam(name: string, v: Float32Array): void {
+    const t = this.params.get(name);
+    if (!t) throw new Error(`TrainGraph.setParam: no parameter ${name}`);
+    this.g.set(t, v);
   }
 
   /** The current weights (host copies). */
@@ -192,6 +209,7 @@ export class EvalGraph {
       this.embedding = net.embedding;
       this.g.build({ outputs: [net.logits, net.embedding] });
       this.g.allocate();
+      net.constants.apply(this.g);
     } catch (e) {
       this.g.dispose();
       throw e;

@@ -13,16 +13,21 @@
  * Normalisation: GroupNorm (Wu & He 2018) with affine terms, or none. BatchNorm would need running
  * statistics for evaluation and makes one example's prediction depend on its batch-mates; the
  * memorization estimator and the MIA read per-example predictions, and GroupNorm normalises each
- * example on its own, identically in training and evaluation. It is also cheaper in this engine
- * (a reshape, where batchNorm needs two permute + copy passes). Convolutions carry no bias (the
+ * example on its own, identically in training and evaluation. Convolutions carry no bias (the
  * norm's shift replaces it); with norm 'none' they do.
  *
- * Tensors are in ggml ne order: images [W, H, C, N], conv kernels [KW, KH, IC, OC], the FC weight
- * [C_last, classes]. Host images (NCHW, row-major) have exactly that memory layout.
+ * Convolutions: the stem is an im2col GEMM on the image (zero padding); the others are gather
+ * convolutions with replicate padding on channel-innermost activations (conv.ts explains why:
+ * ggml's im2col backward is slow on CPU).
+ *
+ * Tensors are in ggml ne order: images [W, H, C, N] (host NCHW has this memory layout), hidden
+ * activations [C, W*H*N], conv weights [k*k*IC, OC] (stem: [stemRows, OC]), the FC weight
+ * [C_last, classes].
  */
 import type { Graph, Tensor } from '../engine/graph.ts';
 import * as op from '../engine/ops.ts';
 import * as nn from '../engine/composite.ts';
+import { GraphConstants, gatherConv } from './conv.ts';
 import { Rng } from '../util/rng.ts';
 import { UserError } from '../util/errors.ts';
 
@@ -192,7 +197,7 @@ export function paramSpecs(c: CnnConfig): ParamSpec[] {
   const out: ParamSpec[] = [];
   const conv = (s: ConvSpec, stem = false) => {
     const k = s.k * s.k * s.ic;
-    const shape = stem ? [stemRows(c), s.oc] : [s.k, s.k, s.ic, s.oc];
+    const shape = stem ? [stemRows(c), s.oc] : [k, s.oc];
     out.push({ name: `${s.name}.w`, shape, kind: 'conv', fanIn: k });
     if (c.norm === 'group') {
       out.push({ name: `${s.name}.gn.w`, shape: [s.oc], kind: 'norm-weight', fanIn: 0 });
@@ -273,11 +278,37 @@ export interface CnnTensors {
   logits: Tensor;
   /** Penultimate-layer embedding [C_last, N]. */
   embedding: Tensor;
+  /** Constant inputs (gather indices) to set after Graph.allocate. */
+  constants: GraphConstants;
 }
 
 /**
- * Build the forward graph of the model on `x` [W, H, C, N]: creates one Graph.param per parameter
- * (or a Graph.input when `trainable` is false, for evaluation graphs) and returns the logits.
+ * GroupNorm of a channel-innermost activation x [C, W*H*N]: each (group, sample) is normalised
+ * over its C/G channels and W*H pixels (composite.layerNorm), then scaled and shifted per channel.
+ * For G > 1 the group's values are made contiguous by a permute; G = 1 needs only reshapes.
+ */
+function groupNormCP(x: Tensor, groups: number, wh: number, n: number, weight: Tensor, bias: Tensor): Tensor {
+  const c = x.ne[0];
+  const cg = c / groups;
+  let y: Tensor;
+  if (groups === 1) {
+    y = op.reshape(nn.layerNorm(op.reshape(x, [c * wh, n]), 1e-5), [c, wh * n]);
+  } else {
+    const grouped = op.cont(op.permute(op.reshape(x, [cg, groups, wh, n]), [0, 2, 1, 3])); // [C/G, WH, G, N]
+    const normed = nn.layerNorm(op.reshape(grouped, [cg * wh, groups * n]), 1e-5);
+    y = op.reshape(op.cont(op.permute(op.reshape(normed, [cg, wh, groups, n]), [0, 2, 1, 3])), [c, wh * n]);
+  }
+  return op.add(op.mul(y, op.reshape(weight, [c, 1])), op.reshape(bias, [c, 1]));
+}
+
+/**
+ * Build the forward graph of the model on images x [W, H, C, N] (host NCHW): creates one
+ * Graph.param per parameter (or a Graph.input when `trainable` is false, for evaluation graphs)
+ * and returns the logits [classes, N] and the embedding [C_last, N].
+ *
+ * The stem is im2col of the image (zero padding at the border; the image needs no gradient, so
+ * ggml's slow IM2COL_BACK never runs), zero rows up to `stemRows`, one GEMM. Every other
+ * convolution is a gather conv on channel-innermost activations (conv.ts; replicate padding).
  */
 export function buildCnn(g: Graph, c: CnnConfig, x: Tensor, opts: { trainable?: boolean } = {}): CnnTensors {
   const trainable = opts.trainable ?? true;
@@ -285,35 +316,48 @@ export function buildCnn(g: Graph, c: CnnConfig, x: Tensor, opts: { trainable?: 
   const params = new Map<string, Tensor>();
   for (const p of specs) params.set(p.name, trainable ? g.param(p.name, p.shape) : g.input(p.name, p.shape));
   const P = (name: string) => params.get(name)!;
+  const consts = new GraphConstants();
   const L = layout(c);
-  const normOnly = (y: Tensor, s: ConvSpec): Tensor =>
-    nn.groupNorm(y, Math.min(c.groups, s.oc), 1e-5, { weight: P(`${s.name}.gn.w`), bias: P(`${s.name}.gn.b`) });
-  const convNorm = (s: ConvSpec, h: Tensor): Tensor => {
-    const pad = s.k === 3 ? 1 : 0;
-    if (c.norm === 'none') return nn.conv2d(P(`${s.name}.w`), h, { stride: s.stride, pad, bias: P(`${s.name}.b`) });
-    return normOnly(nn.conv2d(P(`${s.name}.w`), h, { stride: s.stride, pad }), s);
+  const n = x.ne[3];
+  if (x.ne[0] !== c.width || x.ne[1] !== c.height || x.ne[2] !== c.inChannels) {
+    throw new TypeError(`buildCnn: images ${x} do not match the config (${c.width}x${c.height}x${c.inChannels})`);
+  }
+  const norm = (y: Tensor, s: ConvSpec, wh: number): Tensor => {
+    if (c.norm === 'none') return op.add(y, op.reshape(P(`${s.name}.b`), [s.oc, 1]));
+    return groupNormCP(y, Math.min(c.groups, s.oc), wh, n, P(`${s.name}.gn.w`), P(`${s.name}.gn.b`));
   };
-  // the stem: im2col of the image, zero rows up to a multiple of 16, one GEMM (see stemRows)
+  // stem
   const shapeOnly = g.input('stem.kshape', [3, 3, c.inChannels, 1]);
   const cols = op.im2col(shapeOnly, x, { stride: L.stem.stride, pad: 1 }); // [9 IC, OW, OH, N]
-  const [k0, ow0, oh0, n0] = cols.ne;
+  const [k0, w0, h0] = cols.ne;
   const rows = stemRows(c);
-  const flat = op.reshape(cols, [k0, ow0 * oh0 * n0]);
-  const padded = rows > k0 ? op.pad(flat, rows - k0) : flat;
-  const stemY = op.mulMat(padded, P('stem.w')); // [OW*OH*N, OC]
-  let stem = op.cont(op.permute(op.reshape(stemY, [ow0, oh0, n0, L.stem.oc]), [0, 1, 3, 2])); // [OW, OH, OC, N]
-  stem = c.norm === 'none' ? op.add(stem, op.reshape(P('stem.b'), [1, 1, L.stem.oc, 1])) : normOnly(stem, L.stem);
-  let h = op.relu(stem);
+  const flat = op.reshape(cols, [k0, w0 * h0 * n]);
+  const stemY = op.mulMat(P('stem.w'), rows > k0 ? op.pad(flat, rows - k0) : flat); // [OC, P]
+  let h = op.relu(norm(stemY, L.stem, w0 * h0));
+  let W = w0;
+  let H = h0;
+  const conv = (s: ConvSpec, input: Tensor, w: number, hh: number) =>
+    gatherConv(consts, P(`${s.name}.w`), input, { w, h: hh, n, k: s.k, stride: s.stride });
   for (const b of L.blocks) {
-    const y = convNorm(b.conv2, op.relu(convNorm(b.conv1, h)));
-    const sc = b.shortcut ? convNorm(b.shortcut, h) : h;
+    const c1 = conv(b.conv1, h, W, H);
+    const a1 = op.relu(norm(c1.y, b.conv1, c1.ow * c1.oh));
+    const c2 = conv(b.conv2, a1, c1.ow, c1.oh);
+    const y = norm(c2.y, b.conv2, c2.ow * c2.oh);
+    let sc = h;
+    if (b.shortcut) {
+      const cs = conv(b.shortcut, h, W, H);
+      sc = norm(cs.y, b.shortcut, cs.ow * cs.oh);
+    }
     h = op.relu(op.add(y, sc));
+    W = c1.ow;
+    H = c1.oh;
   }
-  const [w, hh, ch, n] = h.ne;
-  // global average pool: [W, H, C, N] -> [W*H, C*N] -> row sums / (W*H) -> [C, N]
-  const embedding = op.reshape(op.scale(op.sumRows(op.reshape(h, [w * hh, ch * n])), 1 / (w * hh)), [ch, n]);
-  const logits = op.add(op.mulMat(P('fc.w'), embedding), P('fc.b'));
-  return { params, logits, embedding };
+  const ch = h.ne[0];
+  // global average pool: [C, WH, N] -> [WH, C, N] -> row sums / WH -> [C, N]
+  const pooled = op.sumRows(op.cont(op.permute(op.reshape(h, [ch, W * H, n]), [1, 0, 2, 3])));
+  const embedding = op.reshape(op.scale(pooled, 1 / (W * H)), [ch, n]);
+  const logits = op.add(op.mulMat(P('fc.w'), embedding), op.reshape(P('fc.b'), [c.classes, 1]));
+  return { params, logits, embedding, constants: consts };
 }
 
 /**

@@ -13,10 +13,12 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { saveLoraAdapter, saveMergedModel, type LoraTensorReport, type TensorDelta } from '../model/lora.ts';
-import { publishDirAtomic, writeJsonAtomic } from '../util/fs.ts';
+import { loraDeltaFromAdapter, saveLoraAdapter, saveMergedModel, type LoraTensorReport, type TensorDelta } from '../model/lora.ts';
+import { readGguf } from '../model/gguf.ts';
+import { CausalLM } from '../model/model.ts';
+import { sha256File } from '../train/finetune.ts';
+import { publishDirAtomic, writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
 import { UserError } from '../util/errors.ts';
-import type { CausalLM } from '../model/model.ts';
 import type { Deltas } from './deltas.ts';
 import type { Example } from './types.ts';
 
@@ -58,6 +60,8 @@ export interface AdapterWriteOptions {
   merged?: boolean;
   /** Largest LoRA rank per tensor (default 64). */
   maxRank?: number;
+  /** More files for the folder (published with it): name -> JSON value or text. */
+  extraFiles?: Record<string, unknown>;
 }
 
 export interface AdapterWriteResult {
@@ -120,6 +124,10 @@ export async function writeUnlearnAdapter(o: AdapterWriteOptions): Promise<Adapt
       notes,
     };
     writeJsonAtomic(path.join(tmp, 'meta.json'), meta);
+    for (const [name, v] of Object.entries(o.extraFiles ?? {})) {
+      if (typeof v === 'string') writeFileAtomic(path.join(tmp, name), v);
+      else writeJsonAtomic(path.join(tmp, name), v);
+    }
   });
   return {
     dir,
@@ -151,11 +159,11 @@ export function readAdapterMeta(dir: string): Record<string, unknown> & { base: 
 export function loadUnlearnedModel(dir: string): CausalLM {
   const meta = readAdapterMeta(dir);
   const merged = path.join(dir, 'merged.gguf');
-  if (fs.existsSync(merged)) return CausalLMClass.load(merged);
+  if (fs.existsSync(merged)) return CausalLM.load(merged);
   const base = meta.base?.checkpoint;
   if (!base || !fs.existsSync(base)) throw new UserError(`${dir}: its base checkpoint ${base} is missing`);
   if (sha256File(base) !== meta.base.sha256) throw new UserError(`${dir}: the base checkpoint ${base} changed since the adapter was made (sha256 differs)`);
-  const model = CausalLMClass.load(base);
+  const model = CausalLM.load(base);
   const adapterPath = path.join(dir, 'adapter.gguf');
   if (!fs.existsSync(adapterPath)) return model;
   const adapter = readGguf(adapterPath);

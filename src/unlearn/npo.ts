@@ -44,7 +44,9 @@ export const npo: UnlearnMethod = {
     const t0 = performance.now();
     const { lr, steps, batch, optimizer, beta } = ctx.hyper;
     const before = snapshot(ctx.work, ctx.tensors);
-    const ref = new Map(scoreExamples(ctx.pool, ctx.forget).map((s) => [s.id, s.sumLogprob]));
+    const missing = ctx.forget.filter((e) => !ctx.refLogLik?.has(e.id));
+    const ref = new Map(ctx.refLogLik ?? []);
+    if (missing.length) for (const s of scoreExamples(ctx.pool, missing)) ref.set(s.id, s.sumLogprob);
     const opt = new HostOptimizer(optimizer, lr);
     const T = Math.max(...ctx.forget.map((e) => e.tokens.length));
     const log: UnlearnOutcome['log'] = [];

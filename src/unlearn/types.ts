@@ -100,6 +100,11 @@ export interface UnlearnContext {
   quiet?: boolean;
   /** Retain-only: where to fine-tune the oracle (default: a cache folder inside the run). */
   oracleDir?: string;
+  /**
+   * NPO: reference sequence log-likelihoods log pi_ref(y) by example id (default: the model at the
+   * start of run()). Iterative removal sets them once, so that pi_ref stays the original model.
+   */
+  refLogLik?: Map<string, number>;
 }
 
 export interface UnlearnOutcome {

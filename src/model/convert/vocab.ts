@@ -116,7 +116,8 @@ export async function setVocabGpt2(dir: string, hparams: Json): Promise<VocabRes
   const vocab = modelVocab(json, file);
   const added = addedTokensOf(json);
   for (const a of added) vocab.set(a.content, a.id);
-  const maxId = Math.max(...vocab.values());
+  let maxId = -1;
+  for (const id of vocab.values()) if (id > maxId) maxId = id;
   const vocabSize = typeof hparams.vocab_size === 'number' ? hparams.vocab_size : vocab.size;
   if (maxId >= vocabSize) throw new UserError(`${file}: token id ${maxId} is not below the model's vocab_size ${vocabSize} (config.json)`);
 

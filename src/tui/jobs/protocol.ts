@@ -92,9 +92,13 @@ export interface UnlearnParams {
   /** Step size: the multiplier of the recorded steps (stored-gradient methods) or the learning rate. */
   eta: number;
   steps: number;
-  /** Evaluate forget / retain perplexity and ROUGE every this many steps (0 = start and end only). */
+  /** Evaluate forget / retain perplexity (and ROUGE) every this many steps (0 = start and end only). */
   evalEvery: number;
+  /** Greedy answers + ROUGE-L recall for the forget and retain questions. */
+  rouge: boolean;
   seed: number;
+  /** Folder adapters are written to (default adapters/). */
+  adaptersDir?: string;
 }
 
 export type UnlearnProgress =
@@ -170,6 +174,8 @@ export interface ReportResult {
 export interface FuzzyParams {
   data: string;
   request: string;
+  /** The fine-tuning run whose training items are the candidates (default: the training splits). */
+  from?: string | null;
 }
 
 export interface FuzzyView {

@@ -1,0 +1,46 @@
+/**
+ * Gradient dot product influence, TracIn (Pruthi et al. 2020, "Estimating Training Data Influence
+ * by Tracing Gradient Descent"): the influence of training example z_i on query z is
+ *
+ *   TracIn(z_i, z) = sum_k lr_k grad L(z; theta_k) . grad L(z_i; theta_k)
+ *
+ * over stored checkpoints theta_k with their learning rates (one checkpoint: the gradient dot
+ * product at one model, methods.md). Gradients are exact per-example gradients of each example's
+ * mean token loss over the filtered tensors, from one batched backward per batch
+ * (src/train/perExample.ts), flattened in the filter's order.
+ */
+import type { CausalLM } from '../model/model.ts';
+import { SessionPool } from '../unlearn/sessions.ts';
+import { perExampleGradients } from '../unlearn/gradients.ts';
+import type { Example } from '../unlearn/types.ts';
+import { ParamSpace, dot } from './vectors.ts';
+
+/** Flattened per-example gradients of `examples` over `tensors` at the model's current weights. */
+export function exampleGradients(model: CausalLM, tensors: string[], examples: Example[], B = 8): Float32Array[] {
+  if (examples.length === 0) return [];
+  const space = new ParamSpace(model, tensors);
+  const pool = new SessionPool(model);
+  const b = Math.min(B, examples.length);
+  const T = Math.max(...examples.map((e) => e.tokens.length));
+  try {
+    const out: Float32Array[] = [];
+    for (let i = 0; i < examples.length; i += b) {
+      const pe = perExampleGradients(pool, examples.slice(i, i + b), tensors, b, T);
+      for (const g of pe.grads) out.push(space.flatten(g));
+    }
+    return out;
+  } finally {
+    pool.dispose();
+  }
+}
+
+/** scores[q][i] = sum_k lr_k g_q(theta_k) . g_i(theta_k). */
+export function tracinScores(checkpoints: Array<{ model: CausalLM; lr: number }>, tensors: string[], queries: Example[], train: Example[], B = 8): number[][] {
+  const scores = queries.map(() => train.map(() => 0));
+  for (const { model, lr } of checkpoints) {
+    const gq = exampleGradients(model, tensors, queries, B);
+    const gt = exampleGradients(model, tensors, train, B);
+    gq.forEach((a, q) => gt.forEach((b, i) => (scores[q]![i]! += lr * dot(a, b))));
+  }
+  return scores;
+}

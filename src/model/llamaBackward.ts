@@ -1,0 +1,298 @@
+/**
+ * A hand-written backward pass for LLaMA training graphs (the forward of llama.ts and the masked
+ * cross-entropy loss of model.ts LMSession), built from mul_mat, transposes and ggml's per-op
+ * backward kernels instead of ggml_build_backward_expand.
+ *
+ * Why: ggml's automatic backward differentiates y = W x into OUT_PROD nodes, which run at about
+ * half the speed of mul_mat on CPUs (architecture.md: 395 ms vs 258 ms per step on the reference
+ * config). Here every weight gradient is a mul_mat of token-major copies,
+ *   y = W x  (W ne [n_in, n_out], x [n_in, N]):
+ *     dW = x dy^T = mul_mat(x^T [N, n_in], dy^T [N, n_out])          -> [n_in, n_out]
+ *     dx = W dy   = mul_mat(W^T [n_out, n_in], dy [n_out, N])         -> [n_in, N]
+ * with each transpose made once and shared (q, k, v read the same h; gate and up the same h2).
+ *
+ * The rest, per block (p = softmax(K^T Q s + mask), s = 1/sqrt(hd), o = V p):
+ *   dp  = V^T dO                      mul_mat(V [hd, Tk], dO [hd, Tq])
+ *   dS  = soft_max_ext_back(dp, p, s) (includes the scale s)
+ *   dQ  = K dS                        mul_mat(K^T [Tk, hd], dS)
+ *   dK^T = dS Q^T, dV^T = p dO^T      out_prod over the query axis: no T x T transposes, which
+ *                                     cost more than out_prod's slower kernel here
+ *   rope: rope_ext_back; GQA: the query heads' dK, dV summed per KV head (repeat_back)
+ *   RMSNorm y = rms_norm(x) * w:  dw = sum_tokens(dy * rms_norm(x)),  dx = rms_norm_back(dy * w, x)
+ *   SwiGLU a = silu(g) * u:       du = silu(g) * da,  dg = silu_back(da * u, g)
+ *   loss = ce(logits * m, labels) * scale + offset:
+ *     dlogits = cross_entropy_loss_back(scale, logits * m, labels) * m
+ *   embedding: get_rows_back; a tied output adds its mul_mat gradient to the embedding's.
+ * These are the formulas ggml's automatic backward uses for the same ops, so the two agree to float
+ * rounding (test/model/llamaBackward.test.ts).
+ *
+ * Only what a trainable tensor needs is built: gradients of frozen weights are skipped, and the
+ * backward stops below the lowest trainable tensor. The gradients of the tapped weight outputs (for
+ * per-example gradients, src/train/perExample.ts) are returned in `nodes`.
+ */
+import type { Tensor } from '../engine/graph.ts';
+import * as op from '../engine/ops.ts';
+import { shapeStr } from '../engine/types.ts';
+import { headDim, type ModelConfig } from './config.ts';
+import type { SequenceInputs } from './layers.ts';
+import type { LlamaTrace } from './llama.ts';
+
+/** The loss of an LMSession training graph: loss = ce(maskedLogits, labels) * lossScale + offset. */
+export interface LlamaLossInputs {
+  /** logits * rowMask [V, N], the input of cross_entropy_loss. */
+  maskedLogits: Tensor;
+  /** [V, N] label distributions. */
+  labels: Tensor;
+  /** [1, N] 1 for predicted rows, 0 for padding. */
+  rowMask: Tensor;
+  /** [1] the factor d loss / d ce. */
+  lossScale: Tensor;
+}
+
+export interface LlamaBackwardInputs {
+  config: ModelConfig;
+  trace: LlamaTrace;
+  logits: Tensor;
+  /** Every weight of the graph by name (trainable parameters and frozen inputs). */
+  weights: Map<string, Tensor>;
+  /** Names of the trainable tensors (those that need a gradient). */
+  trainable: Set<string>;
+  inp: SequenceInputs;
+  loss: LlamaLossInputs;
+}
+
+export interface ManualGradients {
+  /** Gradient of every trainable tensor. */
+  params: Map<Tensor, Tensor>;
+  /** Gradients of intermediate nodes: every tapped weight output whose gradient was built. */
+  nodes: Map<Tensor, Tensor>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backward ops ggml provides as kernels (shape-checked here: a failed GGML_ASSERT kills the process)
+
+function sameShape(a: Tensor, b: Tensor, what: string): void {
+  if (a.graph !== b.graph) throw new TypeError(`${what}: tensors belong to different Graphs`);
+  if (a.ne.some((n, i) => n !== b.ne[i])) throw new TypeError(`${what}: shapes ${shapeStr(a.ne)} and ${shapeStr(b.ne)} differ`);
+}
+
+/** d/dx of rms_norm(x) given dy (ggml_rms_norm_back). */
+function rmsNormBack(dy: Tensor, x: Tensor, eps: number): Tensor {
+  sameShape(dy, x, 'rmsNormBack');
+  return dy.graph.wrap(dy.graph.g.ggml_rms_norm_back!(dy.graph.context, dy.ptr, x.ptr, eps), 'rmsNormBack');
+}
+
+/** d/dx of silu(x) given dy (ggml_silu_back). */
+function siluBack(dy: Tensor, x: Tensor): Tensor {
+  sameShape(dy, x, 'siluBack');
+  return dy.graph.wrap(dy.graph.g.ggml_silu_back!(dy.graph.context, dy.ptr, x.ptr), 'siluBack');
+}
+
+/** d/dscores of softmax(scores * scale + mask) given dy and the softmax output y. */
+function softMaxExtBack(dy: Tensor, y: Tensor, scale: number): Tensor {
+  sameShape(dy, y, 'softMaxExtBack');
+  return dy.graph.wrap(dy.graph.g.ggml_soft_max_ext_back!(dy.graph.context, dy.ptr, y.ptr, scale, 0), 'softMaxExtBack');
+}
+
+/** The adjoint of ropeExt (rotation by minus the angle); a may be a permuted view with ne0 contiguous. */
+function ropeExtBack(a: Tensor, pos: Tensor, o: op.RopeOptions): Tensor {
+  if (pos.ne[0] !== a.ne[2]) throw new TypeError(`ropeExtBack: ${pos.ne[0]} positions for ne[2] = ${a.ne[2]} in ${shapeStr(a.ne)}`);
+  return a.graph.wrap(
+    a.graph.g.ggml_rope_ext_back!(a.graph.context, a.ptr, pos.ptr, null, o.nDims, o.mode, o.nCtxOrig ?? 0, o.freqBase ?? 10000, o.freqScale ?? 1, 0, 1, 32, 1),
+    'ropeExtBack',
+  );
+}
+
+/** d/dlogits of dLoss * cross_entropy_loss(logits, labels): dLoss * (softmax(logits) - labels) / rows. */
+function crossEntropyLossBack(dLoss: Tensor, logits: Tensor, labels: Tensor): Tensor {
+  if (dLoss.numel !== 1) throw new TypeError(`crossEntropyLossBack: the loss gradient must be a scalar, got ${shapeStr(dLoss.ne)}`);
+  sameShape(logits, labels, 'crossEntropyLossBack');
+  return logits.graph.wrap(logits.graph.g.ggml_cross_entropy_loss_back!(logits.graph.context, dLoss.ptr, logits.ptr, labels.ptr), 'crossEntropyLossBack');
+}
+
+/** Scatter-add of dy [d, n] into the rows ids [n] of a [d, rows] table shaped like `like`. */
+function getRowsBack(dy: Tensor, ids: Tensor, like: Tensor): Tensor {
+  if (ids.dtype !== 'i32' || ids.numel !== dy.ne[1] || dy.ne[0] !== like.ne[0] || dy.ne[2] !== 1 || like.ne[2] !== 1) {
+    throw new TypeError(`getRowsBack: dy ${shapeStr(dy.ne)}, ids ${shapeStr(ids.ne)} and table ${shapeStr(like.ne)} do not fit`);
+  }
+  return dy.graph.wrap(dy.graph.g.ggml_get_rows_back!(dy.graph.context, dy.ptr, ids.ptr, like.ptr), 'getRowsBack');
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Build the gradients of the LMSession loss with respect to every trainable weight of a LLaMA
+ * training graph (see the module comment for the formulas).
+ */
+export function buildLlamaBackward(o: LlamaBackwardInputs): ManualGradients {
+  const { config: c, trace, inp, loss } = o;
+  const { T, B } = inp;
+  const d = c.nEmbd;
+  const H = c.nHead;
+  const Hkv = c.nHeadKv;
+  const hd = headDim(c);
+  const dkv = hd * Hkv;
+  const N = T * B;
+  const scale = 1 / Math.sqrt(hd);
+  const ropeOpts: op.RopeOptions = { nDims: c.ropeDims, mode: op.ROPE_NORMAL, freqBase: c.ropeFreqBase, nCtxOrig: c.nCtx };
+  const isTrainable = (name: string) => o.trainable.has(name);
+  const W = (name: string): Tensor => {
+    const t = o.weights.get(name);
+    if (!t) throw new Error(`llama backward: no tensor ${name} in the graph`);
+    return t;
+  };
+
+  const params = new Map<Tensor, Tensor>();
+  const nodes = new Map<Tensor, Tensor>();
+  const addParamGrad = (name: string, g: Tensor) => {
+    const p = W(name);
+    const prev = params.get(p);
+    params.set(p, prev ? op.add(prev, g) : g);
+  };
+
+  // token-major copies [n, N] -> [N, n] (and transposed weights), made once per tensor
+  const transposed = new Map<bigint, Tensor>();
+  const tr = (t: Tensor): Tensor => {
+    let r = transposed.get(t.ptr);
+    if (!r) {
+      r = op.cont(op.transpose(t));
+      transposed.set(t.ptr, r);
+    }
+    return r;
+  };
+
+  /**
+   * Backward of y = W x: the weight gradient when W is trainable, and dx when `needDx`.
+   * `dyT` may give dy^T when it is cheaper to make than a transpose of dy.
+   */
+  const linearBack = (name: string, x: Tensor, dy: Tensor, needDx: boolean, dyT?: Tensor): Tensor | null => {
+    if (isTrainable(name)) addParamGrad(name, op.mulMat(tr(x), dyT ?? tr(dy)));
+    return needDx ? op.mulMat(tr(W(name)), dy) : null;
+  };
+
+  /** Backward of y = rms_norm(x) * w: the weight gradient when trainable, and dx when `needDx`. */
+  const normBack = (name: string, r: Tensor, x: Tensor, dy: Tensor, needDx: boolean): Tensor | null => {
+    if (isTrainable(name)) addParamGrad(name, op.repeatBack(op.mul(r, dy), W(name)));
+    return needDx ? rmsNormBack(op.mul(dy, W(name)), x, c.normEps) : null;
+  };
+
+  /** Sum per-query-head gradients [X, Y, H, B] over each KV head's group -> [X, Y, Hkv, B]. */
+  const groupSum = (t: Tensor, like: Tensor): Tensor => {
+    if (H === Hkv) return t;
+    const [X, Y] = t.ne;
+    const target = op.reshape(like, [X * Y, 1, Hkv, B]);
+    return op.reshape(op.repeatBack(op.reshape(t, [X * Y, H / Hkv, Hkv, B]), target), [X, Y, Hkv, B]);
+  };
+
+  // which parts need gradients flowing into them: a trainable tensor at or before each point
+  const blockNames = (l: number, part: 'attn' | 'ffn') =>
+    (part === 'attn' ? ['attn_norm', 'attn_q', 'attn_k', 'attn_v', 'attn_output'] : ['ffn_norm', 'ffn_gate', 'ffn_up', 'ffn_down']).map((s) => `blk.${l}.${s}.weight`);
+  const trainableBefore: boolean[] = []; // index 2l: before block l's attention; 2l+1: before its FFN
+  let seen = isTrainable('token_embd.weight');
+  for (let l = 0; l < c.nLayer; l++) {
+    trainableBefore.push(seen);
+    seen ||= blockNames(l, 'attn').some(isTrainable);
+    trainableBefore.push(seen);
+    seen ||= blockNames(l, 'ffn').some(isTrainable);
+  }
+  const anyBeforeHead = seen;
+
+  // loss and output head
+  const dMasked = crossEntropyLossBack(loss.lossScale, loss.maskedLogits, loss.labels);
+  const dLogits = op.mul(dMasked, loss.rowMask);
+  nodes.set(o.logits, dLogits);
+  const outName = c.tiedOutput ? 'token_embd.weight' : 'output.weight';
+  const needHF = anyBeforeHead || isTrainable('output_norm.weight');
+  const dHF = linearBack(outName, trace.hF, dLogits, needHF);
+  let dx: Tensor | null = null;
+  if (dHF) {
+    nodes.set(trace.hF, dHF);
+    dx = normBack('output_norm.weight', trace.rF, trace.xFinal, dHF, anyBeforeHead);
+  }
+
+  for (let l = c.nLayer - 1; l >= 0 && dx; l--) {
+    const s = trace.layers[l]!;
+    const n = (x: string) => `blk.${l}.${x}.weight`;
+
+    // FFN: x_out = x_mid + W_down (silu(W_gate h2) * W_up h2), h2 = rms_norm(x_mid) * ffn_norm
+    const ffnIn = trainableBefore[2 * l + 1]!;
+    nodes.set(s.fo, dx);
+    const needH2 = ffnIn || isTrainable(n('ffn_norm'));
+    const needA = needH2 || isTrainable(n('ffn_gate')) || isTrainable(n('ffn_up'));
+    const da = linearBack(n('ffn_down'), s.a, dx, needA);
+    if (da) {
+      const dUp = op.mul(op.silu(s.gp), da);
+      const dGate = siluBack(op.mul(da, s.up), s.gp);
+      nodes.set(s.gp, dGate);
+      nodes.set(s.up, dUp);
+      const dh2Gate = linearBack(n('ffn_gate'), s.h2, dGate, needH2);
+      const dh2Up = linearBack(n('ffn_up'), s.h2, dUp, needH2);
+      if (dh2Gate && dh2Up) {
+        const dh2 = op.add(dh2Up, dh2Gate);
+        nodes.set(s.h2, dh2);
+        const dxNorm = normBack(n('ffn_norm'), s.r2, s.xmid, dh2, ffnIn);
+        if (dxNorm) dx = op.add(dx, dxNorm);
+      }
+    }
+    if (!ffnIn) break;
+
+    // attention: x_mid = x_in + W_o attn(rope(W_q h), rope(W_k h), W_v h), h = rms_norm(x_in) * attn_norm
+    const attnIn = trainableBefore[2 * l]!;
+    nodes.set(s.ao, dx);
+    const needH = attnIn || isTrainable(n('attn_norm'));
+    const needQ = needH || isTrainable(n('attn_q'));
+    const needK = needH || isTrainable(n('attn_k'));
+    const needV = needH || isTrainable(n('attn_v'));
+    const do2 = linearBack(n('attn_output'), s.o2, dx, needQ || needK || needV);
+    if (do2) {
+      const dO = op.cont(op.permute(op.reshape(do2, [hd, H, T, B]), [0, 2, 1, 3])); // [hd, Tq, H, B]
+      const dh: Tensor[] = [];
+      if (needV) {
+        // dV^T [Tk, hd] = p dO^T, summed over the query heads of each KV head
+        const dVt = groupSum(op.outProd(s.p, dO), s.v); // [Tk, hd, Hkv, B]
+        const dv = op.reshape(op.cont(op.permute(dVt, [2, 0, 1, 3])), [dkv, N]); // [hd, Hkv, T, B]
+        const dvT = isTrainable(n('attn_v')) ? op.reshape(op.cont(op.permute(dVt, [0, 2, 3, 1])), [N, dkv]) : undefined; // [T, B, hd, Hkv]
+        nodes.set(s.vl, dv);
+        const x = linearBack(n('attn_v'), s.h, dv, needH, dvT);
+        if (x) dh.push(x);
+      }
+      if (needQ || needK) {
+        const Vk = op.cont(op.permute(s.v, [0, 2, 1, 3])); // [hd, Tk, Hkv, B]
+        const dp = op.mulMat(Vk, dO); // [Tk, Tq, H, B]
+        const dS = softMaxExtBack(dp, s.p, scale);
+        if (needK) {
+          // dK^T [Tk, hd] = dS Q^T, summed per KV head, then back to [hd, Hkv, T, B] for rope
+          const dKt = groupSum(op.outProd(dS, s.Q), s.k); // [Tk, hd, Hkv, B]
+          const dk = op.reshape(ropeExtBack(op.cont(op.permute(dKt, [2, 0, 1, 3])), inp.pos, ropeOpts), [dkv, N]);
+          nodes.set(s.kl, dk);
+          const x = linearBack(n('attn_k'), s.h, dk, needH);
+          if (x) dh.push(x);
+        }
+        if (needQ) {
+          const Kt = op.cont(op.permute(s.k, [1, 2, 0, 3])); // [Tk, hd, Hkv, B]
+          const dQ = op.mulMat(Kt, dS); // [hd, Tq, H, B]
+          const dq = op.reshape(ropeExtBack(op.permute(dQ, [0, 2, 1, 3]), inp.pos, ropeOpts), [d, N]);
+          nodes.set(s.ql, dq);
+          const x = linearBack(n('attn_q'), s.h, dq, needH);
+          if (x) dh.push(x);
+        }
+      }
+      if (needH) {
+        const dH = dh.reduce((acc, t) => op.add(acc, t));
+        nodes.set(s.h, dH);
+        const dxNorm = normBack(n('attn_norm'), s.r1, s.xin, dH, attnIn);
+        dx = dxNorm ? op.add(dx, dxNorm) : null;
+      } else dx = null;
+    } else dx = null;
+    if (!attnIn) dx = null;
+  }
+
+  if (dx && isTrainable('token_embd.weight')) {
+    nodes.set(trace.x0, dx);
+    addParamGrad('token_embd.weight', getRowsBack(dx, inp.tokens, W('token_embd.weight')));
+  }
+  for (const name of o.trainable) {
+    if (!params.has(W(name))) throw new Error(`llama backward: no gradient was built for ${name}`);
+  }
+  return { params, nodes };
+}

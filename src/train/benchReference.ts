@@ -1,0 +1,370 @@
+/**
+ * `unlearnkit bench train --reference`: one LLaMA training step on the reference config of
+ * architecture.md (dim 256, 4 layers, 8 heads, ffn 688, vocab 512, untied output, batch 8 x 128
+ * tokens, AdamW; 3.4M parameters, 21.8 GFLOP per step) in our engine, side by side with the shared
+ * PyTorch reference (../shared/reference/torch_llama_step.py) where Debian's python3 imports torch.
+ *
+ * The two run alternately (ours, PyTorch, ours, ...) for `rounds` rounds, each round a fresh set of
+ * warm-up + timed steps, so that load from other processes hits both sides alike; the ratio ours /
+ * PyTorch is taken per round and summarised by its median, min and max. The load average is
+ * recorded before and after, since timings on shared machines are only comparable under like load.
+ * The share of our step per op kind comes from timing every node of the step graph on its own
+ * (best of 3; the sum is close to, but not the same as, the whole graph's time).
+ *
+ * FLOPs per step as the PyTorch script counts them: 6 * (matrix-product parameters) * tokens plus
+ * attention 12 * layers * B * T^2 * d (see stepFlops in bench.ts).
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { LMSession } from '../model/model.ts';
+import type { ModelConfig } from '../model/config.ts';
+import { getEngine } from '../engine/engine.ts';
+import { readTensorHeader, ptrOrNull, type Ptr } from '../engine/ffi.ts';
+import type { Graph } from '../engine/graph.ts';
+import { randomModel, stepFlops } from './bench.ts';
+import { Rng } from '../util/rng.ts';
+import { PROJECT_ROOT } from '../util/paths.ts';
+
+export const REFERENCE_CONFIG: ModelConfig = {
+  arch: 'llama',
+  nEmbd: 256,
+  nLayer: 4,
+  nHead: 8,
+  nHeadKv: 8,
+  nFf: 688,
+  nVocab: 512,
+  nCtx: 128,
+  normEps: 1e-5,
+  ropeDims: 32,
+  ropeFreqBase: 10000,
+  tiedOutput: false,
+};
+export const REFERENCE_BATCH = 8;
+export const REFERENCE_SEQ = 128;
+/** AdamW as the PyTorch script sets it. */
+const HYPER = { lr: 1e-3, weightDecay: 0.1 };
+
+/** Debian's python3 (the one python3-torch installs into) and the shared reference script. */
+export const SYSTEM_PYTHON = '/usr/bin/python3';
+export function torchScriptPath(): string {
+  return path.resolve(PROJECT_ROOT, '..', 'shared', 'reference', 'torch_llama_step.py');
+}
+
+export interface SideSummary {
+  /** Median step time of each round, ms. */
+  roundMedianMs: number[];
+  /** Median over rounds of the round medians, ms. */
+  medianMs: number;
+  minMs: number;
+  gflops: number;
+  tokensPerSecond: number;
+}
+
+export interface OpShare {
+  op: string;
+  nodes: number;
+  ms: number;
+  share: number;
+}
+
+export interface ReferenceBench {
+  suite: 'train-reference';
+  date: string;
+  device: string;
+  cpu: string;
+  threads: number;
+  /** os.loadavg() (1, 5, 15 minutes) before and after the measurement. */
+  loadAverage: { before: number[]; after: number[] };
+  config: ModelConfig & { batch: number; seqLen: number; optimizer: 'adamw' };
+  parameters: number;
+  gflopPerStep: number;
+  rounds: number;
+  stepsPerRound: number;
+  warmupPerRound: number;
+  ours: SideSummary & {
+    backward: 'manual' | 'auto';
+    graphBuildMs: number;
+    graphNodes: number;
+    /** Median time of writing one batch (tokens, labels, masks) into the graph, ms. */
+    setBatchMs: number;
+  };
+  /** ggml's automatic backward in the same alternation (the path before the manual backward). */
+  oursAuto?: SideSummary & { graphBuildMs: number; graphNodes: number };
+  pytorch: (Partial<SideSummary> & { available: boolean; reason?: string; version?: string; threads?: number; lossFirst?: number; lossLast?: number }) ;
+  /** ours / PyTorch per round, and its median, min and max. */
+  ratio?: { perRound: number[]; median: number; min: number; max: number };
+  /** ours (manual) / ours (automatic backward) per round, and its median. */
+  manualOverAuto?: { perRound: number[]; median: number; min: number; max: number };
+  /** Where our step's time goes: every node timed alone, grouped by op kind. */
+  profile?: { nodeSumMs: number; byOp: OpShare[]; topMatmuls: Array<{ op: string; shape: string; ms: number; gflops: number }> };
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  if (n === 0) return NaN;
+  return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
+}
+
+function summarise(rounds: number[], all: number[], flop: number, tokens: number): SideSummary {
+  const med = median(rounds);
+  return { roundMedianMs: rounds, medianMs: med, minMs: Math.min(...all), gflops: flop / (med * 1e6), tokensPerSecond: tokens / (med / 1000) };
+}
+
+function ratioSummary(a: number[], b: number[]): { perRound: number[]; median: number; min: number; max: number } {
+  const perRound = a.map((x, i) => x / b[i]!);
+  return { perRound, median: median(perRound), min: Math.min(...perRound), max: Math.max(...perRound) };
+}
+
+/** The env for the PyTorch command: the machines set OpenBLAS overrides for older builds; drop them. */
+function torchEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  return env;
+}
+
+/** Whether Debian's python3 imports torch: its version, or why not. */
+export function probeTorch(): { ok: true; version: string } | { ok: false; reason: string } {
+  if (!fs.existsSync(SYSTEM_PYTHON)) return { ok: false, reason: `${SYSTEM_PYTHON} does not exist` };
+  if (!fs.existsSync(torchScriptPath())) return { ok: false, reason: `the reference script ${torchScriptPath()} is missing` };
+  const r = spawnSync(SYSTEM_PYTHON, ['-c', 'import torch; print(torch.__version__)'], { env: torchEnv(), encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) {
+    const msg = (r.stderr || r.stdout || String(r.error ?? '')).trim().split('\n').pop() ?? 'unknown error';
+    return { ok: false, reason: `${SYSTEM_PYTHON} cannot import torch (${msg}); install Debian's python3-torch and libopenblas0-pthread` };
+  }
+  return { ok: true, version: r.stdout.trim() };
+}
+
+interface TorchRun {
+  step_ms: number[];
+  median_ms: number;
+  version: string;
+  threads: number;
+  loss_first: number;
+  loss_last: number;
+}
+
+function runTorch(threads: number, steps: number, warmup: number): TorchRun {
+  const c = REFERENCE_CONFIG;
+  const args = [
+    torchScriptPath(), '--json', '--threads', String(threads), '--steps', String(steps), '--warmup', String(warmup),
+    '--dim', String(c.nEmbd), '--n_layers', String(c.nLayer), '--n_heads', String(c.nHead), '--ffn', String(c.nFf),
+    '--vocab', String(c.nVocab), '--seq_len', String(REFERENCE_SEQ), '--batch', String(REFERENCE_BATCH),
+  ];
+  const r = spawnSync(SYSTEM_PYTHON, args, { env: torchEnv(), encoding: 'utf8', timeout: 600_000, maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`the PyTorch reference failed (exit ${r.status}): ${(r.stderr || String(r.error ?? '')).trim().slice(-500)}`);
+  const line = r.stdout.trim().split('\n').pop()!;
+  return JSON.parse(line) as TorchRun;
+}
+
+/** A reference-config training session with its fixed random batch written. */
+function referenceSession(backward: 'manual' | 'auto'): { s: LMSession; buildMs: number; batch: number[][] } {
+  const model = randomModel(REFERENCE_CONFIG, 1);
+  const t0 = performance.now();
+  const s = new LMSession(model, { T: REFERENCE_SEQ, B: REFERENCE_BATCH, mode: 'train', optimizer: 'adamw', backward });
+  const buildMs = performance.now() - t0;
+  const rng = new Rng(7);
+  const batch = Array.from({ length: REFERENCE_BATCH }, () => Array.from({ length: REFERENCE_SEQ }, () => rng.int(REFERENCE_CONFIG.nVocab)));
+  s.setBatch(batch);
+  return { s, buildMs, batch };
+}
+
+/** `warmup` untimed then `steps` timed optimiser steps on the session's current batch; ms each. */
+function timeSteps(s: LMSession, warmup: number, steps: number): number[] {
+  for (let i = 0; i < warmup; i++) s.step(HYPER);
+  const out: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t0 = performance.now();
+    s.step(HYPER);
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+const VIEW_OPS = new Set(['NONE', 'VIEW', 'RESHAPE', 'PERMUTE', 'TRANSPOSE']);
+
+/**
+ * Time every computing node of a phase's graph on its own (a one-node graph on the same backend,
+ * best of `reps`), in graph order so every input holds its real value. Changes the parameters
+ * (optimiser nodes run too): call after the timed steps.
+ */
+export function profileGraph(graph: Graph, phase: 'step' | 'backward' | 'forward', reps = 3): NonNullable<ReferenceBench['profile']> {
+  const e = graph.engine;
+  const g = e.g;
+  const backend = e.backend(graph.device);
+  e.setThreads(e.maxThreads, graph.device);
+  const nodes = graph.nodes(phase);
+  const perGraph = Number(g.ggml_graph_overhead_custom!(1, false));
+  const ctx = ptrOrNull(g.ggml_init!({ mem_size: perGraph * (nodes.length + 1) + 4096, mem_buffer: null, no_alloc: true }));
+  if (ctx === null) throw new Error('ggml_init failed for the profile');
+  const byOp = new Map<string, { nodes: number; ms: number }>();
+  const mm = new Map<string, { ms: number; flop: number }>();
+  let total = 0;
+  try {
+    for (const node of nodes) {
+      const opName = String(g.ggml_op_desc!(node));
+      if (VIEW_OPS.has(opName)) continue;
+      const one = g.ggml_new_graph_custom!(ctx, 1, false) as Ptr;
+      g.ggml_graph_add_node!(one, node);
+      let best = Infinity;
+      for (let r = 0; r < reps; r++) {
+        const t0 = performance.now();
+        const st = Number(g.ggml_backend_graph_compute!(backend, one));
+        const dt = performance.now() - t0;
+        if (st !== 0) throw new Error(`profiling ${opName}: compute status ${st}`);
+        best = Math.min(best, dt);
+      }
+      total += best;
+      const b = byOp.get(opName) ?? { nodes: 0, ms: 0 };
+      b.nodes++;
+      b.ms += best;
+      byOp.set(opName, b);
+      if (opName === 'MUL_MAT' || opName === 'OUT_PROD') {
+        const h = readTensorHeader(node);
+        const a = readTensorHeader(h.src[0]!);
+        const k = opName === 'MUL_MAT' ? a.ne[0] : a.ne[1];
+        const key = `${opName} ${a.ne.join('x')} * ${readTensorHeader(h.src[1]!).ne.join('x')} -> ${h.ne.join('x')}`;
+        const m = mm.get(key) ?? { ms: 0, flop: 0 };
+        m.ms += best;
+        m.flop += 2 * k * h.ne[0] * h.ne[1] * h.ne[2] * h.ne[3];
+        mm.set(key, m);
+      }
+    }
+  } finally {
+    g.ggml_free!(ctx);
+  }
+  const ops = [...byOp.entries()].map(([op, v]) => ({ op, nodes: v.nodes, ms: v.ms, share: v.ms / total })).sort((a, b) => b.ms - a.ms);
+  const topMatmuls = [...mm.entries()]
+    .map(([k, v]) => ({ op: k.split(' ')[0]!, shape: k.slice(k.indexOf(' ') + 1), ms: v.ms, gflops: v.flop / (v.ms * 1e6) }))
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, 12);
+  return { nodeSumMs: total, byOp: ops, topMatmuls };
+}
+
+export interface ReferenceOptions {
+  rounds?: number;
+  steps?: number;
+  warmup?: number;
+  /** Also time ggml's automatic backward in the alternation (default true). */
+  auto?: boolean;
+  /** Run the PyTorch side where available (default true). */
+  torch?: boolean;
+  /** Per-node profile of our step (default true). */
+  profile?: boolean;
+  quick?: boolean;
+  /** Progress lines (stderr). */
+  log?: (line: string) => void;
+}
+
+export async function benchTrainReference(o: ReferenceOptions = {}): Promise<ReferenceBench> {
+  const e = getEngine();
+  const rounds = Math.max(1, o.rounds ?? (o.quick ? 2 : 5));
+  const steps = Math.max(1, o.steps ?? (o.quick ? 3 : 5));
+  const warmup = Math.max(0, o.warmup ?? 2);
+  const log = o.log ?? (() => {});
+  const before = os.loadavg();
+  const flop = stepFlops(REFERENCE_CONFIG, REFERENCE_BATCH, REFERENCE_SEQ);
+  const tokens = REFERENCE_BATCH * REFERENCE_SEQ;
+  const probe = o.torch === false ? ({ ok: false, reason: 'not requested' } as const) : probeTorch();
+
+  const ours = referenceSession('manual');
+  const auto = o.auto === false ? null : referenceSession('auto');
+  const oursRounds: number[] = [];
+  const oursAll: number[] = [];
+  const autoRounds: number[] = [];
+  const autoAll: number[] = [];
+  const torchRounds: number[] = [];
+  const torchAll: number[] = [];
+  let torchLast: TorchRun | null = null;
+  try {
+    for (let r = 0; r < rounds; r++) {
+      const t = timeSteps(ours.s, warmup, steps);
+      oursRounds.push(median(t));
+      oursAll.push(...t);
+      log(`round ${r + 1}/${rounds}: ours ${median(t).toFixed(1)} ms (load ${os.loadavg()[0]!.toFixed(2)})`);
+      if (auto) {
+        const ta = timeSteps(auto.s, warmup, steps);
+        autoRounds.push(median(ta));
+        autoAll.push(...ta);
+        log(`round ${r + 1}/${rounds}: ours, automatic backward ${median(ta).toFixed(1)} ms`);
+      }
+      if (probe.ok) {
+        torchLast = runTorch(e.maxThreads, steps, warmup);
+        torchRounds.push(torchLast.median_ms);
+        torchAll.push(...torchLast.step_ms);
+        log(`round ${r + 1}/${rounds}: PyTorch ${torchLast.median_ms.toFixed(1)} ms`);
+      }
+    }
+    const setBatchTimes: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      ours.s.setBatch(ours.batch);
+      setBatchTimes.push(performance.now() - t0);
+    }
+    const res: ReferenceBench = {
+      suite: 'train-reference',
+      date: new Date().toISOString(),
+      device: `${e.device.name} (${e.device.description})`,
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      threads: e.maxThreads,
+      loadAverage: { before, after: os.loadavg() },
+      config: { ...REFERENCE_CONFIG, batch: REFERENCE_BATCH, seqLen: REFERENCE_SEQ, optimizer: 'adamw' },
+      parameters: ours.s.model.parameterCount,
+      gflopPerStep: flop / 1e9,
+      rounds,
+      stepsPerRound: steps,
+      warmupPerRound: warmup,
+      ours: {
+        backward: 'manual',
+        ...summarise(oursRounds, oursAll, flop, tokens),
+        graphBuildMs: ours.buildMs,
+        graphNodes: ours.s.graph.nodeCount('step'),
+        setBatchMs: median(setBatchTimes),
+      },
+      pytorch: probe.ok
+        ? {
+            available: true,
+            version: probe.version,
+            threads: torchLast?.threads,
+            ...summarise(torchRounds, torchAll, flop, tokens),
+            lossFirst: torchLast?.loss_first,
+            lossLast: torchLast?.loss_last,
+          }
+        : { available: false, reason: probe.reason },
+    };
+    if (auto) {
+      res.oursAuto = { ...summarise(autoRounds, autoAll, flop, tokens), graphBuildMs: auto.buildMs, graphNodes: auto.s.graph.nodeCount('step') };
+      res.manualOverAuto = ratioSummary(oursRounds, autoRounds);
+    }
+    if (probe.ok) res.ratio = ratioSummary(oursRounds, torchRounds);
+    if (o.profile !== false) res.profile = profileGraph(ours.s.graph, 'step');
+    res.loadAverage.after = os.loadavg();
+    return res;
+  } finally {
+    ours.s.dispose();
+    auto?.s.dispose();
+  }
+}
+
+export function printTrainReference(r: ReferenceBench): void {
+  const f = (x: number | undefined, d = 1) => (x === undefined ? '-' : x.toFixed(d));
+  const lines = [
+    `reference config (LLaMA ${r.config.nEmbd}x${r.config.nLayer}, ${r.config.nHead} heads, ffn ${r.config.nFf}, vocab ${r.config.nVocab}, ${r.config.batch}x${r.config.seqLen} tokens, AdamW; ${r.parameters.toLocaleString('en-US')} params, ${r.gflopPerStep.toFixed(1)} GFLOP/step) on ${r.device}, ${r.threads} threads`,
+    `  load average before ${r.loadAverage.before.map((x) => x.toFixed(2)).join(' ')}, after ${r.loadAverage.after.map((x) => x.toFixed(2)).join(' ')}; ${r.rounds} alternating rounds of ${r.warmupPerRound} + ${r.stepsPerRound} steps`,
+    `  ours (manual backward): ${f(r.ours.medianMs)} ms/step (round medians ${r.ours.roundMedianMs.map((x) => x.toFixed(0)).join(' ')}), ${f(r.ours.gflops)} GFLOP/s, ${r.ours.tokensPerSecond.toFixed(0)} tokens/s; setBatch ${f(r.ours.setBatchMs, 2)} ms`,
+  ];
+  if (r.oursAuto) {
+    lines.push(`  ours (ggml automatic backward): ${f(r.oursAuto.medianMs)} ms/step, ${f(r.oursAuto.gflops)} GFLOP/s; manual / auto = ${f(r.manualOverAuto?.median, 3)} (min ${f(r.manualOverAuto?.min, 3)}, max ${f(r.manualOverAuto?.max, 3)})`);
+  }
+  if (r.pytorch.available) {
+    lines.push(`  PyTorch ${r.pytorch.version}: ${f(r.pytorch.medianMs)} ms/step (round medians ${(r.pytorch.roundMedianMs ?? []).map((x) => x.toFixed(0)).join(' ')}), ${f(r.pytorch.gflops)} GFLOP/s`);
+    lines.push(`  ratio ours / PyTorch: median ${f(r.ratio?.median, 3)}, min ${f(r.ratio?.min, 3)}, max ${f(r.ratio?.max, 3)}`);
+  } else lines.push(`  PyTorch: not run (${r.pytorch.reason})`);
+  if (r.profile) {
+    lines.push(`  our step by op kind (nodes timed alone, sum ${r.profile.nodeSumMs.toFixed(1)} ms): ` + r.profile.byOp.slice(0, 10).map((x) => `${x.op} ${(100 * x.share).toFixed(1)}%`).join(', '));
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+}

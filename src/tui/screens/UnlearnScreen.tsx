@@ -1,0 +1,229 @@
+/**
+ * Unlearn: choose the run to unlearn from, the method, one or more layer targets, the strategy and
+ * the step size; run it; watch forget / retain perplexity and ROUGE move at each interval. With
+ * several targets it is a compare-targets run (one adapter per target) and the matrix opens on the
+ * Compare tab. Esc cancels at the next step; the unfinished target writes nothing.
+ * CLI: `unlearnkit unlearn --from RUN --method M --target T ...`, `unlearnkit compare-targets ...`.
+ */
+import React, { useEffect, useMemo, useRef, useState } from 'react';
+import { Box, Text, useInput } from 'ink';
+import { useAppContext, useJob, useTicker } from '../context.tsx';
+import type { ScreenProps } from '../app.tsx';
+import { Bar, Chart, ErrorPanel, KeyHints, Panel, StatusLine, theme } from '../components/ui.tsx';
+import { Form, type FieldSpec } from '../components/Form.tsx';
+import { cliLine, fmtChange, fmtDuration, fmtNum, truncate } from '../lib/format.ts';
+import { finetuneRuns } from '../lib/runs.ts';
+import type { UnlearnParams, UnlearnProgress } from '../jobs/protocol.ts';
+
+export const METHODS = ['first-epoch', 'all-epochs', 'gradient-ascent', 'grad-diff', 'npo', 'retain-only'];
+export const STRATEGIES = ['batch', 'iterative', 'fuzzy'];
+
+type EvalEvent = Extract<UnlearnProgress, { kind: 'eval' }>;
+
+export function unlearnParams(v: Record<string, string>, o: { data: string; forget: UnlearnParams['forget'] }): UnlearnParams | string {
+  if (!v.from) return 'no fine-tuning run to unlearn from: fine-tune one on the Train tab (3) first';
+  const targets = (v.targets ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (!targets.length) return 'choose at least one layer target (Enter on "targets")';
+  const eta = Number(v.eta);
+  if (!Number.isFinite(eta) || v.eta!.trim() === '') return `step size must be a number, got "${v.eta}"`;
+  const steps = v.steps === 'auto' || v.steps === '' ? 0 : Number(v.steps);
+  if (!Number.isInteger(steps) || steps < 0) return `steps must be a positive integer or auto, got "${v.steps}"`;
+  const every = Number(v.evalEvery);
+  if (!Number.isInteger(every) || every < 0) return `eval every must be a whole number of steps (0 = start and end), got "${v.evalEvery}"`;
+  const seed = Number(v.seed);
+  if (!Number.isInteger(seed)) return `seed must be an integer, got "${v.seed}"`;
+  const strategy = v.strategy as UnlearnParams['strategy'];
+  if (strategy === 'fuzzy' && !('request' in o.forget)) return 'strategy fuzzy needs a removal request: type one on the Data tab (2, then /)';
+  return { from: v.from, data: o.data, method: v.method!, targets, strategy, forget: o.forget, eta, steps, evalEvery: every, rouge: v.rouge === 'yes', seed };
+}
+
+export function unlearnCli(p: UnlearnParams): string {
+  const forget = 'request' in p.forget ? { request: p.forget.request } : { forget: p.forget.split };
+  if (p.targets.length > 1) {
+    return cliLine(['compare-targets'], { from: p.from, data: p.data, method: p.method, targets: p.targets.join(';'), ...forget, eta: p.eta, steps: p.steps || undefined });
+  }
+  return cliLine(['unlearn'], { from: p.from, data: p.data, method: p.method, target: p.targets[0], strategy: p.strategy, ...forget, eta: p.eta, steps: p.steps || undefined });
+}
+
+export function UnlearnScreen({ active, width, height }: ScreenProps) {
+  const { state, update, editing, goto, services } = useAppContext();
+  const [runs, setRuns] = useState<string[]>(() => finetuneRuns(services.cwd));
+  const [values, setValues] = useState<Record<string, string>>({
+    from: state.fromRun ?? runs[0] ?? '',
+    method: 'first-epoch',
+    targets: 'embedding',
+    strategy: 'batch',
+    eta: '1',
+    steps: 'auto',
+    evalEvery: '1',
+    rouge: 'yes',
+    seed: '0',
+  });
+  const [formError, setFormError] = useState<string | null>(null);
+  const job = useJob('unlearn');
+  const [phase, setPhase] = useState('');
+  const [step, setStep] = useState<{ target: string; step: number; steps: number } | null>(null);
+  const evals = useRef<EvalEvent[]>([]);
+  const [, bump] = useState(0);
+  const [params, setParams] = useState<UnlearnParams | null>(null);
+  const tick = useTicker(job.busy, 150);
+
+  // A new fine-tune (Train tab) becomes the run to unlearn from; rescan runs when shown.
+  useEffect(() => {
+    if (state.fromRun) setValues((v) => ({ ...v, from: state.fromRun! }));
+  }, [state.fromRun]);
+  useEffect(() => {
+    if (active) setRuns(finetuneRuns(services.cwd));
+  }, [active, services.cwd]);
+
+  const groups = state.model?.kind === 'gguf' ? state.model.groups.map((g) => g.group) : ['embedding', 'final_norm', 'output'];
+  const fromOptions = useMemo(() => [...new Set([...(state.fromRun ? [state.fromRun] : []), ...runs])], [runs, state.fromRun]);
+  const fields: FieldSpec[] = useMemo(
+    () => [
+      { key: 'from', label: 'from run', kind: 'choice', options: fromOptions },
+      { key: 'method', label: 'method', kind: 'choice', options: METHODS },
+      { key: 'targets', label: 'targets', kind: 'multi', options: ['all', ...groups] },
+      { key: 'strategy', label: 'strategy', kind: 'choice', options: STRATEGIES },
+      { key: 'forget', label: 'forget', kind: 'info' },
+      { key: 'eta', label: 'step size', kind: 'number', help: 'stored-gradient methods: multiple of the recorded steps (1 = reverse them)' },
+      { key: 'steps', label: 'steps', kind: 'text', help: 'gradient methods: optimiser steps (auto: one pass over the forget set)' },
+      { key: 'evalEvery', label: 'eval every', kind: 'number' },
+      { key: 'rouge', label: 'ROUGE', kind: 'toggle' },
+      { key: 'seed', label: 'seed', kind: 'number' },
+    ],
+    [fromOptions, groups.join(',')], // eslint-disable-line react-hooks/exhaustive-deps
+  );
+  const shown = { ...values, from: values.from || '(none: fine-tune first)', forget: state.forgetLabel };
+
+  const run = () => {
+    if (job.busy) return;
+    setFormError(null);
+    const p = unlearnParams(values, { data: state.dataPath, forget: state.forget });
+    if (typeof p === 'string') return setFormError(p);
+    evals.current = [];
+    setStep(null);
+    setPhase('starting…');
+    setParams(p);
+    job.start(
+      p,
+      (e) => {
+        if (e.kind === 'phase') setPhase(e.text);
+        else if (e.kind === 'step') setStep(e);
+        else {
+          evals.current.push(e);
+          bump((n) => n + 1);
+        }
+      },
+      (o) => {
+        if (o.status !== 'done') return;
+        update({
+          comparison: o.result.comparison ?? null,
+          notice: `unlearning finished: ${o.result.runs.map((r) => r.adapterDir).join(', ')}${o.result.runs.length > 1 ? ' · press 5 for the comparison' : ''}`,
+        });
+      },
+    );
+  };
+
+  useInput(
+    (input, key) => {
+      if (key.escape && job.busy) return void job.cancel();
+      if (input === 'r' && !job.busy) return run();
+      if (input === 'c' && job.state.result?.comparison) return goto('compare');
+    },
+    { isActive: active && !editing },
+  );
+
+  const formW = Math.max(36, Math.floor(width * 0.42));
+  const rightW = width - formW;
+  const bodyH = height - 2;
+  const rw = rightW - 4;
+  const s = job.state;
+  const right: React.ReactNode[] = [];
+  const statusText =
+    s.status === 'running'
+      ? phase
+      : s.status === 'cancelling'
+        ? 'cancelling: stopping at the next step…'
+        : s.status === 'done'
+          ? `finished in ${fmtDuration(((s.endedAt ?? 0) - (s.startedAt ?? 0)) / 1000)}`
+          : s.status === 'cancelled'
+            ? s.message ?? 'cancelled'
+            : s.status === 'error'
+              ? 'failed'
+              : 'ready: press r to unlearn';
+  right.push(<StatusLine key="st" status={s.status} tick={tick} text={statusText} />);
+  if (params && job.busy) {
+    const ti = step ? params.targets.indexOf(step.target) : 0;
+    if (params.targets.length > 1) right.push(<Bar key="bt" label={`targets ${Math.max(0, ti) + 1}/${params.targets.length}`} fraction={Math.max(0, ti) / params.targets.length} width={rw} />);
+    if (step) right.push(<Bar key="bs" label={truncate(step.target, 12)} fraction={step.step / step.steps} width={rw} right={`${step.step}/${step.steps}`} />);
+  }
+  // Charts of the current (or last) target's interval evaluations.
+  const target = step?.target ?? evals.current[evals.current.length - 1]?.target;
+  const series = evals.current.filter((e) => e.target === target);
+  const r = s.result;
+  const tableRows = r ? Math.min(r.runs.length, 4) * 1 + 2 : 0;
+  if (series.length) {
+    const keys = Object.keys(series[series.length - 1]!.metrics);
+    const chartKeys = ['forget ppl', 'retain ppl'].filter((k) => keys.includes(k));
+    const rougeKeys = keys.filter((k) => k.endsWith('rougeL'));
+    const avail = bodyH - 3 - right.length - tableRows - (s.error ? 5 : 0) - (rougeKeys.length ? 1 : 0);
+    const ch = Math.max(3, Math.floor(avail / Math.max(1, chartKeys.length)));
+    for (const k of chartKeys) right.push(<Chart key={k} title={`${target}: ${k}`} values={series.map((e) => e.metrics[k]!)} width={rw} height={ch} color={k.startsWith('forget') ? theme.warn : theme.ok} digits={2} />);
+    if (rougeKeys.length) {
+      const last = series[series.length - 1]!.metrics;
+      const first = series[0]!.metrics;
+      right.push(
+        <Text key="rouge" wrap="truncate">
+          {rougeKeys.map((k) => `${k} ${fmtNum(first[k], 2)}→${fmtNum(last[k], 2)}`).join(' · ')}
+        </Text>,
+      );
+    }
+  }
+  if (s.error) right.push(<ErrorPanel key="err" error={s.error} width={rw} />);
+  if (r) {
+    right.push(
+      <Text key="rh" bold wrap="truncate">
+        {`${'target'.padEnd(14)}${'forget ppl'.padEnd(18)}retain ppl`}
+      </Text>,
+    );
+    for (const run of r.runs.slice(0, 4)) {
+      const f = run.metrics['forget ppl'];
+      const rt = run.metrics['retain ppl'];
+      right.push(
+        <Text key={run.runId} wrap="truncate">
+          {truncate(run.target, 13).padEnd(14)}
+          {(f ? `${fmtNum(f.before, 1)}→${fmtNum(f.after, 1)} ${fmtChange(f.before, f.after)}` : '-').padEnd(18)}
+          {rt ? `${fmtNum(rt.before, 1)}→${fmtNum(rt.after, 1)} ${fmtChange(rt.before, rt.after)}` : '-'}
+        </Text>,
+      );
+    }
+    right.push(
+      <Text key="next" color={theme.muted} wrap="truncate">
+        {r.runs.length > 1 ? 'c or 5: open the comparison' : `adapter ${r.runs[0]?.adapterDir ?? '-'} (load it on tab 1)`}
+      </Text>,
+    );
+  }
+
+  const cli = params ?? unlearnParams(values, { data: state.dataPath, forget: state.forget });
+  return (
+    <Box flexDirection="column" width={width} height={height}>
+      <Box height={bodyH}>
+        <Panel title="Unlearn" width={formW} height={bodyH} focused={active && !job.busy}>
+          <Form fields={fields} values={shown} onChange={(k, v) => setValues((x) => ({ ...x, [k]: v }))} active={active && !job.busy} width={formW - 4} height={bodyH - 4} />
+          {formError ? (
+            <Text color={theme.err} wrap="truncate">
+              ✗ {formError}
+            </Text>
+          ) : null}
+        </Panel>
+        <Panel title="Progress" width={rightW} height={bodyH}>
+          {right}
+        </Panel>
+      </Box>
+      <Text color={theme.muted} wrap="truncate">
+        {typeof cli !== 'string' ? truncate(unlearnCli(cli), width) : ' '}
+      </Text>
+      <KeyHints hints={job.busy ? [['esc', 'cancel (next step)'], ['1-7', 'other tabs: it goes on']] : [['↑↓', 'field'], ['enter', 'edit / pick targets'], ['←→', 'choose'], ['r', 'run'], ['c', 'comparison']]} width={width} />
+    </Box>
+  );
+}

@@ -1,0 +1,194 @@
+/**
+ * Everything an unlearning run needs before a method runs: the source run and its fine-tuned model
+ * (F32 host weights), the training examples, the forget set (a dataset split, a list of ids, or the
+ * items a plain-language request selects by fuzzy matching), the kept examples, and the evaluation
+ * sets. `makeContext` then gives a method a fresh working copy of the model.
+ */
+import fs from 'node:fs';
+import { CausalLM } from '../model/model.ts';
+import { tokenizerFromGguf, type Tokenizer } from '../model/tokenizer/index.ts';
+import { getDataset, type Dataset } from '../data/dataset.ts';
+import { FACT_SPLITS, type FactItem, type FactSplit } from '../data/types.ts';
+import { UserError } from '../util/errors.ts';
+import { Rng } from '../util/rng.ts';
+import { resolveFilter } from '../model/paramGroups.ts';
+import { asF32Model, SessionPool } from './sessions.ts';
+import { fuzzyReport, fuzzySelect, type FuzzyOptions, type FuzzyReport, type FuzzySelection } from './fuzzy.ts';
+import { itemTexts, loadSource, toExamples, trainingItems } from './source.ts';
+import { getMethod, resolveHyper } from './registry.ts';
+import type { EvalSets, QaItem } from './measure.ts';
+import type { Example, ProgressEvent, RunSource, UnlearnContext, UnlearnHyper, UnlearnMethod } from './types.ts';
+
+export interface PrepareOptions {
+  /** Fine-tune run folder or checkpoint. */
+  from: string;
+  /** Dataset name or path (default 'dave'). */
+  data?: string;
+  /** Forget set: a split name of the dataset (default 'forget') or a file of ids (JSON array or one per line). */
+  forget?: string;
+  /** Forget set as explicit ids (overrides `forget`). */
+  forgetIds?: string[];
+  /** A plain-language removal request: the forget set is the training items it selects. */
+  request?: string;
+  fuzzy?: FuzzyOptions;
+  /** Keep only the first N forget examples (training order). */
+  limit?: number;
+  /** Items per evaluation set (default 50; 0 = all). */
+  evalLimit?: number;
+  /** Greedy answers + ROUGE for forget and retain questions. */
+  rouge?: boolean;
+  seed?: number;
+}
+
+export interface Prepared {
+  source: RunSource;
+  dataset: Dataset;
+  tokenizer: Tokenizer;
+  /** The fine-tuned model (F32 host weights); never changed. */
+  model: CausalLM;
+  maxLen: number;
+  train: Example[];
+  forget: Example[];
+  retain: Example[];
+  evalSets: EvalSets;
+  /** Fuzzy selection and its precision / recall against the dataset's forget split (request mode). */
+  selection: { fuzzy: FuzzySelection; report: FuzzyReport } | null;
+  facts: Map<string, FactItem>;
+  seed: number;
+}
+
+/** n items of `arr` chosen by a seeded shuffle, in their original order (all when n <= 0 or n >= length). */
+export function sampleItems<T>(arr: T[], n: number, seed: number): T[] {
+  if (n <= 0 || n >= arr.length) return arr.slice();
+  const idx = new Rng(seed).shuffle(arr.map((_, i) => i)).slice(0, n).sort((a, b) => a - b);
+  return idx.map((i) => arr[i]!);
+}
+
+function readIdsFile(file: string): string[] {
+  const text = fs.readFileSync(file, 'utf8').trim();
+  if (text.startsWith('[')) {
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch (e) {
+      throw new UserError(`${file} is not valid JSON: ${(e as Error).message}`);
+    }
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new UserError(`${file} must be a JSON array of id strings`);
+    return v as string[];
+  }
+  return text
+    .split(/\r?\n/)
+    .map((s) => s.trim())
+    .filter((s) => s && !s.startsWith('#'));
+}
+
+export function prepare(o: PrepareOptions): Prepared {
+  const seed = o.seed ?? 0;
+  const source = loadSource(o.from);
+  const dataset = getDataset(o.data ?? 'dave');
+  const loaded = CausalLM.load(source.checkpoint);
+  const model = asF32Model(loaded);
+  const tokenizer = tokenizerFromGguf(loaded.file!);
+  const maxLen = Math.min(source.options?.maxLen ?? model.config.nCtx, model.config.nCtx);
+  const trainItems = trainingItems(source, dataset);
+  const train = toExamples(trainItems, tokenizer, maxLen);
+  const trainIds = new Set(train.map((e) => e.id));
+  const facts = new Map<string, FactItem>();
+  for (const f of dataset.facts()) facts.set(f.id, f);
+
+  let forgetIds: string[];
+  let selection: Prepared['selection'] = null;
+  if (o.request !== undefined) {
+    const fz = fuzzySelect(o.request, trainItems, o.fuzzy);
+    const truth = dataset.facts('forget').map((f) => f.id).filter((id) => trainIds.has(id));
+    const info = new Map([...facts.values()].map((f) => [f.id, { decoyOf: f.decoy_of, person: f.person }]));
+    selection = { fuzzy: fz, report: fuzzyReport(fz, truth, info) };
+    forgetIds = fz.selected;
+    if (forgetIds.length === 0) throw new UserError(`the request "${o.request}" selected no training items`);
+  } else if (o.forgetIds) {
+    forgetIds = o.forgetIds;
+  } else {
+    const f = o.forget ?? 'forget';
+    if ((FACT_SPLITS as readonly string[]).includes(f)) forgetIds = dataset.facts(f as FactSplit).map((x) => x.id);
+    else if (fs.existsSync(f)) forgetIds = readIdsFile(f);
+    else throw new UserError(`--forget '${f}' is neither a split (${FACT_SPLITS.join(', ')}) nor a file of ids`);
+  }
+  const notTrained = forgetIds.filter((id) => !trainIds.has(id));
+  if (notTrained.length === forgetIds.length) {
+    throw new UserError(`none of the ${forgetIds.length} forget items was in the run's training set (e.g. ${forgetIds[0]}); nothing to unlearn`);
+  }
+  const wanted = new Set(forgetIds);
+  let forget = train.filter((e) => wanted.has(e.id));
+  if (o.limit !== undefined) {
+    if (!Number.isInteger(o.limit) || o.limit < 1) throw new UserError(`--limit must be a positive integer, got ${o.limit}`);
+    forget = forget.slice(0, o.limit);
+  }
+  const forgetSet = new Set(forget.map((e) => e.id));
+  const retain = train.filter((e) => !forgetSet.has(e.id));
+
+  const evalLimit = o.evalLimit ?? 50;
+  const all = itemTexts(dataset);
+  const split = (s: FactSplit) => retain.filter((e) => facts.get(e.id)?.split === s);
+  const sets: Record<string, Example[]> = {
+    forget: sampleItems(forget, evalLimit, seed + 1),
+    retain: sampleItems(split('retain'), evalLimit, seed + 2),
+    decoy: sampleItems(split('decoy'), evalLimit, seed + 3),
+    holdout: sampleItems(toExamples(dataset.facts('holdout').map((f) => all.get(f.id)!), tokenizer, maxLen), evalLimit, seed + 4),
+    general: sampleItems(toExamples(dataset.texts().map((t) => ({ id: t.id, text: t.text })), tokenizer, maxLen), evalLimit, seed + 5),
+  };
+  if (selection) {
+    const truth = train.filter((e) => facts.get(e.id)?.split === 'forget');
+    sets.trueForget = sampleItems(truth, evalLimit, seed + 6);
+  }
+  for (const k of Object.keys(sets)) if (sets[k]!.length === 0) delete sets[k];
+  const qaOf = (ex: Example[]): QaItem[] =>
+    ex.flatMap((e) => {
+      const f = facts.get(e.id);
+      return f ? [{ id: f.id, question: f.question, answer: f.answer }] : [];
+    });
+  const evalSets: EvalSets = { sets, qa: o.rouge ? { forget: qaOf(sets.forget ?? []), retain: qaOf(sets.retain ?? []) } : undefined };
+  return { source, dataset, tokenizer, model, maxLen, train, forget, retain, evalSets, selection, facts, seed };
+}
+
+export interface ContextOptions {
+  method: string;
+  /** Layer target (default 'all'). */
+  filter?: string;
+  hyper?: Partial<UnlearnHyper>;
+  /** Forget examples (default: the prepared forget set). */
+  forget?: Example[];
+  /** Start from this model instead of the prepared one (sequential requests). */
+  start?: CausalLM;
+  onProgress?: (e: ProgressEvent) => void;
+  quiet?: boolean;
+  oracleDir?: string;
+  seed?: number;
+}
+
+/** A method and a context holding a fresh working copy of the model (dispose ctx.pool when done). */
+export function makeContext(p: Prepared, o: ContextOptions): { method: UnlearnMethod; ctx: UnlearnContext } {
+  const method = getMethod(o.method);
+  const filter = o.filter ?? 'all';
+  const tensors = resolveFilter(filter, p.model.config);
+  const forget = o.forget ?? p.forget;
+  if (forget.length === 0) throw new UserError('the forget set is empty');
+  const ids = new Set(forget.map((e) => e.id));
+  const retain = o.forget ? p.train.filter((e) => !ids.has(e.id)) : p.retain;
+  const work = asF32Model(o.start ?? p.model);
+  const hyper = resolveHyper(o.hyper ?? {}, p.source, forget.length);
+  const ctx: UnlearnContext = {
+    work,
+    filter,
+    tensors,
+    forget,
+    retain,
+    source: p.source,
+    hyper,
+    seed: o.seed ?? p.seed,
+    pool: new SessionPool(work),
+    onProgress: o.onProgress,
+    quiet: o.quiet,
+    oracleDir: o.oracleDir,
+  };
+  return { method, ctx };
+}

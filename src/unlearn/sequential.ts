@@ -1,0 +1,118 @@
+/**
+ * Sequential requests (the paper's open question on long-term stability after many unlearning
+ * operations): apply several unlearning requests one after another, each starting from the previous
+ * result, and measure after every request how the retain, holdout and general sets drift from the
+ * fine-tuned model, and how well each request's own examples stay forgotten.
+ *
+ * Drift at step k, per set: mean per-item NLL change from step 0 (the fine-tuned model), perplexity
+ * ratio, and a paired t-test of per-item NLL (step k vs step 0).
+ */
+import { pairedTTest, type PairedTTestResult } from '../stats/index.ts';
+import { measure, type Measurement } from './measure.ts';
+import { makeContext, type Prepared } from './prepare.ts';
+import { SessionPool } from './sessions.ts';
+import { deltaNorms, addDeltas, type Deltas } from './deltas.ts';
+import type { CausalLM } from '../model/model.ts';
+import type { Example, UnlearnHyper } from './types.ts';
+
+export interface SequentialRequest {
+  name: string;
+  forget: Example[];
+}
+
+export interface SetDrift {
+  set: string;
+  meanNll: number;
+  perplexity: number;
+  /** Mean per-item NLL change from step 0. */
+  nllChange: number;
+  perplexityRatio: number;
+  test: PairedTTestResult | null;
+}
+
+export interface SequentialStep {
+  step: number;
+  request: string;
+  forgetCount: number;
+  seconds: number;
+  deltaNorm: number;
+  drift: SetDrift[];
+  /** Mean NLL of each request's examples so far (earlier ones: do they stay forgotten?). */
+  requests: Record<string, number>;
+}
+
+export interface SequentialResult {
+  method: string;
+  filter: string;
+  steps: SequentialStep[];
+  /** The total change of all requests (for an adapter). */
+  deltas: Deltas;
+  model: CausalLM;
+}
+
+function meanNllOf(m: Measurement, set: string): number {
+  return m.sets[set]?.meanNll ?? NaN;
+}
+
+export function sequentialUnlearn(
+  p: Prepared,
+  o: { method: string; filter?: string; hyper?: Partial<UnlearnHyper>; requests: SequentialRequest[]; quiet?: boolean; onStep?: (s: SequentialStep) => void },
+): SequentialResult {
+  const sets = { ...p.evalSets.sets };
+  for (const r of o.requests) sets[`request:${r.name}`] = r.forget;
+  const ev = { sets };
+  const pool0 = new SessionPool(p.model);
+  let m0: Measurement;
+  try {
+    m0 = measure(pool0, ev);
+  } finally {
+    pool0.dispose();
+  }
+  const driftOf = (m: Measurement): SetDrift[] =>
+    Object.keys(p.evalSets.sets).map((set) => {
+      const a = m.sets[set]!;
+      const b = m0.sets[set]!;
+      const test = a.nll.length >= 2 ? pairedTTest(a.nll, b.nll) : null;
+      return {
+        set,
+        meanNll: a.meanNll,
+        perplexity: a.perplexity,
+        nllChange: a.nll.reduce((s, v, i) => s + v - b.nll[i]!, 0) / a.nll.length,
+        perplexityRatio: a.perplexity / b.perplexity,
+        test: test && Number.isFinite(test.p) ? test : null,
+      };
+    });
+  const reqNll = (m: Measurement) => Object.fromEntries(o.requests.map((r) => [r.name, meanNllOf(m, `request:${r.name}`)]));
+  const steps: SequentialStep[] = [{ step: 0, request: '(fine-tuned)', forgetCount: 0, seconds: 0, deltaNorm: 0, drift: driftOf(m0), requests: reqNll(m0) }];
+  let model: CausalLM = p.model;
+  let total: Deltas = new Map();
+  o.requests.forEach((r, i) => {
+    const { method, ctx } = makeContext(p, { method: o.method, filter: o.filter, hyper: o.hyper, forget: r.forget, start: model, quiet: o.quiet });
+    try {
+      const out = method.run(ctx);
+      const m = measure(ctx.pool, ev);
+      total = addDeltas(total, out.deltas);
+      model = ctx.work;
+      const s: SequentialStep = { step: i + 1, request: r.name, forgetCount: r.forget.length, seconds: out.seconds, deltaNorm: deltaNorms(out.deltas).total, drift: driftOf(m), requests: reqNll(m) };
+      steps.push(s);
+      o.onStep?.(s);
+    } finally {
+      ctx.pool.dispose();
+    }
+  });
+  return { method: o.method, filter: o.filter ?? 'all', steps, deltas: total, model };
+}
+
+/** Markdown: one row per step, the drift of each set and each request's mean NLL. */
+export function sequentialMarkdown(r: SequentialResult): string {
+  const sets = r.steps[0]!.drift.map((d) => d.set);
+  const reqs = Object.keys(r.steps[0]!.requests);
+  const head = ['step', 'request', 'n', ...sets.map((s) => `${s} ppl (x)`), ...reqs.map((q) => `NLL ${q}`)];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const s of r.steps) {
+    lines.push(
+      `| ${[s.step, s.request, s.forgetCount, ...s.drift.map((d) => `${d.perplexity.toFixed(2)} (x${d.perplexityRatio.toFixed(3)})`), ...reqs.map((q) => s.requests[q]!.toFixed(3))].join(' | ')} |`,
+    );
+  }
+  return lines.join('\n') + '\n';
+}
