@@ -11,5 +11,6 @@ import * as demo from './demo.ts';
 import * as data from './data.ts';
 import * as serve from './serve.ts';
 import * as evalCmd from './eval.ts';
+import * as unlearn from './unlearn.ts';
 
-export const commandModules: Array<{ register: (program: Command) => void }> = [doctor, bench, model, train, demo, data, serve, evalCmd];
+export const commandModules: Array<{ register: (program: Command) => void }> = [doctor, bench, model, train, demo, data, serve, evalCmd, unlearn];

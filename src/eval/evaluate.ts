@@ -87,6 +87,8 @@ export interface EvaluateOptions extends PlanInput {
   step?: number;
   /** Metric values over unlearning steps (makeIntervalEvaluator's series()), stored as series.json. */
   series?: ReportSeries[];
+  /** The interval evaluator that ran during unlearning (makeIntervalEvaluator); its series are stored like `series`. */
+  intervalCallback?: { series(): ReportSeries[] };
   /** Write report.md / report.html for this run when done (default true). */
   report?: boolean;
   onProgress?: (e: ProgressEvent) => void;
@@ -229,7 +231,7 @@ export async function evaluate(o: EvaluateOptions): Promise<EvaluateResult> {
   const itemsPath = path.join(dir, 'items.json');
   const prev = readJsonIfExists<RunMeta | null>(runPath, null);
   if (prev && prev.configHash !== configHash) {
-    throw new UserError(`${dir} holds an evaluation of another model, adapter or dataset (${prev.model}${prev.adapter ? ' + ' + prev.adapter : ''}, ${prev.data}); choose another --out or delete it`);
+    throw new UserError(`${dir} holds an evaluation of another model, adapter, dataset or --limit (${prev.model}${prev.adapter ? ' + ' + prev.adapter : ''}, ${prev.data}); choose another --out or delete it`);
   }
   ensureDir(dir);
   const environment = describeEnvironment({ engine: true });
@@ -262,7 +264,8 @@ export async function evaluate(o: EvaluateOptions): Promise<EvaluateResult> {
   if (summaryFile.configHash !== configHash || itemsFile.configHash !== configHash) {
     throw new UserError(`${dir}: summary.json or items.json belongs to another evaluation; delete the folder to start over`);
   }
-  if (o.series) writeJsonAtomic(path.join(dir, 'series.json'), o.series);
+  const series = [...(o.series ?? []), ...(o.intervalCallback?.series() ?? [])];
+  if (series.length) writeJsonAtomic(path.join(dir, 'series.json'), series);
 
   const run = await runPlan(
     plan,

@@ -27,7 +27,7 @@ export function fmtP(p: number): string {
 }
 
 function ci(c: [number, number] | null): string {
-  return c ? `[${fmt(c[0])}, ${fmt(c[1])}]` : 'n/a';
+  return c ? `[${fmt(c[0])}, ${fmt(c[1])}]` : '[n/a]';
 }
 
 interface Table {
@@ -219,7 +219,7 @@ const NUMERIC = /^[−+-]?(\d|n\/a|∞|\[)/;
 function htmlTable(t: Table): string {
   const head = `<tr>${t.head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>`;
   const body = t.rows.map((r) => `<tr>${r.map((c, i) => `<td${i > 0 && NUMERIC.test(c) ? ' class="num"' : ''}>${esc(c)}</td>`).join('')}</tr>`).join('\n');
-  return `<div class="tw"><table>${t.caption ? `<caption>${esc(t.caption)}</caption>` : ''}<thead>${head}</thead><tbody>${body}</tbody></table></div>`;
+  return `<div class="tw">${t.caption ? `<p class="cap">${esc(t.caption)}</p>` : ''}<table><thead>${head}</thead><tbody>${body}</tbody></table></div>`;
 }
 
 const CSS = `
@@ -227,8 +227,8 @@ body{font-family:Helvetica,Arial,sans-serif;margin:24px auto;max-width:1200px;co
 h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}
 .note{background:#f6f8fa;border-left:3px solid #888;padding:6px 10px;margin:6px 0;font-size:13px}
 .tw{overflow-x:auto}
-table{border-collapse:collapse;margin:10px 0 18px;font-size:12.5px}
-caption{text-align:left;font-weight:bold;padding:4px 0;font-size:13px;max-width:1100px}
+table{border-collapse:collapse;margin:0 0 18px;font-size:12.5px}
+.cap{font-weight:bold;margin:14px 0 4px;font-size:13px}
 th,td{border:1px solid #ddd;padding:3px 7px;text-align:left;white-space:nowrap}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 th{background:#f3f3f3}

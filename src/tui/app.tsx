@@ -7,8 +7,8 @@
  * scrolling) and at least 80 x 24; larger terminals get wider panels and taller charts.
  */
 import React, { useCallback, useEffect, useMemo, useState } from 'react';
-import { Box, Text, useApp, useInput, useStdout } from 'ink';
-import { AppProvider, TAB_IDS, useAppContext, useSyncState, type AppContextValue, type Services, type SharedState, type TabId } from './context.tsx';
+import { Box, Text, useApp, useStdout } from 'ink';
+import { AppProvider, TAB_IDS, useAppContext, useKeys, useSyncState, type AppContextValue, type Services, type SharedState, type TabId } from './context.tsx';
 import { theme } from './components/ui.tsx';
 import { ModelScreen } from './screens/ModelScreen.tsx';
 import { DataScreen } from './screens/DataScreen.tsx';
@@ -32,7 +32,10 @@ export const TAB_LABELS: Record<TabId, string> = {
 };
 
 export interface ScreenProps {
+  /** This screen is shown and has the keys (for rendering). */
   active: boolean;
+  /** The same, asked when a key arrives (see useKeys). */
+  keysActive: () => boolean;
   width: number;
   height: number;
 }
@@ -99,7 +102,7 @@ export function App(props: AppProps) {
 
 function Shell({ tab, tabRef, setTab, size, onQuit }: { tab: TabId; tabRef: React.MutableRefObject<TabId>; setTab(t: TabId): void; size?: { columns: number; rows: number }; onQuit?(): void }) {
   const { exit } = useApp();
-  const { state, editing, editingRef, update } = useAppContext();
+  const { state, editingRef, update } = useAppContext();
   const term = useTerminalSize(size);
   const [help, setHelp, helpRef] = useSyncState(false);
   const [confirmQuit, setConfirmQuit, confirmRef] = useSyncState(false);
@@ -112,7 +115,7 @@ function Shell({ tab, tabRef, setTab, size, onQuit }: { tab: TabId; tabRef: Reac
     exit();
   }, [exit, onQuit]);
 
-  useInput((input, key) => {
+  useKeys((input, key) => {
     if (helpRef.current) {
       if (key.escape || input === '?' || input === 'q') setHelp(false);
       return;
@@ -134,6 +137,10 @@ function Shell({ tab, tabRef, setTab, size, onQuit }: { tab: TabId; tabRef: Reac
     if (state.notice && key.escape) update({ notice: null });
   });
 
+  const keysActive = useMemo(
+    () => Object.fromEntries(TAB_IDS.map((id) => [id, () => !helpRef.current && !confirmRef.current && tabRef.current === id])) as Record<TabId, () => boolean>,
+    [helpRef, confirmRef, tabRef],
+  );
   const screens: Array<[TabId, React.ComponentType<ScreenProps>]> = [
     ['model', ModelScreen],
     ['data', DataScreen],
@@ -151,7 +158,7 @@ function Shell({ tab, tabRef, setTab, size, onQuit }: { tab: TabId; tabRef: Reac
         {screens.map(([id, Screen]) => (
           <Box key={id} display={!help && id === tab ? 'flex' : 'none'} flexDirection="column" height={contentH} width={columns}>
             <ErrorBoundary name={TAB_LABELS[id]}>
-              <Screen active={!help && !confirmQuit && id === tab} width={columns} height={contentH} />
+              <Screen active={!help && !confirmQuit && id === tab} keysActive={keysActive[id]} width={columns} height={contentH} />
             </ErrorBoundary>
           </Box>
         ))}

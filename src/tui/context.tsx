@@ -5,6 +5,7 @@
  * "q" in a field does not quit).
  */
 import React, { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState } from 'react';
+import { useInput, type Key } from 'ink';
 import type { CompareView, DescribeResult, ForgetChoice, JobKind, JobOutcome, JobTypes, JobRunner } from './jobs/protocol.ts';
 import type { ServerControl } from './lib/server.ts';
 import type { HfFolderInfo, ModelInfo } from './lib/modelInfo.ts';
@@ -129,7 +130,9 @@ export function useJob<K extends JobKind>(kind: K) {
     if (!handle.current) setState({ status: 'idle' });
   }, []);
   const busy = state.status === 'running' || state.status === 'cancelling';
-  return useMemo(() => ({ state, start, cancel, reset, busy }), [state, start, cancel, reset, busy]);
+  /** Whether a job is running right now (for key handlers). */
+  const isBusy = useCallback(() => handle.current !== null, []);
+  return useMemo(() => ({ state, start, cancel, reset, busy, isBusy }), [state, start, cancel, reset, busy, isBusy]);
 }
 
 /**
@@ -146,6 +149,22 @@ export function useSyncState<T>(initial: T | (() => T)): [T, (v: T | ((prev: T) 
     setState(next);
   }, []);
   return [state, set, ref];
+}
+
+/**
+ * ink's useInput, always calling the handler of the latest render and asking `active` at the
+ * moment a key arrives (ink re-subscribes handlers only after React's effects run, which can lag
+ * behind a burst of keys).
+ */
+export function useKeys(handler: (input: string, key: Key) => void, active: boolean | (() => boolean) = true): void {
+  const h = useRef(handler);
+  h.current = handler;
+  const a = useRef(active);
+  a.current = active;
+  useInput((input, key) => {
+    const on = typeof a.current === 'function' ? a.current() : a.current;
+    if (on) h.current(input, key);
+  });
 }
 
 /** Re-render every `ms` while `on` (elapsed times, spinners). */

@@ -56,36 +56,6 @@ export function addScaled(acc: Float32Array, g: ExampleGrad, scale: number): voi
   }
 }
 
-/**
- * acc += clip(scale * s .* g, -limit, limit), elementwise (AdamW step scales s, dense, same layout).
- * Returns how many elements were clipped.
- */
-export function addScaledElementwise(acc: Float32Array, g: ExampleGrad, s: Float32Array, scale: number, limit = Infinity): number {
-  let clipped = 0;
-  const add = (k: number, v: number) => {
-    let x = scale * s[k]! * v;
-    if (x > limit) {
-      x = limit;
-      clipped++;
-    } else if (x < -limit) {
-      x = -limit;
-      clipped++;
-    }
-    acc[k] = acc[k]! + x;
-  };
-  if (isSparse(g)) {
-    const { rows, values, rowSize } = g;
-    for (let j = 0; j < rows.length; j++) {
-      const base = rows[j]! * rowSize;
-      const vb = j * rowSize;
-      for (let i = 0; i < rowSize; i++) add(base + i, values[vb + i]!);
-    }
-  } else {
-    for (let i = 0; i < g.length; i++) add(i, g[i]!);
-  }
-  return clipped;
-}
-
 /** Frobenius norm of each delta and of all together; the tensors that changed. */
 export function deltaNorms(deltas: Deltas): { total: number; perTensor: Record<string, number>; changed: string[] } {
   let tot = 0;

@@ -7,31 +7,38 @@
  *
  * with g_{i,e} the gradient of example i's own mean token loss at the parameters it met in epoch e
  * and s_{i,e} the optimiser's step scale at that step:
- *   SGD:   s = lr * w_i, with w_i = n_i / n the example's weight in its batch gradient (token share;
- *          lr / batch size when all examples have the same length, as methods.md writes it). The
- *          recorded SGD update was -lr * sum_b w_b g_b, so eta = 1 reverses example i's part of it
- *          exactly; a fine-tune of forget-only batches is then undone to float rounding
- *          (test/unlearn/reversal.test.ts). Weight decay is not attributed to examples and is not
- *          reversed.
- *   AdamW: s = w_i * lr / (sqrt(v_hat) + eps) per element, the recorded step scale. AdamW's update
- *          is lr * m_hat / (sqrt(v_hat) + eps), and m_hat mixes this step's gradient with earlier
- *          ones (momentum), so treating the step as scale * g reverses the update only
- *          approximately: the part that momentum carried into later steps is not undone, and m_hat's
- *          bias correction (1 - beta1) / (1 - beta1^t) is taken as 1 (summed over the later steps that
- *          momentum carries it into, the coefficients of g_t add up to about 1, so scale * g is the
- *          step's whole effect when v_hat changes slowly).
- *          One example's share can be far larger than the step itself: where its gradient and another
- *          example's cancel in the batch gradient, v_hat (an average of squared *batch* gradients) is
- *          tiny and lr / sqrt(v_hat) huge (on a 40-fact fine-tune, unclipped eta = 1 ascent raised
- *          every set's perplexity to 1e127). So each example's per-element reversal is clipped to
- *          [-eta lr, eta lr], the size of one AdamW step for a steady gradient (|m_hat| <= sqrt(v_hat));
- *          how many elements were clipped is reported in the settings.
+ *
+ *   SGD (ggml: w <- w (1 - lr wd) - lr g_batch): s = lr * w_i, with w_i = n_i / n the example's
+ *     weight in its batch gradient (token share; lr / batch size when all examples have the same
+ *     length, as methods.md writes it). The recorded update was -lr * sum_b w_b g_b, so eta = 1
+ *     reverses example i's part of it exactly; a fine-tune of forget-only batches is undone to float
+ *     rounding (test/unlearn/reversal.test.ts). Weight decay is not attributed to examples and is not
+ *     reversed.
+ *
+ *   AdamW (ggml: w <- w (1 - lr wd) - lr_k m_hat_k / (sqrt(v_hat_k) + eps), m_hat_k = m_k / (1 - b1^k)):
+ *     methods.md's per-element scale s_k = lr_k / (sqrt(v_hat_k) + eps), recorded at every step k,
+ *     with momentum taken into account. Step t's batch gradient enters every later m_k with weight
+ *     (1 - b1) b1^(k - t), so with v_hat_k taken as recorded the total move it caused is
+ *       C_t * g_t,   C_t = sum_{k >= t} (1 - b1) b1^(k - t) / (1 - b1^k) * s_k      (elementwise)
+ *     (computed backwards over the recorded steps: R_t = s_t / (1 - b1^t) + b1 R_{t+1},
+ *     C_t = (1 - b1) R_t). The forget examples of step t contribute D_t = sum_{i in F at t} w_i g_i
+ *     to g_t, and the reversal adds C_t * D_t. For a fine-tune whose batches are all forget examples
+ *     this is the exact inverse of the recorded AdamW updates (the test checks it). Momentum carried
+ *     past the last recorded step (first-epoch: into epoch 2) is not reversed.
+ *     Where the forget part of a batch gradient is large but cancelled by the rest of the batch,
+ *     v_hat (an average of squared *batch* gradients) is tiny and C_t D_t huge: the share of an
+ *     update one cannot attribute to examples. So each step's reversal is clipped elementwise to
+ *     +-rho * sum_k (1 - b1) b1^(k - t) / (1 - b1^k) lr_k, the most AdamW can move a parameter
+ *     for one step's gradient, rho = max(1, (1 - b1) / sqrt(1 - b2)) (Kingma and Ba 2015, sec. 2.1:
+ *     |m_hat / sqrt(v_hat)| <= rho). Without it, eta = 1 on a 40-fact fine-tune (forget and retain
+ *     mixed in batches) raised every set's perplexity to 1e127. The clipped fraction of elements is
+ *     reported in the settings. Reading all recorded step scales is one pass over steps-<e>.bin.
+ *
  * The change is restricted to the parameter filter; the filter's tensors must have been recorded.
  */
 import { UserError } from '../util/errors.ts';
 import type { GradRecordReader, RecordEntry } from '../train/gradRecord.ts';
-import { isSparse } from '../train/perExample.ts';
-import { addScaled, addScaledElementwise, applyDeltas, type Deltas } from './deltas.ts';
+import { addScaled, applyDeltas, type Deltas } from './deltas.ts';
 import type { UnlearnContext, UnlearnOutcome } from './types.ts';
 
 export function requireRecord(ctx: UnlearnContext, which: 'first-epoch' | 'all-epochs'): GradRecordReader {
@@ -68,49 +75,81 @@ export function storedGradientAscent(ctx: UnlearnContext, method: string, which:
   if (!Number.isFinite(eta)) throw new UserError(`--eta must be a number, got ${eta}`);
   const sgd = rec.index.optimizer === 'sgd';
   const wanted = new Set(ctx.tensors);
-  const deltas: Deltas = new Map(ctx.tensors.map((n) => [n, new Float32Array(ctx.work.weights.get(n)!.data.length)]));
-  // Read in step order so that each step's AdamW scales are loaded once.
+  const sizeOf = (n: string) => ctx.work.weights.get(n)!.data.length;
+  const deltas: Deltas = new Map(ctx.tensors.map((n) => [n, new Float32Array(sizeOf(n))]));
   const entries: RecordEntry[] = [];
   for (const ex of ctx.forget) for (const e of epochs) entries.push(rec.entry(ex.id, e));
-  entries.sort((a, b) => a.step - b.step);
-  let scalesStep = -1;
-  let scales: Map<string, Float32Array> | null = null;
+  entries.sort((a, b) => b.step - a.step || (a.id < b.id ? -1 : 1));
+  const log: UnlearnOutcome['log'] = entries.map((e) => ({ id: e.id, epoch: e.epoch, step: e.step, lr: rec.step(e.step).lr, batchWeight: e.batchWeight }));
+  let done = 0;
+  const progress = () => ctx.onProgress?.({ method, step: ++done, total: entries.length });
+  if (sgd) {
+    for (const entry of entries) {
+      const lr = rec.step(entry.step).lr;
+      for (const [name, g] of rec.read(entry.id, entry.epoch)) if (wanted.has(name)) addScaled(deltas.get(name)!, g, eta * lr * entry.batchWeight);
+      progress();
+    }
+    applyDeltas(ctx.work, deltas);
+    return { method, tensors: ctx.tensors, deltas, settings: { eta, epochs: epochs.join(','), optimizer: 'sgd', recordDtype: rec.index.dtype, examples: ctx.forget.length, records: entries.length }, log, seconds: (performance.now() - t0) / 1000 };
+  }
+  // AdamW: walk the recorded steps backwards, keeping R_t = s_t / (1 - b1^t) + b1 R_{t+1} and the
+  // scalar L_t = lr_t / (1 - b1^t) + b1 L_{t+1} (its clip bound), and reverse each step's forget part.
+  const b1 = rec.index.adam?.beta1 ?? 0.9;
+  const b2 = rec.index.adam?.beta2 ?? 0.999;
+  const rho = Math.max(1, (1 - b1) / Math.sqrt(1 - b2));
+  const recordedEpochs = new Set(epochs);
+  const steps = rec.index.steps.filter((s) => recordedEpochs.has(s.epoch)).sort((a, b) => b.step - a.step);
+  const R = new Map(ctx.tensors.map((n) => [n, new Float64Array(sizeOf(n))]));
+  let L = 0;
+  let prevStep = Infinity;
   let clipped = 0;
   let elements = 0;
-  const log: UnlearnOutcome['log'] = [];
-  entries.forEach((entry, k) => {
-    const step = rec.step(entry.step);
-    const grads = rec.read(entry.id, entry.epoch);
-    if (!sgd && scalesStep !== entry.step) {
-      scales = rec.stepScales(entry.step);
-      scalesStep = entry.step;
+  let k = 0;
+  for (const st of steps) {
+    // momentum does not carry across a gap in the recorded steps (e.g. an unrecorded epoch)
+    const carry = st.step === prevStep - 1 ? b1 : 0;
+    prevStep = st.step;
+    const bc = 1 / (1 - b1 ** st.step);
+    const scales = rec.stepScales(st.step)!;
+    for (const n of ctx.tensors) {
+      const r = R.get(n)!;
+      const sc = scales.get(n)!;
+      for (let i = 0; i < r.length; i++) r[i] = sc[i]! * bc + carry * r[i]!;
     }
-    for (const [name, g] of grads) {
-      if (!wanted.has(name)) continue;
-      const acc = deltas.get(name)!;
-      if (sgd) addScaled(acc, g, eta * step.lr * entry.batchWeight);
-      else {
-        clipped += addScaledElementwise(acc, g, scales!.get(name)!, eta * entry.batchWeight, Math.abs(eta) * step.lr);
-        elements += isSparse(g) ? g.values.length : g.length;
+    L = st.lr * bc + carry * L;
+    const here: RecordEntry[] = [];
+    while (k < entries.length && entries[k]!.step === st.step) here.push(entries[k++]!);
+    if (!here.length) continue;
+    const limit = rho * (1 - b1) * L;
+    const grads = here.map((entry) => ({ entry, g: rec.read(entry.id, entry.epoch) }));
+    for (const n of ctx.tensors) {
+      const D = new Float32Array(sizeOf(n));
+      for (const { entry, g } of grads) addScaled(D, g.get(n)!, entry.batchWeight);
+      const r = R.get(n)!;
+      const acc = deltas.get(n)!;
+      for (let i = 0; i < D.length; i++) {
+        if (D[i] === 0) continue;
+        let x = (1 - b1) * r[i]! * D[i]!;
+        elements++;
+        if (x > limit) {
+          x = limit;
+          clipped++;
+        } else if (x < -limit) {
+          x = -limit;
+          clipped++;
+        }
+        acc[i] = acc[i]! + eta * x;
       }
     }
-    log.push({ id: entry.id, epoch: entry.epoch, step: entry.step, lr: step.lr, batchWeight: entry.batchWeight });
-    ctx.onProgress?.({ method, step: k + 1, total: entries.length, note: entry.id });
-  });
+    for (const _ of here) progress();
+  }
+  if (k < entries.length) throw new UserError(`${rec.dir}: no AdamW step scales recorded for step ${entries[k]!.step}`);
   applyDeltas(ctx.work, deltas);
   return {
     method,
     tensors: ctx.tensors,
     deltas,
-    settings: {
-      eta,
-      epochs: epochs.join(','),
-      optimizer: rec.index.optimizer,
-      recordDtype: rec.index.dtype,
-      examples: ctx.forget.length,
-      records: entries.length,
-      ...(sgd ? {} : { clippedFraction: elements ? clipped / elements : 0 }),
-    },
+    settings: { eta, epochs: epochs.join(','), optimizer: 'adamw', recordDtype: rec.index.dtype, examples: ctx.forget.length, records: entries.length, clipRho: rho, clippedFraction: elements ? clipped / elements : 0 },
     log,
     seconds: (performance.now() - t0) / 1000,
   };

@@ -68,6 +68,7 @@ test('answer log-probabilities, text NLL and greedy answers match llama.cpp', as
     for (let i = 0; i < 2; i++) {
       const prompt = tok.encode(questionPrompt(facts[i]!.question), { addBos: true });
       const gen = tok.encode(questionPrompt(facts[i]!.question) + ' ' + answers[i]!, { addBos: true }).slice(prompt.length);
+      assert.ok(gen.length > 0, `answer ${i} is not empty`);
       const ref = await scorer.logprobs([...prompt, ...gen], { full: true });
       for (let k = 0; k < gen.length; k++) {
         const row = ref.rows![prompt.length - 1 + k]!;

@@ -4,10 +4,10 @@
  * (and flip toggles). Values are strings (a multi-choice value is comma-separated); the screen
  * validates them when it runs the job, through the library, so errors read the same as the CLI's.
  */
-import React, { useEffect, useState } from 'react';
-import { Box, Text, useInput } from 'ink';
+import React, { useEffect, useRef } from 'react';
+import { Box, Text } from 'ink';
 import { TextInput } from './TextInput.tsx';
-import { useEditLock } from '../context.tsx';
+import { useAppContext, useEditLock, useKeys, useSyncState } from '../context.tsx';
 import { theme } from './ui.tsx';
 import { truncate } from '../lib/format.ts';
 
@@ -24,7 +24,9 @@ export interface FormProps {
   fields: FieldSpec[];
   values: Record<string, string>;
   onChange(key: string, value: string): void;
+  /** The form has the keys (rendering); `keysActive`, when given, is asked as each key arrives. */
   active: boolean;
+  keysActive?: () => boolean;
   width: number;
   /** Lines available; the form scrolls when it has more fields. */
   height?: number;
@@ -32,19 +34,29 @@ export interface FormProps {
   onSelect?(key: string): void;
 }
 
-export function Form({ fields, values, onChange, active, width, height, labelWidth = 11, onSelect }: FormProps) {
+export function Form({ fields, values, onChange, active, keysActive, width, height, labelWidth = 11, onSelect }: FormProps) {
   const firstEditable = Math.max(0, fields.findIndex((f) => f.kind !== 'info'));
-  const [sel, setSel] = useState(firstEditable);
-  const [editing, setEditing] = useState<string | null>(null);
-  const [picking, setPicking] = useState<string | null>(null);
+  const [sel, setSel, selRef] = useSyncState(firstEditable);
+  const [editing, setEditingKey, editingKeyRef] = useSyncState<string | null>(null);
+  const [picking, setPicking, pickingRef] = useSyncState<string | null>(null);
+  const { setEditing: lockKeys, editingRef } = useAppContext();
   const field = fields[Math.min(sel, fields.length - 1)];
+  // Values as of the last key, for keys that arrive before the next render.
+  const valuesRef = useRef(values);
+  valuesRef.current = values;
+  const change = (key: string, v: string) => {
+    valuesRef.current = { ...valuesRef.current, [key]: v };
+    onChange(key, v);
+  };
   useEffect(() => {
     if (field) onSelect?.(field.key);
   }, [field?.key]); // eslint-disable-line react-hooks/exhaustive-deps
 
-  useInput(
+  useKeys(
     (input, key) => {
-      if (!field) return;
+      if (editingKeyRef.current !== null || pickingRef.current !== null || editingRef.current) return;
+      const f = fields[Math.min(selRef.current, fields.length - 1)];
+      if (!f) return;
       // Read-only (info) fields are skipped.
       const step = (d: number) =>
         setSel((s) => {
@@ -53,19 +65,25 @@ export function Form({ fields, values, onChange, active, width, height, labelWid
         });
       if (key.upArrow) return step(-1);
       if (key.downArrow) return step(1);
-      const v = values[field.key] ?? '';
-      if (field.kind === 'choice' && (key.leftArrow || key.rightArrow || key.return || input === ' ')) {
-        const opts = field.options ?? [];
+      const v = valuesRef.current[f.key] ?? '';
+      if (f.kind === 'choice' && (key.leftArrow || key.rightArrow || key.return || input === ' ')) {
+        const opts = f.options ?? [];
         if (!opts.length) return;
         const i = opts.indexOf(v);
         const d = key.leftArrow ? -1 : 1;
-        return onChange(field.key, opts[(i + d + opts.length) % opts.length]!);
+        return change(f.key, opts[(i + d + opts.length) % opts.length]!);
       }
-      if (field.kind === 'toggle' && (key.leftArrow || key.rightArrow || key.return || input === ' ')) return onChange(field.key, v === 'yes' ? 'no' : 'yes');
-      if ((field.kind === 'text' || field.kind === 'number') && key.return) return setEditing(field.key);
-      if (field.kind === 'multi' && (key.return || input === ' ')) return setPicking(field.key);
+      if (f.kind === 'toggle' && (key.leftArrow || key.rightArrow || key.return || input === ' ')) return change(f.key, v === 'yes' ? 'no' : 'yes');
+      if ((f.kind === 'text' || f.kind === 'number') && key.return) {
+        lockKeys(true);
+        return setEditingKey(f.key);
+      }
+      if (f.kind === 'multi' && (key.return || input === ' ')) {
+        lockKeys(true);
+        return setPicking(f.key);
+      }
     },
-    { isActive: active && editing === null && picking === null },
+    keysActive ?? active,
   );
 
   if (picking) {
@@ -78,7 +96,7 @@ export function Form({ fields, values, onChange, active, width, height, labelWid
         height={height}
         width={width}
         onDone={(chosen) => {
-          onChange(f.key, chosen.join(','));
+          change(f.key, chosen.join(','));
           setPicking(null);
         }}
         onCancel={() => setPicking(null)}
@@ -108,10 +126,10 @@ export function Form({ fields, values, onChange, active, width, height, labelWid
                 initial={v}
                 width={valueW}
                 onSubmit={(nv) => {
-                  onChange(f.key, nv.trim());
-                  setEditing(null);
+                  change(f.key, nv.trim());
+                  setEditingKey(null);
                 }}
-                onCancel={() => setEditing(null)}
+                onCancel={() => setEditingKey(null)}
               />
             ) : (
               <Text wrap="truncate" inverse={selected && f.kind !== 'info'} color={f.kind === 'info' ? theme.muted : undefined}>
@@ -127,25 +145,32 @@ export function Form({ fields, values, onChange, active, width, height, labelWid
 
 /** A checkbox list: ↑/↓ move, Space toggles, a toggles all, Enter accepts, Esc cancels. */
 export function MultiPicker(props: { title: string; options: string[]; selected: string[]; width: number; height?: number; onDone(chosen: string[]): void; onCancel(): void }) {
-  const [cur, setCur] = useState(0);
-  const [chosen, setChosen] = useState<Set<string>>(new Set(props.selected));
+  const [cur, setCur, curRef] = useSyncState(0);
+  const [chosen, setChosen, chosenRef] = useSyncState<Set<string>>(new Set(props.selected));
+  const { setEditing } = useAppContext();
+  const closed = useRef(false);
   useEditLock(true);
-  useInput((input, key) => {
-    if (key.escape) return props.onCancel();
-    if (key.return) return props.onDone(props.options.filter((o) => chosen.has(o)));
+  useKeys((input, key) => {
+    if (closed.current) return;
+    const n = props.options.length;
+    if (key.escape || key.return) {
+      closed.current = true;
+      setEditing(false);
+      return key.return ? props.onDone(props.options.filter((o) => chosenRef.current.has(o))) : props.onCancel();
+    }
     if (key.upArrow) return setCur((c) => Math.max(0, c - 1));
-    if (key.downArrow) return setCur((c) => Math.min(props.options.length - 1, c + 1));
-    if (key.pageDown) return setCur((c) => Math.min(props.options.length - 1, c + 10));
+    if (key.downArrow) return setCur((c) => Math.min(n - 1, c + 1));
+    if (key.pageDown) return setCur((c) => Math.min(n - 1, c + 10));
     if (key.pageUp) return setCur((c) => Math.max(0, c - 10));
     if (input === ' ') {
-      const o = props.options[cur];
+      const o = props.options[curRef.current];
       if (o === undefined) return;
-      const n = new Set(chosen);
-      if (n.has(o)) n.delete(o);
-      else n.add(o);
-      return setChosen(n);
+      const next = new Set(chosenRef.current);
+      if (next.has(o)) next.delete(o);
+      else next.add(o);
+      return setChosen(next);
     }
-    if (input === 'a') return setChosen(chosen.size === props.options.length ? new Set() : new Set(props.options));
+    if (input === 'a') return setChosen(chosenRef.current.size === n ? new Set() : new Set(props.options));
   });
   const rows = Math.max(1, (props.height ?? 12) - 2);
   const first = Math.max(0, Math.min(cur - Math.floor(rows / 2), props.options.length - rows));

@@ -4,9 +4,9 @@
  * in one piece and is inserted without its line breaks. It holds the key lock while it exists, so
  * screen and global keys stand down.
  */
-import React, { useState } from 'react';
-import { Text, useInput } from 'ink';
-import { useEditLock } from '../context.tsx';
+import React, { useRef } from 'react';
+import { Text } from 'ink';
+import { useAppContext, useEditLock, useKeys, useSyncState } from '../context.tsx';
 
 export interface TextInputProps {
   initial: string;
@@ -17,30 +17,33 @@ export interface TextInputProps {
 }
 
 export function TextInput({ initial, onSubmit, onCancel, width, placeholder }: TextInputProps) {
-  const [value, setValue] = useState(initial);
-  const [cursor, setCursor] = useState(initial.length);
+  const [{ value, cursor }, setEdit, ref] = useSyncState({ value: initial, cursor: initial.length });
+  const { setEditing } = useAppContext();
+  const closed = useRef(false);
   useEditLock(true);
-  useInput((input, key) => {
-    if (key.return) return onSubmit(value);
-    if (key.escape) return onCancel();
-    if (key.leftArrow) return setCursor((c) => Math.max(0, c - 1));
-    if (key.rightArrow) return setCursor((c) => Math.min(value.length, c + 1));
-    if (key.home || (key.ctrl && input === 'a')) return setCursor(0);
-    if (key.end || (key.ctrl && input === 'e')) return setCursor(value.length);
-    if (key.ctrl && input === 'u') {
-      setValue('');
-      return setCursor(0);
+  useKeys((input, key) => {
+    if (closed.current) return;
+    const { value, cursor } = ref.current;
+    const set = (v: string, c: number) => setEdit({ value: v, cursor: Math.max(0, Math.min(v.length, c)) });
+    if (key.return || key.escape) {
+      // Release the keys at once: the next key belongs to the screen, not to this closing field.
+      closed.current = true;
+      setEditing(false);
+      return key.return ? onSubmit(value) : onCancel();
     }
+    if (key.leftArrow) return set(value, cursor - 1);
+    if (key.rightArrow) return set(value, cursor + 1);
+    if (key.home || (key.ctrl && input === 'a')) return set(value, 0);
+    if (key.end || (key.ctrl && input === 'e')) return set(value, value.length);
+    if (key.ctrl && input === 'u') return set('', 0);
     if (key.backspace || key.delete) {
       if (cursor === 0) return;
-      setValue(value.slice(0, cursor - 1) + value.slice(cursor));
-      return setCursor(cursor - 1);
+      return set(value.slice(0, cursor - 1) + value.slice(cursor), cursor - 1);
     }
     if (key.ctrl || key.meta || key.upArrow || key.downArrow || key.tab || key.pageUp || key.pageDown) return;
     const text = input.replace(/[\r\n]+/g, '');
     if (!text) return;
-    setValue(value.slice(0, cursor) + text + value.slice(cursor));
-    setCursor(cursor + text.length);
+    set(value.slice(0, cursor) + text + value.slice(cursor), cursor + text.length);
   });
   // Scroll so the cursor stays visible.
   const w = Math.max(2, width);

@@ -8,8 +8,8 @@
  */
 import React, { useEffect, useMemo, useState } from 'react';
 import fs from 'node:fs';
-import { Box, Text, useInput } from 'ink';
-import { useAppContext } from '../context.tsx';
+import { Box, Text } from 'ink';
+import { useAppContext, useKeys, useSyncState } from '../context.tsx';
 import type { ScreenProps } from '../app.tsx';
 import { ErrorPanel, KeyHints, Panel, theme } from '../components/ui.tsx';
 import { TextInput } from '../components/TextInput.tsx';
@@ -27,15 +27,19 @@ export function cellText(c: PairedStats | null | undefined): string {
   return `${sign}${fmtNum(c.meanDiff, 3)}${d}${pMarks(c.pHolm ?? c.p)}`;
 }
 
-export function CompareScreen({ active, width, height }: ScreenProps) {
-  const { state, update, editing } = useAppContext();
+export function CompareScreen({ active, keysActive, width, height }: ScreenProps) {
+  const { state, update, editingRef, setEditing } = useAppContext();
   const view = state.comparison;
-  const [sortKey, setSortKey] = useState<string | null>(null);
-  const [reverse, setReverse] = useState(false);
-  const [row, setRow] = useState(0);
-  const [col, setCol] = useState(0);
-  const [detail, setDetail] = useState(true);
-  const [typing, setTyping] = useState(false);
+  const [sortKey, setSortKey, sortKeyRef] = useSyncState<string | null>(null);
+  const [reverse, setReverse] = useSyncState(false);
+  const [row, setRow] = useSyncState(0);
+  const [col, setCol, colRef] = useSyncState(0);
+  const [detail, setDetail] = useSyncState(true);
+  const [typing, setTypingState, typingRef] = useSyncState(false);
+  const setTyping = (t: boolean) => {
+    if (t) setEditing(true);
+    setTypingState(t);
+  };
   const [error, setError] = useState<UiError | null>(null);
 
   useEffect(() => {
@@ -59,8 +63,9 @@ export function CompareScreen({ active, width, height }: ScreenProps) {
     }
   };
 
-  useInput(
+  useKeys(
     (input, key) => {
+      if (typingRef.current || editingRef.current) return;
       if (input === 'l') return setTyping(true);
       if (!view) return;
       const nCols = view.metrics.length;
@@ -70,8 +75,8 @@ export function CompareScreen({ active, width, height }: ScreenProps) {
       if (key.rightArrow) return setCol((c) => Math.min(nCols - 1, c + 1));
       if (key.return) return setDetail((d) => !d);
       if (input === 's') {
-        const k = view.metrics[col]?.key ?? null;
-        if (k === sortKey) setReverse((r) => !r);
+        const k = view.metrics[colRef.current]?.key ?? null;
+        if (k === sortKeyRef.current) setReverse((r) => !r);
         else {
           setSortKey(k);
           setReverse(false);
@@ -79,7 +84,7 @@ export function CompareScreen({ active, width, height }: ScreenProps) {
         return setRow(0);
       }
     },
-    { isActive: active && !editing && !typing },
+    keysActive,
   );
 
   const header = typing ? (

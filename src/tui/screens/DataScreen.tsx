@@ -5,8 +5,8 @@
  * CLI: `unlearnkit data info|show <set>`; the request is `unlearnkit unlearn --request "..."`.
  */
 import React, { useEffect, useMemo, useState } from 'react';
-import { Box, Text, useInput } from 'ink';
-import { useAppContext, useJob, useTicker } from '../context.tsx';
+import { Box, Text } from 'ink';
+import { useAppContext, useKeys, useJob, useSyncState, useTicker } from '../context.tsx';
 import type { ScreenProps } from '../app.tsx';
 import { ErrorPanel, KeyHints, Panel, StatusLine, theme } from '../components/ui.tsx';
 import { TextInput } from '../components/TextInput.tsx';
@@ -30,15 +30,19 @@ function openDataset(p: string): { ds: Dataset | null; error: UiError | null } {
   }
 }
 
-export function DataScreen({ active, width, height }: ScreenProps) {
-  const { state, update, editing } = useAppContext();
+export function DataScreen({ active, keysActive, width, height }: ScreenProps) {
+  const { state, update, editingRef, setEditing } = useAppContext();
   const [{ ds, error }, setOpened] = useState(() => openDataset(state.dataPath));
-  const [split, setSplit] = useState<AnySplit>('forget');
-  const [cur, setCur] = useState(0);
-  const [detail, setDetail] = useState(false);
-  const [typing, setTyping] = useState<null | 'path' | 'request'>(null);
-  const [preview, setPreview] = useState<FuzzyView | null>(null);
-  const [pcur, setPcur] = useState(0);
+  const [split, setSplit, splitRef] = useSyncState<AnySplit>('forget');
+  const [cur, setCur, curRef] = useSyncState(0);
+  const [detail, setDetail, detailRef] = useSyncState(false);
+  const [typing, setTypingState, typingRef] = useSyncState<null | 'path' | 'request'>(null);
+  const setTyping = (t: null | 'path' | 'request') => {
+    if (t) setEditing(true);
+    setTypingState(t);
+  };
+  const [preview, setPreview, previewRef] = useSyncState<FuzzyView | null>(null);
+  const [pcur, setPcur] = useSyncState(0);
   const fuzzy = useJob('fuzzy');
   const tick = useTicker(fuzzy.busy, 120);
 
@@ -57,8 +61,11 @@ export function DataScreen({ active, width, height }: ScreenProps) {
     });
   };
 
-  useInput(
+  useKeys(
     (input, key) => {
+      if (typingRef.current !== null || editingRef.current) return;
+      const preview = previewRef.current;
+      const split = splitRef.current;
       if (preview || fuzzy.busy || fuzzy.state.status === 'error') {
         if (key.escape) {
           if (fuzzy.busy) return void fuzzy.cancel();
@@ -87,13 +94,14 @@ export function DataScreen({ active, width, height }: ScreenProps) {
       if (key.pageDown) return setCur((c) => Math.min(items.length - 1, c + 10));
       if (key.pageUp) return setCur((c) => Math.max(0, c - 10));
       if (key.return) return setDetail((d) => !d);
-      if (key.escape && detail) return setDetail(false);
+      if (key.escape && detailRef.current) return setDetail(false);
       if (input === 'f') {
         if (split === 'general') return update({ notice: 'the general set is plain text: choose a fact split as the forget set' });
-        return update({ forget: { split }, forgetLabel: `split ${split} (${items.length} items)`, notice: `forget set: split ${split} (${items.length} items)` });
+        const n = ds ? ds.facts(split).length : 0;
+        return update({ forget: { split }, forgetLabel: `split ${split} (${n} items)`, notice: `forget set: split ${split} (${n} items)` });
       }
     },
-    { isActive: active && typing === null && !editing },
+    keysActive,
   );
 
   const inner = width - 4;

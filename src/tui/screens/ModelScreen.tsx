@@ -7,8 +7,8 @@
  */
 import React, { useCallback, useEffect, useMemo, useState } from 'react';
 import path from 'node:path';
-import { Box, Text, useInput } from 'ink';
-import { useAppContext, useJob, useTicker } from '../context.tsx';
+import { Box, Text } from 'ink';
+import { useAppContext, useKeys, useJob, useSyncState, useTicker } from '../context.tsx';
 import type { ScreenProps } from '../app.tsx';
 import { ErrorPanel, KeyHints, KV, Panel, StatusLine, theme } from '../components/ui.tsx';
 import { TextInput } from '../components/TextInput.tsx';
@@ -20,17 +20,21 @@ import { fmtBytes, truncate, truncateStart } from '../lib/format.ts';
 type Pane = 'models' | 'server';
 type ServerState = 'stopped' | 'starting' | 'running' | 'attached' | 'stopping';
 
-export function ModelScreen({ active, width, height }: ScreenProps) {
-  const { services, state, update, editing } = useAppContext();
-  const [pane, setPane] = useState<Pane>('models');
+export function ModelScreen({ active, keysActive, width, height }: ScreenProps) {
+  const { services, state, update, editingRef, setEditing } = useAppContext();
+  const [pane, setPane, paneRef] = useSyncState<Pane>('models');
   const [models, setModels] = useState<string[]>(() => candidateModels(services.cwd));
-  const [cur, setCur] = useState(0);
-  const [typing, setTyping] = useState<null | 'path' | 'url' | 'port'>(null);
+  const [cur, setCur, curRef] = useSyncState(0);
+  const [typing, setTypingState, typingRef] = useSyncState<null | 'path' | 'url' | 'port'>(null);
+  const setTyping = (t: null | 'path' | 'url' | 'port') => {
+    if (t) setEditing(true);
+    setTypingState(t);
+  };
   const [port, setPort] = useState(8765);
   const [srv, setSrv] = useState<{ status: ServerState; url?: string; health?: Health; error?: UiError }>({ status: 'stopped' });
   const [served, setServed] = useState<ServedAdapter[]>([]);
   const [onDisk, setOnDisk] = useState<string[]>(() => listAdapterNames(path.join(services.cwd, 'adapters')));
-  const [adCur, setAdCur] = useState(0);
+  const [adCur, setAdCur, adCurRef] = useSyncState(0);
   const [busyMsg, setBusyMsg] = useState<string | null>(null);
   const describe = useJob('describe');
   const tick = useTicker(srv.status === 'starting' || srv.status === 'stopping' || describe.busy, 120);
@@ -115,7 +119,7 @@ export function ModelScreen({ active, width, height }: ScreenProps) {
   );
 
   const toggleAdapter = useCallback(async () => {
-    const a = adapters[adCur];
+    const a = adapters[adCurRef.current];
     if (!a) return;
     if (srv.status !== 'running' && srv.status !== 'attached') {
       return setSrv((s) => ({ ...s, error: { message: 'no server to load adapters into', hint: 'start one with s (or attach with a)', internal: false } }));
@@ -130,10 +134,11 @@ export function ModelScreen({ active, width, height }: ScreenProps) {
     } finally {
       setBusyMsg(null);
     }
-  }, [adapters, adCur, srv.status, services.server, refresh]);
+  }, [adapters, adCurRef, srv.status, services.server, refresh]);
 
-  useInput(
+  useKeys(
     (input, key) => {
+      if (typingRef.current !== null || editingRef.current) return;
       if (key.leftArrow || key.rightArrow) return setPane((p) => (p === 'models' ? 'server' : 'models'));
       if (input === 's') return void startStop();
       if (input === 'a') return setTyping('url');
@@ -145,17 +150,17 @@ export function ModelScreen({ active, width, height }: ScreenProps) {
         if (srv.status === 'running' || srv.status === 'attached') void refresh();
         return;
       }
-      if (pane === 'models') {
+      if (paneRef.current === 'models') {
         if (key.upArrow) return setCur((c) => Math.max(0, c - 1));
         if (key.downArrow) return setCur((c) => Math.min(models.length - 1, c + 1));
-        if (key.return && models[cur]) return open(models[cur]!);
+        if (key.return && models[curRef.current]) return open(models[curRef.current]!);
       } else {
         if (key.upArrow) return setAdCur((c) => Math.max(0, c - 1));
         if (key.downArrow) return setAdCur((c) => Math.min(adapters.length - 1, c + 1));
         if (key.return || input === ' ') return void toggleAdapter();
       }
     },
-    { isActive: active && typing === null && !editing },
+    keysActive,
   );
 
   const leftW = Math.max(36, Math.floor(width * 0.45));
@@ -197,7 +202,7 @@ export function ModelScreen({ active, width, height }: ScreenProps) {
             {models.length === 0 ? <Text color={theme.muted}>no GGUF files found; press p to type a path</Text> : null}
             {models.slice(first, first + listRows).map((m, j) => {
               const i = first + j;
-              const isOpen = m === state.modelPath;
+              const isOpen = !!state.modelPath && path.resolve(services.cwd, m) === path.resolve(services.cwd, state.modelPath);
               return (
                 <Text key={m} wrap="truncate" inverse={active && pane === 'models' && i === cur} color={isOpen ? theme.ok : undefined}>
                   {isOpen ? '● ' : '  '}
@@ -294,7 +299,7 @@ function ModelDetails({ width, height, tick, describeBusy, describeError }: { wi
   const d = state.device;
   if (d) {
     kv('device', `${d.device.type === 'cpu' ? 'CPU' : 'GPU'} · ${d.device.description || d.device.name}`, d.device.type === 'cpu' ? undefined : theme.ok);
-    kv('engine', `ggml ${d.ggml} (${d.build}) · CPU ${d.cpuVariant} · ${d.threads} threads`);
+    kv('engine', `${d.threads} threads · CPU ${d.cpuVariant} · ggml ${d.ggml} (${d.build})`);
     const gpus = d.devices.filter((x) => x.type !== 'cpu');
     if (gpus.length) kv('gpus', gpus.map((g) => `${g.name}${g.memoryTotal ? ` ${fmtBytes(g.memoryTotal)}` : ''}`).join(', '));
     kv('memory', `${fmtBytes(d.memory.free)} free of ${fmtBytes(d.memory.total)}`);

@@ -6,8 +6,8 @@
  */
 import React, { useEffect, useMemo, useState } from 'react';
 import path from 'node:path';
-import { Box, Text, useInput } from 'ink';
-import { useAppContext, useJob, useTicker } from '../context.tsx';
+import { Box, Text } from 'ink';
+import { useAppContext, useKeys, useJob, useSyncState, useTicker } from '../context.tsx';
 import type { ScreenProps } from '../app.tsx';
 import { ErrorPanel, KeyHints, Panel, StatusLine, theme } from '../components/ui.tsx';
 import { listRuns, summaryLines, type RunEntry } from '../lib/runs.ts';
@@ -16,11 +16,11 @@ import type { UiError } from '../lib/errors.ts';
 
 const KIND_TAG: Record<string, string> = { finetune: 'FT', unlearn: 'UL', report: 'EV' };
 
-export function ReportsScreen({ active, width, height }: ScreenProps) {
-  const { services, editing, update } = useAppContext();
+export function ReportsScreen({ active, keysActive, width, height }: ScreenProps) {
+  const { services, editingRef, update } = useAppContext();
   const [runs, setRuns] = useState<RunEntry[]>(() => listRuns(services.cwd));
-  const [cur, setCur] = useState(0);
-  const [marked, setMarked] = useState<Set<string>>(new Set());
+  const [cur, setCur, curRef] = useSyncState(0);
+  const [marked, setMarked, markedRef] = useSyncState<Set<string>>(new Set());
   const [msg, setMsg] = useState<{ text: string; error?: UiError } | null>(null);
   const job = useJob('report');
   const tick = useTicker(job.busy, 150);
@@ -32,6 +32,8 @@ export function ReportsScreen({ active, width, height }: ScreenProps) {
   const lines = useMemo(() => (sel ? summaryLines(sel.summary, 200) : []), [sel]);
 
   const write = () => {
+    const marked = markedRef.current;
+    const sel = runs[Math.min(curRef.current, runs.length - 1)];
     const chosen = marked.size ? runs.filter((r) => marked.has(r.id)) : sel ? [sel] : [];
     if (!chosen.length) return;
     const notEval = chosen.filter((r) => !r.dirs.report);
@@ -57,19 +59,22 @@ export function ReportsScreen({ active, width, height }: ScreenProps) {
   };
 
   const open = async () => {
+    const sel = runs[Math.min(curRef.current, runs.length - 1)];
     const html = sel?.html;
     if (!html) return setMsg({ text: '', error: { message: `${sel?.id ?? 'this run'} has no report.html yet`, hint: 'press w to write it', internal: false } });
     const ok = await services.openFile(html);
     setMsg({ text: ok ? `opened ${html}` : `no viewer found: open ${html} in a browser` });
   };
 
-  useInput(
+  useKeys(
     (input, key) => {
+      if (editingRef.current) return;
+      const sel = runs[Math.min(curRef.current, runs.length - 1)];
       if (key.escape && job.busy) return void job.cancel();
       if (key.upArrow) return setCur((c) => Math.max(0, c - 1));
       if (key.downArrow) return setCur((c) => Math.min(runs.length - 1, c + 1));
       if (input === ' ' && sel) {
-        const n = new Set(marked);
+        const n = new Set(markedRef.current);
         if (n.has(sel.id)) n.delete(sel.id);
         else n.add(sel.id);
         return setMarked(n);
@@ -78,7 +83,7 @@ export function ReportsScreen({ active, width, height }: ScreenProps) {
       if (input === 'o') return void open();
       if (input === 'r') return setRuns(listRuns(services.cwd));
     },
-    { isActive: active && !editing },
+    keysActive,
   );
 
   const listW = Math.max(34, Math.floor(width * 0.42));

@@ -5,8 +5,8 @@
  * CLI: `unlearnkit rum table --data D --seeds N --forget-size K --algorithms A,B`.
  */
 import React, { useMemo, useState } from 'react';
-import { Box, Text, useInput } from 'ink';
-import { useAppContext, useJob, useTicker } from '../context.tsx';
+import { Box, Text } from 'ink';
+import { useAppContext, useKeys, useJob, useSyncState, useTicker } from '../context.tsx';
 import type { ScreenProps } from '../app.tsx';
 import { Bar, ErrorPanel, KeyHints, Panel, StatusLine, theme } from '../components/ui.tsx';
 import { Form, type FieldSpec } from '../components/Form.tsx';
@@ -40,9 +40,9 @@ function ci(x: RumCell['tow']): string {
   return x ? `${fmtNum(x.mean, 3)} [${fmtNum(x.lo, 2)},${fmtNum(x.hi, 2)}]` : '…';
 }
 
-export function RumScreen({ active, width, height }: ScreenProps) {
-  const { editing } = useAppContext();
-  const [values, setValues] = useState<Record<string, string>>({
+export function RumScreen({ active, keysActive, width, height }: ScreenProps) {
+  const { editingRef } = useAppContext();
+  const [values, setValues, valuesRef] = useSyncState<Record<string, string>>({
     data: fixturePath('cifar10', 'data_batch_1_first1000.bin'),
     seeds: '3',
     forgetSize: '100',
@@ -70,7 +70,7 @@ export function RumScreen({ active, width, height }: ScreenProps) {
   const run = () => {
     if (job.busy) return;
     setFormError(null);
-    const p = rumParams(values);
+    const p = rumParams(valuesRef.current);
     if (typeof p === 'string') return setFormError(p);
     setCells([]);
     setPhase({ text: 'starting…' });
@@ -81,12 +81,13 @@ export function RumScreen({ active, width, height }: ScreenProps) {
     });
   };
 
-  useInput(
+  useKeys(
     (input, key) => {
+      if (editingRef.current) return;
       if (key.escape && job.busy) return void job.cancel();
       if (input === 'r' && !job.busy) return run();
     },
-    { isActive: active && !editing },
+    keysActive,
   );
 
   const formW = Math.max(34, Math.floor(width * 0.38));
@@ -112,7 +113,7 @@ export function RumScreen({ active, width, height }: ScreenProps) {
     <Box flexDirection="column" width={width} height={height}>
       <Box height={bodyH}>
         <Panel title="RUM on images" width={formW} height={bodyH} focused={active && !job.busy}>
-          <Form fields={fields} values={values} onChange={(k, v) => setValues((x) => ({ ...x, [k]: v }))} active={active && !job.busy} width={formW - 4} height={bodyH - 4} labelWidth={11} />
+          <Form fields={fields} values={values} onChange={(k, v) => setValues((x) => ({ ...x, [k]: v }))} active={active && !job.busy} keysActive={() => keysActive() && !job.isBusy()} width={formW - 4} height={bodyH - 4} labelWidth={11} />
           {formError ? (
             <Text color={theme.err} wrap="truncate">
               ✗ {formError}

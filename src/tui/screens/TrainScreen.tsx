@@ -5,8 +5,8 @@
  * CLI: `unlearnkit finetune ...` (the line under the form is the exact command).
  */
 import React, { useMemo, useRef, useState } from 'react';
-import { Box, Text, useInput } from 'ink';
-import { useAppContext, useJob, useTicker } from '../context.tsx';
+import { Box, Text } from 'ink';
+import { useAppContext, useKeys, useJob, useSyncState, useTicker } from '../context.tsx';
 import type { ScreenProps } from '../app.tsx';
 import { Bar, Chart, ErrorPanel, KeyHints, Panel, StatusLine, theme } from '../components/ui.tsx';
 import { Form, type FieldSpec } from '../components/Form.tsx';
@@ -64,9 +64,9 @@ export function finetuneCli(p: FinetuneParams): string {
   });
 }
 
-export function TrainScreen({ active, width, height }: ScreenProps) {
-  const { state, update, editing } = useAppContext();
-  const [values, setValues] = useState<Record<string, string>>({
+export function TrainScreen({ active, keysActive, width, height }: ScreenProps) {
+  const { state, update, editingRef } = useAppContext();
+  const [values, setValues, valuesRef] = useSyncState<Record<string, string>>({
     splits: 'retain,forget,decoy',
     epochs: String(FINETUNE_DEFAULTS.epochs),
     lr: String(FINETUNE_DEFAULTS.lr),
@@ -111,7 +111,7 @@ export function TrainScreen({ active, width, height }: ScreenProps) {
     if (job.busy) return;
     setFormError(null);
     if (!state.modelPath || state.model?.kind !== 'gguf') return setFormError('open a GGUF model on the Model tab (1) first');
-    const p = finetuneParams(values, state.modelPath, state.dataPath);
+    const p = finetuneParams(valuesRef.current, state.modelPath, state.dataPath);
     if (typeof p === 'string') return setFormError(p);
     losses.current = [];
     firstStep.current = null;
@@ -133,12 +133,13 @@ export function TrainScreen({ active, width, height }: ScreenProps) {
     );
   };
 
-  useInput(
+  useKeys(
     (input, key) => {
+      if (editingRef.current) return;
       if (key.escape && job.busy) return void job.cancel();
       if (input === 'r' && !job.busy) return run();
     },
-    { isActive: active && !editing },
+    keysActive,
   );
 
   const formW = Math.max(36, Math.floor(width * 0.42));
@@ -209,7 +210,7 @@ export function TrainScreen({ active, width, height }: ScreenProps) {
     <Box flexDirection="column" width={width} height={height}>
       <Box height={bodyH}>
         <Panel title="Fine-tune" width={formW} height={bodyH} focused={active && !job.busy}>
-          <Form fields={fields} values={shown} onChange={(k, v) => setValues((x) => ({ ...x, [k]: v }))} active={active && !job.busy} width={formW - 4} height={bodyH - 4} />
+          <Form fields={fields} values={shown} onChange={(k, v) => setValues((x) => ({ ...x, [k]: v }))} active={active && !job.busy} keysActive={() => keysActive() && !job.isBusy()} width={formW - 4} height={bodyH - 4} />
           {formError ? (
             <Text color={theme.err} wrap="truncate">
               ✗ {formError}

@@ -6,8 +6,8 @@
  * CLI: `unlearnkit unlearn --from RUN --method M --target T ...`, `unlearnkit compare-targets ...`.
  */
 import React, { useEffect, useMemo, useRef, useState } from 'react';
-import { Box, Text, useInput } from 'ink';
-import { useAppContext, useJob, useTicker } from '../context.tsx';
+import { Box, Text } from 'ink';
+import { useAppContext, useKeys, useJob, useSyncState, useTicker } from '../context.tsx';
 import type { ScreenProps } from '../app.tsx';
 import { Bar, Chart, ErrorPanel, KeyHints, Panel, StatusLine, theme } from '../components/ui.tsx';
 import { Form, type FieldSpec } from '../components/Form.tsx';
@@ -45,10 +45,10 @@ export function unlearnCli(p: UnlearnParams): string {
   return cliLine(['unlearn'], { from: p.from, data: p.data, method: p.method, target: p.targets[0], strategy: p.strategy, ...forget, eta: p.eta, steps: p.steps || undefined });
 }
 
-export function UnlearnScreen({ active, width, height }: ScreenProps) {
-  const { state, update, editing, goto, services } = useAppContext();
+export function UnlearnScreen({ active, keysActive, width, height }: ScreenProps) {
+  const { state, update, editingRef, goto, services } = useAppContext();
   const [runs, setRuns] = useState<string[]>(() => finetuneRuns(services.cwd));
-  const [values, setValues] = useState<Record<string, string>>({
+  const [values, setValues, valuesRef] = useSyncState<Record<string, string>>({
     from: state.fromRun ?? runs[0] ?? '',
     method: 'first-epoch',
     targets: 'embedding',
@@ -98,7 +98,7 @@ export function UnlearnScreen({ active, width, height }: ScreenProps) {
   const run = () => {
     if (job.busy) return;
     setFormError(null);
-    const p = unlearnParams(values, { data: state.dataPath, forget: state.forget });
+    const p = unlearnParams(valuesRef.current, { data: state.dataPath, forget: state.forget });
     if (typeof p === 'string') return setFormError(p);
     evals.current = [];
     setStep(null);
@@ -124,13 +124,14 @@ export function UnlearnScreen({ active, width, height }: ScreenProps) {
     );
   };
 
-  useInput(
+  useKeys(
     (input, key) => {
+      if (editingRef.current) return;
       if (key.escape && job.busy) return void job.cancel();
       if (input === 'r' && !job.busy) return run();
       if (input === 'c' && job.state.result?.comparison) return goto('compare');
     },
-    { isActive: active && !editing },
+    keysActive,
   );
 
   const formW = Math.max(36, Math.floor(width * 0.42));
@@ -209,7 +210,7 @@ export function UnlearnScreen({ active, width, height }: ScreenProps) {
     <Box flexDirection="column" width={width} height={height}>
       <Box height={bodyH}>
         <Panel title="Unlearn" width={formW} height={bodyH} focused={active && !job.busy}>
-          <Form fields={fields} values={shown} onChange={(k, v) => setValues((x) => ({ ...x, [k]: v }))} active={active && !job.busy} width={formW - 4} height={bodyH - 4} />
+          <Form fields={fields} values={shown} onChange={(k, v) => setValues((x) => ({ ...x, [k]: v }))} active={active && !job.busy} keysActive={() => keysActive() && !job.isBusy()} width={formW - 4} height={bodyH - 4} />
           {formError ? (
             <Text color={theme.err} wrap="truncate">
               ✗ {formError}

@@ -1,0 +1,437 @@
+/**
+ * Each screen's rendering and key handling, with injected fakes for the job runner and the server
+ * (the real ones are tested in jobs.test.ts and server.test.ts): what a screen sends to a job is
+ * checked field by field, and progress / results / errors the fake reports are checked on screen.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { needFixture } from '../helpers/fixtures.ts';
+import { DESCRIBE, FakeJobRunner, FakeServer, KEYS, renderApp, tempDir } from './helpers.tsx';
+import { compareViewFromRows } from '../../src/tui/lib/compare.ts';
+import { readModelInfo } from '../../src/tui/lib/modelInfo.ts';
+import { getDataset } from '../../src/data/dataset.ts';
+
+const STORIES = '../shared/fixtures/models/stories260K.gguf';
+
+test('Model: shows architecture, groups, device and memory; opens another model; bad paths say what to do', async (t) => {
+  const p = needFixture(t, 'models', 'stories260K.gguf');
+  if (!p) return;
+  const h = renderApp({ columns: 100, rows: 30, initial: { modelPath: p, modelNote: 'the embedded model is not built yet; using the stories260K fixture instead' } });
+  try {
+    const f = await h.waitFor((x) => x.includes('292,800 parameters') && x.includes('Test CPU'), 'model info and device');
+    assert.match(f, /5 blocks, embd 64, 8 heads \(4 KV\)/);
+    assert.match(f, /vocab 512, context 2048/);
+    assert.match(f, /embedding\s+1 tensors\s+32,768/);
+    assert.match(f, /engine\s+1 threads · CPU haswell · ggml 0\.0\.1/);
+    assert.match(f, /● …\S*stories260K\.gguf/);
+    assert.match(f, /4\.0 GiB free of 8\.0 GiB/);
+    assert.match(f, /using\s+(│\s+)*the stories260K fixture instead/);
+    assert.equal((h.jobs as FakeJobRunner).count('describe'), 1);
+    // p: type a path that does not exist -> an error with what to do, no stack.
+    await h.press('p');
+    await h.waitFor((x) => x.includes('path '), 'the path field');
+    await h.press('\x15'); // Ctrl-U clears
+    await h.type('nope/missing.gguf');
+    await h.press(KEYS.enter);
+    const e = await h.waitFor((x) => x.includes('does not exist'), 'the error');
+    assert.match(e, /pick another file, or type its path with p/);
+    assert.doesNotMatch(e, /\s+at \S+ \(/);
+  } finally {
+    h.unmount();
+  }
+});
+
+test('Model: start / stop the server and toggle adapters through it', async (t) => {
+  const p = needFixture(t, 'models', 'stories260K.gguf');
+  if (!p) return;
+  const cwd = tempDir();
+  fs.mkdirSync(path.join(cwd, 'adapters', 'run-a'), { recursive: true });
+  fs.writeFileSync(path.join(cwd, 'adapters', 'run-a', 'adapter.gguf'), 'x');
+  const server = new FakeServer();
+  const h = renderApp({ cwd, server, columns: 100, rows: 30, initial: { modelPath: p } });
+  try {
+    await h.waitFor((x) => x.includes('292,800'), 'model');
+    assert.match(h.frame(), /\[ \] run-a/);
+    await h.press('s');
+    await h.waitFor((x) => x.includes('Server: running') && x.includes('http://127.0.0.1:9999/v1'), 'running server');
+    assert.deepEqual(server.calls, [`start ${p} 8765`]);
+    assert.match(h.frame(), /CPU \(fake\)/);
+    // Server pane, toggle the adapter on and off.
+    await h.press(KEYS.right, KEYS.space);
+    await h.waitFor((x) => x.includes('[x] run-a ×1') && x.includes('(1 loaded)'), 'adapter loaded');
+    await h.press(KEYS.space);
+    await h.waitFor((x) => x.includes('[ ] run-a') && x.includes('(0 loaded)'), 'adapter unloaded');
+    await h.press('s');
+    await h.waitFor((x) => x.includes('Server: stopped'), 'stopped');
+    assert.deepEqual(server.calls.slice(1), ['load run-a', 'unload run-a', 'stop']);
+    // A failing start shows the message and what to do.
+    server.failStart = Object.assign(new Error('listen EADDRINUSE: address already in use 127.0.0.1:8765'), { code: 'EADDRINUSE' });
+    await h.press('s');
+    const f = await h.waitFor((x) => x.includes('EADDRINUSE'), 'start error');
+    assert.match(f, /choose another port/);
+  } finally {
+    h.unmount();
+  }
+});
+
+test('Data: splits, item details, choosing the forget set, and the fuzzy preview with decoys', async () => {
+  const h = renderApp({ tab: 'data', columns: 100, rows: 30, initial: { modelPath: null } });
+  const ds = getDataset('datasets/dave');
+  const forget = ds.facts('forget');
+  const decoys = ds.facts('decoy');
+  try {
+    let f = await h.waitFor((x) => x.includes(`forget ${forget.length}`), 'split counts');
+    assert.ok(f.includes(forget[0]!.statement));
+    await h.press(KEYS.right, KEYS.right, KEYS.right);
+    f = await h.waitFor((x) => x.includes(`decoy: ${decoys.length} items`), 'the decoy split');
+    assert.ok(f.includes(`≈ ${decoys[0]!.decoy_of}`));
+    await h.press(KEYS.enter);
+    f = await h.waitFor((x) => x.includes('perturbed'), 'item details');
+    assert.ok(f.includes(decoys[0]!.question));
+    assert.ok(f.includes(`decoy of    ${decoys[0]!.decoy_of}`));
+    await h.press(KEYS.enter, KEYS.left, KEYS.left, 'f');
+    await h.waitFor((x) => x.includes(`forget set: split retain (${ds.facts('retain').length} items)`), 'forget = retain');
+    // A removal request: the preview comes from the fuzzy job.
+    await h.press('/');
+    await h.type('forget everything about Dave');
+    await h.press(KEYS.enter);
+    const job = (h.jobs as FakeJobRunner).last('fuzzy');
+    assert.deepEqual(job.params, { data: 'datasets/dave', request: 'forget everything about Dave', from: null });
+    job.finish({
+      request: 'forget everything about Dave',
+      selected: [
+        { id: forget[0]!.id, split: 'forget', person: 'Dave Harrowgate', text: forget[0]!.statement, score: 0.91 },
+        { id: decoys[0]!.id, split: 'decoy', person: decoys[0]!.person, text: decoys[0]!.statement, score: 0.55, decoyOf: decoys[0]!.decoy_of },
+      ],
+      precision: 0.5,
+      recall: 1 / 113,
+      decoysCaught: 1,
+      trueForget: 113,
+    });
+    f = await h.waitFor((x) => x.includes('2 items selected'), 'the preview');
+    assert.match(f, /precision 0\.500 · recall 0\.009 against the 113 true forget items · 1 decoys caught/);
+    assert.ok(f.includes(`DECOY of ${decoys[0]!.decoy_of}`));
+    await h.press('u');
+    await h.waitFor((x) => x.includes('forget set: request "forget everything about Dave" (2 items)'), 'forget = the request');
+  } finally {
+    h.unmount();
+  }
+});
+
+test('Data: a dataset that does not exist is an error on screen with what to do', async () => {
+  const h = renderApp({ tab: 'data', initial: { modelPath: null, dataPath: 'no/such/dataset' } });
+  try {
+    const f = await h.waitFor((x) => x.includes('unknown dataset'), 'the error');
+    assert.match(f, /press e and type a dataset/);
+  } finally {
+    h.unmount();
+  }
+});
+
+test('Train: the form becomes finetune parameters; progress, loss chart, ETA and record size; Esc cancels; results', async (t) => {
+  const p = needFixture(t, 'models', 'stories260K.gguf');
+  if (!p) return;
+  const h = renderApp({ tab: 'train', columns: 100, rows: 30, initial: { modelPath: STORIES, model: readModelInfo(p) } });
+  const jobs = h.jobs as FakeJobRunner;
+  try {
+    await h.waitFor((x) => x.includes('Fine-tune'), 'train screen');
+    // splits, epochs: edit epochs to 2; optimizer: sgd; perplexity off.
+    await h.press(KEYS.down, KEYS.enter, '\x15');
+    await h.type('2');
+    await h.press(KEYS.enter, KEYS.down, KEYS.down, KEYS.down, KEYS.right, KEYS.down, KEYS.down, KEYS.down, KEYS.space);
+    await h.waitFor((x) => /epochs\s+2/.test(x) && x.includes('‹ sgd ›') && /perplexity\s+no/.test(x), 'edited form');
+    assert.match(h.frame(), /unlearnkit finetune --model \.\.\/shared\/fixtures\/models\/stories260K\.gguf --data datasets\/dave --splits retain,forget,decoy --epochs 2/);
+    await h.press('r');
+    const job = jobs.last('finetune');
+    assert.equal(job.params.model, STORIES);
+    assert.equal(job.params.epochs, 2);
+    assert.equal(job.params.optimizer, 'sgd');
+    assert.equal(job.params.eval, false);
+    assert.deepEqual(job.params.splits, ['retain', 'forget', 'decoy']);
+    assert.match(job.params.out, /^runs\/finetune-\d{4}-/);
+    job.progress({ kind: 'phase', text: 'fine-tuning on 623 items' });
+    for (let s = 1; s <= 5; s++) job.progress({ kind: 'step', epoch: 1, epochs: 2, step: s, stepsPerEpoch: 10, loss: 4 - s * 0.5, tokensPerSecond: 1000, recordBytes: s * 2 ** 20, elapsed: s });
+    const f = await h.waitFor((x) => x.includes('5/10') && x.includes('loss 1.5000'), 'progress');
+    assert.match(f, /epoch 1\/2 .*5\/10/);
+    assert.match(f, /overall .* 25%/);
+    assert.match(f, /1000 tok\/s/);
+    // 4 steps after the first in 4 s, 15 steps to go: 15 s.
+    assert.match(f, /ETA 15s/);
+    assert.match(f, /record 5\.0 MiB/);
+    assert.match(f, /loss now 1\.500/);
+    assert.ok(/[\u2801-\u28ff]/.test(f), 'a Braille loss chart');
+    // Esc cancels through the runner.
+    await h.press(KEYS.esc);
+    assert.equal(job.cancelled, true);
+    await h.waitFor((x) => x.includes('finetune cancelled'), 'cancelled status');
+    // A second run finishes: results and the shared state for Unlearn.
+    await h.press('r');
+    const job2 = jobs.last('finetune');
+    assert.notEqual(job2, job);
+    job2.finish({
+      out: 'runs/ft-1',
+      checkpoint: 'runs/ft-1/checkpoint.gguf',
+      epochs: [{ epoch: 1, meanLoss: 2.5, seconds: 3, tokens: 900, recorded: true }],
+      tokensPerSecond: 300,
+      recordDir: 'runs/ft-1/grads',
+      recordBytes: 3 * 2 ** 20,
+      perplexity: { before: { forget: 40, general: 20 }, after: { forget: 10, general: 21 } },
+    });
+    const d = await h.waitFor((x) => x.includes('checkpoint runs/ft-1/checkpoint.gguf'), 'results');
+    assert.match(d, /epoch 1: mean loss 2\.5000, 900 tokens, 3s \(recorded\)/);
+    assert.match(d, /gradient record 3\.0 MiB in runs\/ft-1\/grads/);
+    assert.match(d, /ppl forget  40\.00 → 10\.00 \(-75\.0%\)/);
+    assert.match(d, /ppl general 20\.00 → 21\.00 \(\+5\.0%\)/);
+    assert.match(d, /run runs\/ft-1/);
+  } finally {
+    h.unmount();
+  }
+});
+
+test('Train: a job error is shown with its hint, and a bad number never reaches the job', async () => {
+  const h = renderApp({ tab: 'train', initial: { modelPath: STORIES, model: { kind: 'hf', path: 'x', modelType: 'llama', architectures: [], hidden: 1, layers: 1, heads: 1, vocab: 1, ggufInside: [] } } });
+  const jobs = h.jobs as FakeJobRunner;
+  try {
+    await h.waitFor((x) => x.includes('Fine-tune'), 'train screen');
+    await h.press('r');
+    await h.waitFor((x) => x.includes('open a GGUF model on the Model tab (1) first'), 'needs a GGUF');
+    assert.equal(jobs.count('finetune'), 0);
+  } finally {
+    h.unmount();
+  }
+  const p = needFixture({ skip: () => {} } as never, 'models', 'stories260K.gguf');
+  if (!p) return;
+  const h2 = renderApp({ tab: 'train', initial: { modelPath: STORIES, model: readModelInfo(p) } });
+  const jobs2 = h2.jobs as FakeJobRunner;
+  try {
+    await h2.waitFor((x) => x.includes('Fine-tune'), 'train screen');
+    await h2.press(KEYS.down, KEYS.enter, '\x15');
+    await h2.type('two');
+    await h2.press(KEYS.enter, 'r');
+    await h2.waitFor((x) => x.includes('epochs must be a number, got "two"'), 'form error');
+    assert.equal(jobs2.count('finetune'), 0);
+    await h2.press(KEYS.enter, '\x15');
+    await h2.type('0');
+    await h2.press(KEYS.enter, 'r');
+    jobs2.last('finetune').fail({ message: '--epochs must be a positive integer, got 0', hint: 'fix the value named above, then try again', internal: false });
+    const f = await h2.waitFor((x) => x.includes('--epochs must be a positive integer'), 'job error');
+    assert.match(f, /→ fix the value named above/);
+  } finally {
+    h2.unmount();
+  }
+});
+
+test('Unlearn: two targets from the picker, live perplexity charts, results, then the comparison', async (t) => {
+  const p = needFixture(t, 'models', 'stories260K.gguf');
+  if (!p) return;
+  const h = renderApp({ tab: 'unlearn', columns: 100, rows: 30, initial: { modelPath: STORIES, model: readModelInfo(p), fromRun: 'runs/ft-1' } });
+  const jobs = h.jobs as FakeJobRunner;
+  try {
+    await h.waitFor((x) => x.includes('runs/ft-1'), 'from run');
+    // targets: open the picker, keep embedding, add block:4 (options: all, embedding, block:0 ...).
+    await h.press(KEYS.down, KEYS.down, KEYS.enter);
+    await h.waitFor((x) => x.includes('targets: 1 chosen'), 'picker');
+    for (let i = 0; i < 14; i++) await h.press(KEYS.down);
+    await h.waitFor((x) => /› ?\[ \] block:4\b|\[ \] block:4\n/.test(x) || x.includes('[ ] block:4'), 'block:4 visible');
+    await h.press(KEYS.space, KEYS.enter);
+    await h.waitFor((x) => /targets\s+embedding,block:4/.test(x), 'two targets');
+    assert.match(h.frame(), /unlearnkit compare-targets --from runs\/ft-1/);
+    await h.press('r');
+    const job = jobs.last('unlearn');
+    assert.deepEqual(job.params, {
+      from: 'runs/ft-1',
+      data: 'datasets/dave',
+      method: 'first-epoch',
+      targets: ['embedding', 'block:4'],
+      strategy: 'batch',
+      forget: { split: 'forget' },
+      eta: 1,
+      steps: 0,
+      evalEvery: 1,
+      rouge: true,
+      seed: 0,
+    });
+    job.progress({ kind: 'phase', text: 'target 1/2: embedding', target: 'embedding' });
+    job.progress({ kind: 'step', target: 'embedding', step: 1, steps: 3 });
+    [10, 14, 20, 30].forEach((v, i) => job.progress({ kind: 'eval', target: 'embedding', step: i, metrics: { 'forget ppl': v, 'retain ppl': 5 + i * 0.1, 'forget rougeL': 0.9 - i * 0.2, 'retain rougeL': 0.8 } }));
+    const f = await h.waitFor((x) => x.includes('forget ppl now 30.00'), 'charts');
+    assert.match(f, /targets 1\/2/);
+    assert.match(f, /retain ppl now 5\.30/);
+    assert.match(f, /forget rougeL 0\.90→0\.30/);
+    const row = (target: string, fz: number) => ({
+      target,
+      runId: `first-epoch-${target}`,
+      comparison: {
+        sets: [{ set: 'forget', n: 20, perplexityBefore: 10, perplexityAfter: 30, meanNllBefore: 2.3, meanNllAfter: 3.4, test: { t: 5, df: 19, p: 1e-5, meanDiff: 1.1, ci95: [0.8, 1.4] as [number, number], dz: fz, dav: 1.5, n: 20 } }],
+      },
+    });
+    job.finish({
+      method: 'first-epoch',
+      runs: [
+        { target: 'embedding', runId: 'first-epoch-embedding', adapterDir: 'adapters/first-epoch-embedding', metrics: { 'forget ppl': { before: 10, after: 30 }, 'retain ppl': { before: 5, after: 5.3 } } },
+        { target: 'block:4', runId: 'first-epoch-block-4', adapterDir: 'adapters/first-epoch-block-4', metrics: { 'forget ppl': { before: 10, after: 11 }, 'retain ppl': { before: 5, after: 5 } } },
+      ],
+      comparison: compareViewFromRows('first-epoch', [row('embedding', 2.1), row('block:4', 0.2)]),
+    });
+    const d = await h.waitFor((x) => x.includes('c or 5: open the comparison'), 'results');
+    assert.match(d, /embedding\s+10\.0→30\.0 \+200\.0%\s+5\.0→5\.3 \+6\.0%/);
+    await h.press('c');
+    const c = await h.waitFor((x) => x.includes('★ best: embedding'), 'the comparison');
+    assert.match(c, /★ embedding\s+\+1\.100 d2\.10\*\*\*/);
+  } finally {
+    h.unmount();
+  }
+});
+
+test('Unlearn: without a fine-tuning run it says what to do; fuzzy needs a request', async () => {
+  const cwd = tempDir();
+  const h = renderApp({ tab: 'unlearn', cwd, initial: { modelPath: null } });
+  try {
+    await h.waitFor((x) => x.includes('Unlearn'), 'screen');
+    await h.press('r');
+    await h.waitFor((x) => x.includes('fine-tune one on the Train tab (3) first'), 'needs a run');
+    assert.equal((h.jobs as FakeJobRunner).count('unlearn'), 0);
+  } finally {
+    h.unmount();
+  }
+});
+
+test('Compare: sorting by a column, the best target, and a cell\'s paired statistics', async () => {
+  const mk = (target: string, fz: number, rz: number, p: number) => ({
+    target,
+    comparison: {
+      sets: [
+        { set: 'forget', n: 20, perplexityBefore: 10, perplexityAfter: 20, meanNllBefore: 2.3, meanNllAfter: 3, test: { t: fz * 4.4, df: 19, p, meanDiff: fz / 2, ci95: [fz / 2 - 0.2, fz / 2 + 0.2] as [number, number], dz: fz, dav: fz * 0.8, n: 20 } },
+        { set: 'retain', n: 20, perplexityBefore: 5, perplexityAfter: 5.5, meanNllBefore: 1.6, meanNllAfter: 1.7, test: { t: rz * 4.4, df: 19, p: 0.3, meanDiff: rz / 10, ci95: [-0.1, 0.1] as [number, number], dz: rz, dav: rz, n: 20 } },
+      ],
+    },
+    holmP: { forget: Math.min(1, p * 3), retain: 0.9 },
+  });
+  const view = compareViewFromRows('npo', [mk('all', 1.0, 0.9, 0.001), mk('embedding', 2.0, 0.1, 0.0001), mk('block:4', 0.1, 0.0, 0.6)]);
+  const h = renderApp({ tab: 'compare', initial: { modelPath: null, comparison: view } });
+  try {
+    let f = await h.waitFor((x) => x.includes('★ best: embedding'), 'matrix');
+    const rows = f.split('\n').filter((l) => /^│ (★ | {2})(all|embedding|block:4)/.test(l));
+    assert.deepEqual(
+      rows.map((l) => l.match(/(all|embedding|block:4)/)![1]),
+      ['embedding', 'all', 'block:4'],
+    );
+    assert.match(f, /\+1\.000 d2\.00\*\*\*/);
+    // The selected cell (embedding, forget) has its statistics below.
+    assert.match(f, /embedding · forget NLL: paired statistics/);
+    assert.match(f, /t\(19\) = 8\.800/);
+    assert.match(f, /p <1e-4 · Holm 3\.0e-4|p <1e-4 · Holm 0\.00030/);
+    assert.match(f, /Cohen's d_z 2\.000/);
+    // Sort by retain NLL (goal: no rise): block:4 (d 0) first.
+    await h.press(KEYS.right, 's');
+    f = await h.waitFor((x) => x.includes('sorted by retain NLL'), 'sorted by retain');
+    const rows2 = f.split('\n').filter((l) => /^│ (★ | {2})(all|embedding|block:4)/.test(l));
+    assert.deepEqual(rows2.map((l) => l.match(/(all|embedding|block:4)/)![1]), ['block:4', 'embedding', 'all']);
+    assert.match(f, /★ best: block:4/);
+    await h.press('s');
+    await h.waitFor((x) => x.includes('(reversed)'), 'reversed');
+    await h.press(KEYS.enter);
+    await h.waitFor((x) => !x.includes('paired statistics'), 'stats hidden');
+  } finally {
+    h.unmount();
+  }
+});
+
+test('Compare: loading a comparison JSON; a wrong file is an error with a hint', async () => {
+  const dir = tempDir();
+  const good = path.join(dir, 'cmp.json');
+  fs.writeFileSync(good, JSON.stringify(compareViewFromRows('grad-diff', [{ target: 'final_norm', comparison: { sets: [] } }])));
+  const bad = path.join(dir, 'bad.json');
+  fs.writeFileSync(bad, '{"x": 1}');
+  const h = renderApp({ tab: 'compare', initial: { modelPath: null } });
+  try {
+    await h.waitFor((x) => x.includes('no comparison yet'), 'empty');
+    await h.press('l');
+    await h.type(bad);
+    await h.press(KEYS.enter);
+    await h.waitFor((x) => x.includes('is not a layer-target comparison'), 'error');
+    await h.press('l');
+    await h.type(good);
+    await h.press(KEYS.enter);
+    await h.waitFor((x) => x.includes('grad-diff') && x.includes('final_norm'), 'loaded');
+  } finally {
+    h.unmount();
+  }
+});
+
+test('Reports: lists runs, shows a summary, writes the report for evaluation runs, refuses others with a hint', async () => {
+  const cwd = tempDir();
+  fs.mkdirSync(path.join(cwd, 'reports', 'eval-1'), { recursive: true });
+  fs.writeFileSync(path.join(cwd, 'reports', 'eval-1', 'summary.json'), JSON.stringify({ perplexity: { forget: 12.5 } }));
+  fs.mkdirSync(path.join(cwd, 'adapters', 'ul-2'), { recursive: true });
+  fs.writeFileSync(path.join(cwd, 'adapters', 'ul-2', 'meta.json'), JSON.stringify({ method: 'npo' }));
+  const t0 = new Date(Date.now() - 60_000);
+  fs.utimesSync(path.join(cwd, 'adapters', 'ul-2'), t0, t0);
+  const opened: string[] = [];
+  const h = renderApp({ tab: 'reports', cwd, columns: 100, rows: 30, initial: { modelPath: null }, openFile: async (f) => (opened.push(f), true) });
+  const jobs = h.jobs as FakeJobRunner;
+  try {
+    const f = await h.waitFor((x) => x.includes('Runs (2)'), 'list');
+    assert.match(f, /EV\s+eval-1/);
+    assert.match(f, /UL\s+ul-2/);
+    assert.match(f, /perplexity\.forget: 12\.500/);
+    await h.press('o');
+    await h.waitFor((x) => x.includes('has no report.html yet'), 'no html');
+    await h.press('w');
+    const job = jobs.last('report');
+    assert.deepEqual(job.params, { runs: [path.join('reports', 'eval-1')], open: false });
+    fs.writeFileSync(path.join(cwd, 'reports', 'eval-1', 'report.html'), '<html></html>');
+    job.finish({ html: path.join(cwd, 'reports', 'eval-1', 'report.html'), opened: false });
+    await h.waitFor((x) => x.includes('(o opens it)'), 'written');
+    await h.press('o');
+    await h.waitFor((x) => x.includes('opened '), 'opened');
+    assert.deepEqual(opened, [path.join(cwd, 'reports', 'eval-1', 'report.html')]);
+    await h.press(KEYS.down, 'w');
+    const e = await h.waitFor((x) => x.includes('has no evaluation to report on'), 'refused');
+    assert.match(e, /unlearnkit eval --model <checkpoint> --adapter ul-2/);
+    assert.equal(jobs.count('report'), 1);
+  } finally {
+    h.unmount();
+  }
+});
+
+test('RUM: the table fills in cell by cell; progress; Esc cancels', async () => {
+  const h = renderApp({ tab: 'rum', columns: 100, rows: 30, initial: { modelPath: null } });
+  const jobs = h.jobs as FakeJobRunner;
+  try {
+    await h.waitFor((x) => x.includes('RUM on images'), 'screen');
+    await h.press('r');
+    const job = jobs.last('rum');
+    assert.deepEqual(job.params.algorithms, ['finetune', 'neggrad+', 'rum']);
+    assert.equal(job.params.seeds, 3);
+    assert.equal(job.params.models, 16);
+    job.progress({ kind: 'phase', text: 'memorization: model 3 of 16', done: 3, total: 16 });
+    job.progress({ kind: 'cell', cell: { algorithm: 'neggrad+', variant: 'refined', tow: { mean: 0.812, lo: 0.75, hi: 0.87 }, miaGap: { mean: 0.031, lo: 0.01, hi: 0.05 }, seeds: 3 } });
+    const f = await h.waitFor((x) => x.includes('0.812'), 'a cell');
+    assert.match(f, /neggrad\+\s+refined\s+0\.812 \[0\.75,0\.87\]\s+0\.031 \[0\.010,0\.050\]|neggrad\+\s+refined\s+0\.812 \[0\.75,0\.87\]\s+0\.031 \[0\.01,0\.05\]/);
+    assert.match(f, /memorization: model 3 of 16/);
+    assert.match(f, /3\/16/);
+    assert.match(f, /finetune\s+vanilla\s+…/);
+    await h.press(KEYS.esc);
+    assert.equal(job.cancelled, true);
+    await h.waitFor((x) => x.includes('rum cancelled'), 'cancelled');
+  } finally {
+    h.unmount();
+  }
+});
+
+test('describe is asked once; its failure is a line on the Model screen, not a crash', async () => {
+  const jobs = new FakeJobRunner();
+  const h = renderApp({ jobs, initial: { modelPath: null } });
+  try {
+    await h.waitFor((x) => x.includes('asking the engine'), 'pending');
+    jobs.last('describe').fail({ message: 'ggml failed to load', hint: 'run unlearnkit doctor', internal: false });
+    await h.waitFor((x) => x.includes('device: ggml failed to load'), 'device error');
+    assert.equal(jobs.count('describe'), 1);
+    void DESCRIBE;
+  } finally {
+    h.unmount();
+  }
+});
