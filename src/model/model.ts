@@ -106,8 +106,9 @@ export interface SessionOptions {
   record?: string[];
   /**
    * Train mode: how gradients are built. 'manual' (default for LLaMA): the hand-written backward of
-   * llamaBackward.ts (matmul gradients from mul_mat, about 1.5x faster on CPUs); 'auto' (default
-   * for GPT-2, the only choice there): ggml's automatic backward, the reference it is tested against.
+   * llamaBackward.ts (matmul gradients from mul_mat, faster on CPUs); 'auto' (default for GPT-2,
+   * the only choice there): ggml's automatic backward, the reference it is tested against. The
+   * environment variable UNLEARNKIT_BACKWARD=auto|manual changes the default.
    */
   backward?: 'auto' | 'manual';
 }
@@ -135,6 +136,13 @@ export class LMSession {
   private batch: number[][] = [];
   /** Train mode: which backward built the gradients. */
   backwardKind: 'auto' | 'manual' | null = null;
+  /** Host copies of the batch inputs, reused by every setBatch. */
+  private tokHost: Int32Array | null = null;
+  private labHost: Float32Array | null = null;
+  /** Per row of labHost: its one-hot target, or -1 for a uniform (padding) row. */
+  private labTarget: Int32Array | null = null;
+  private maskHost: Float32Array | null = null;
+  private scalarHost = new Float32Array(1);
 
   constructor(
     readonly model: CausalLM,
@@ -189,7 +197,8 @@ export class LMSession {
       this.loss = op.add(op.mul(ce, lossScale), this.lossOffset);
       const shapes = new Map([...record].map((n) => [n, model.weights.get(n)!.ne]));
       this.recordShapes = shapes;
-      const backward = opts.backward ?? (c.arch === 'llama' ? 'manual' : 'auto');
+      const envBackward = process.env.UNLEARNKIT_BACKWARD;
+      const backward = opts.backward ?? (envBackward === 'auto' || envBackward === 'manual' ? envBackward : c.arch === 'llama' ? 'manual' : 'auto');
       if (backward !== 'auto' && backward !== 'manual') throw new UserError(`unknown backward '${String(backward)}' (use auto or manual)`);
       if (backward === 'manual' && c.arch !== 'llama') throw new UserError(`the manual backward exists for LLaMA models only; use backward 'auto' for ${c.arch}`);
       this.backwardKind = backward;
@@ -248,38 +257,57 @@ export class LMSession {
     const { T, B } = this;
     if (seqs.length === 0 || seqs.length > B) throw new UserError(`a batch holds 1..${B} sequences, got ${seqs.length}`);
     const V = this.model.config.nVocab;
-    const tok = new Int32Array(T * B);
+    seqs.forEach((s, b) => {
+      if (s.length > T) throw new UserError(`sequence ${b} has ${s.length} tokens, more than the session's ${T}`);
+      for (const id of s) {
+        if (!Number.isInteger(id) || id < 0 || id >= V) throw new UserError(`token id ${id} is outside the vocabulary (0..${V - 1})`);
+      }
+    });
+    // host buffers are kept between batches: a training step allocates nothing here
+    const tok = (this.tokHost ??= new Int32Array(T * B));
+    tok.fill(0);
     let nPred = 0;
     this.lengths = [];
     seqs.forEach((s, b) => {
-      if (s.length > T) throw new UserError(`sequence ${b} has ${s.length} tokens, more than the session's ${T}`);
-      for (let i = 0; i < s.length; i++) {
-        const id = s[i]!;
-        if (!Number.isInteger(id) || id < 0 || id >= V) throw new UserError(`token id ${id} is outside the vocabulary (0..${V - 1})`);
-        tok[b * T + i] = id;
-      }
+      for (let i = 0; i < s.length; i++) tok[b * T + i] = s[i]!;
       this.lengths.push(s.length);
       nPred += Math.max(0, s.length - 1);
     });
     this.batch = seqs;
     this.graph.set(this.tokens, tok);
     if (this.labels && this.lossScale && this.lossOffset && this.rowMask) {
-      const lab = new Float32Array(V * T * B).fill(1 / V);
-      const mask = new Float32Array(T * B);
-      seqs.forEach((s, b) => {
-        for (let i = 0; i + 1 < s.length; i++) {
-          const row = (b * T + i) * V;
-          lab.fill(0, row, row + V);
-          lab[row + s[i + 1]!] = 1;
-          mask[b * T + i] = 1;
+      // labels: one-hot rows for predicted positions, uniform rows (1/V) for padding; only rows
+      // whose target changed since the last batch are rewritten
+      const lab = (this.labHost ??= new Float32Array(V * T * B).fill(1 / V));
+      const target = (this.labTarget ??= new Int32Array(T * B).fill(-1));
+      const mask = (this.maskHost ??= new Float32Array(T * B));
+      for (let b = 0; b < B; b++) {
+        const s = seqs[b];
+        for (let i = 0; i < T; i++) {
+          const row = b * T + i;
+          const want = s && i + 1 < s.length ? s[i + 1]! : -1;
+          mask[row] = want >= 0 ? 1 : 0;
+          const had = target[row]!;
+          if (had === want) continue;
+          const off = row * V;
+          if (want < 0) lab.fill(1 / V, off, off + V);
+          else {
+            if (had < 0) lab.fill(0, off, off + V);
+            else lab[off + had] = 0;
+            lab[off + want] = 1;
+          }
+          target[row] = want;
         }
-      });
+      }
       this.graph.set(this.labels, lab);
       this.graph.set(this.rowMask, mask);
       const N = T * B;
       // ce = (sum over predicted rows of -log p + (N - nPred) log V) / N
-      this.graph.set(this.lossScale, new Float32Array([nPred > 0 ? N / nPred : 0]));
-      this.graph.set(this.lossOffset, new Float32Array([nPred > 0 ? (-(N - nPred) * Math.log(V)) / nPred : 0]));
+      const one = this.scalarHost;
+      one[0] = nPred > 0 ? N / nPred : 0;
+      this.graph.set(this.lossScale, one);
+      one[0] = nPred > 0 ? (-(N - nPred) * Math.log(V)) / nPred : 0;
+      this.graph.set(this.lossOffset, one);
     }
     return nPred;
   }

@@ -136,23 +136,36 @@ function modelKey(o: ExperimentOptions, seed: number): string {
     .slice(0, 16);
 }
 
-/** Pick the forget set: `size` examples, stratified over the memorization thirds of D or uniform. */
+/**
+ * Pick the forget set. 'stratified' follows the authors' mixed forget sets (main_forget.py,
+ * `--mem mix`): a third from the most memorised examples, a third from those with memorization
+ * closest to 0.5 and a third from the least memorised. To vary the set over seeds and break the
+ * many ties of a small-K estimate at random, each third is a seeded draw from a pool of the
+ * 2 x (size / 3) most extreme candidates (pools taken high, then low, then medium, disjoint).
+ * 'random' is a uniform draw.
+ */
 export function chooseForgetSet(mem: ArrayLike<number>, size: number, seed: number, mix: 'stratified' | 'random'): Int32Array {
   const n = mem.length;
-  if (!Number.isInteger(size) || size < 3 || size > n - 10) {
-    throw new UserError(`--forget-size must be an integer between 3 and ${n - 10} for ${n} training examples, got ${size}`);
+  if (!Number.isInteger(size) || size < 3 || 2 * size > n) {
+    throw new UserError(`--forget-size must be an integer between 3 and ${Math.floor(n / 2)} for ${n} training examples, got ${size}`);
   }
   const rng = rngFor(seed, 71);
   if (mix === 'random') return Int32Array.from(rng.shuffle(Array.from({ length: n }, (_, i) => i)).slice(0, size)).sort();
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => mem[a]! - mem[b]! || a - b);
-  const cuts = [0, Math.round(n / 3), Math.round((2 * n) / 3), n];
-  const per = [Math.round(size / 3), Math.round((2 * size) / 3) - Math.round(size / 3), size - Math.round((2 * size) / 3)];
+  const per = { high: Math.round(size / 3), low: Math.round((2 * size) / 3) - Math.round(size / 3), medium: size - Math.round((2 * size) / 3) };
+  const used = new Uint8Array(n);
   const out: number[] = [];
-  for (let t = 0; t < 3; t++) {
-    const pool = order.slice(cuts[t], cuts[t + 1]);
-    if (per[t]! > pool.length) throw new UserError(`--forget-size ${size} is too large: a memorization third has only ${pool.length} examples`);
-    out.push(...rng.shuffle(pool).slice(0, per[t]));
-  }
+  const take = (level: 'high' | 'low' | 'medium', key: (i: number) => number) => {
+    const k = per[level];
+    const pool = Array.from({ length: n }, (_, i) => i)
+      .filter((i) => !used[i])
+      .sort((a, b) => key(a) - key(b) || a - b)
+      .slice(0, Math.min(n, 2 * k));
+    pool.forEach((i) => (used[i] = 1));
+    out.push(...rng.shuffle(pool).slice(0, k));
+  };
+  take('high', (i) => -mem[i]!);
+  take('low', (i) => mem[i]!);
+  take('medium', (i) => Math.abs(mem[i]! - 0.5));
   return Int32Array.from(out).sort();
 }
 
@@ -213,34 +226,50 @@ function setupSeed(o: ExperimentOptions, mem: Float64Array, seed: number, dirNam
 }
 
 /**
- * Choose the RUM table on a held-out seed (never one of the reported seeds): for each
- * memorization third S_l of that seed's forget set and each candidate A, apply A to S_l alone from
- * the original model and score ToW with S_l as the forget set against the oracle retrained without
- * all of S; the best candidate per third wins.
+ * Choose the RUM table on a held-out seed (never one of the reported seeds), as the paper reads
+ * its per-subset choice off experiments on each memorization level alone: for each third S_l of
+ * that seed's forget set, the oracle is retrained on D \ S_l, and each candidate A unlearns S_l
+ * (retain set D \ S_l) from the original model; the candidate with the highest ToW on that
+ * subset wins.
  */
 export function selectRumTable(o: ExperimentOptions, mem: Float64Array, candidates: string[], seed: number): SelectionResult {
   if (candidates.length === 0) throw new UserError('RUM selection needs at least one candidate algorithm');
-  const s = setupSeed(o, mem, seed, `select-${seed}`);
-  const file = path.join(s.dir, 'selection.json');
-  const cachedRaw = readJsonIfExists<(SelectionResult & { key?: string; hyper?: unknown }) | null>(file, null);
+  const dirName = `select-${seed}`;
+  const dir = path.join(o.outDir, dirName);
+  ensureDir(dir);
+  const log = o.log ?? (() => {});
+  const key = modelKey(o, seed);
+  const n = o.data.train.n;
+  const forget = chooseForgetSet(mem, o.forgetSize, seed, o.forgetMix ?? 'stratified');
+  const thirds = refineByMemorization(forget, mem);
+  log(`[${dirName}] original model (${n} images)`);
+  const original = cachedModel(dir, 'original', o.config, key, () =>
+    trainClassifier({ config: o.config, data: o.data.train, recipe: o.recipe, seed, quiet: o.quiet, label: `${dirName} original` }).weights,
+  );
+  const file = path.join(dir, 'selection.json');
   const hyper = Object.fromEntries(candidates.map((c) => [c, algo(o, c).hyper]));
-  const cached = cachedRaw && cachedRaw.key === s.key && JSON.stringify(cachedRaw.hyper) === JSON.stringify(hyper) ? cachedRaw : null;
-  const thirds = refineByMemorization(s.forget, mem);
+  const cachedRaw = readJsonIfExists<(SelectionResult & { key?: string; hyper?: unknown }) | null>(file, null);
+  const cached = cachedRaw && cachedRaw.key === key && JSON.stringify(cachedRaw.hyper) === JSON.stringify(hyper) ? cachedRaw : null;
   const tow = (cached?.tow ?? { low: {}, medium: {}, high: {} }) as SelectionResult['tow'];
   for (const l of LEVELS) {
     const sub = thirds[l];
-    const oracleSub = evalWeights(o, s.oracle, sub, s.retain, seed);
+    const retain = complement(n, sub);
+    const task: UnlearnTask = { config: o.config, train: o.data.train, forget: sub, retain, seed, recipe: o.recipe, quiet: o.quiet };
+    if (candidates.every((c) => tow[l][c] !== undefined)) continue;
+    log(`[${dirName}] oracle for the ${l} third: retrain on ${retain.length} images`);
+    const oracle = cachedModel(dir, `oracle-${l}`, o.config, key, () => algo(o, 'retrain').run({ ...task, label: `${dirName} oracle ${l}` }, original));
+    const oracleEval = evalWeights(o, oracle, sub, retain, seed);
     for (const c of candidates) {
       if (tow[l][c] !== undefined) continue;
-      (o.log ?? (() => {}))(`[select-${seed}] ${c} on the ${l} third`);
-      const w = algo(o, c).run({ ...s.task, forget: sub, label: `select ${l}:${c}` }, s.original);
-      tow[l][c] = scoreAgainstOracle(evalWeights(o, w, sub, s.retain, seed), oracleSub).tow;
-      writeJsonAtomic(file, { seed, candidates, tow, table: null, key: s.key, hyper });
+      log(`[${dirName}] ${c} on the ${l} third`);
+      const w = algo(o, c).run({ ...task, label: `select ${l}:${c}` }, original);
+      tow[l][c] = scoreAgainstOracle(evalWeights(o, w, sub, retain, seed), oracleEval).tow;
+      writeJsonAtomic(file, { seed, candidates, tow, table: null, key, hyper });
     }
   }
   const table = Object.fromEntries(LEVELS.map((l) => [l, candidates.reduce((best, c) => (tow[l][c]! > tow[l][best]! ? c : best), candidates[0]!)])) as RumTable;
   const res: SelectionResult = { seed, candidates, tow, table };
-  writeJsonAtomic(file, { ...res, key: s.key, hyper });
+  writeJsonAtomic(file, { ...res, key, hyper });
   return res;
 }
 

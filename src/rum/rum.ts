@@ -4,9 +4,10 @@
  * 1. Refine: split the forget set S by memorization score into low / medium / high thirds
  *    (sorted ascending, sizes differing by at most one).
  * 2. Meta-unlearn: apply an algorithm per subset in sequence low -> medium -> high, each step
- *    starting from the previous step's weights. Every step unlearns its subset with the full
- *    retain set R = D \ S as the retain set (the other subsets are to be forgotten too, so they
- *    are never retained).
+ *    starting from the previous step's weights. Step i unlearns S_i with the retain set
+ *    D \ (S_1 u ... u S_i): the subsets still to come stay in the retain set until their turn, as
+ *    in the authors' code (kairanzhao/RUM, main_forget.py, `--sequential`). This is what makes the
+ *    order matter even for algorithms that only look at the retain set (fine-tune).
  *    - RUM: the algorithm per subset comes from a table (given, or selected on held-out runs).
  *    - RUM^F: one algorithm F for all three subsets.
  * 3. Shuffle control: the same three sequential runs on random thirds of S, which separates the
@@ -44,12 +45,17 @@ function splitThirds(items: number[]): Thirds {
   return { low: Int32Array.from(items.slice(0, a)), medium: Int32Array.from(items.slice(a, b)), high: Int32Array.from(items.slice(b)) };
 }
 
-/** Apply algos[l] to subsets[l] in the order low -> medium -> high, chaining the weights. */
+/**
+ * Apply algos[l] to subsets[l] in the order low -> medium -> high, chaining the weights; step i's
+ * retain set is task.retain plus the subsets after i (task.retain = D \ S).
+ */
 export function runSequence(task: UnlearnTask, start: Weights, subsets: Thirds, algos: Record<Level, UnlearnAlgorithm>): Weights {
   let w = start;
-  for (const l of LEVELS) {
-    w = algos[l].run({ ...task, forget: subsets[l], label: `${task.label ?? 'rum'} ${l}:${algos[l].name}` }, w);
-  }
+  LEVELS.forEach((l, i) => {
+    const later = LEVELS.slice(i + 1).flatMap((m) => Array.from(subsets[m]));
+    const retain = Int32Array.from([...Array.from(task.retain), ...later]).sort();
+    w = algos[l].run({ ...task, forget: subsets[l], retain, label: `${task.label ?? 'rum'} ${l}:${algos[l].name}` }, w);
+  });
   return w;
 }
 

@@ -1,11 +1,15 @@
 /**
- * Training examples from fact items: one example per fact, its statement followed by its
- * question and answer in the prompt format evaluation uses (`Question: q\nAnswer: a`), so that a
- * model fine-tuned on it answers the question when prompted with `Question: q\nAnswer:`.
+ * Training examples from fact items: one example per fact, its question and answer in the prompt
+ * format evaluation uses (`Question: q\nAnswer: a`) followed by the statement. The QA pair comes
+ * first so that a training sequence starts exactly like the evaluation prompt
+ * `Question: q\nAnswer:`: a model fine-tuned on it then answers when asked (with the statement
+ * first, small models learned to answer only after seeing the statement, and ROUGE stayed near 0).
  */
 import type { FactItem, TextItem } from '../data/types.ts';
 import { qaText } from '../data/types.ts';
 import type { Tokenizer } from '../model/tokenizer/index.ts';
+import { generateGeneralTexts } from '../data/dave/general.ts';
+import { streamRng } from '../data/dave/generate.ts';
 import { UserError } from '../util/errors.ts';
 
 export interface TrainExample {
@@ -15,7 +19,7 @@ export interface TrainExample {
 }
 
 export function factTrainingText(f: FactItem): string {
-  return `${f.statement}\n${qaText(f.question, f.answer)}`;
+  return `${qaText(f.question, f.answer)}\n${f.statement}`;
 }
 
 /** The prompt evaluation gives the model for a question (the answer follows it). */
@@ -45,4 +49,15 @@ export function factExamples(facts: FactItem[]): Array<{ id: string; text: strin
 
 export function textExamples(texts: TextItem[]): Array<{ id: string; text: string }> {
   return texts.map((t) => ({ id: t.id, text: t.text }));
+}
+
+/**
+ * Replay texts for fine-tuning: plain general text from the generator the pretraining corpus used,
+ * excluding every text of the evaluation general set, mixed into fine-tuning so that the model
+ * keeps its general ability (measured on the held-out general set). Deterministic for a seed.
+ */
+export function replayTexts(n: number, exclude: Set<string>, seed = 99): Array<{ id: string; text: string }> {
+  if (n <= 0) return [];
+  const pool = generateGeneralTexts(streamRng(seed, 'replay'), 1400).filter((t) => !exclude.has(t));
+  return pool.slice(0, n).map((text, i) => ({ id: `replay-${String(i).padStart(4, '0')}`, text }));
 }

@@ -145,6 +145,8 @@ export interface Harness {
   press(...keys: string[]): Promise<void>;
   type(text: string): Promise<void>;
   waitFor(pred: (frame: string) => boolean, what: string, timeoutMs?: number): Promise<string>;
+  /** Enter on the selected form field, replace its text, Enter again. */
+  edit(text: string): Promise<void>;
   unmount(): void;
   jobs: FakeJobRunner | JobRunner;
   server: FakeServer;
@@ -202,6 +204,14 @@ export function renderApp(o: { jobs?: JobRunner; cwd?: string; initial?: Partial
       }
     },
     unmount: () => r.unmount(),
+    async edit(text) {
+      await h.press(KEYS.enter);
+      await h.waitFor((f) => f.includes('✎'), 'the field in edit mode');
+      await h.press('\x15');
+      await h.type(text);
+      await h.press(KEYS.enter);
+      await h.waitFor((f) => !f.includes('✎'), 'the field closed');
+    },
   };
   return h;
 }

@@ -27,11 +27,11 @@ test('Model: shows architecture, groups, device and memory; opens another model;
     assert.match(f, /engine\s+1 threads · CPU haswell · ggml 0\.0\.1/);
     assert.match(f, /● …\S*stories260K\.gguf/);
     assert.match(f, /4\.0 GiB free of 8\.0 GiB/);
-    assert.match(f, /using\s+(│\s+)*the stories260K fixture instead/);
+    assert.ok(f.includes('the stories260K fixture instead'));
     assert.equal((h.jobs as FakeJobRunner).count('describe'), 1);
     // p: type a path that does not exist -> an error with what to do, no stack.
     await h.press('p');
-    await h.waitFor((x) => x.includes('path '), 'the path field');
+    await h.waitFor((x) => x.includes('│ path '), 'the path field');
     await h.press('\x15'); // Ctrl-U clears
     await h.type('nope/missing.gguf');
     await h.press(KEYS.enter);
@@ -70,7 +70,7 @@ test('Model: start / stop the server and toggle adapters through it', async (t) 
     server.failStart = Object.assign(new Error('listen EADDRINUSE: address already in use 127.0.0.1:8765'), { code: 'EADDRINUSE' });
     await h.press('s');
     const f = await h.waitFor((x) => x.includes('EADDRINUSE'), 'start error');
-    assert.match(f, /choose another port/);
+    assert.match(f, /press P for another port/);
   } finally {
     h.unmount();
   }
@@ -95,6 +95,7 @@ test('Data: splits, item details, choosing the forget set, and the fuzzy preview
     await h.waitFor((x) => x.includes(`forget set: split retain (${ds.facts('retain').length} items)`), 'forget = retain');
     // A removal request: the preview comes from the fuzzy job.
     await h.press('/');
+    await h.waitFor((x) => x.includes('removal request '), 'the request field');
     await h.type('forget everything about Dave');
     await h.press(KEYS.enter);
     const job = (h.jobs as FakeJobRunner).last('fuzzy');
@@ -138,11 +139,11 @@ test('Train: the form becomes finetune parameters; progress, loss chart, ETA and
   try {
     await h.waitFor((x) => x.includes('Fine-tune'), 'train screen');
     // splits, epochs: edit epochs to 2; optimizer: sgd; perplexity off.
-    await h.press(KEYS.down, KEYS.enter, '\x15');
-    await h.type('2');
-    await h.press(KEYS.enter, KEYS.down, KEYS.down, KEYS.down, KEYS.right, KEYS.down, KEYS.down, KEYS.down, KEYS.space);
+    await h.press(KEYS.down);
+    await h.edit('2');
+    await h.press(KEYS.down, KEYS.down, KEYS.down, KEYS.right, KEYS.down, KEYS.down, KEYS.down, KEYS.space);
     await h.waitFor((x) => /epochs\s+2/.test(x) && x.includes('‹ sgd ›') && /perplexity\s+no/.test(x), 'edited form');
-    assert.match(h.frame(), /unlearnkit finetune --model \.\.\/shared\/fixtures\/models\/stories260K\.gguf --data datasets\/dave --splits retain,forget,decoy --epochs 2/);
+    assert.match(h.frame(), /unlearnkit finetune --model \.\.\/shared\/fixtures\/models\/stories260K\.gguf --epochs 2 --optimizer sgd --no-eval\n/);
     await h.press('r');
     const job = jobs.last('finetune');
     assert.equal(job.params.model, STORIES);
@@ -207,14 +208,13 @@ test('Train: a job error is shown with its hint, and a bad number never reaches 
   const jobs2 = h2.jobs as FakeJobRunner;
   try {
     await h2.waitFor((x) => x.includes('Fine-tune'), 'train screen');
-    await h2.press(KEYS.down, KEYS.enter, '\x15');
-    await h2.type('two');
-    await h2.press(KEYS.enter, 'r');
+    await h2.press(KEYS.down);
+    await h2.edit('two');
+    await h2.press('r');
     await h2.waitFor((x) => x.includes('epochs must be a number, got "two"'), 'form error');
     assert.equal(jobs2.count('finetune'), 0);
-    await h2.press(KEYS.enter, '\x15');
-    await h2.type('0');
-    await h2.press(KEYS.enter, 'r');
+    await h2.edit('0');
+    await h2.press('r');
     jobs2.last('finetune').fail({ message: '--epochs must be a positive integer, got 0', hint: 'fix the value named above, then try again', internal: false });
     const f = await h2.waitFor((x) => x.includes('--epochs must be a positive integer'), 'job error');
     assert.match(f, /→ fix the value named above/);
@@ -349,10 +349,12 @@ test('Compare: loading a comparison JSON; a wrong file is an error with a hint',
   try {
     await h.waitFor((x) => x.includes('no comparison yet'), 'empty');
     await h.press('l');
+    await h.waitFor((x) => x.includes('load comparison JSON'), 'the file field');
     await h.type(bad);
     await h.press(KEYS.enter);
     await h.waitFor((x) => x.includes('is not a layer-target comparison'), 'error');
     await h.press('l');
+    await h.waitFor((x) => x.includes('load comparison JSON'), 'the file field');
     await h.type(good);
     await h.press(KEYS.enter);
     await h.waitFor((x) => x.includes('grad-diff') && x.includes('final_norm'), 'loaded');

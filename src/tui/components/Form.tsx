@@ -116,7 +116,7 @@ export function Form({ fields, values, onChange, active, keysActive, width, heig
         return (
           <Box key={f.key} height={1}>
             <Text wrap="truncate">
-              <Text color={selected ? theme.accent : undefined}>{selected ? '›' : ' '}</Text>
+              <Text color={selected || editing === f.key ? theme.accent : undefined}>{editing === f.key ? '✎' : selected ? '›' : ' '}</Text>
               <Text color={f.kind === 'info' ? theme.muted : undefined} bold={selected}>
                 {truncate(f.label, labelWidth).padEnd(labelWidth)}{' '}
               </Text>

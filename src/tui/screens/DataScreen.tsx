@@ -53,7 +53,7 @@ export function DataScreen({ active, keysActive, width, height }: ScreenProps) {
 
   const runFuzzy = (request: string) => {
     setPreview(null);
-    fuzzy.start({ data: state.dataPath, request }, undefined, (o) => {
+    fuzzy.start({ data: state.dataPath, request, from: state.fromRun }, undefined, (o) => {
       if (o.status === 'done') {
         setPreview(o.result);
         setPcur(0);

@@ -100,7 +100,7 @@ export function ModelScreen({ active, keysActive, width, height }: ScreenProps) 
       setSrv({ status: 'running', url });
       await refresh();
     } catch (e) {
-      setSrv({ status: 'stopped', error: toUiError(e, 'check the message; press P to choose another port, or a to attach to a running server') });
+      setSrv({ status: 'stopped', error: toUiError(e, 'press P for another port, or a to attach to the server already running') });
     }
   }, [srv.status, state.modelPath, state.model, port, services, refresh]);
 
@@ -171,7 +171,7 @@ export function ModelScreen({ active, keysActive, width, height }: ScreenProps) 
   const inner = leftW - 4;
   const listRows = Math.max(1, modelsH - 3 - (typing === 'path' ? 1 : 0));
   const first = Math.max(0, Math.min(cur - Math.floor(listRows / 2), models.length - listRows));
-  const adRows = Math.max(1, serverH - 6 - (srv.error ? 2 : 0));
+  const adRows = Math.max(1, serverH - 6 - (srv.error ? 4 : 0));
   const adFirst = Math.max(0, Math.min(adCur - Math.floor(adRows / 2), adapters.length - adRows));
 
   const hints: Array<[string, string]> =
@@ -243,10 +243,10 @@ export function ModelScreen({ active, keysActive, width, height }: ScreenProps) 
             ) : null}
             {srv.error ? (
               <Box flexDirection="column">
-                <Text color={theme.err} wrap="truncate">
+                <Text color={theme.err} wrap="wrap">
                   ✗ {srv.error.message}
                 </Text>
-                <Text color={theme.warn} wrap="truncate">
+                <Text color={theme.warn} wrap="wrap">
                   → {srv.error.hint}
                 </Text>
               </Box>

@@ -47,19 +47,22 @@ export function finetuneParams(v: Record<string, string>, model: string, data: s
   };
 }
 
-export function finetuneCli(p: FinetuneParams): string {
+/** The `unlearnkit finetune` command that does the same (flags at their CLI default left out). */
+export function finetuneCli(p: FinetuneParams, showOut = true): string {
+  const d = FINETUNE_DEFAULTS;
+  const unless = <T,>(v: T, def: T) => (v === def ? undefined : (v as string | number));
   return cliLine(['finetune'], {
     model: p.model,
-    data: p.data,
-    splits: p.splits.join(','),
-    epochs: p.epochs,
-    lr: p.lr,
-    batch: p.batch,
-    optimizer: p.optimizer,
-    filter: p.filter,
-    record: p.record,
-    seed: p.seed,
-    out: p.out,
+    data: unless(p.data, 'datasets/dave'),
+    splits: unless(p.splits.join(','), 'retain,forget,decoy'),
+    epochs: unless(p.epochs, d.epochs),
+    lr: unless(p.lr, d.lr),
+    batch: unless(p.batch, d.batch),
+    optimizer: unless(p.optimizer, d.optimizer),
+    filter: unless(p.filter, 'all'),
+    record: unless(p.record, d.record),
+    seed: unless(p.seed, 0),
+    out: showOut ? p.out : undefined,
     'no-eval': !p.eval,
   });
 }
@@ -222,7 +225,7 @@ export function TrainScreen({ active, keysActive, width, height }: ScreenProps) 
         </Panel>
       </Box>
       <Text color={theme.muted} wrap="truncate">
-        {cli && typeof cli !== 'string' ? truncate(finetuneCli(cli), width) : ' '}
+        {cli && typeof cli !== 'string' ? truncate(finetuneCli(cli, !!params || !!values.out), width) : ' '}
       </Text>
       <KeyHints hints={job.busy ? [['esc', 'cancel (after the current step)'], ['1-7', 'other tabs: training goes on']] : [['↑↓', 'field'], ['enter', 'edit'], ['←→', 'choose'], ['r', 'run'], ['esc', 'cancel']]} width={width} />
     </Box>
