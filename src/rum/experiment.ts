@@ -185,7 +185,7 @@ function evalWeights(o: ExperimentOptions, w: Weights, forget: Int32Array, retai
   return evaluateModel({ forget: pick(forget), retain: pick(retain), test: predict(o.config, w, o.data.test) }, seed);
 }
 
-function complement(n: number, forget: Int32Array): Int32Array {
+export function complement(n: number, forget: Int32Array): Int32Array {
   const inF = new Uint8Array(n);
   forget.forEach((i) => (inF[i] = 1));
   return Int32Array.from(Array.from({ length: n }, (_, i) => i).filter((i) => !inF[i]));
@@ -207,18 +207,43 @@ interface SeedSetup {
   key: string;
 }
 
-function setupSeed(o: ExperimentOptions, mem: Float64Array, seed: number, dirName: string): SeedSetup {
+/** The original model of a seed (trained on all of D, cached in `<outDir>/<dirName>/original.bin`). */
+export function originalModel(o: ExperimentOptions, seed: number, dirName = `seed-${seed}`): Weights {
   const dir = path.join(o.outDir, dirName);
   ensureDir(dir);
+  (o.log ?? (() => {}))(`[${dirName}] original model (${o.data.train.n} images)`);
+  return cachedModel(dir, 'original', o.config, modelKey(o, seed), () =>
+    trainClassifier({ config: o.config, data: o.data.train, recipe: o.recipe, seed, quiet: o.quiet, label: `${dirName} original` }).weights,
+  );
+}
+
+/** The subsampled memorization estimate for the experiment's settings (cached per model). */
+export function memorizationFor(o: ExperimentOptions): MemEstimate {
+  const log = o.log ?? (() => {});
+  log(`memorization: ${o.memModels} models on ${Math.round((o.memFraction ?? 0.7) * 100)}% subsets of ${o.data.train.n} images`);
+  const est = estimateMemorization({
+    config: o.config,
+    train: o.data.train,
+    recipe: o.recipe,
+    models: o.memModels,
+    fraction: o.memFraction,
+    seed: o.memSeed ?? 0,
+    dir: path.join(o.outDir, 'memorization'),
+    quiet: o.quiet,
+    onModel: (k, i) => log(`  memorization model ${k + 1}/${o.memModels}${i.resumed ? ' (cached)' : ` ${i.seconds.toFixed(1)} s`}`),
+  });
+  writeJsonAtomic(path.join(o.outDir, 'memorization', 'scores.json'), { scores: Array.from(est.scores) });
+  return est;
+}
+
+function setupSeed(o: ExperimentOptions, mem: Float64Array, seed: number, dirName: string): SeedSetup {
+  const dir = path.join(o.outDir, dirName);
   const n = o.data.train.n;
   const forget = chooseForgetSet(mem, o.forgetSize, seed, o.forgetMix ?? 'stratified');
   const retain = complement(n, forget);
   const log = o.log ?? (() => {});
-  log(`[${dirName}] original model (${n} images)`);
   const key = modelKey(o, seed);
-  const original = cachedModel(dir, 'original', o.config, key, () =>
-    trainClassifier({ config: o.config, data: o.data.train, recipe: o.recipe, seed, quiet: o.quiet, label: `${dirName} original` }).weights,
-  );
+  const original = originalModel(o, seed, dirName);
   log(`[${dirName}] oracle: retrain on ${retain.length} images`);
   const task: UnlearnTask = { config: o.config, train: o.data.train, forget, retain, seed, recipe: o.recipe, quiet: o.quiet };
   const oracle = cachedModel(dir, 'oracle', o.config, key, () => algo(o, 'retrain').run({ ...task, label: `${dirName} oracle` }, original));
@@ -242,10 +267,7 @@ export function selectRumTable(o: ExperimentOptions, mem: Float64Array, candidat
   const n = o.data.train.n;
   const forget = chooseForgetSet(mem, o.forgetSize, seed, o.forgetMix ?? 'stratified');
   const thirds = refineByMemorization(forget, mem);
-  log(`[${dirName}] original model (${n} images)`);
-  const original = cachedModel(dir, 'original', o.config, key, () =>
-    trainClassifier({ config: o.config, data: o.data.train, recipe: o.recipe, seed, quiet: o.quiet, label: `${dirName} original` }).weights,
-  );
+  const original = originalModel(o, seed, dirName);
   const file = path.join(dir, 'selection.json');
   const hyper = Object.fromEntries(candidates.map((c) => [c, algo(o, c).hyper]));
   const cachedRaw = readJsonIfExists<(SelectionResult & { key?: string; hyper?: unknown }) | null>(file, null);
@@ -280,20 +302,8 @@ export function runExperiment(o: ExperimentOptions): ExperimentResult {
   if (new Set(o.seeds).size !== o.seeds.length) throw new UserError('--seeds: seeds must be distinct');
   for (const a of o.algorithms) algo(o, a); // validate names and hyper-parameters early
   ensureDir(o.outDir);
-  log(`memorization: ${o.memModels} models on ${Math.round((o.memFraction ?? 0.7) * 100)}% subsets of ${o.data.train.n} images`);
-  const memEst: MemEstimate = estimateMemorization({
-    config: o.config,
-    train: o.data.train,
-    recipe: o.recipe,
-    models: o.memModels,
-    fraction: o.memFraction,
-    seed: o.memSeed ?? 0,
-    dir: path.join(o.outDir, 'memorization'),
-    quiet: o.quiet,
-    onModel: (k, i) => log(`  memorization model ${k + 1}/${o.memModels}${i.resumed ? ' (cached)' : ` ${i.seconds.toFixed(1)} s`}`),
-  });
+  const memEst: MemEstimate = memorizationFor(o);
   const mem = memEst.scores;
-  writeJsonAtomic(path.join(o.outDir, 'memorization', 'scores.json'), { scores: Array.from(mem) });
 
   let selection: SelectionResult | null = null;
   let rumTable: RumTable | null = null;

@@ -8,7 +8,7 @@
  */
 import React, { useCallback, useEffect, useMemo, useState } from 'react';
 import { Box, Text, useApp, useStdout } from 'ink';
-import { AppProvider, TAB_IDS, useAppContext, useKeys, useSyncState, type AppContextValue, type Services, type SharedState, type TabId } from './context.tsx';
+import { AppProvider, KeyBusProvider, TAB_IDS, useAppContext, useKeys, useSyncState, type AppContextValue, type Services, type SharedState, type TabId } from './context.tsx';
 import { theme } from './components/ui.tsx';
 import { ModelScreen } from './screens/ModelScreen.tsx';
 import { DataScreen } from './screens/DataScreen.tsx';
@@ -94,9 +94,11 @@ export function App(props: AppProps) {
     [props.services, state, update, editing, editingRef, setEditing, setTab],
   );
   return (
-    <AppProvider value={ctx}>
-      <Shell tab={tab} tabRef={tabRef} setTab={setTab} size={props.size} onQuit={props.onQuit} />
-    </AppProvider>
+    <KeyBusProvider>
+      <AppProvider value={ctx}>
+        <Shell tab={tab} tabRef={tabRef} setTab={setTab} size={props.size} onQuit={props.onQuit} />
+      </AppProvider>
+    </KeyBusProvider>
   );
 }
 
@@ -135,7 +137,7 @@ function Shell({ tab, tabRef, setTab, size, onQuit }: { tab: TabId; tabRef: Reac
     }
     if (/^[1-7]$/.test(input)) return setTab(TAB_IDS[Number(input) - 1]!);
     if (state.notice && key.escape) update({ notice: null });
-  });
+  }, true, { global: true });
 
   const keysActive = useMemo(
     () => Object.fromEntries(TAB_IDS.map((id) => [id, () => !helpRef.current && !confirmRef.current && tabRef.current === id])) as Record<TabId, () => boolean>,

@@ -4,7 +4,7 @@
  * the last comparison), and the key lock a text field holds while it is being edited (so typing
  * "q" in a field does not quit).
  */
-import React, { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState } from 'react';
+import React, { createContext, useCallback, useContext, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { useInput, type Key } from 'ink';
 import type { CompareView, DescribeResult, ForgetChoice, JobKind, JobOutcome, JobTypes, JobRunner } from './jobs/protocol.ts';
 import type { ServerControl } from './lib/server.ts';
@@ -151,20 +151,61 @@ export function useSyncState<T>(initial: T | (() => T)): [T, (v: T | ((prev: T) 
   return [state, set, ref];
 }
 
+type KeyHandler = (input: string, key: Key) => void;
+interface KeyEntry {
+  handler: React.MutableRefObject<KeyHandler>;
+  active: React.MutableRefObject<boolean | (() => boolean)>;
+  /** A field being edited: while one is registered, only the newest modal entry (and global ones) get keys. */
+  modal: boolean;
+  /** Gets every key, even while a field is edited (the shell: Ctrl-C). */
+  global: boolean;
+}
+
+const KeyBus = createContext<{ add(e: KeyEntry): () => void } | null>(null);
+
 /**
- * ink's useInput, always calling the handler of the latest render and asking `active` at the
- * moment a key arrives (ink re-subscribes handlers only after React's effects run, which can lag
- * behind a burst of keys).
+ * One ink input subscription for the whole app, dispatching each key to the handlers registered
+ * with useKeys. Handlers register in a layout effect, which runs before the next key can be read,
+ * so a field that has just appeared gets the very next key (ink's own useInput subscribes in a
+ * passive effect, which can run after keys that were typed quickly).
  */
-export function useKeys(handler: (input: string, key: Key) => void, active: boolean | (() => boolean) = true): void {
+export function KeyBusProvider({ children }: { children: React.ReactNode }) {
+  const entries = useRef<KeyEntry[]>([]);
+  useInput((input, key) => {
+    const all = [...entries.current];
+    const modal = all.filter((e) => e.modal).pop();
+    for (const e of all) {
+      if (modal && e !== modal && !e.global) continue;
+      const on = typeof e.active.current === 'function' ? e.active.current() : e.active.current;
+      if (on) e.handler.current(input, key);
+    }
+  });
+  const bus = useMemo(
+    () => ({
+      add(e: KeyEntry) {
+        entries.current.push(e);
+        return () => {
+          entries.current = entries.current.filter((x) => x !== e);
+        };
+      },
+    }),
+    [],
+  );
+  return <KeyBus.Provider value={bus}>{children}</KeyBus.Provider>;
+}
+
+/**
+ * Handle keys: `handler` is always the one of the latest render, and `active` is asked when each
+ * key arrives (a function reading refs is current even between renders; see useSyncState).
+ */
+export function useKeys(handler: KeyHandler, active: boolean | (() => boolean) = true, o: { modal?: boolean; global?: boolean } = {}): void {
+  const bus = useContext(KeyBus);
+  if (!bus) throw new Error('useKeys outside <KeyBusProvider>');
   const h = useRef(handler);
   h.current = handler;
   const a = useRef(active);
   a.current = active;
-  useInput((input, key) => {
-    const on = typeof a.current === 'function' ? a.current() : a.current;
-    if (on) h.current(input, key);
-  });
+  useLayoutEffect(() => bus.add({ handler: h, active: a, modal: !!o.modal, global: !!o.global }), [bus, o.modal, o.global]);
 }
 
 /** Re-render every `ms` while `on` (elapsed times, spinners). */

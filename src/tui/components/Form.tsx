@@ -171,7 +171,7 @@ export function MultiPicker(props: { title: string; options: string[]; selected:
       return setChosen(next);
     }
     if (input === 'a') return setChosen(chosenRef.current.size === n ? new Set() : new Set(props.options));
-  });
+  }, true, { modal: true });
   const rows = Math.max(1, (props.height ?? 12) - 2);
   const first = Math.max(0, Math.min(cur - Math.floor(rows / 2), props.options.length - rows));
   return (

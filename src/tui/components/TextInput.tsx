@@ -44,7 +44,7 @@ export function TextInput({ initial, onSubmit, onCancel, width, placeholder }: T
     const text = input.replace(/[\r\n]+/g, '');
     if (!text) return;
     set(value.slice(0, cursor) + text + value.slice(cursor), cursor + text.length);
-  });
+  }, true, { modal: true });
   // Scroll so the cursor stays visible.
   const w = Math.max(2, width);
   const start = Math.max(0, cursor - w + 1);
