@@ -115,7 +115,7 @@ test('Data: splits, item details, choosing the forget set, and the fuzzy preview
     assert.match(f, /precision 0\.500 · recall 0\.009 against the 113 true forget items · 1 decoys caught/);
     assert.ok(f.includes(`DECOY of ${decoys[0]!.decoy_of}`));
     await h.press('u');
-    await h.waitFor((x) => x.includes('forget set: request "forget everything about Dave" (2 items)'), 'forget = the request');
+    await h.waitFor((x) => x.includes('forget set: the 2 items matching "forget everything about Dave"'), 'forget = the request');
   } finally {
     h.unmount();
   }
@@ -134,7 +134,7 @@ test('Data: a dataset that does not exist is an error on screen with what to do'
 test('Train: the form becomes finetune parameters; progress, loss chart, ETA and record size; Esc cancels; results', async (t) => {
   const p = needFixture(t, 'models', 'stories260K.gguf');
   if (!p) return;
-  const h = renderApp({ tab: 'train', columns: 100, rows: 30, initial: { modelPath: STORIES, model: readModelInfo(p) } });
+  const h = renderApp({ tab: 'train', columns: 120, rows: 30, initial: { modelPath: STORIES, model: readModelInfo(p) } });
   const jobs = h.jobs as FakeJobRunner;
   try {
     await h.waitFor((x) => x.includes('Fine-tune'), 'train screen');

@@ -115,7 +115,7 @@ export function RumScreen({ active, keysActive, width, height }: ScreenProps) {
         <Panel title="RUM on images" width={formW} height={bodyH} focused={active && !job.busy}>
           <Form fields={fields} values={values} onChange={(k, v) => setValues((x) => ({ ...x, [k]: v }))} active={active && !job.busy} keysActive={() => keysActive() && !job.isBusy()} width={formW - 4} height={bodyH - 4} labelWidth={11} />
           {formError ? (
-            <Text color={theme.err} wrap="truncate">
+            <Text color={theme.err} wrap="wrap">
               ✗ {formError}
             </Text>
           ) : null}

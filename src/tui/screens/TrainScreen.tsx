@@ -215,7 +215,7 @@ export function TrainScreen({ active, keysActive, width, height }: ScreenProps) 
         <Panel title="Fine-tune" width={formW} height={bodyH} focused={active && !job.busy}>
           <Form fields={fields} values={shown} onChange={(k, v) => setValues((x) => ({ ...x, [k]: v }))} active={active && !job.busy} keysActive={() => keysActive() && !job.isBusy()} width={formW - 4} height={bodyH - 4} />
           {formError ? (
-            <Text color={theme.err} wrap="truncate">
+            <Text color={theme.err} wrap="wrap">
               ✗ {formError}
             </Text>
           ) : null}
