@@ -12,5 +12,6 @@ import * as data from './data.ts';
 import * as serve from './serve.ts';
 import * as evalCmd from './eval.ts';
 import * as unlearn from './unlearn.ts';
+import * as rum from './rum.ts';
 
-export const commandModules: Array<{ register: (program: Command) => void }> = [doctor, bench, model, train, demo, data, serve, evalCmd, unlearn];
+export const commandModules: Array<{ register: (program: Command) => void }> = [doctor, bench, model, train, demo, data, serve, evalCmd, unlearn, rum];

@@ -143,6 +143,7 @@ const DECLS: Array<[LibName, string]> = [
   ['base', 'void* ggml_soft_max(void* ctx, void* a)'],
   ['base', 'void* ggml_soft_max_ext(void* ctx, void* a, void* mask, float scale, float max_bias)'],
   ['base', 'void* ggml_soft_max_ext_back(void* ctx, void* a, void* b, float scale, float max_bias)'],
+  ['base', 'void* ggml_soft_max_ext_back_inplace(void* ctx, void* a, void* b, float scale, float max_bias)'],
   ['base', 'void* ggml_rope_ext(void* ctx, void* a, void* b, void* c, int n_dims, int mode, int n_ctx_orig, float freq_base, float freq_scale, float ext_factor, float attn_factor, float beta_fast, float beta_slow)'],
   ['base', 'void* ggml_rope_ext_back(void* ctx, void* a, void* b, void* c, int n_dims, int mode, int n_ctx_orig, float freq_base, float freq_scale, float ext_factor, float attn_factor, float beta_fast, float beta_slow)'],
   ['base', 'void* ggml_im2col(void* ctx, void* a, void* b, int s0, int s1, int p0, int p1, int d0, int d1, bool is_2D, int dst_type)'],

@@ -6,6 +6,8 @@
  *     engine's 1024^3 matmul GFLOP/s;
  *   - the time of one fine-tuning epoch on the Dave set with the first-epoch record (embedding-only
  *     and full-model) divided by the same epoch without a record, disk writes included.
+ * With `reference` (`bench train --reference`), also the reference config of architecture.md side
+ * by side with the shared PyTorch script (benchReference.ts).
  * FLOPs per step: 6 * (parameters used in matrix products) * tokens + attention
  * 12 * layers * B * T^2 * d (forward QK^T and PV are 2 T^2 d each; backward twice the forward).
  */
@@ -21,6 +23,10 @@ import { factExamples } from './examples.ts';
 import { getDataset } from '../data/dataset.ts';
 import { Rng } from '../util/rng.ts';
 import { fixturePath, PROJECT_ROOT } from '../util/paths.ts';
+import { benchTrainReference, printTrainReference, type ReferenceBench, type ReferenceOptions } from './benchReference.ts';
+
+/** `bench train --reference`: the reference config side by side with PyTorch (benchReference.ts). */
+export { benchTrainReference, printTrainReference, type ReferenceBench, type ReferenceOptions };
 
 export interface StepBench {
   model: string;
@@ -32,6 +38,8 @@ export interface StepBench {
   gflopPerStep: number;
   gflops: number;
   shareOfMatmul: number;
+  /** Which backward built the gradients (LMSession backwardKind). */
+  backward?: string;
 }
 
 export interface TrainBench {
@@ -52,6 +60,8 @@ export interface TrainBench {
     recordBytesEmbedding: number;
     recordBytesFull: number;
   };
+  /** With `reference`: the reference config against PyTorch (benchReference.ts). */
+  reference?: ReferenceBench;
 }
 
 export function defaultModelPath(): string {
@@ -81,8 +91,8 @@ export function randomModel(c: ModelConfig, seed = 1): CausalLM {
   return new CausalLM(c, w, `random ${c.nEmbd}x${c.nLayer}`);
 }
 
-export function benchStep(model: CausalLM, label: string, B: number, T: number, steps: number, matmulGflops: number): StepBench {
-  const s = new LMSession(model, { T, B, mode: 'train', optimizer: 'adamw' });
+export function benchStep(model: CausalLM, label: string, B: number, T: number, steps: number, matmulGflops: number, backward?: 'auto' | 'manual'): StepBench {
+  const s = new LMSession(model, { T, B, mode: 'train', optimizer: 'adamw', backward });
   try {
     const rng = new Rng(7);
     const V = model.config.nVocab;
@@ -110,6 +120,7 @@ export function benchStep(model: CausalLM, label: string, B: number, T: number, 
       gflopPerStep: flop / 1e9,
       gflops: flop / (ms * 1e6),
       shareOfMatmul: flop / (ms * 1e6) / matmulGflops,
+      backward: s.backwardKind ?? undefined,
     };
   } finally {
     s.dispose();
@@ -131,7 +142,7 @@ export const TEN_M_CONFIG: ModelConfig = {
   tiedOutput: false,
 };
 
-export async function benchTrain(o: { quick?: boolean; epochs?: boolean } = {}): Promise<TrainBench> {
+export async function benchTrain(o: { quick?: boolean; epochs?: boolean; reference?: boolean | ReferenceOptions } = {}): Promise<TrainBench> {
   const e = getEngine();
   const matmul = benchMatmul(1024, o.quick ? 2 : 5).gflops;
   const modelPath = defaultModelPath();
@@ -149,6 +160,7 @@ export async function benchTrain(o: { quick?: boolean; epochs?: boolean } = {}):
     matmul1024Gflops: matmul,
     steps,
   };
+  if (o.reference) res.reference = await benchTrainReference({ quick: o.quick, ...(typeof o.reference === 'object' ? o.reference : {}) });
   if (o.epochs !== false) {
     const ds = getDataset(path.join(PROJECT_ROOT, 'datasets', 'dave'));
     const items = factExamples([...ds.facts('retain'), ...ds.facts('forget')]).slice(0, o.quick ? 64 : 10_000);
@@ -195,4 +207,5 @@ export function printTrainBench(r: TrainBench): void {
     );
   }
   process.stdout.write(lines.join('\n') + '\n');
+  if (r.reference) printTrainReference(r.reference);
 }

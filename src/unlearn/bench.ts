@@ -2,9 +2,11 @@
  * `bench unlearn`: the time each unlearning method takes to forget the Dave forget set, divided by
  * the time of building the retain-only model (fine-tuning the base on the kept items with the same
  * options) in the same run, on the same machine; a ratio below 1 is the point of approximate
- * unlearning. The fine-tune being unlearned (with an all-epochs gradient record, so that every
- * method can run) is made first and not counted; measurements of fast methods are the median of
- * three runs. Method settings are the defaults (`unlearnkit methods`).
+ * unlearning. The fine-tune being unlearned (with an all-epochs gradient record of the target's
+ * tensors, so that every method can run) is made first and not counted; measurements of fast
+ * methods are the median of three runs. Method settings are the defaults (`unlearnkit methods`);
+ * every method runs on the same layer target (default: the recorded tensors). The retain-only
+ * model always retrains what the fine-tune trained (all tensors).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,6 +17,8 @@ import { getDataset } from '../data/dataset.ts';
 import { fixturePath, PROJECT_ROOT } from '../util/paths.ts';
 import { UserError } from '../util/errors.ts';
 import { prepare, makeContext } from './prepare.ts';
+import { listGroups, resolveFilter } from '../model/paramGroups.ts';
+import type { ModelConfig } from '../model/config.ts';
 import { listMethods } from './registry.ts';
 
 export interface BenchUnlearnOptions {
@@ -31,8 +35,13 @@ export interface BenchUnlearnOptions {
   epochs?: number;
   lr?: number;
   batch?: number;
-  /** Layer target of the methods (default all). */
+  /**
+   * Layer target of every method (default: the run's recorded tensors, so that the stored-gradient
+   * methods can run; for a fine-tune made here: `recordFilter`).
+   */
   target?: string;
+  /** Tensors recorded by the fine-tune made here (default embedding,block:-1:mlp: a full record of a 1M-parameter model over 3 epochs would take ~8 GB). */
+  recordFilter?: string;
   workDir?: string;
   quiet?: boolean;
 }
@@ -43,6 +52,8 @@ export interface BenchUnlearnResult {
   model: string;
   threads: string | null;
   items: { train: number; forget: number; retain: number };
+  /** Layer target of the timed methods. */
+  target: string;
   finetune: { seconds: number | null; epochs: number; optimizer: string; record: string };
   oracle: { seconds: number; epochs: number };
   methods: Array<{ method: string; seconds: number; runs: number; ratio: number; settings: Record<string, number | string | boolean> }>;
@@ -55,6 +66,20 @@ function defaultModel(): string {
   const fx = fixturePath('models', 'stories260K.gguf');
   if (fs.existsSync(fx)) return fx;
   throw new UserError(`no model to benchmark: neither ${own} nor ${fx} exists (pass modelPath)`);
+}
+
+/** The recorded tensors as a filter: 'all' when every tensor was recorded, else their groups. */
+function recordedTarget(c: ModelConfig, names: string[]): string {
+  if (resolveFilter('all', c).every((n) => names.includes(n))) return 'all';
+  const groups = listGroups(c).filter((g) => {
+    const ts = resolveFilter(g, c);
+    return ts.every((n) => names.includes(n));
+  });
+  // keep the widest groups only (block:K rather than block:K:attn + block:K:mlp)
+  const keep = groups.filter((g) => !groups.some((h) => h !== g && g.startsWith(h + ':')));
+  const covered = new Set(keep.flatMap((g) => resolveFilter(g, c)));
+  if (names.every((n) => covered.has(n))) return keep.join(',');
+  return 'all';
 }
 
 function median(xs: number[]): number {
@@ -79,12 +104,25 @@ export async function benchUnlearn(o: BenchUnlearnOptions = {}): Promise<BenchUn
       const facts = [...take(ds.facts('retain'), sz.retain), ...take(ds.facts('forget'), sz.forget), ...take(ds.facts('decoy'), sz.decoy)];
       log(`fine-tuning ${path.basename(modelPath)} on ${facts.length} facts for ${epochs} epochs (all-epochs record; not timed in the ratios)`);
       const t0 = performance.now();
-      const r = finetune({ modelPath, items: factExamples(facts), out: path.join(workDir, 'finetune'), epochs, lr: o.lr ?? 3e-3, batch: o.batch ?? 8, optimizer: 'adamw', record: 'all-epochs', quiet: true });
+      const r = finetune({
+        modelPath,
+        items: factExamples(facts),
+        out: path.join(workDir, 'finetune'),
+        epochs,
+        lr: o.lr ?? 1e-3,
+        batch: o.batch ?? 8,
+        optimizer: 'adamw',
+        record: 'all-epochs',
+        recordFilter: o.recordFilter ?? 'embedding,block:-1:mlp',
+        quiet: true,
+      });
       ftSeconds = (performance.now() - t0) / 1000;
       from = r.out;
     }
     const p = prepare({ from, data: o.data, evalLimit: 1 });
     const o2 = p.source.options;
+    const recorded = p.source.record?.index.tensors.map((t) => t.name);
+    const target = o.target ?? (recorded ? recordedTarget(p.model.config, recorded) : 'all');
     const wanted = o.methods ?? listMethods().map((m) => m.name).filter((m) => m !== 'retain-only');
     log(`retain-only model: fine-tuning on ${p.retain.length} kept items`);
     const oracle = makeContext(p, { method: 'retain-only', oracleDir: path.join(workDir, `oracle-${Date.now()}`), quiet: true });
@@ -101,7 +139,7 @@ export async function benchUnlearn(o: BenchUnlearnOptions = {}): Promise<BenchUn
       const times: number[] = [];
       let settings: Record<string, number | string | boolean> = {};
       for (let k = 0; k < 3; k++) {
-        const { method, ctx } = makeContext(p, { method: name, filter: o.target, quiet: true });
+        const { method, ctx } = makeContext(p, { method: name, filter: target, quiet: true });
         try {
           const t0 = performance.now();
           const out = method.run(ctx);
@@ -129,6 +167,7 @@ export async function benchUnlearn(o: BenchUnlearnOptions = {}): Promise<BenchUn
       model: path.resolve(p.source.baseModel ?? modelPath),
       threads: process.env.UNLEARNKIT_THREADS ?? null,
       items: { train: p.train.length, forget: p.forget.length, retain: p.retain.length },
+      target,
       finetune: { seconds: ftSeconds, epochs: o2?.epochs ?? epochs, optimizer: o2?.optimizer ?? 'adamw', record: o2?.record ?? 'unknown' },
       oracle: { seconds: oracleSeconds, epochs: o2?.epochs ?? epochs },
       methods,
@@ -141,7 +180,7 @@ export async function benchUnlearn(o: BenchUnlearnOptions = {}): Promise<BenchUn
 
 export function printUnlearnBench(r: BenchUnlearnResult): void {
   const lines = [
-    `unlearning time / retain-only time (${r.items.forget} forget, ${r.items.retain} kept items; ${path.basename(r.model)})`,
+    `unlearning time / retain-only time (${r.items.forget} forget, ${r.items.retain} kept items; ${path.basename(r.model)}; target ${r.target})`,
     `  retain-only (oracle)  ${r.oracle.seconds.toFixed(2)} s`,
     ...r.methods.map((m) => `  ${m.method.padEnd(20)}  ${m.seconds.toFixed(3)} s  ratio ${m.ratio.toFixed(4)}`),
     ...r.notes.map((n) => `  note: ${n}`),

@@ -55,6 +55,8 @@ export interface Prepared {
   selection: { fuzzy: FuzzySelection; report: FuzzyReport } | null;
   facts: Map<string, FactItem>;
   seed: number;
+  /** Things the user should know (forget ids that were never trained on, ...). */
+  warnings: string[];
 }
 
 /** n items of `arr` chosen by a seeded shuffle, in their original order (all when n <= 0 or n >= length). */
@@ -117,6 +119,8 @@ export function prepare(o: PrepareOptions): Prepared {
   if (notTrained.length === forgetIds.length) {
     throw new UserError(`none of the ${forgetIds.length} forget items was in the run's training set (e.g. ${forgetIds[0]}); nothing to unlearn`);
   }
+  const warnings: string[] = [];
+  if (notTrained.length) warnings.push(`${notTrained.length} of the ${forgetIds.length} forget items were not in the run's training set and are skipped (e.g. ${notTrained[0]})`);
   const wanted = new Set(forgetIds);
   let forget = train.filter((e) => wanted.has(e.id));
   if (o.limit !== undefined) {
@@ -147,7 +151,8 @@ export function prepare(o: PrepareOptions): Prepared {
       return f ? [{ id: f.id, question: f.question, answer: f.answer }] : [];
     });
   const evalSets: EvalSets = { sets, qa: o.rouge ? { forget: qaOf(sets.forget ?? []), retain: qaOf(sets.retain ?? []) } : undefined };
-  return { source, dataset, tokenizer, model, maxLen, train, forget, retain, evalSets, selection, facts, seed };
+  if (!source.record) warnings.push(`${source.dir ?? source.checkpoint} has no gradient record: the stored-gradient methods (first-epoch, all-epochs) cannot run on it`);
+  return { source, dataset, tokenizer, model, maxLen, train, forget, retain, evalSets, selection, facts, seed, warnings };
 }
 
 export interface ContextOptions {

@@ -65,6 +65,7 @@ export interface UnlearnRunResult {
   deltaNorm: number;
   changedTensors: string[];
   adapter: Omit<AdapterWriteResult, 'meta'> | null;
+  warnings: string[];
   seconds: { method: number; measure: number; total: number };
 }
 
@@ -152,6 +153,7 @@ export async function runUnlearn(o: UnlearnRunOptions): Promise<UnlearnRunResult
       deltaNorm: norms.total,
       changedTensors: norms.changed,
       adapter: null,
+      warnings: p.warnings,
       seconds: { method: methodSeconds, measure: measureSeconds, total: 0 },
     };
     if (!o.noAdapter) {
@@ -240,6 +242,7 @@ export function runSummaryText(r: UnlearnRunResult): string {
     const reached = r.iterative.perExample.filter((e) => e.reached).length;
     lines.push(`  iterative: ${reached}/${r.iterative.perExample.length} reached the target NLL ${r.iterative.target.toFixed(3)} in ${r.iterative.methodCalls} method calls`);
   }
+  for (const w of r.warnings) lines.push(`  warning: ${w}`);
   if (r.adapter) {
     lines.push(`  adapter: ${r.adapter.dir}${r.adapter.adapterPath ? '' : ' (no adapter.gguf)'}${r.adapter.mergedPath ? ' + merged.gguf' : ''}`);
     for (const n of r.adapter.notes) lines.push(`  note: ${n}`);

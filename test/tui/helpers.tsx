@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import React from 'react';
-import { render } from 'ink-testing-library';
+import { EventEmitter } from 'node:events';
+import { render as inkRender } from 'ink';
 import { App } from '../../src/tui/app.tsx';
 import type { Services, SharedState, TabId } from '../../src/tui/context.tsx';
 import type { JobHandle, JobKind, JobOutcome, JobRunner, JobTypes } from '../../src/tui/jobs/protocol.ts';
@@ -140,6 +141,11 @@ export function tempDir(prefix = 'ulk-tui-'): string {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A frame as plain words: box drawing removed and whitespace collapsed (for text that wraps). */
+export function flat(frame: string): string {
+  return frame.replace(/[│╭╮╰╯─║═╔╗╚╝]/g, ' ').replace(/\s+/g, ' ');
+}
+
 export interface Harness {
   frame(): string;
   press(...keys: string[]): Promise<void>;
@@ -151,6 +157,48 @@ export interface Harness {
   jobs: FakeJobRunner | JobRunner;
   server: FakeServer;
   quitCalled: () => boolean;
+}
+
+/**
+ * ink-testing-library's render, with the terminal's size configurable (that library fixes it at
+ * 100 columns, and ink lays the app out within the terminal's width).
+ */
+function renderSized(tree: React.ReactElement, columns: number, rows: number) {
+  class Stdout extends EventEmitter {
+    columns = columns;
+    rows = rows;
+    isTTY = true;
+    last: string | undefined;
+    write = (frame: string) => {
+      this.last = frame;
+      return true;
+    };
+  }
+  class Stdin extends EventEmitter {
+    isTTY = true;
+    data: string | null = null;
+    write = (data: string) => {
+      this.data = data;
+      this.emit('readable');
+      this.emit('data', data);
+    };
+    setEncoding() {}
+    setRawMode() {}
+    resume() {}
+    pause() {}
+    ref() {}
+    unref() {}
+    read = () => {
+      const d = this.data;
+      this.data = null;
+      return d;
+    };
+  }
+  const stdout = new Stdout();
+  const stdin = new Stdin();
+  const stderr = new Stdout();
+  const instance = inkRender(tree, { stdout: stdout as never, stderr: stderr as never, stdin: stdin as never, debug: true, exitOnCtrlC: false, patchConsole: false });
+  return { stdin, lastFrame: () => stdout.last, unmount: () => instance.unmount() };
 }
 
 export const KEYS = {
@@ -172,9 +220,9 @@ export function renderApp(o: { jobs?: JobRunner; cwd?: string; initial?: Partial
   const server = o.server ?? new FakeServer();
   let quit = false;
   const services: Services = { jobs, server, cwd: o.cwd ?? process.cwd(), openFile: o.openFile ?? (async () => false) };
-  const r = render(
-    <App services={services} initial={o.initial} initialTab={o.tab} size={{ columns: o.columns ?? 80, rows: o.rows ?? 24 }} onQuit={() => (quit = true)} />,
-  );
+  const columns = o.columns ?? 80;
+  const rows = o.rows ?? 24;
+  const r = renderSized(<App services={services} initial={o.initial} initialTab={o.tab} size={{ columns, rows }} onQuit={() => (quit = true)} />, columns, rows);
   const frame = () => r.lastFrame() ?? '';
   const h: Harness = {
     frame,

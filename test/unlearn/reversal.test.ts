@@ -26,7 +26,7 @@ describe('first-epoch ascent reverses recorded updates', { skip: !haveModel && '
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   test('SGD, one epoch on forget-only batches: eta = 1 restores the base weights exactly', (t) => {
-    const run = tinyRun(dir + '/sgd', { forget: 12, epochs: 1, optimizer: 'sgd', lr: 0.5, batch: 4 });
+    const run = tinyRun(dir + '/sgd', { forget: 12, epochs: 1, optimizer: 'sgd', lr: 0.1, batch: 4 });
     const base = CausalLM.load(MODEL);
     const ft = CausalLM.load(run.checkpoint);
     let moved = 0;
@@ -46,7 +46,7 @@ describe('first-epoch ascent reverses recorded updates', { skip: !haveModel && '
       }
       t.diagnostic(`fine-tune moved weights by up to ${moved.toExponential(3)}; after eta=1 ascent the largest difference from the base is ${residual.toExponential(3)} (${worst})`);
       assert.ok(moved > 1e-2, `the fine-tune should move the weights (moved ${moved})`);
-      assert.ok(residual < 2e-6, `eta = 1 must restore theta_0: residual ${residual} in ${worst}`);
+      assert.ok(residual < 1e-6 * Math.max(1, moved), `eta = 1 must restore theta_0: residual ${residual} in ${worst}`);
       // eta = 0.5 goes exactly half-way back
       const half = makeContext(p, { method: 'first-epoch', hyper: { eta: 0.5 } });
       try {
@@ -54,7 +54,7 @@ describe('first-epoch ascent reverses recorded updates', { skip: !haveModel && '
         for (const n of ['token_embd.weight', 'blk.2.ffn_up.weight', 'output_norm.weight']) {
           const a = half.ctx.work.weights.get(n)!.data;
           const mid = ft.weights.get(n)!.data.map((v, i) => (v + base.weights.get(n)!.data[i]!) / 2);
-          assert.ok(maxAbsDiff(a, mid) < 2e-6, `${n}: eta = 0.5 is the midpoint`);
+          assert.ok(maxAbsDiff(a, mid) < 1e-6 * Math.max(1, moved), `${n}: eta = 0.5 is the midpoint`);
         }
       } finally {
         half.ctx.pool.dispose();

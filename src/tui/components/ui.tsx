@@ -122,6 +122,11 @@ export function Spark({ label, values, width }: { label: string; values: number[
   );
 }
 
+/** Lines a status text takes at `width` (it wraps unless running). */
+export function statusLines(status: string, text: string, width: number): number {
+  return status === 'running' ? 1 : Math.max(1, Math.ceil((text.length + 2) / Math.max(1, width)));
+}
+
 /** A line that says what a job is doing; a spinner while it runs. */
 export function StatusLine({ status, text, tick }: { status: string; text: string; tick?: number }) {
   const spin = '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏';
@@ -129,10 +134,12 @@ export function StatusLine({ status, text, tick }: { status: string; text: strin
     status === 'running' ? spin[(tick ?? 0) % spin.length] : status === 'cancelling' ? '…' : status === 'done' ? '✓' : status === 'error' ? '✗' : status === 'cancelled' ? '■' : '·';
   const color = status === 'done' ? theme.ok : status === 'error' ? theme.err : status === 'cancelled' || status === 'cancelling' ? theme.warn : theme.accent;
   return (
-    <Text wrap="truncate">
-      <Text color={color}>{icon} </Text>
-      <Text>{text}</Text>
-    </Text>
+    <Box flexShrink={0}>
+      <Text wrap={status === 'running' ? 'truncate' : 'wrap'}>
+        <Text color={color}>{icon} </Text>
+        <Text>{text}</Text>
+      </Text>
+    </Box>
   );
 }
 

@@ -8,7 +8,7 @@ import React, { useMemo, useRef, useState } from 'react';
 import { Box, Text } from 'ink';
 import { useAppContext, useKeys, useJob, useSyncState, useTicker } from '../context.tsx';
 import type { ScreenProps } from '../app.tsx';
-import { Bar, Chart, ErrorPanel, KeyHints, Panel, StatusLine, theme } from '../components/ui.tsx';
+import { Bar, Chart, ErrorPanel, KeyHints, Panel, StatusLine, statusLines, theme } from '../components/ui.tsx';
 import { Form, type FieldSpec } from '../components/Form.tsx';
 import { cliLine, etaSeconds, fmtBytes, fmtChange, fmtDuration, fmtNum, truncate } from '../lib/format.ts';
 import type { FinetuneParams, FinetuneProgress } from '../jobs/protocol.ts';
@@ -187,7 +187,7 @@ export function TrainScreen({ active, keysActive, width, height }: ScreenProps) 
   }
   const r = s.result;
   const summaryLines = r ? 3 + Math.min(r.epochs.length, 3) + (r.perplexity ? 2 : 0) : 0;
-  const chartH = Math.max(3, bodyH - 3 - right.length - summaryLines - (s.error ? 5 : 0));
+  const chartH = Math.max(3, bodyH - 3 - right.length - (statusLines(s.status, statusText, rw) - 1) - summaryLines - (s.error ? 5 : 0));
   if (losses.current.length > 0 || job.busy) right.push(<Chart key="chart" title="loss" values={losses.current} width={rw} height={chartH} />);
   if (s.error) right.push(<ErrorPanel key="err" error={s.error} width={rw} />);
   if (r) {

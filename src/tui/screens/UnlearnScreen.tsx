@@ -9,7 +9,7 @@ import React, { useEffect, useMemo, useRef, useState } from 'react';
 import { Box, Text } from 'ink';
 import { useAppContext, useKeys, useJob, useSyncState, useTicker } from '../context.tsx';
 import type { ScreenProps } from '../app.tsx';
-import { Bar, Chart, ErrorPanel, KeyHints, Panel, StatusLine, theme } from '../components/ui.tsx';
+import { Bar, Chart, ErrorPanel, KeyHints, Panel, StatusLine, statusLines, theme } from '../components/ui.tsx';
 import { Form, type FieldSpec } from '../components/Form.tsx';
 import { cliLine, fmtChange, fmtDuration, fmtNum, truncate } from '../lib/format.ts';
 import { finetuneRuns } from '../lib/runs.ts';
@@ -167,7 +167,7 @@ export function UnlearnScreen({ active, keysActive, width, height }: ScreenProps
     const keys = Object.keys(series[series.length - 1]!.metrics);
     const chartKeys = ['forget ppl', 'retain ppl'].filter((k) => keys.includes(k));
     const rougeKeys = keys.filter((k) => k.endsWith('rougeL'));
-    const avail = bodyH - 3 - right.length - tableRows - (s.error ? 5 : 0) - (rougeKeys.length ? 1 : 0);
+    const avail = bodyH - 3 - right.length - (statusLines(s.status, statusText, rw) - 1) - tableRows - (s.error ? 5 : 0) - (rougeKeys.length ? 1 : 0);
     const ch = Math.max(3, Math.floor(avail / Math.max(1, chartKeys.length)));
     for (const k of chartKeys) right.push(<Chart key={k} title={`${target}: ${k}`} values={series.map((e) => e.metrics[k]!)} width={rw} height={ch} color={k.startsWith('forget') ? theme.warn : theme.ok} digits={2} />);
     if (rougeKeys.length) {

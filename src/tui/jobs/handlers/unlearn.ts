@@ -1,50 +1,75 @@
 /**
- * `unlearn` job: unlearn the forget set from a fine-tuning run with one method under one or more
- * layer targets, as `unlearnkit unlearn` / `unlearnkit compare-targets` do, through the same
- * library calls (src/unlearn: prepare, makeContext, the method or iterative removal, measure,
- * compareMeasurements, writeUnlearnAdapter; Holm's correction across targets from src/stats).
+ * `unlearn` job: one unlearning run per layer target through `runUnlearn` (src/unlearn/run.ts), the
+ * function `unlearnkit unlearn` calls, so each target writes the same adapters/<run-id>/ folder
+ * (adapter.gguf, meta.json, result.json, report.md) as the CLI. With several targets the rows are
+ * also combined the way `unlearnkit compare-targets` combines them (Holm's correction across the
+ * targets per set) and written in its format to reports/unlearn/compare-targets-<time>/, so the
+ * Compare screen and the CLI read the same file.
  *
- * While a target runs, the forget and retain sets (16 items each) are re-measured every `evalEvery`
- * method steps on a separate graph pool over the working weights, so the screen can plot
- * perplexity and ROUGE as they move. Cancelling stops at the next step: the unfinished target
- * writes nothing (adapters are published atomically, and only after the run); finished targets
- * keep their adapters.
+ * While a target runs, forget / retain perplexity (and ROUGE) are measured on the current weights
+ * at intervals by src/eval/interval.ts's evaluator. runUnlearn has no hook that hands out the working
+ * model, but methods report progress as `ctx.onProgress(...)`, so the callback is called with the
+ * unlearning context as `this` and reads `this.work` (the weights being changed). Should a method
+ * call it otherwise, the interval points are simply missing; the run itself is unaffected.
+ *
+ * Cancelling throws from the progress callback: runUnlearn writes its adapter only after the method
+ * and the measurement finish (atomically), so the interrupted target leaves nothing; finished
+ * targets keep their adapters.
  */
 import path from 'node:path';
-import { prepare, makeContext, type Prepared } from '../../../unlearn/prepare.ts';
-import { measure, compareMeasurements, type Comparison, type EvalSets, type Measurement } from '../../../unlearn/measure.ts';
-import { iterativeRemoval } from '../../../unlearn/iterative.ts';
-import { writeUnlearnAdapter, makeRunId } from '../../../unlearn/adapter.ts';
-import { SessionPool } from '../../../unlearn/sessions.ts';
+import { prepare } from '../../../unlearn/prepare.ts';
+import { runUnlearn, type UnlearnRunResult } from '../../../unlearn/run.ts';
+import { targetsMarkdown, type TargetComparison, type TargetRow } from '../../../unlearn/targets.ts';
+import type { ProgressEvent, UnlearnContext, UnlearnHyper } from '../../../unlearn/types.ts';
+import { makeIntervalEvaluator, type IntervalPoint } from '../../../eval/interval.ts';
 import { holm } from '../../../stats/index.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../../../util/fs.ts';
 import { UserError } from '../../../util/errors.ts';
 import { JobCancelled } from '../cancel.ts';
-import { compareViewFromRows, type TargetRowLike } from '../../lib/compare.ts';
+import { compareViewFromRows } from '../../lib/compare.ts';
 import type { UnlearnRunView } from '../protocol.ts';
 import type { Handler } from './index.ts';
 
-const INTERVAL_ITEMS = 16;
+/** Interval points per target when "eval every" is 0 (auto). */
+const AUTO_POINTS = 10;
 
-function intervalSets(p: Prepared, rouge: boolean): EvalSets {
-  const sets: EvalSets['sets'] = {};
-  for (const s of ['forget', 'retain'] as const) if (p.evalSets.sets[s]?.length) sets[s] = p.evalSets.sets[s]!.slice(0, INTERVAL_ITEMS);
-  const qa = rouge && p.evalSets.qa ? Object.fromEntries(Object.entries(p.evalSets.qa).map(([k, v]) => [k, v.slice(0, INTERVAL_ITEMS)])) : undefined;
-  return { sets, qa };
-}
-
-/** The numbers the screen plots: perplexity and mean ROUGE-L of each measured set. */
-export function headline(m: Measurement): Record<string, number> {
+/** The numbers the screen plots from an interval point. */
+export function pointMetrics(p: IntervalPoint): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(m.sets)) out[`${k} ppl`] = v.perplexity;
-  for (const [k, v] of Object.entries(m.rouge ?? {})) out[`${k} rougeL`] = v.meanRougeL;
+  for (const [s, v] of Object.entries(p.perplexity)) if (v !== undefined) out[`${s} ppl`] = v;
+  for (const [s, v] of Object.entries(p.rouge)) if (v) out[`${s} rougeL`] = v.rougeL;
   return out;
 }
 
-function beforeAfter(c: Comparison): UnlearnRunView['metrics'] {
+function beforeAfter(r: UnlearnRunResult): UnlearnRunView['metrics'] {
   const out: UnlearnRunView['metrics'] = {};
-  for (const s of c.sets) out[`${s.set} ppl`] = { before: s.perplexityBefore, after: s.perplexityAfter };
-  for (const r of c.rouge) out[`${r.set} rougeL`] = { before: r.meanBefore, after: r.meanAfter };
+  for (const s of r.comparison.sets) out[`${s.set} ppl`] = { before: s.perplexityBefore, after: s.perplexityAfter };
+  for (const x of r.comparison.rouge) out[`${x.set} rougeL`] = { before: x.meanBefore, after: x.meanAfter };
   return out;
+}
+
+/** Holm-adjusted p of each set's paired test across the targets (as compareTargets computes it). */
+export function holmAcross(rows: Array<{ comparison: UnlearnRunResult['comparison'] }>): Array<Record<string, number | null>> {
+  const out = rows.map(() => ({}) as Record<string, number | null>);
+  const sets = [...new Set(rows.flatMap((r) => r.comparison.sets.map((s) => s.set)))];
+  for (const set of sets) {
+    const idx: number[] = [];
+    const ps: number[] = [];
+    rows.forEach((r, i) => {
+      out[i]![set] = null;
+      const t = r.comparison.sets.find((s) => s.set === set)?.test;
+      if (t && Number.isFinite(t.p)) {
+        idx.push(i);
+        ps.push(t.p);
+      }
+    });
+    if (ps.length) holm(ps).adjusted.forEach((adj, k) => (out[idx[k]!]![set] = adj));
+  }
+  return out;
+}
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 }
 
 export const run: Handler<'unlearn'> = async (p, { signal, emit }) => {
@@ -61,111 +86,78 @@ export const run: Handler<'unlearn'> = async (p, { signal, emit }) => {
   if (p.targets.length === 0) throw new UserError('choose at least one layer target (Enter on "targets")');
   if (p.strategy === 'fuzzy' && !('request' in p.forget)) throw new UserError('strategy fuzzy needs a removal request: type one on the Data tab (2, then /)');
   const adaptersDir = p.adaptersDir ?? 'adapters';
+  const request = 'request' in p.forget ? p.forget.request : undefined;
   emit({ kind: 'phase', text: 'loading the run, its model and the data' });
-  const prep = prepare({
-    from: p.from,
-    data: p.data,
-    forget: 'split' in p.forget ? p.forget.split : undefined,
-    request: 'request' in p.forget ? p.forget.request : undefined,
-    rouge: p.rouge,
-    seed: p.seed,
-  });
+  const prepared = prepare({ from: p.from, data: p.data, forget: 'split' in p.forget ? p.forget.split : undefined, request, rouge: p.rouge, seed: p.seed });
   check();
-  emit({ kind: 'phase', text: `measuring the fine-tuned model (${Object.keys(prep.evalSets.sets).join(', ')})` });
-  const pool0 = new SessionPool(prep.model);
-  let before: Measurement;
-  try {
-    before = measure(pool0, prep.evalSets, { tokenizer: prep.tokenizer });
-  } finally {
-    pool0.dispose();
-  }
-  check();
-  const small = intervalSets(prep, p.rouge);
-  const rows: TargetRowLike[] = [];
+  const hyper: Partial<UnlearnHyper> = { eta: p.eta, ...(p.steps > 0 ? { steps: p.steps } : {}) };
+  const results: UnlearnRunResult[] = [];
   for (const [i, target] of p.targets.entries()) {
     check();
     emit({ kind: 'phase', text: `target ${i + 1}/${p.targets.length}: ${target} (${p.method}, ${p.strategy})`, target });
-    let evalPool: SessionPool | null = null;
-    const evalNow = (step: number) => {
-      evalPool ??= new SessionPool(ctx.work);
-      emit({ kind: 'eval', target, step, metrics: headline(measure(evalPool, small, { tokenizer: prep.tokenizer, maxAnswerTokens: 16 })) });
+    const ev = makeIntervalEvaluator({
+      data: prepared.dataset,
+      metrics: p.rouge ? ['perplexity', 'rouge'] : ['perplexity'],
+      splits: ['forget', 'retain'],
+      limit: 16,
+      maxNewTokens: 16,
+      tokenizer: prepared.tokenizer,
+      onPoint: (pt) => emit({ kind: 'eval', target, step: pt.step, metrics: pointMetrics(pt) }),
+    });
+    ev(prepared.model, 0, { force: true });
+    let every = p.evalEvery;
+    const onProgress = function (this: UnlearnContext | undefined, e: ProgressEvent): void {
+      emit({ kind: 'step', target, step: e.step, steps: e.total });
+      check();
+      if (every <= 0) every = Math.max(1, Math.ceil(e.total / AUTO_POINTS));
+      const work = this?.work;
+      if (work && (e.step % every === 0 || e.step >= e.total)) ev(work, e.step, { force: true });
     };
-    let lastStep = 0;
-    const hyper = { eta: p.eta, ...(p.steps > 0 ? { steps: p.steps } : {}) };
-    const { method, ctx } = makeContext(prep, {
-      method: p.method,
-      filter: target,
-      hyper,
-      quiet: true,
+    const r = await runUnlearn({
+      from: p.from,
+      data: p.data,
+      request,
+      rouge: p.rouge,
       seed: p.seed,
-      onProgress: (e) => {
-        lastStep = e.step;
-        emit({ kind: 'step', target, step: e.step, steps: e.total });
-        check();
-        if (p.evalEvery > 0 && e.step % p.evalEvery === 0 && e.step < e.total) evalNow(e.step);
-      },
+      prepared,
+      method: p.method,
+      target,
+      strategy: p.strategy,
+      hyper,
+      adaptersDir,
+      quiet: true,
+      onProgress,
     });
-    try {
-      evalNow(0);
-      let deltas: Map<string, Float32Array>;
-      let settings: Record<string, unknown>;
-      if (p.strategy === 'iterative') {
-        const r = iterativeRemoval(method, ctx, { holdout: prep.evalSets.sets.holdout, hyper });
-        deltas = r.deltas;
-        settings = { ...ctx.hyper, target: r.target, groups: r.groups, methodCalls: r.methodCalls, reached: r.perExample.filter((x) => x.reached).length };
-      } else {
-        const out = method.run(ctx);
-        deltas = out.deltas;
-        settings = out.settings;
-      }
-      check();
-      evalNow(Math.max(lastStep, 1));
-      emit({ kind: 'phase', text: `target ${i + 1}/${p.targets.length}: ${target}: measuring`, target });
-      const after = measure(ctx.pool, prep.evalSets, { tokenizer: prep.tokenizer });
-      const comparison = compareMeasurements(before, after);
-      check();
-      const runId = makeRunId(p.method, target);
-      const w = await writeUnlearnAdapter({
-        adaptersDir,
-        runId,
-        baseCheckpoint: prep.source.checkpoint,
-        baseSha256: prep.source.checkpointSha256,
-        model: prep.model,
-        deltas,
-        meta: {
-          method: p.method,
-          strategy: p.strategy,
-          filter: target,
-          settings,
-          request: 'request' in p.forget ? p.forget.request : undefined,
-          selection: prep.selection ? { precision: prep.selection.report.precision, recall: prep.selection.report.recall, decoysCaught: prep.selection.report.decoys.caught } : undefined,
-          metrics: beforeAfter(comparison),
-          source: { run: prep.source.dir, checkpoint: prep.source.checkpoint },
-          createdBy: 'unlearnkit tui',
-        },
-        forget: ctx.forget,
-      });
-      rows.push({ target, runId, comparison });
-      done.push({ target, runId, adapterDir: path.relative(process.cwd(), w.dir) || w.dir, metrics: beforeAfter(comparison) });
-    } finally {
-      (evalPool as SessionPool | null)?.dispose();
-      ctx.pool.dispose();
-    }
+    results.push(r);
+    done.push({ target, runId: r.runId, adapterDir: r.adapter ? path.relative(process.cwd(), r.adapter.dir) || r.adapter.dir : null, metrics: beforeAfter(r) });
   }
-  // Holm's correction across the targets, per set (the family "which targets changed set X").
-  const setNames = [...new Set(rows.flatMap((r) => r.comparison.sets.map((s) => s.set)))];
-  for (const r of rows) r.holmP = {};
-  for (const set of setNames) {
-    const idx: number[] = [];
-    const ps: number[] = [];
-    rows.forEach((r, k) => {
-      const t = r.comparison.sets.find((s) => s.set === set)?.test;
-      if (t && Number.isFinite(t.p)) {
-        idx.push(k);
-        ps.push(t.p);
-      }
-    });
-    if (ps.length) holm(ps).adjusted.forEach((adj, k) => (rows[idx[k]!]!.holmP![set] = adj));
+  const holmP = holmAcross(results);
+  const rows = results.map((r, i) => ({ target: r.filter, runId: r.runId, comparison: r.comparison, holmP: holmP[i]! }));
+  let source: string | undefined;
+  if (results.length > 1) {
+    // The same file `unlearnkit compare-targets` writes (TargetComparison), from these runs.
+    const tc: TargetComparison = {
+      method: p.method,
+      hyper,
+      before: results[0]!.before,
+      rows: results.map(
+        (r, i): TargetRow => ({
+          target: r.filter,
+          tensors: r.tensors,
+          parameters: r.tensors.reduce((a, n) => a + (prepared.model.weights.get(n)?.data.length ?? 0), 0),
+          seconds: r.seconds.method,
+          deltaNorm: r.deltaNorm,
+          settings: r.settings,
+          comparison: r.comparison,
+          holmP: holmP[i]!,
+        }),
+      ),
+    };
+    const out = path.join('reports', 'unlearn', `compare-targets-${stamp()}`);
+    const md = `# ${p.method} across layer targets\n\n${prepared.forget.length} forget examples from ${prepared.source.dir ?? prepared.source.checkpoint}; adapters: ${results.map((r) => r.runId).join(', ')}\n\n` + targetsMarkdown(tc);
+    writeJsonAtomic(path.join(out, 'compare-targets.json'), tc);
+    writeFileAtomic(path.join(out, 'compare-targets.md'), md);
+    source = path.join(out, 'compare-targets.json');
   }
-  return { method: p.method, runs: done, comparison: compareViewFromRows(p.method, rows) };
+  return { method: p.method, runs: done, comparison: compareViewFromRows(p.method, rows, source) };
 };

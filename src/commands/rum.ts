@@ -1,0 +1,203 @@
+/**
+ * `unlearnkit rum ...`: RUM on images (methods.md section 2; src/rum).
+ *   rum memorization  memorization scores (K subset models) and the two proxies' Spearman rho
+ *   rum entanglement  entanglement scores of forget sets in the original model's embedding space
+ *   rum unlearn       unlearn a forget set with the chosen algorithms (vanilla / shuffle / refined, RUM)
+ *   rum table         the paper's table over seeds: ToW / MIA gap with 95% intervals, JSON + Markdown
+ * Everything is cached under --out, so an interrupted command resumes where it stopped.
+ */
+import path from 'node:path';
+import type { Command } from 'commander';
+import { getEngine } from '../engine/engine.ts';
+import { UserError } from '../util/errors.ts';
+import { writeJsonAtomic } from '../util/fs.ts';
+import { ALGORITHM_NAMES, parseHyper } from '../rum/algorithms.ts';
+import { entanglementAnalysis, memorizationAnalysis } from '../rum/analyses.ts';
+import { loadRumData } from '../rum/data.ts';
+import { runExperiment, VARIANTS, type ExperimentOptions, type RumChoice, type Variant } from '../rum/experiment.ts';
+import { NAMED_CONFIGS, resolveConfig } from '../rum/model.ts';
+import { buildRumReport, fmtSummary, renderRumMarkdown, writeRumReport } from '../rum/report.ts';
+import { LEVELS, parseRumTable } from '../rum/rum.ts';
+import { DEFAULT_RECIPE } from '../rum/train.ts';
+
+type Opts = Record<string, string | boolean | undefined>;
+
+function int(v: unknown, name: string, min: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UserError(`--${name} must be an integer >= ${min}, got '${String(v)}'`);
+  return n;
+}
+
+function num(v: unknown, name: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UserError(`--${name} must be a number, got '${String(v)}'`);
+  return n;
+}
+
+function list(v: unknown): string[] {
+  return String(v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** Options every rum subcommand shares. */
+function common(c: Command, defaults: { seeds: string }): Command {
+  return c
+    .option('--data <spec>', "'fixture' (the shared CIFAR-10 fixture) or a CIFAR-10 / CIFAR-100 / MNIST folder", 'fixture')
+    .option('--train-size <n>', 'use the first N training images', '500')
+    .option('--test-size <n>', 'use the first N test images', '500')
+    .option('--model <name>', `model config: ${Object.keys(NAMED_CONFIGS).join(', ')}`, 'small')
+    .option('--width <n>', 'base width (channels of the first stage)')
+    .option('--blocks <list>', 'BasicBlocks per stage, e.g. 1,1,1')
+    .option('--epochs <n>', 'training epochs', String(DEFAULT_RECIPE.epochs))
+    .option('--batch <n>', 'batch size', String(DEFAULT_RECIPE.batch))
+    .option('--lr <x>', 'learning rate (cosine decay)', String(DEFAULT_RECIPE.lr))
+    .option('--momentum <x>', 'SGD momentum', String(DEFAULT_RECIPE.momentum))
+    .option('--weight-decay <x>', 'weight decay', String(DEFAULT_RECIPE.weightDecay))
+    .option('--augment', 'random crop + flip augmentation during training')
+    .option('--seeds <list>', 'seeds, comma-separated', defaults.seeds)
+    .option('--forget-size <n>', 'forget-set size', '60')
+    .option('--forget-mix <kind>', 'stratified (thirds of low / medium / high memorization) | random', 'stratified')
+    .option('--mem-models <k>', 'models of the memorization estimator', '16')
+    .option('--mem-fraction <p>', 'training fraction per memorization model', '0.7')
+    .option('--out <dir>', 'results and cache folder (default runs/rum/<data>-<train-size>)')
+    .option('--threads <n>', 'CPU threads (default: UNLEARNKIT_THREADS or all cores)')
+    .option('--quiet', 'no progress bars')
+    .option('--json', 'print JSON');
+}
+
+function experimentOptions(o: Opts, extra: { algorithms: string[]; rum: RumChoice; variants?: Variant[] }): ExperimentOptions {
+  if (o.threads !== undefined) getEngine({ threads: int(o.threads, 'threads', 1) });
+  const trainSize = int(o.trainSize, 'train-size', 20);
+  const testSize = int(o.testSize, 'test-size', 10);
+  const data = loadRumData(String(o.data), { trainLimit: trainSize, testLimit: testSize });
+  const over: Record<string, unknown> = { classes: data.train.classes.length, inChannels: data.train.c, height: data.train.h, width: data.train.w };
+  if (o.width !== undefined) over.baseWidth = int(o.width, 'width', 1);
+  if (o.blocks !== undefined) over.blocks = list(o.blocks).map((b) => int(b, 'blocks', 1));
+  const config = resolveConfig(String(o.model), over);
+  const mix = String(o.forgetMix);
+  if (mix !== 'stratified' && mix !== 'random') throw new UserError(`--forget-mix must be stratified or random, got '${mix}'`);
+  const seeds = list(o.seeds).map((s) => int(s, 'seeds', 0));
+  const dataTag = String(o.data) === 'fixture' ? 'fixture' : path.basename(path.resolve(String(o.data)));
+  return {
+    data,
+    config,
+    recipe: {
+      epochs: int(o.epochs, 'epochs', 1),
+      batch: int(o.batch, 'batch', 1),
+      lr: num(o.lr, 'lr'),
+      momentum: num(o.momentum, 'momentum'),
+      weightDecay: num(o.weightDecay, 'weight-decay'),
+      augment: !!o.augment,
+    },
+    seeds,
+    forgetSize: int(o.forgetSize, 'forget-size', 3),
+    forgetMix: mix,
+    algorithms: extra.algorithms,
+    variants: extra.variants,
+    hyper: parseHyper(o.hyper === undefined ? undefined : String(o.hyper)),
+    rum: extra.rum,
+    memModels: int(o.memModels, 'mem-models', 2),
+    memFraction: num(o.memFraction, 'mem-fraction'),
+    outDir: String(o.out ?? path.join('runs', 'rum', `${dataTag}-${trainSize}`)),
+    quiet: !!o.quiet,
+    log: o.json ? undefined : (line) => process.stderr.write(`${line}\n`),
+  };
+}
+
+function algorithmsOption(o: Opts): string[] {
+  const a = list(o.algorithms);
+  if (a.length === 0) throw new UserError('--algorithms: give at least one algorithm');
+  for (const n of a) if (!ALGORITHM_NAMES.includes(n)) throw new UserError(`--algorithms: unknown '${n}'; known: ${ALGORITHM_NAMES.join(', ')}`);
+  if (a.includes('retrain')) throw new UserError('--algorithms: retrain is the oracle every result is scored against; leave it out');
+  return a;
+}
+
+function rumOption(o: Opts, algorithms: string[]): RumChoice {
+  if (o.rum === false) return null;
+  const spec = String(o.rum ?? 'select');
+  if (spec === 'select') return { select: o.rumCandidates ? list(o.rumCandidates) : algorithms };
+  return { table: parseRumTable(spec) };
+}
+
+export function register(program: Command): void {
+  const rum = program.command('rum').description('RUM on images: memorization, entanglement, refined unlearning, the ToW / MIA-gap table');
+
+  common(rum.command('memorization').description('memorization scores (K models on random subsets) and the Spearman rho of the two cheap proxies'), { seeds: '1' }).action(
+    (o: Opts) => {
+      const opts = experimentOptions(o, { algorithms: [], rum: null });
+      const r = memorizationAnalysis(opts, opts.seeds[0]!);
+      writeJsonAtomic(path.join(opts.outDir, 'memorization', 'report.json'), r);
+      if (o.json) return void process.stdout.write(JSON.stringify({ ...r, scores: undefined, proxyScores: undefined }, null, 2) + '\n');
+      const q = r.quantiles.map((v) => v.toFixed(2));
+      process.stdout.write(
+        [
+          `memorization of ${r.trainSize} images from ${r.models} models on ${Math.round(r.fraction * 100)}% subsets`,
+          `  accuracy of the models on their own examples ${r.meanAccIn.toFixed(3)}, on held-out ones ${r.meanAccOut.toFixed(3)}`,
+          `  scores: min ${q[0]}, 10% ${q[1]}, 25% ${q[2]}, median ${q[3]}, 75% ${q[4]}, 90% ${q[5]}, max ${q[6]}; ${(100 * r.shareAbove05).toFixed(1)}% above 0.5` +
+            (r.missingOut > 0 ? `; ${r.missingOut} examples in every subset (held-out term: the mean)` : ''),
+          `  original model (seed ${r.original.seed}): train accuracy ${r.original.trainAccuracy.toFixed(3)}, test ${r.original.testAccuracy.toFixed(3)}`,
+          ...r.proxies.map((p) => `  proxy ${p.proxy}: Spearman rho ${p.spearman.r.toFixed(3)} with the estimator (p ${p.spearman.p.toExponential(2)}, n ${p.spearman.n})`),
+          `wrote ${path.join(opts.outDir, 'memorization', 'report.json')}`,
+        ].join('\n') + '\n',
+      );
+    },
+  );
+
+  common(rum.command('entanglement').description("entanglement score of retain vs forget sets in the original model's embedding space"), { seeds: '1,2,3' }).action((o: Opts) => {
+    const opts = experimentOptions(o, { algorithms: [], rum: null });
+    const r = entanglementAnalysis(opts);
+    writeJsonAtomic(path.join(opts.outDir, 'entanglement.json'), r);
+    if (o.json) return void process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+    process.stdout.write(
+      [
+        `entanglement score (higher = more entangled), forget sets of ${r.forgetSize}, seeds ${r.seeds.join(', ')}:`,
+        `  stratified forget set: ${fmtSummary(r.es.stratified, 1)}`,
+        ...LEVELS.map((l) => `    ${l}-memorization third: ${fmtSummary(r.es[l], 1)}`),
+        `  random forget set:     ${fmtSummary(r.es.random, 1)}`,
+      ].join('\n') + '\n',
+    );
+  });
+
+  const withAlgos = (c: Command) =>
+    c
+      .option('--algorithms <list>', `unlearning algorithms: ${ALGORITHM_NAMES.filter((n) => n !== 'retrain').join(', ')}`, 'finetune,neggrad+')
+      .option('--hyper <spec>', 'hyper-parameter overrides, e.g. finetune.epochs=3,neggrad+.beta=0.9')
+      .option('--rum <table>', "RUM's algorithm per subset: 'select' (chosen on a held-out seed) or low=A,medium=B,high=C", 'select')
+      .option('--rum-candidates <list>', 'candidates for --rum select (default: --algorithms)')
+      .option('--no-rum', 'leave out the RUM row');
+
+  withAlgos(common(rum.command('unlearn').description('unlearn a forget set: vanilla, shuffle and refined (RUM^F) runs of each algorithm, and RUM'), { seeds: '1' }))
+    .option('--variants <list>', `which of ${VARIANTS.join(', ')}`, VARIANTS.join(','))
+    .action((o: Opts) => {
+      const algorithms = algorithmsOption(o);
+      const variants = list(o.variants) as Variant[];
+      for (const v of variants) if (!VARIANTS.includes(v)) throw new UserError(`--variants: unknown '${v}'; known: ${VARIANTS.join(', ')}`);
+      const opts = experimentOptions(o, { algorithms, rum: rumOption(o, algorithms), variants });
+      const res = runExperiment(opts);
+      if (o.json) return void process.stdout.write(JSON.stringify(res, null, 2) + '\n');
+      const lines: string[] = [];
+      for (const s of res.seeds) {
+        lines.push(`seed ${s.seed}: forget ${s.forgetSize}, original acc S/R/test ${[s.original.acc.forget, s.original.acc.retain, s.original.acc.test].map((v) => v.toFixed(3)).join(' / ')}, oracle ${[s.oracle.acc.forget, s.oracle.acc.retain, s.oracle.acc.test].map((v) => v.toFixed(3)).join(' / ')}`);
+        for (const r of s.runs) {
+          lines.push(
+            `  ${(r.algorithm + ' ' + r.variant).padEnd(22)} ToW ${r.scores.tow.toFixed(3)}  MIA gap ${r.scores.miaGap.toFixed(3)}  ToW-MIA ${r.scores.towMia.toFixed(3)}  acc S/R/test ${[r.eval.acc.forget, r.eval.acc.retain, r.eval.acc.test].map((v) => v.toFixed(3)).join(' / ')}  ${r.seconds.toFixed(1)} s`,
+          );
+        }
+      }
+      lines.push(`results in ${path.join(opts.outDir, 'experiment.json')}`);
+      process.stdout.write(lines.join('\n') + '\n');
+    });
+
+  withAlgos(common(rum.command('table').description("the paper's table over seeds: ToW and MIA gap of vanilla / shuffle / refined per algorithm and RUM, with 95% intervals"), { seeds: '1,2,3' })).action(
+    (o: Opts) => {
+      const algorithms = algorithmsOption(o);
+      const opts = experimentOptions(o, { algorithms, rum: rumOption(o, algorithms) });
+      const report = buildRumReport(runExperiment(opts));
+      const files = writeRumReport(opts.outDir, report);
+      if (o.json) return void process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      process.stdout.write(renderRumMarkdown(report) + `\nwrote ${files.json} and ${files.markdown}\n`);
+    },
+  );
+}

@@ -1,0 +1,180 @@
+/**
+ * The real job runner (child processes) on real work: a short fine-tune of stories260K on a handful
+ * of Dave facts, cancelled after its first step (nothing left behind), then run again to the end;
+ * the same through the Train screen with Esc; an unlearning over two layer targets that writes one
+ * adapter per target and the comparison; fuzzy selection; describe; and errors coming back as
+ * messages, not stacks.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { needFixture } from '../helpers/fixtures.ts';
+import { KEYS, renderApp, tempDir, tinyDave } from './helpers.tsx';
+import { ChildJobRunner } from '../../src/tui/jobs/runner.ts';
+import type { FinetuneParams, FinetuneProgress, UnlearnProgress } from '../../src/tui/jobs/protocol.ts';
+import { readModelInfo } from '../../src/tui/lib/modelInfo.ts';
+import { getDataset } from '../../src/data/dataset.ts';
+
+process.env.UNLEARNKIT_THREADS ??= '1';
+
+function params(model: string, data: string, out: string, o: Partial<FinetuneParams> = {}): FinetuneParams {
+  return { model, data, splits: ['retain', 'forget'], epochs: 2, lr: 1e-3, batch: 1, optimizer: 'adamw', filter: 'all', record: 'first-epoch', out, eval: false, seed: 0, ...o };
+}
+
+/** Every file under dir (relative), for "nothing half-written" checks. */
+function files(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort();
+}
+
+test('runner: a fine-tune cancelled after its first step leaves nothing; the next run works', { timeout: 120_000 }, async (t) => {
+  const model = needFixture(t, 'models', 'stories260K.gguf');
+  if (!model) return;
+  const dir = tempDir();
+  const data = tinyDave(path.join(dir, 'data'), { forget: 6, retain: 6 });
+  const out = path.join(dir, 'runs', 'ft');
+  const runner = new ChildJobRunner();
+  const steps: Array<Extract<FinetuneProgress, { kind: 'step' }>> = [];
+  let handle: ReturnType<ChildJobRunner['start']> | null = null;
+  handle = runner.start('finetune', params(model, data, out), (p) => {
+    if (p.kind !== 'step') return;
+    steps.push(p);
+    if (steps.length === 1) handle!.cancel();
+  });
+  const o = await handle.done;
+  assert.equal(o.status, 'cancelled', JSON.stringify(o));
+  assert.ok(steps.length >= 1);
+  // The cancel came in the first epoch (12 steps of batch 1), so no epoch finished: nothing is kept.
+  assert.equal(steps[steps.length - 1]!.epoch, 1);
+  assert.ok(steps[steps.length - 1]!.step < steps[0]!.stepsPerEpoch, `cancelled at step ${steps[steps.length - 1]!.step}`);
+  if (o.status === 'cancelled') assert.match(o.message, /before the first epoch finished; nothing was kept/);
+  assert.equal(fs.existsSync(out), false, `left behind: ${files(out).join(', ')}`);
+  assert.deepEqual(files(path.join(dir, 'runs')), []);
+  // The next run (same folder) goes to the end.
+  const steps2: number[] = [];
+  const o2 = await runner.start('finetune', params(model, data, out), (p) => p.kind === 'step' && steps2.push(p.loss)).done;
+  assert.equal(o2.status, 'done', JSON.stringify(o2));
+  if (o2.status !== 'done') return;
+  assert.equal(steps2.length, 24);
+  assert.equal(o2.result.epochs.length, 2);
+  assert.ok(o2.result.epochs[1]!.meanLoss < o2.result.epochs[0]!.meanLoss, 'loss fell');
+  assert.equal(path.resolve(o2.result.checkpoint), path.join(out, 'checkpoint.gguf'));
+  assert.ok(o2.result.recordBytes > 0);
+  const state = JSON.parse(fs.readFileSync(path.join(out, 'state.json'), 'utf8')) as { epochsDone: number };
+  assert.equal(state.epochsDone, 2);
+  const idx = JSON.parse(fs.readFileSync(path.join(out, 'grads', 'index.json'), 'utf8')) as { entries: unknown[] };
+  assert.equal(idx.entries.length, 12);
+  assert.ok(!files(out).some((f) => f.includes('.tmp-')), 'no temporary files');
+  // The summary the CLI writes is there too, and the checkpoint is a model the TUI can open.
+  assert.ok(fs.existsSync(path.join(out, 'summary.json')));
+  const info = readModelInfo(o2.result.checkpoint);
+  assert.equal(info.kind === 'gguf' && info.parameters, 292800);
+});
+
+test('Train screen with the real runner: Esc after the first step leaves nothing; r runs it again to the end', { timeout: 120_000 }, async (t) => {
+  const model = needFixture(t, 'models', 'stories260K.gguf');
+  if (!model) return;
+  const dir = tempDir();
+  const data = tinyDave(path.join(dir, 'data'), { forget: 6, retain: 6 });
+  const out = path.join(dir, 'runs', 'ui');
+  const h = renderApp({ jobs: new ChildJobRunner(), cwd: dir, tab: 'train', columns: 120, rows: 32, initial: { modelPath: model, model: readModelInfo(model), dataPath: data } });
+  try {
+    await h.waitFor((x) => x.includes('Fine-tune'), 'train screen');
+    // splits: retain,forget; epochs 2; batch 1; perplexity off; out.
+    await h.edit('retain,forget');
+    await h.press(KEYS.down);
+    await h.edit('2');
+    await h.press(KEYS.down, KEYS.down);
+    await h.edit('1');
+    await h.press(KEYS.down, KEYS.down, KEYS.down, KEYS.down, KEYS.space, KEYS.down, KEYS.down);
+    await h.edit(out);
+    await h.waitFor((x) => /perplexity\s+no/.test(x) && /batch\s+1\b/.test(x), 'form');
+    await h.press('r');
+    await h.waitFor((x) => / [1-9]\d?\/12\b/.test(x), 'the first step', 60_000);
+    await h.press(KEYS.esc);
+    await h.waitFor((x) => x.includes('fine-tuning cancelled before the first epoch finished'), 'cancelled', 30_000);
+    assert.equal(fs.existsSync(out), false);
+    await h.press('r');
+    const d = await h.waitFor((x) => x.includes('checkpoint ') && x.includes('finished in'), 'finished', 90_000);
+    assert.match(d, /epoch 2: mean loss \d/);
+    assert.ok(fs.existsSync(path.join(out, 'checkpoint.gguf')));
+    assert.match(d, /fine-tune finished/);
+  } finally {
+    h.unmount();
+  }
+});
+
+test('runner: unlearning over two layer targets writes one adapter each and the comparison; cancelling writes none', { timeout: 180_000 }, async (t) => {
+  const model = needFixture(t, 'models', 'stories260K.gguf');
+  if (!model) return;
+  const dir = tempDir();
+  const data = tinyDave(path.join(dir, 'data'), { forget: 6, retain: 6, holdout: 4, decoy: 2, general: 4 });
+  const run = path.join(dir, 'runs', 'ft');
+  const runner = new ChildJobRunner({ cwd: dir });
+  const ft = await runner.start('finetune', params(model, data, run, { splits: ['retain', 'forget', 'decoy'], epochs: 1, batch: 4 }), () => {}).done;
+  assert.equal(ft.status, 'done', JSON.stringify(ft));
+  const base = { from: run, data, method: 'first-epoch', strategy: 'batch' as const, forget: { split: 'forget' }, eta: 1, steps: 0, evalEvery: 1, rouge: false, seed: 0 };
+  // Cancel at the first step event: no adapter.
+  let h: ReturnType<ChildJobRunner['start']> | null = null;
+  h = runner.start('unlearn', { ...base, targets: ['embedding'] }, (p: UnlearnProgress) => {
+    if (p.kind === 'step') h!.cancel();
+  });
+  const c = await h.done;
+  assert.equal(c.status, 'cancelled', JSON.stringify(c));
+  assert.deepEqual(files(path.join(dir, 'adapters')), []);
+  // Two targets to the end.
+  const evals: Array<Extract<UnlearnProgress, { kind: 'eval' }>> = [];
+  const o = await runner.start('unlearn', { ...base, targets: ['embedding', 'block:4'] }, (p: UnlearnProgress) => p.kind === 'eval' && evals.push(p)).done;
+  assert.equal(o.status, 'done', JSON.stringify(o));
+  if (o.status !== 'done') return;
+  assert.deepEqual(o.result.runs.map((r) => r.target), ['embedding', 'block:4']);
+  for (const r of o.result.runs) {
+    const meta = JSON.parse(fs.readFileSync(path.join(dir, r.adapterDir!, 'meta.json'), 'utf8')) as { method: string; filter: string; forgetSet: { count: number } };
+    assert.equal(meta.method, 'first-epoch');
+    assert.equal(meta.filter, r.target);
+    assert.equal(meta.forgetSet.count, 6);
+    // Reversing the recorded steps of the forget set raises its perplexity.
+    assert.ok(r.metrics['forget ppl']!.after > r.metrics['forget ppl']!.before, `${r.target}: forget ppl ${JSON.stringify(r.metrics['forget ppl'])}`);
+  }
+  // Interval evaluations: at step 0 and after the last step, for each target.
+  assert.deepEqual([...new Set(evals.map((e) => e.target))], ['embedding', 'block:4']);
+  assert.ok(evals.every((e) => Number.isFinite(e.metrics['forget ppl'])));
+  const cmp = o.result.comparison!;
+  assert.deepEqual(cmp.rows.map((r) => r.target), ['embedding', 'block:4']);
+  const cell = cmp.rows[0]!.cells['nll:forget']!;
+  assert.equal(cell.n, 6);
+  assert.ok(cell.meanDiff > 0 && cell.pHolm! >= cell.p);
+  assert.deepEqual(files(path.join(dir, 'adapters')).filter((f) => f.includes('.tmp-')), []);
+});
+
+test('runner: fuzzy selection, describe, and errors as messages', { timeout: 60_000 }, async () => {
+  const runner = new ChildJobRunner();
+  const ds = getDataset('datasets/dave');
+  const fz = await runner.start('fuzzy', { data: 'datasets/dave', request: 'forget everything about Dave Harrowgate' }, () => {}).done;
+  assert.equal(fz.status, 'done', JSON.stringify(fz));
+  if (fz.status === 'done') {
+    const v = fz.result;
+    const forgetIds = new Set(ds.facts('forget').map((f) => f.id));
+    const tp = v.selected.filter((s) => forgetIds.has(s.id)).length;
+    assert.equal(v.trueForget, forgetIds.size);
+    assert.equal(v.precision, tp / v.selected.length);
+    assert.equal(v.recall, tp / forgetIds.size);
+    assert.equal(v.decoysCaught, v.selected.filter((s) => s.decoyOf).length);
+    assert.ok(v.recall > 0.5, `recall ${v.recall}`);
+  }
+  const d = await runner.start('describe', {} as Record<string, never>, () => {}).done;
+  assert.equal(d.status, 'done', JSON.stringify(d));
+  if (d.status === 'done') {
+    assert.ok(d.result.devices.length >= 1);
+    assert.ok(d.result.threads >= 1);
+    assert.ok(d.result.memory.total > 0);
+  }
+  const e = await runner.start('finetune', params('no/such/model.gguf', 'datasets/dave', path.join(tempDir(), 'x')), () => {}).done;
+  assert.equal(e.status, 'error');
+  if (e.status === 'error') {
+    assert.equal(e.error.internal, false);
+    assert.match(e.error.message, /model file no\/such\/model\.gguf does not exist/);
+    assert.doesNotMatch(e.error.message, /\n\s+at /);
+  }
+});
