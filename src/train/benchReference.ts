@@ -270,6 +270,10 @@ export async function benchTrainReference(o: ReferenceOptions = {}): Promise<Ref
   const tokens = REFERENCE_BATCH * REFERENCE_SEQ;
   const probe = o.torch === false ? ({ ok: false, reason: 'not requested' } as const) : probeTorch();
 
+  // both sides run on all of the engine's threads: Graph.compute's per-graph tuner (which may
+  // settle on one thread under load) is bypassed while measuring, as UNLEARNKIT_THREADS does
+  const envThreads = process.env.UNLEARNKIT_THREADS;
+  process.env.UNLEARNKIT_THREADS = String(e.maxThreads);
   const ours = referenceSession('manual');
   const auto = o.auto === false ? null : referenceSession('auto');
   const oursRounds: number[] = [];
@@ -346,6 +350,8 @@ export async function benchTrainReference(o: ReferenceOptions = {}): Promise<Ref
   } finally {
     ours.s.dispose();
     auto?.s.dispose();
+    if (envThreads === undefined) delete process.env.UNLEARNKIT_THREADS;
+    else process.env.UNLEARNKIT_THREADS = envThreads;
   }
 }
 

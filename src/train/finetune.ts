@@ -108,6 +108,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   if (!fs.existsSync(opt.modelPath)) throw new UserError(`model file ${opt.modelPath} does not exist`);
 
   ensureDir(opt.out);
+  writeFileAtomic(path.join(opt.out, 'items.jsonl'), opt.items.map((i) => JSON.stringify({ id: i.id, text: i.text })).join('\n') + '\n');
   const baseHash = sha256File(opt.modelPath);
   const hashed = { base: baseHash, items: opt.items.map((i) => i.id + '\u0000' + i.text), ...pick(opt, ['epochs', 'lr', 'batch', 'optimizer', 'weightDecay', 'filter', 'record', 'recordFilter', 'recordDtype', 'seed', 'maxLen']) };
   const optionsHash = crypto.createHash('sha256').update(JSON.stringify(hashed)).digest('hex');

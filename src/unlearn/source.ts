@@ -42,6 +42,7 @@ export function loadSource(from: string): RunSource {
       throw new UserError(`${path.join(dir, 'run.json')} is not valid JSON: ${(e as Error).message}`);
     }
   }
+  const items = dir ? readItemsJsonl(path.join(dir, 'items.jsonl')) : null;
   const gradsDir = dir ? path.join(dir, 'grads') : null;
   const record = gradsDir && fs.existsSync(path.join(gradsDir, 'index.json')) ? new GradRecordReader(gradsDir) : null;
   const o = run?.options;
@@ -67,8 +68,27 @@ export function loadSource(from: string): RunSource {
     options,
     trainedTensors: run?.trainedTensors ?? null,
     record,
-    trainIds: record ? record.ids(1) : null,
+    trainIds: items ? [...items.keys()] : record ? record.ids(1) : null,
+    items,
   };
+}
+
+/** The run's exact training texts (id -> text), or null when the run has no items.jsonl. */
+function readItemsJsonl(file: string): Map<string, string> | null {
+  if (!fs.existsSync(file)) return null;
+  const out = new Map<string, string>();
+  fs.readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      if (!line.trim()) return;
+      try {
+        const o = JSON.parse(line) as { id: string; text: string };
+        out.set(o.id, o.text);
+      } catch (e) {
+        throw new UserError(`${file}:${i + 1}: ${(e as Error).message}`);
+      }
+    });
+  return out;
 }
 
 /** Every item of a dataset by id, as the training text fine-tuning used (facts) or plain text. */
@@ -89,6 +109,10 @@ export function toExamples(items: Array<{ id: string; text: string }>, tok: Toke
 /** The run's training items: the record's ids looked up in the dataset, or `fallbackSplits` of it. */
 export function trainingItems(source: RunSource, ds: Dataset, fallbackSplits: string[] = ['retain', 'forget', 'decoy']): Array<{ id: string; text: string; fact?: FactItem }> {
   const all = itemTexts(ds);
+  if (source.items) {
+    // the texts the run was really trained on (replay texts included); facts where the dataset has them
+    return [...source.items].map(([id, text]) => ({ id, text, fact: all.get(id)?.fact }));
+  }
   if (source.trainIds) {
     const missing = source.trainIds.filter((id) => !all.has(id));
     if (missing.length) {

@@ -38,6 +38,8 @@ export interface RunSource {
   record: GradRecordReader | null;
   /** Ids of every training example (from the record, else null). */
   trainIds: string[] | null;
+  /** The exact training texts by id (`<run>/items.jsonl`, written by finetune), when present. */
+  items?: Map<string, string> | null;
 }
 
 export interface FinetuneRunOptions {

@@ -137,15 +137,28 @@ test('runner: unlearning over two layer targets writes one adapter each and the 
     // Reversing the recorded steps of the forget set raises its perplexity.
     assert.ok(r.metrics['forget ppl']!.after > r.metrics['forget ppl']!.before, `${r.target}: forget ppl ${JSON.stringify(r.metrics['forget ppl'])}`);
   }
-  // Interval evaluations: at step 0 and after the last step, for each target.
-  assert.deepEqual([...new Set(evals.map((e) => e.target))], ['embedding', 'block:4']);
-  assert.ok(evals.every((e) => Number.isFinite(e.metrics['forget ppl'])));
+  // Interval evaluations on the weights being changed: step 0 (the fine-tuned model), then every
+  // step (evalEvery 1) to the last, for each target; forget perplexity ends higher than it began.
+  for (const target of ['embedding', 'block:4']) {
+    const pts = evals.filter((e) => e.target === target);
+    assert.equal(pts[0]!.step, 0);
+    assert.ok(pts.length >= 2, `${target}: ${pts.length} interval points`);
+    assert.ok(pts.every((e) => Number.isFinite(e.metrics['forget ppl']) && Number.isFinite(e.metrics['retain ppl'])));
+    assert.ok(pts[pts.length - 1]!.metrics['forget ppl']! > pts[0]!.metrics['forget ppl']!, `${target}: ${pts.map((x) => x.metrics['forget ppl']!.toFixed(3)).join(' ')}`);
+  }
   const cmp = o.result.comparison!;
   assert.deepEqual(cmp.rows.map((r) => r.target), ['embedding', 'block:4']);
   const cell = cmp.rows[0]!.cells['nll:forget']!;
   assert.equal(cell.n, 6);
   assert.ok(cell.meanDiff > 0 && cell.pHolm! >= cell.p);
   assert.deepEqual(files(path.join(dir, 'adapters')).filter((f) => f.includes('.tmp-')), []);
+  // The comparison is saved in the format of `unlearnkit compare-targets`, and loads back.
+  const saved = JSON.parse(fs.readFileSync(path.join(dir, cmp.source!), 'utf8')) as { method: string; rows: Array<{ target: string; holmP: Record<string, number | null> }> };
+  assert.equal(saved.method, 'first-epoch');
+  assert.deepEqual(saved.rows.map((r) => r.target), ['embedding', 'block:4']);
+  assert.equal(saved.rows[0]!.holmP.forget, cell.pHolm);
+  // Each adapter folder is what `unlearnkit unlearn` writes.
+  for (const r of o.result.runs) for (const f of ['meta.json', 'result.json', 'report.md']) assert.ok(fs.existsSync(path.join(dir, r.adapterDir!, f)), `${r.adapterDir}/${f}`);
 });
 
 test('runner: fuzzy selection, describe, and errors as messages', { timeout: 60_000 }, async () => {

@@ -237,7 +237,7 @@ test('Unlearn: two targets from the picker, live perplexity charts, results, the
     await h.waitFor((x) => /› ?\[ \] block:4\b|\[ \] block:4\n/.test(x) || x.includes('[ ] block:4'), 'block:4 visible');
     await h.press(KEYS.space, KEYS.enter);
     await h.waitFor((x) => /targets\s+embedding,block:4/.test(x), 'two targets');
-    assert.match(h.frame(), /unlearnkit compare-targets --from runs\/ft-1/);
+    assert.match(h.frame(), /for t in embedding block:4; do unlearnkit unlearn --from runs\/ft-1 --method first-epoch --target "\$t" --rouge; done/);
     await h.press('r');
     const job = jobs.last('unlearn');
     assert.deepEqual(job.params, {
@@ -249,7 +249,7 @@ test('Unlearn: two targets from the picker, live perplexity charts, results, the
       forget: { split: 'forget' },
       eta: 1,
       steps: 0,
-      evalEvery: 1,
+      evalEvery: 0,
       rouge: true,
       seed: 0,
     });
@@ -345,16 +345,18 @@ test('Compare: loading a comparison JSON; a wrong file is an error with a hint',
   fs.writeFileSync(good, JSON.stringify(compareViewFromRows('grad-diff', [{ target: 'final_norm', comparison: { sets: [] } }])));
   const bad = path.join(dir, 'bad.json');
   fs.writeFileSync(bad, '{"x": 1}');
-  const h = renderApp({ tab: 'compare', initial: { modelPath: null } });
+  const h = renderApp({ tab: 'compare', cwd: dir, initial: { modelPath: null } });
   try {
     await h.waitFor((x) => x.includes('no comparison yet'), 'empty');
     await h.press('l');
     await h.waitFor((x) => x.includes('load comparison JSON'), 'the file field');
+    await h.press('\x15');
     await h.type(bad);
     await h.press(KEYS.enter);
     await h.waitFor((x) => x.includes('is not a layer-target comparison'), 'error');
     await h.press('l');
     await h.waitFor((x) => x.includes('load comparison JSON'), 'the file field');
+    await h.press('\x15');
     await h.type(good);
     await h.press(KEYS.enter);
     await h.waitFor((x) => x.includes('grad-diff') && x.includes('final_norm'), 'loaded');

@@ -190,17 +190,28 @@ export interface FuzzyView {
 // ---- RUM ---------------------------------------------------------------------------------------
 
 export interface RumParams {
+  /** 'fixture' (the shared CIFAR-10 fixture) or a CIFAR-10 / CIFAR-100 / MNIST folder. */
   data: string;
-  seeds: number;
+  trainSize: number;
+  testSize: number;
+  /** CNN config name (small, tiny, resnet18). */
+  model: string;
+  epochs: number;
+  seeds: number[];
   forgetSize: number;
   algorithms: string[];
-  /** Models for the memorization estimate. */
-  models: number;
+  /** Models of the memorization estimator. */
+  memModels: number;
+  /** RUM's algorithm per subset: 'select' (chosen on a held-out seed), 'none', or low=A,medium=B,high=C. */
+  rum: string;
+  /** Results and cache folder (default runs/rum/<data>-<train size>, as the CLI). */
+  out?: string;
 }
 
 export interface RumCell {
+  /** Algorithm, or a reference row (Original, Retrain) or the RUM row. */
   algorithm: string;
-  /** vanilla | shuffle | refined (RUM^F / RUM). */
+  /** original | retrain | vanilla | shuffle | refined | rum. */
   variant: string;
   tow: { mean: number; lo: number; hi: number } | null;
   miaGap: { mean: number; lo: number; hi: number } | null;

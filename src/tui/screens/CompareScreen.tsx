@@ -8,6 +8,7 @@
  */
 import React, { useEffect, useMemo, useState } from 'react';
 import fs from 'node:fs';
+import path from 'node:path';
 import { Box, Text } from 'ink';
 import { useAppContext, useKeys, useSyncState } from '../context.tsx';
 import type { ScreenProps } from '../app.tsx';
@@ -20,6 +21,18 @@ import type { CompareView, PairedStats } from '../jobs/protocol.ts';
 
 const COL_W = 17;
 
+/** The newest comparison written by compare-targets (CLI or TUI) under reports/unlearn/, if any. */
+export function latestComparison(cwd: string): string | null {
+  const dir = path.join(cwd, 'reports', 'unlearn');
+  if (!fs.existsSync(dir)) return null;
+  const found = fs
+    .readdirSync(dir)
+    .filter((d) => d.startsWith('compare-targets-') && fs.existsSync(path.join(dir, d, 'compare-targets.json')))
+    .sort()
+    .reverse();
+  return found.length ? path.join('reports', 'unlearn', found[0]!, 'compare-targets.json') : null;
+}
+
 export function cellText(c: PairedStats | null | undefined): string {
   if (!c) return '-';
   const sign = c.meanDiff >= 0 ? '+' : '';
@@ -28,7 +41,7 @@ export function cellText(c: PairedStats | null | undefined): string {
 }
 
 export function CompareScreen({ active, keysActive, width, height }: ScreenProps) {
-  const { state, update, editingRef, setEditing } = useAppContext();
+  const { state, update, editingRef, setEditing, services } = useAppContext();
   const view = state.comparison;
   const [sortKey, setSortKey, sortKeyRef] = useSyncState<string | null>(null);
   const [reverse, setReverse] = useSyncState(false);
@@ -91,12 +104,12 @@ export function CompareScreen({ active, keysActive, width, height }: ScreenProps
     <Box>
       <Text color={theme.accent}>load comparison JSON </Text>
       <TextInput
-        initial=""
+        initial={latestComparison(services.cwd) ?? ''}
         placeholder="path to a compare-targets .json"
         width={width - 21}
         onSubmit={(v) => {
           setTyping(false);
-          if (v) load(v);
+          if (v) load(path.resolve(services.cwd, v));
         }}
         onCancel={() => setTyping(false)}
       />

@@ -29,7 +29,7 @@ export function unlearnParams(v: Record<string, string>, o: { data: string; forg
   const steps = v.steps === 'auto' || v.steps === '' ? 0 : Number(v.steps);
   if (!Number.isInteger(steps) || steps < 0) return `steps must be a positive integer or auto, got "${v.steps}"`;
   const every = Number(v.evalEvery);
-  if (!Number.isInteger(every) || every < 0) return `eval every must be a whole number of steps (0 = start and end), got "${v.evalEvery}"`;
+  if (!Number.isInteger(every) || every < 0) return `eval every must be a whole number of steps (0 = about 10 points), got "${v.evalEvery}"`;
   const seed = Number(v.seed);
   if (!Number.isInteger(seed)) return `seed must be an integer, got "${v.seed}"`;
   const strategy = v.strategy as UnlearnParams['strategy'];
@@ -37,12 +37,24 @@ export function unlearnParams(v: Record<string, string>, o: { data: string; forg
   return { from: v.from, data: o.data, method: v.method!, targets, strategy, forget: o.forget, eta, steps, evalEvery: every, rouge: v.rouge === 'yes', seed };
 }
 
+/**
+ * The CLI that does the same: `unlearnkit unlearn` once per target (each writes its adapter); with
+ * several targets a shell loop (the TUI then also writes the comparison, as compare-targets does).
+ */
 export function unlearnCli(p: UnlearnParams): string {
-  const forget = 'request' in p.forget ? { request: p.forget.request } : { forget: p.forget.split };
-  if (p.targets.length > 1) {
-    return cliLine(['compare-targets'], { from: p.from, data: p.data, method: p.method, targets: p.targets.join(';'), ...forget, eta: p.eta, steps: p.steps || undefined });
-  }
-  return cliLine(['unlearn'], { from: p.from, data: p.data, method: p.method, target: p.targets[0], strategy: p.strategy, ...forget, eta: p.eta, steps: p.steps || undefined });
+  const multi = p.targets.length > 1;
+  const line = cliLine(['unlearn'], {
+    from: p.from,
+    data: p.data === 'datasets/dave' || p.data === 'dave' ? undefined : p.data,
+    method: p.method,
+    target: multi ? '$t' : p.targets[0],
+    ...('request' in p.forget ? { request: p.forget.request } : p.forget.split === 'forget' ? {} : { forget: p.forget.split }),
+    strategy: p.strategy === 'batch' || (p.strategy === 'fuzzy' && 'request' in p.forget) ? undefined : p.strategy,
+    eta: p.eta === 1 ? undefined : p.eta,
+    steps: p.steps || undefined,
+    rouge: p.rouge,
+  }).replace("'$t'", '"$t"');
+  return multi ? `for t in ${p.targets.join(' ')}; do ${line}; done` : line;
 }
 
 export function UnlearnScreen({ active, keysActive, width, height }: ScreenProps) {
@@ -55,7 +67,7 @@ export function UnlearnScreen({ active, keysActive, width, height }: ScreenProps
     strategy: 'batch',
     eta: '1',
     steps: 'auto',
-    evalEvery: '1',
+    evalEvery: '0',
     rouge: 'yes',
     seed: '0',
   });
@@ -87,7 +99,7 @@ export function UnlearnScreen({ active, keysActive, width, height }: ScreenProps
       { key: 'forget', label: 'forget', kind: 'info' },
       { key: 'eta', label: 'step size', kind: 'number', help: 'stored-gradient methods: multiple of the recorded steps (1 = reverse them)' },
       { key: 'steps', label: 'steps', kind: 'text', help: 'gradient methods: optimiser steps (auto: one pass over the forget set)' },
-      { key: 'evalEvery', label: 'eval every', kind: 'number' },
+      { key: 'evalEvery', label: 'eval every', kind: 'number', help: 'method steps between perplexity / ROUGE points (0: about 10 per target)' },
       { key: 'rouge', label: 'ROUGE', kind: 'toggle' },
       { key: 'seed', label: 'seed', kind: 'number' },
     ],

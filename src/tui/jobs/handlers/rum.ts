@@ -1,41 +1,98 @@
 /**
- * `rum` job: the RUM table on images (memorization -> refinement -> algorithms, vanilla / shuffle /
- * refined, over seeds), as `unlearnkit rum table` runs it, reporting each ToW / MIA-gap cell as it
- * is finished. The pipeline entry point (src/rum/table.ts `runRumTable`) is resolved when the job
- * starts, so the TUI builds before the RUM part has landed and says so when it has not.
+ * `rum` job: the ToW / MIA-gap table of `unlearnkit rum table` (src/rum: runExperiment, then
+ * buildRumReport / writeRumReport), with the table filling in as runs finish. Every run's result is
+ * written atomically to <out>/seed-<s>/results.json by the experiment as soon as it is done, so after
+ * each run the rows are rebuilt from those files (buildRumReport over the seeds so far). Progress
+ * comes from the experiment's log lines; cancelling stops at the next line (between models and
+ * runs), and a later run resumes from what was finished.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ALGORITHM_NAMES, parseHyper } from '../../../rum/algorithms.ts';
+import { loadRumData } from '../../../rum/data.ts';
+import { runExperiment, type ExperimentOptions, type ExperimentResult, type RumChoice, type SeedResult } from '../../../rum/experiment.ts';
+import { resolveConfig } from '../../../rum/model.ts';
+import { buildRumReport, writeRumReport, type RumReport } from '../../../rum/report.ts';
+import { parseRumTable } from '../../../rum/rum.ts';
+import { DEFAULT_RECIPE } from '../../../rum/train.ts';
 import { UserError } from '../../../util/errors.ts';
-import type { RumCell, RumView } from '../protocol.ts';
+import { JobCancelled } from '../cancel.ts';
+import type { RumCell, RumParams } from '../protocol.ts';
 import type { Handler } from './index.ts';
 
-interface RumTableApi {
-  runRumTable(o: {
-    data: string;
-    seeds: number;
-    forgetSize: number;
-    algorithms: string[];
-    models: number;
-    signal?: AbortSignal;
-    onProgress?: (e: { text: string; done?: number; total?: number }) => void;
-    onCell?: (c: RumCell) => void;
-  }): Promise<{ cells: RumCell[]; report?: string }> | { cells: RumCell[]; report?: string };
+/** The experiment options `unlearnkit rum table` builds from the same flags (src/commands/rum.ts). */
+export function rumExperimentOptions(p: RumParams, log: (line: string) => void): ExperimentOptions {
+  for (const a of p.algorithms) {
+    if (!ALGORITHM_NAMES.includes(a)) throw new UserError(`unknown algorithm '${a}'; known: ${ALGORITHM_NAMES.join(', ')}`);
+    if (a === 'retrain') throw new UserError('retrain is the oracle every result is scored against; leave it out of the algorithms');
+  }
+  if (p.algorithms.length === 0) throw new UserError('choose at least one algorithm');
+  const data = loadRumData(p.data, { trainLimit: p.trainSize, testLimit: p.testSize });
+  const config = resolveConfig(p.model, { classes: data.train.classes.length, inChannels: data.train.c, height: data.train.h, width: data.train.w });
+  let rum: RumChoice = null;
+  if (p.rum === 'select') rum = { select: p.algorithms };
+  else if (p.rum !== 'none') rum = { table: parseRumTable(p.rum) };
+  const tag = p.data === 'fixture' ? 'fixture' : path.basename(path.resolve(p.data));
+  return {
+    data,
+    config,
+    recipe: { ...DEFAULT_RECIPE, epochs: p.epochs },
+    seeds: p.seeds,
+    forgetSize: p.forgetSize,
+    forgetMix: 'stratified',
+    algorithms: p.algorithms,
+    hyper: parseHyper(undefined),
+    rum,
+    memModels: p.memModels,
+    outDir: p.out ?? path.join('runs', 'rum', `${tag}-${p.trainSize}`),
+    quiet: true,
+    log,
+  };
 }
 
-const TABLE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'rum', 'table.ts');
+/** Table rows as the screen shows them. */
+export function rumCells(r: RumReport): RumCell[] {
+  const iv = (s: { estimate: number; lo: number; hi: number; n: number }) => (s.n > 0 ? { mean: s.estimate, lo: s.lo, hi: s.hi } : null);
+  return r.rows.map((row) => ({
+    algorithm: row.variant === 'rum' ? row.method : row.variant === 'original' ? 'Original' : row.variant === 'retrain' ? 'Retrain' : row.method,
+    variant: row.variant,
+    tow: iv(row.tow),
+    miaGap: iv(row.miaGap),
+    seeds: row.tow.n,
+  }));
+}
 
 export const run: Handler<'rum'> = async (p, { signal, emit }) => {
-  if (!fs.existsSync(TABLE)) throw new UserError('the RUM pipeline is not in this build yet (src/rum/table.ts, issue 9); the image readers and CNN are, through `unlearnkit rum` once it lands');
-  const api = (await import(TABLE)) as Partial<RumTableApi>;
-  if (typeof api.runRumTable !== 'function') throw new UserError('src/rum/table.ts has no runRumTable(); the TUI cannot drive this version of the RUM pipeline');
-  const r = await api.runRumTable({
-    ...p,
-    signal,
-    onProgress: (e) => emit({ kind: 'phase', ...e }),
-    onCell: (cell) => emit({ kind: 'cell', cell }),
-  });
-  const view: RumView = { cells: r.cells, report: r.report };
-  return view;
+  const started = Date.now();
+  const seen = new Set<number>();
+  let opts: ExperimentOptions;
+  const partial = (): RumCell[] => {
+    const seeds: SeedResult[] = [];
+    for (const s of [...seen].sort((a, b) => a - b)) {
+      const f = path.join(opts.outDir, `seed-${s}`, 'results.json');
+      try {
+        if (fs.statSync(f).mtimeMs < started) continue;
+        seeds.push(JSON.parse(fs.readFileSync(f, 'utf8')) as SeedResult);
+      } catch {
+        /* not written yet */
+      }
+    }
+    if (!seeds.length) return [];
+    const res = { dataset: opts.data.name, trainSize: opts.data.train.n, testSize: opts.data.test.n, config: opts.config, recipe: opts.recipe, memorization: {}, selection: null, rumTable: null, seeds, seconds: 0 } as unknown as ExperimentResult;
+    return rumCells(buildRumReport(res));
+  };
+  const log = (line: string) => {
+    if (signal.aborted) throw new JobCancelled('RUM run cancelled; finished runs are kept and a new run resumes from them');
+    const mem = /memorization model (\d+)\/(\d+)/.exec(line);
+    const seed = /\[seed[- ](\d+)\]/.exec(line);
+    if (seed) seen.add(Number(seed[1]));
+    emit({ kind: 'phase', text: line.trim(), ...(mem ? { done: Number(mem[1]), total: Number(mem[2]) } : {}) });
+    if (seed) for (const cell of partial()) emit({ kind: 'cell', cell });
+  };
+  opts = rumExperimentOptions(p, log);
+  const report = buildRumReport(runExperiment(opts));
+  const files = writeRumReport(opts.outDir, report);
+  const cells = rumCells(report);
+  for (const cell of cells) emit({ kind: 'cell', cell });
+  return { cells, report: files.markdown };
 };

@@ -18,6 +18,7 @@
  */
 import path from 'node:path';
 import { prepare } from '../../../unlearn/prepare.ts';
+import type { CausalLM } from '../../../model/model.ts';
 import { runUnlearn, type UnlearnRunResult } from '../../../unlearn/run.ts';
 import { targetsMarkdown, type TargetComparison, type TargetRow } from '../../../unlearn/targets.ts';
 import type { ProgressEvent, UnlearnContext, UnlearnHyper } from '../../../unlearn/types.ts';
@@ -68,6 +69,17 @@ export function holmAcross(rows: Array<{ comparison: UnlearnRunResult['compariso
   return out;
 }
 
+/** A cheap checksum of some weights (every 61st value, position-weighted), to see whether they moved. */
+function fingerprint(m: CausalLM, tensors: string[]): number {
+  let h = 0;
+  for (const n of tensors) {
+    const d = m.weights.get(n)?.data;
+    if (!d) continue;
+    for (let i = 0; i < d.length; i += 61) h += d[i]! * ((i % 13) + 1);
+  }
+  return h;
+}
+
 function stamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 }
@@ -106,12 +118,25 @@ export const run: Handler<'unlearn'> = async (p, { signal, emit }) => {
     });
     ev(prepared.model, 0, { force: true });
     let every = p.evalEvery;
+    let work: CausalLM | undefined;
+    let lastStep = 0;
+    let lastPrint: number | undefined;
     const onProgress = function (this: UnlearnContext | undefined, e: ProgressEvent): void {
       emit({ kind: 'step', target, step: e.step, steps: e.total });
       check();
+      lastStep = e.step;
+      if (this?.work) work = this.work;
       if (every <= 0) every = Math.max(1, Math.ceil(e.total / AUTO_POINTS));
-      const work = this?.work;
-      if (work && (e.step % every === 0 || e.step >= e.total)) ev(work, e.step, { force: true });
+      // A point only where the weights moved: stored-gradient ascent sums the reversal and applies
+      // it once at the end, so its intermediate steps have nothing new to measure.
+      if (work && e.step % every === 0 && e.step < e.total) {
+        lastPrint ??= fingerprint(prepared.model, this!.tensors);
+        const fp = fingerprint(work, this!.tensors);
+        if (fp !== lastPrint) {
+          lastPrint = fp;
+          ev(work, e.step, { force: true });
+        }
+      }
     };
     const r = await runUnlearn({
       from: p.from,
@@ -128,6 +153,8 @@ export const run: Handler<'unlearn'> = async (p, { signal, emit }) => {
       quiet: true,
       onProgress,
     });
+    // The last point: the working weights as the method left them (runUnlearn has returned).
+    if (work) ev(work, Math.max(1, lastStep), { force: true });
     results.push(r);
     done.push({ target, runId: r.runId, adapterDir: r.adapter ? path.relative(process.cwd(), r.adapter.dir) || r.adapter.dir : null, metrics: beforeAfter(r) });
   }

@@ -1,0 +1,108 @@
+/**
+ * Turns the demo's unlearning runs into a report (src/report): one run per method x layer target
+ * plus the fine-tuned model, paired comparisons (per-item mean NLL on forget / retain / holdout /
+ * general and ROUGE-L on the forget questions, after vs before unlearning, Holm-corrected across
+ * methods), a method x target heatmap of the forget-set d_z, and before / after distributions.
+ */
+import type { UnlearnRunResult } from './unlearn/index.ts';
+import { comparePaired } from './report/build.ts';
+import type { ReportComparison, ReportInput, ReportRun } from './report/types.ts';
+import { holm } from './stats/index.ts';
+
+export function demoReportInput(results: UnlearnRunResult[], title: string, notes: string[]): ReportInput {
+  const base: ReportRun = { id: 'finetuned', label: 'fine-tuned', splitSummaries: {}, summaries: {} };
+  const first = results[0];
+  if (first) {
+    for (const [split, m] of Object.entries(first.before.sets)) {
+      (base.splitSummaries.perplexity ??= {})[split] = { perplexity: m.perplexity, meanNll: m.meanNll, n: m.ids.length };
+    }
+  }
+  const runs: ReportRun[] = [base];
+  const comparisons: ReportComparison[] = [];
+  for (const r of results) {
+    const id = `${r.method}@${r.filter}`;
+    const label = `${r.method} (${r.filter})`;
+    const run: ReportRun = { id, label, method: r.method, target: r.filter, adapter: r.adapter?.dir, splitSummaries: {}, summaries: {} };
+    for (const [split, m] of Object.entries(r.after.sets)) {
+      (run.splitSummaries.perplexity ??= {})[split] = { perplexity: m.perplexity, meanNll: m.meanNll, n: m.ids.length };
+    }
+    for (const [split, m] of Object.entries(r.after.rouge ?? {})) {
+      (run.splitSummaries.rouge ??= {})[split] = { rougeL: mean(m.rougeL) };
+    }
+    runs.push(run);
+    for (const [split, after] of Object.entries(r.after.sets)) {
+      const before = r.before.sets[split];
+      if (!before) continue;
+      const c = comparePaired({
+        before: 'finetuned',
+        after: id,
+        beforeLabel: 'fine-tuned',
+        afterLabel: label,
+        label: `fine-tuned → ${label}`,
+        method: r.method,
+        target: r.filter,
+        metric: 'nll',
+        split,
+        key: 'meanNll',
+        keyLabel: 'mean NLL per token',
+        ids: before.ids,
+        valuesBefore: before.nll,
+        valuesAfter: after.ids.map((x) => after.nll[after.ids.indexOf(x)]!),
+      });
+      if (c) comparisons.push(c);
+    }
+    const rb = r.before.rouge?.forget;
+    const ra = r.after.rouge?.forget;
+    if (rb && ra) {
+      const c = comparePaired({
+        before: 'finetuned',
+        after: id,
+        beforeLabel: 'fine-tuned',
+        afterLabel: label,
+        label: `fine-tuned → ${label}`,
+        method: r.method,
+        target: r.filter,
+        metric: 'rouge',
+        split: 'forget',
+        key: 'rougeL',
+        keyLabel: 'ROUGE-L recall',
+        ids: rb.ids,
+        valuesBefore: rb.rougeL,
+        valuesAfter: ra.rougeL,
+      });
+      if (c) comparisons.push(c);
+    }
+  }
+  // Holm across methods within each metric / split / key
+  const groups = new Map<string, ReportComparison[]>();
+  for (const c of comparisons) {
+    const k = `${c.metric}|${c.split}|${c.key}`;
+    (groups.get(k) ?? groups.set(k, []).get(k)!).push(c);
+  }
+  for (const g of groups.values()) {
+    const ps = g.map((c) => (Number.isFinite(c.p) ? c.p : 1));
+    const adj = holm(ps).adjusted;
+    g.forEach((c, i) => (c.pHolm = adj[i]!));
+  }
+  const heat = comparisons.filter((c) => c.metric === 'nll' && c.split === 'forget');
+  const fe = comparisons.find((c) => c.metric === 'nll' && c.split === 'forget' && c.method === 'first-epoch');
+  return {
+    title,
+    createdAt: new Date().toISOString(),
+    runs,
+    comparisons,
+    series: [],
+    heatmap: { title: 'forget-set effect by method and layer target', valueLabel: "Cohen's d_z of the forget-set mean NLL change", cells: heat.map((c) => ({ row: c.method!, column: c.target!, value: c.dz })) },
+    distributions: fe
+      ? [
+          { metric: 'nll', key: 'meanNll', keyLabel: 'mean NLL per token', split: 'forget', condition: 'fine-tuned', values: fe.valuesBefore },
+          { metric: 'nll', key: 'meanNll', keyLabel: 'mean NLL per token', split: 'forget', condition: `first-epoch (${fe.target})`, values: fe.valuesAfter },
+        ]
+      : [],
+    notes,
+  };
+}
+
+function mean(a: number[]): number {
+  return a.length ? a.reduce((x, y) => x + y, 0) / a.length : NaN;
+}
