@@ -11,6 +11,7 @@ import { benchEngine, printEngineBench } from '../engine/bench.ts';
 import { runServeBench, printServeBench } from './benchServe.ts';
 import { benchTrain, printTrainBench } from '../train/bench.ts';
 import { benchEval, printBenchEval } from '../model/benchEval.ts';
+import { benchUnlearn, printUnlearnBench } from '../unlearn/bench.ts';
 
 type Suite = { name: string; description: string; run: (o: BenchOpts) => Promise<unknown>; print?: (r: any) => void };
 export interface BenchOpts {
@@ -22,6 +23,7 @@ export const SUITES: Suite[] = [
   { name: 'engine', description: 'fp32 matmul GFLOP/s at 512^3, 1024^3, 2048^3 and an MLP training step', run: (o) => benchEngine(o), print: printEngineBench },
   { name: 'eval', description: 'per-token log-prob throughput of our engine vs node-llama-cpp on the same model', run: (o) => benchEval({ quick: o.quick }), print: printBenchEval },
   { name: 'train', description: 'fine-tuning step speed vs matmul, and the first-epoch record overhead', run: (o) => benchTrain(o), print: printTrainBench },
+  { name: 'unlearn', description: 'time of each unlearning method on the Dave forget set / time of building the retain-only model', run: (o) => benchUnlearn({ quick: o.quick }), print: printUnlearnBench },
   { name: 'serve', description: 'inference server: loopback load and overhead vs node-llama-cpp', run: (o) => runServeBench(o as never), print: printServeBench },
 ];
 

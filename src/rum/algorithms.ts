@@ -38,6 +38,8 @@ export interface UnlearnTask {
   recipe: TrainRecipe;
   quiet?: boolean;
   label?: string;
+  /** Per-epoch checkpoints of long runs (retrain), so an interrupted run resumes mid-way. */
+  checkpointDir?: string;
 }
 
 export interface UnlearnAlgorithm {
@@ -121,7 +123,16 @@ export const ALGORITHMS: Record<string, Entry> = {
     description: 'train from scratch on the retain set (the oracle)',
     defaults: {},
     run: (t) =>
-      trainClassifier({ config: t.config, data: t.train, indices: t.retain, recipe: t.recipe, seed: t.seed, quiet: t.quiet, label: t.label ?? 'retrain' }).weights,
+      trainClassifier({
+        config: t.config,
+        data: t.train,
+        indices: t.retain,
+        recipe: t.recipe,
+        seed: t.seed,
+        quiet: t.quiet,
+        label: t.label ?? 'retrain',
+        checkpointDir: t.checkpointDir,
+      }).weights,
   },
   finetune: {
     description: 'fine-tune on the retain set',

@@ -110,8 +110,11 @@ function modelFile(dir: string, name: string): string {
   return path.join(dir, `${name}.bin`);
 }
 
-/** Train (or load the cached) model `name` in `dir`; `key` identifies what it was trained on. */
-function cachedModel(dir: string, name: string, config: CnnConfig, key: string, train: () => Weights): Weights {
+/**
+ * Train (or load the cached) model `name` in `dir`; `key` identifies what it was trained on.
+ * `train` gets a checkpoint folder for per-epoch checkpoints, removed once the model is saved.
+ */
+function cachedModel(dir: string, name: string, config: CnnConfig, key: string, train: (checkpointDir: string) => Weights): Weights {
   const f = modelFile(dir, name);
   if (fs.existsSync(f)) {
     const t = loadTensors<{ config: CnnConfig; key?: string }>(f);
@@ -120,8 +123,10 @@ function cachedModel(dir: string, name: string, config: CnnConfig, key: string, 
       return t.tensors;
     }
   }
-  const w = train();
+  const ckpt = path.join(dir, `ckpt-${name}`);
+  const w = train(ckpt);
   saveTensors(f, { config, key }, w);
+  fs.rmSync(ckpt, { recursive: true, force: true });
   return w;
 }
 
@@ -212,8 +217,8 @@ export function originalModel(o: ExperimentOptions, seed: number, dirName = `see
   const dir = path.join(o.outDir, dirName);
   ensureDir(dir);
   (o.log ?? (() => {}))(`[${dirName}] original model (${o.data.train.n} images)`);
-  return cachedModel(dir, 'original', o.config, modelKey(o, seed), () =>
-    trainClassifier({ config: o.config, data: o.data.train, recipe: o.recipe, seed, quiet: o.quiet, label: `${dirName} original` }).weights,
+  return cachedModel(dir, 'original', o.config, modelKey(o, seed), (checkpointDir) =>
+    trainClassifier({ config: o.config, data: o.data.train, recipe: o.recipe, seed, quiet: o.quiet, label: `${dirName} original`, checkpointDir }).weights,
   );
 }
 
@@ -246,7 +251,7 @@ function setupSeed(o: ExperimentOptions, mem: Float64Array, seed: number, dirNam
   const original = originalModel(o, seed, dirName);
   log(`[${dirName}] oracle: retrain on ${retain.length} images`);
   const task: UnlearnTask = { config: o.config, train: o.data.train, forget, retain, seed, recipe: o.recipe, quiet: o.quiet };
-  const oracle = cachedModel(dir, 'oracle', o.config, key, () => algo(o, 'retrain').run({ ...task, label: `${dirName} oracle` }, original));
+  const oracle = cachedModel(dir, 'oracle', o.config, key, (checkpointDir) => algo(o, 'retrain').run({ ...task, label: `${dirName} oracle`, checkpointDir }, original));
   return { seed, forget, retain, original, oracle, oracleEval: evalWeights(o, oracle, forget, retain, seed), task, dir, key };
 }
 
@@ -279,7 +284,9 @@ export function selectRumTable(o: ExperimentOptions, mem: Float64Array, candidat
     const task: UnlearnTask = { config: o.config, train: o.data.train, forget: sub, retain, seed, recipe: o.recipe, quiet: o.quiet };
     if (candidates.every((c) => tow[l][c] !== undefined)) continue;
     log(`[${dirName}] oracle for the ${l} third: retrain on ${retain.length} images`);
-    const oracle = cachedModel(dir, `oracle-${l}`, o.config, key, () => algo(o, 'retrain').run({ ...task, label: `${dirName} oracle ${l}` }, original));
+    const oracle = cachedModel(dir, `oracle-${l}`, o.config, key, (checkpointDir) =>
+      algo(o, 'retrain').run({ ...task, label: `${dirName} oracle ${l}`, checkpointDir }, original),
+    );
     const oracleEval = evalWeights(o, oracle, sub, retain, seed);
     for (const c of candidates) {
       if (tow[l][c] !== undefined) continue;

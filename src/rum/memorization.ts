@@ -11,7 +11,8 @@
  * term is then the mean held-out accuracy over all examples (the estimate an example with no
  * held-out model gets; counted in `missingOut`), and symmetrically for the first term.
  * Each model's result is written to `<dir>/model-XXX.json` as soon as it is trained, so an
- * interrupted estimate resumes at the next model; a file made with other settings is retrained.
+ * interrupted estimate resumes at the next model (and a model interrupted mid-way at its last
+ * finished epoch, from `<dir>/model-XXX.ckpt/`); a file made with other settings is retrained.
  *
  * Proxies (higher = more memorised, so each should correlate positively with the estimator):
  * - confidence: 1 - mean over training of the softmax probability of the true label, read from
@@ -25,6 +26,7 @@
  *   themselves and move most.
  * Their agreement with the estimator is Spearman's rho (src/stats spearman).
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import type { ImageSet } from '../data/images.ts';
@@ -153,6 +155,7 @@ export function estimateMemorization(o: MemEstimatorOptions): MemEstimate {
       continue;
     }
     const subset = memSubset(n, fraction, o.seed, k);
+    const ckpt = file ? file.replace(/\.json$/, '.ckpt') : undefined;
     const r = trainClassifier({
       config: o.config,
       data: o.train,
@@ -161,10 +164,12 @@ export function estimateMemorization(o: MemEstimatorOptions): MemEstimate {
       seed: o.seed * 100003 + k + 1,
       quiet: o.quiet,
       label: `mem model ${k + 1}/${o.models}`,
+      checkpointDir: ckpt,
     });
     const correct = correctness(predict(o.config, r.weights, o.train));
     const rec: ModelRecord = { key, k, subset, correct: Array.from(correct).join(''), seconds: r.seconds };
     if (file) writeJsonAtomic(file, rec);
+    if (ckpt) fs.rmSync(ckpt, { recursive: true, force: true });
     records.push(rec);
     seconds += r.seconds;
     o.onModel?.(k, { seconds: r.seconds, resumed: false });

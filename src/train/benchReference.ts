@@ -274,8 +274,8 @@ export async function benchTrainReference(o: ReferenceOptions = {}): Promise<Ref
   // settle on one thread under load) is bypassed while measuring, as UNLEARNKIT_THREADS does
   const envThreads = process.env.UNLEARNKIT_THREADS;
   process.env.UNLEARNKIT_THREADS = String(e.maxThreads);
-  const ours = referenceSession('manual');
-  const auto = o.auto === false ? null : referenceSession('auto');
+  let ours: ReturnType<typeof referenceSession> | null = null;
+  let auto: ReturnType<typeof referenceSession> | null = null;
   const oursRounds: number[] = [];
   const oursAll: number[] = [];
   const autoRounds: number[] = [];
@@ -284,6 +284,8 @@ export async function benchTrainReference(o: ReferenceOptions = {}): Promise<Ref
   const torchAll: number[] = [];
   let torchLast: TorchRun | null = null;
   try {
+    ours = referenceSession('manual');
+    if (o.auto !== false) auto = referenceSession('auto');
     for (let r = 0; r < rounds; r++) {
       const t = timeSteps(ours.s, warmup, steps);
       oursRounds.push(median(t));
@@ -348,7 +350,7 @@ export async function benchTrainReference(o: ReferenceOptions = {}): Promise<Ref
     res.loadAverage.after = os.loadavg();
     return res;
   } finally {
-    ours.s.dispose();
+    ours?.s.dispose();
     auto?.s.dispose();
     if (envThreads === undefined) delete process.env.UNLEARNKIT_THREADS;
     else process.env.UNLEARNKIT_THREADS = envThreads;

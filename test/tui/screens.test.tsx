@@ -401,29 +401,42 @@ test('Reports: lists runs, shows a summary, writes the report for evaluation run
   }
 });
 
-test('RUM: the table fills in cell by cell; progress; Esc cancels', async () => {
-  const h = renderApp({ tab: 'rum', columns: 100, rows: 30, initial: { modelPath: null } });
+test('RUM: the form becomes rum-table parameters; the table fills in row by row; progress; Esc cancels', async () => {
+  const h = renderApp({ tab: 'rum', columns: 100, rows: 32, initial: { modelPath: null } });
   const jobs = h.jobs as FakeJobRunner;
   try {
     await h.waitFor((x) => x.includes('RUM on images'), 'screen');
+    // seeds: 7,8 (field 6), then run.
+    for (let i = 0; i < 5; i++) await h.press(KEYS.down);
+    await h.edit('7,8');
+    await h.waitFor((x) => x.includes('unlearnkit rum table --seeds 7,8'), 'the CLI line');
     await h.press('r');
     const job = jobs.last('rum');
-    assert.deepEqual(job.params.algorithms, ['finetune', 'neggrad+', 'rum']);
-    assert.equal(job.params.seeds, 3);
-    assert.equal(job.params.models, 16);
-    job.progress({ kind: 'phase', text: 'memorization: model 3 of 16', done: 3, total: 16 });
-    job.progress({ kind: 'cell', cell: { algorithm: 'neggrad+', variant: 'refined', tow: { mean: 0.812, lo: 0.75, hi: 0.87 }, miaGap: { mean: 0.031, lo: 0.01, hi: 0.05 }, seeds: 3 } });
-    const f = await h.waitFor((x) => x.includes('0.812'), 'a cell');
-    assert.match(f, /neggrad\+\s+refined\s+0\.812 \[0\.75,0\.87\]\s+0\.031 \[0\.010,0\.050\]|neggrad\+\s+refined\s+0\.812 \[0\.75,0\.87\]\s+0\.031 \[0\.01,0\.05\]/);
-    assert.match(f, /memorization: model 3 of 16/);
-    assert.match(f, /3\/16/);
-    assert.match(f, /finetune\s+vanilla\s+…/);
+    assert.deepEqual(job.params, { data: 'fixture', model: 'small', seeds: [7, 8], algorithms: ['finetune', 'neggrad+'], rum: 'select', trainSize: 500, testSize: 500, epochs: 30, forgetSize: 60, memModels: 16 });
+    job.progress({ kind: 'phase', text: 'memorization model 3/16 2.0 s', done: 3, total: 16 });
+    let f = await h.waitFor((x) => x.includes('3/16'), 'progress');
+    assert.match(f, /finetune\s+vanilla\s+…\s+…/);
+    job.progress({ kind: 'cell', cell: { algorithm: 'Retrain', variant: 'retrain', tow: { mean: 1, lo: 1, hi: 1 }, miaGap: { mean: 0, lo: 0, hi: 0 }, seeds: 2 } });
+    job.progress({ kind: 'cell', cell: { algorithm: 'neggrad+', variant: 'refined', tow: { mean: 0.812, lo: 0.75, hi: 0.87 }, miaGap: { mean: 0.031, lo: 0.01, hi: 0.05 }, seeds: 2 } });
+    job.progress({ kind: 'cell', cell: { algorithm: 'finetune', variant: 'vanilla', tow: { mean: 0.7, lo: NaN, hi: NaN }, miaGap: { mean: 0.1, lo: NaN, hi: NaN }, seeds: 1 } });
+    f = await h.waitFor((x) => x.includes('0.812'), 'cells');
+    assert.match(f, /neggrad\+\s+refined\s+0\.812 \[0\.75,0\.87\]\s+0\.031 \[0\.010,0\.050\]/);
+    // One seed so far: a mean without an interval.
+    assert.match(f, /finetune\s+vanilla\s+0\.700\s+0\.100/);
+    assert.match(f, /Retrain\s+retrain\s+1\.000/);
+    assert.match(f, /RUM\s+rum\s+…/);
     await h.press(KEYS.esc);
     assert.equal(job.cancelled, true);
     await h.waitFor((x) => x.includes('rum cancelled'), 'cancelled');
   } finally {
     h.unmount();
   }
+});
+
+test('RUM: the algorithm list is src/rum\'s (without the retrain oracle)', async () => {
+  const { ALGORITHM_NAMES } = await import('../../src/rum/algorithms.ts');
+  const { RUM_ALGORITHMS } = await import('../../src/tui/screens/RumScreen.tsx');
+  assert.deepEqual(RUM_ALGORITHMS, ALGORITHM_NAMES.filter((n) => n !== 'retrain'));
 });
 
 test('describe is asked once; its failure is a line on the Model screen, not a crash', async () => {

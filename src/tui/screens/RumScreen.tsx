@@ -11,10 +11,10 @@ import type { ScreenProps } from '../app.tsx';
 import { Bar, ErrorPanel, KeyHints, Panel, StatusLine, theme } from '../components/ui.tsx';
 import { Form, type FieldSpec } from '../components/Form.tsx';
 import { cliLine, fmtDuration, fmtNum, truncate } from '../lib/format.ts';
-import { fixturePath } from '../../util/paths.ts';
 import type { RumCell, RumParams } from '../jobs/protocol.ts';
 
-export const RUM_ALGORITHMS = ['finetune', 'neggrad', 'neggrad+', 'l1-sparse', 'salun', 'random-label', 'rum'];
+/** The unlearning algorithms of src/rum (ALGORITHM_NAMES without the retrain oracle; a test keeps them equal). */
+export const RUM_ALGORITHMS = ['finetune', 'l1-sparse', 'neggrad', 'neggrad+', 'salun', 'random-label'];
 export const RUM_VARIANTS = ['vanilla', 'shuffle', 'refined'];
 
 export function rumParams(v: Record<string, string>): RumParams | string {
@@ -22,32 +22,66 @@ export function rumParams(v: Record<string, string>): RumParams | string {
     const n = Number(v[k]);
     return Number.isInteger(n) && n >= min ? n : `${label} must be an integer >= ${min}, got "${v[k]}"`;
   };
-  const seeds = int('seeds', 'seeds', 1);
-  const forgetSize = int('forgetSize', 'forget size', 1);
-  const models = int('models', 'memorization models', 2);
-  for (const x of [seeds, forgetSize, models]) if (typeof x === 'string') return x;
+  const nums = { trainSize: int('trainSize', 'train size', 20), testSize: int('testSize', 'test size', 10), epochs: int('epochs', 'epochs', 1), forgetSize: int('forgetSize', 'forget size', 3), memModels: int('memModels', 'memorization models', 2) };
+  for (const x of Object.values(nums)) if (typeof x === 'string') return x;
+  const seeds = (v.seeds ?? '').split(',').map((x) => x.trim()).filter(Boolean).map(Number);
+  if (!seeds.length || seeds.some((x) => !Number.isInteger(x) || x < 0)) return `seeds must be whole numbers separated by commas, got "${v.seeds}"`;
+  if (new Set(seeds).size !== seeds.length) return 'seeds must be distinct';
   const algorithms = (v.algorithms ?? '').split(',').filter(Boolean);
   if (!algorithms.length) return 'choose at least one algorithm (Enter on "algorithms")';
-  if (!v.data) return 'give the image data: a CIFAR-10 / CIFAR-100 binary folder or file, or MNIST';
-  return { data: v.data, seeds: seeds as number, forgetSize: forgetSize as number, models: models as number, algorithms };
+  if (!v.data) return "give the image data: 'fixture', or a CIFAR-10 / CIFAR-100 / MNIST folder";
+  return { data: v.data, model: v.model || 'small', seeds, algorithms, rum: v.rum || 'select', ...(nums as Record<keyof typeof nums, number>) };
 }
 
+/** The `unlearnkit rum table` command that does the same (flags at their default left out). */
 export function rumCli(p: RumParams): string {
-  return cliLine(['rum', 'table'], { data: p.data, seeds: p.seeds, 'forget-size': p.forgetSize, algorithms: p.algorithms.join(','), models: p.models });
+  return cliLine(['rum', 'table'], {
+    data: p.data === 'fixture' ? undefined : p.data,
+    'train-size': p.trainSize === 500 ? undefined : p.trainSize,
+    'test-size': p.testSize === 500 ? undefined : p.testSize,
+    model: p.model === 'small' ? undefined : p.model,
+    epochs: p.epochs === 30 ? undefined : p.epochs,
+    seeds: p.seeds.join(',') === '1,2,3' ? undefined : p.seeds.join(','),
+    'forget-size': p.forgetSize === 60 ? undefined : p.forgetSize,
+    algorithms: p.algorithms.join(',') === 'finetune,neggrad+' ? undefined : p.algorithms.join(','),
+    'mem-models': p.memModels === 16 ? undefined : p.memModels,
+    rum: p.rum === 'select' ? undefined : p.rum === 'none' ? undefined : p.rum,
+    'no-rum': p.rum === 'none',
+  });
 }
 
 function ci(x: RumCell['tow']): string {
-  return x ? `${fmtNum(x.mean, 3)} [${fmtNum(x.lo, 2)},${fmtNum(x.hi, 2)}]` : '…';
+  if (!x) return '…';
+  return Number.isFinite(x.lo) ? `${fmtNum(x.mean, 3)} [${fmtNum(x.lo, 2)},${fmtNum(x.hi, 2)}]` : fmtNum(x.mean, 3);
+}
+
+/** Rows in the paper's order: references, each algorithm's variants, then RUM; missing ones as placeholders. */
+export function rumRows(algorithms: string[], cells: RumCell[]): Array<{ algorithm: string; variant: string; cell: RumCell | null }> {
+  const find = (a: string, v: string) => cells.find((c) => c.algorithm === a && c.variant === v) ?? null;
+  const rows: Array<{ algorithm: string; variant: string; cell: RumCell | null }> = [];
+  for (const [a, v] of [['Original', 'original'], ['Retrain', 'retrain']] as const) {
+    const c = find(a, v);
+    if (c) rows.push({ algorithm: a, variant: v, cell: c });
+  }
+  for (const a of algorithms) for (const v of RUM_VARIANTS) rows.push({ algorithm: a, variant: v, cell: find(a, v) });
+  const rum = cells.find((c) => c.variant === 'rum');
+  rows.push({ algorithm: rum?.algorithm ?? 'RUM', variant: 'rum', cell: rum ?? null });
+  return rows;
 }
 
 export function RumScreen({ active, keysActive, width, height }: ScreenProps) {
   const { editingRef } = useAppContext();
   const [values, setValues, valuesRef] = useSyncState<Record<string, string>>({
-    data: fixturePath('cifar10', 'data_batch_1_first1000.bin'),
-    seeds: '3',
-    forgetSize: '100',
-    algorithms: 'finetune,neggrad+,rum',
-    models: '16',
+    data: 'fixture',
+    trainSize: '500',
+    testSize: '500',
+    model: 'small',
+    epochs: '30',
+    seeds: '1,2,3',
+    forgetSize: '60',
+    algorithms: 'finetune,neggrad+',
+    memModels: '16',
+    rum: 'select',
   });
   const [formError, setFormError] = useState<string | null>(null);
   const job = useJob('rum');
@@ -58,11 +92,16 @@ export function RumScreen({ active, keysActive, width, height }: ScreenProps) {
 
   const fields: FieldSpec[] = useMemo(
     () => [
-      { key: 'data', label: 'data', kind: 'text' },
-      { key: 'seeds', label: 'seeds', kind: 'number' },
+      { key: 'data', label: 'data', kind: 'text', help: "'fixture' or a CIFAR-10 / CIFAR-100 / MNIST folder" },
+      { key: 'trainSize', label: 'train size', kind: 'number' },
+      { key: 'testSize', label: 'test size', kind: 'number' },
+      { key: 'model', label: 'model', kind: 'choice', options: ['small', 'tiny', 'resnet18'] },
+      { key: 'epochs', label: 'epochs', kind: 'number' },
+      { key: 'seeds', label: 'seeds', kind: 'text' },
       { key: 'forgetSize', label: 'forget size', kind: 'number' },
       { key: 'algorithms', label: 'algorithms', kind: 'multi', options: RUM_ALGORITHMS },
-      { key: 'models', label: 'mem. models', kind: 'number', help: 'K models on random 70% subsets for the memorization estimate' },
+      { key: 'memModels', label: 'mem. models', kind: 'number', help: 'K models on random 70% subsets for the memorization estimate' },
+      { key: 'rum', label: 'RUM row', kind: 'text', help: "select (on a held-out seed), none, or low=A,medium=B,high=C" },
     ],
     [],
   );
@@ -108,7 +147,7 @@ export function RumScreen({ active, keysActive, width, height }: ScreenProps) {
             : s.status === 'error'
               ? 'failed'
               : 'ready: press r to run the table';
-  const colW = Math.max(14, Math.floor((rw - 22) / 2));
+  const colW = Math.max(14, Math.floor((rw - 23) / 2));
   return (
     <Box flexDirection="column" width={width} height={height}>
       <Box height={bodyH}>
@@ -125,24 +164,21 @@ export function RumScreen({ active, keysActive, width, height }: ScreenProps) {
           {job.busy && phase.total ? <Bar label="progress" fraction={(phase.done ?? 0) / phase.total} width={rw} right={`${phase.done ?? 0}/${phase.total}`} /> : null}
           {s.error ? <ErrorPanel error={s.error} width={rw} /> : null}
           <Text bold wrap="truncate">
-            {'algorithm'.padEnd(13)}
+            {'algorithm'.padEnd(14)}
             {'variant'.padEnd(9)}
             {'ToW ↑'.padEnd(colW)}
             {'MIA gap ↓'}
           </Text>
-          {algos.flatMap((a) =>
-            RUM_VARIANTS.map((v) => {
-              const c = cells.find((x) => x.algorithm === a && x.variant === v);
-              return (
-                <Text key={`${a}/${v}`} wrap="truncate" color={c ? undefined : theme.muted}>
-                  {truncate(a, 12).padEnd(13)}
-                  {v.padEnd(9)}
-                  {truncate(ci(c?.tow ?? null), colW - 1).padEnd(colW)}
-                  {ci(c?.miaGap ?? null)}
-                </Text>
-              );
-            }),
-          )}
+          {rumRows(algos, cells)
+            .slice(0, Math.max(1, bodyH - 5 - (job.busy && phase.total ? 1 : 0) - (s.error ? 5 : 0)))
+            .map(({ algorithm, variant, cell }) => (
+              <Text key={`${algorithm}/${variant}`} wrap="truncate" color={cell ? (variant === 'refined' || variant === 'rum' ? theme.ok : undefined) : theme.muted}>
+                {truncate(algorithm, 13).padEnd(14)}
+                {variant.padEnd(9)}
+                {truncate(ci(cell?.tow ?? null), colW - 1).padEnd(colW)}
+                {ci(cell?.miaGap ?? null)}
+              </Text>
+            ))}
         </Panel>
       </Box>
       <Text color={theme.muted} wrap="truncate">
