@@ -8,13 +8,18 @@ import type { UnlearnRunResult } from './unlearn/index.ts';
 import { comparePaired } from './report/build.ts';
 import type { ReportComparison, ReportInput, ReportRun } from './report/types.ts';
 import { holm } from './stats/index.ts';
+import { describeEnvironment } from './eval/environment.ts';
 
 export function demoReportInput(results: UnlearnRunResult[], title: string, notes: string[]): ReportInput {
-  const base: ReportRun = { id: 'finetuned', label: 'fine-tuned', splitSummaries: {}, summaries: {} };
+  const environment = describeEnvironment({ engine: true });
+  const base: ReportRun = { id: 'finetuned', label: 'fine-tuned', splitSummaries: {}, summaries: {}, environment };
   const first = results[0];
   if (first) {
     for (const [split, m] of Object.entries(first.before.sets)) {
       (base.splitSummaries.perplexity ??= {})[split] = { perplexity: m.perplexity, meanNll: m.meanNll, n: m.ids.length };
+    }
+    for (const [split, m] of Object.entries(first.before.rouge ?? {})) {
+      (base.splitSummaries.rouge ??= {})[split] = { rougeL: mean(m.rougeL), rouge1: mean(m.rouge1) };
     }
   }
   const runs: ReportRun[] = [base];
@@ -22,12 +27,12 @@ export function demoReportInput(results: UnlearnRunResult[], title: string, note
   for (const r of results) {
     const id = `${r.method}@${r.filter}`;
     const label = `${r.method} (${r.filter})`;
-    const run: ReportRun = { id, label, method: r.method, target: r.filter, adapter: r.adapter?.dir, splitSummaries: {}, summaries: {} };
+    const run: ReportRun = { id, label, method: r.method, target: r.filter, adapter: r.adapter?.dir, splitSummaries: {}, summaries: {}, environment };
     for (const [split, m] of Object.entries(r.after.sets)) {
       (run.splitSummaries.perplexity ??= {})[split] = { perplexity: m.perplexity, meanNll: m.meanNll, n: m.ids.length };
     }
     for (const [split, m] of Object.entries(r.after.rouge ?? {})) {
-      (run.splitSummaries.rouge ??= {})[split] = { rougeL: mean(m.rougeL) };
+      (run.splitSummaries.rouge ??= {})[split] = { rougeL: mean(m.rougeL), rouge1: mean(m.rouge1) };
     }
     runs.push(run);
     for (const [split, after] of Object.entries(r.after.sets)) {
@@ -100,6 +105,7 @@ export function demoReportInput(results: UnlearnRunResult[], title: string, note
         ]
       : [],
     notes,
+    environment,
   };
 }
 

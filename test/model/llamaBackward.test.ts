@@ -5,10 +5,17 @@
  * gradient entries against central finite differences of the loss.
  * Models: the real stories260K (GQA, 8 query / 4 KV heads, untied output, partial rope) and a random
  * tied-output config, each with a batch of several sequences of different lengths (padding).
+ * Last, the manual backward on ggml's Vulkan build (Mesa's software device; a child process, since
+ * one ggml build is loaded per process) against the CPU within 1e-2 (fp16-ish Vulkan matmuls).
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { needFixture } from '../helpers/fixtures.ts';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { needFixture, skipLoudly } from '../helpers/fixtures.ts';
+import { getEngine } from '../../src/engine/engine.ts';
+import { fixturePath } from '../../src/util/paths.ts';
 import { CausalLM, LMSession, type SessionOptions } from '../../src/model/model.ts';
 import { randomModel } from '../../src/train/bench.ts';
 import { isSparse, toDense, type PerExampleResult } from '../../src/train/perExample.ts';
@@ -101,140 +108,207 @@ const TIED: ModelConfig = {
   tiedOutput: true,
 };
 
-test('stories260K (GQA 8/4): manual gradients equal the automatic ones on every parameter', (t) => {
-  const file = needFixture(t, 'models', 'stories260K.gguf');
-  if (!file) return;
-  const model = CausalLM.load(file);
-  assert.equal(model.config.nHeadKv * 2, model.config.nHead);
-  const seqs = batchOf(model.config.nVocab, [32, 20, 9], 1);
-  const auto = gradients(model, { T: 32, B: 3, backward: 'auto' }, seqs);
-  const manual = gradients(model, { T: 32, B: 3, backward: 'manual' }, seqs);
-  assert.equal(auto.grads.size, model.tensorNames.length);
-  const worst = compareGrads(auto, manual, 'stories260K');
-  console.log(`stories260K: ${auto.grads.size} tensors, worst relative gradient difference ${worst.toExponential(2)}, loss ${manual.loss}`);
-});
+const CHILD_ENV = 'UK_LLAMA_BACKWARD_VULKAN_CHILD';
+const VK_LENGTHS = [16, 9];
 
-test('random tied-output config, batch 4 with padding: manual gradients equal the automatic ones', () => {
-  const model = randomModel(TIED, 11);
-  const seqs = batchOf(TIED.nVocab, [16, 5, 11, 2], 2);
-  const auto = gradients(model, { T: 16, B: 4, backward: 'auto' }, seqs);
-  const manual = gradients(model, { T: 16, B: 4, backward: 'manual' }, seqs);
-  assert.ok(!model.tensorNames.includes('output.weight'));
-  const worst = compareGrads(auto, manual, 'tied');
-  console.log(`tied config: worst relative gradient difference ${worst.toExponential(2)}`);
-});
-
-test('per-example gradients from the manual backward equal those from the automatic one', (t) => {
-  const file = needFixture(t, 'models', 'stories260K.gguf');
-  if (!file) return;
-  const model = CausalLM.load(file);
-  const record = ['token_embd.weight', 'blk.0.attn_norm.weight', 'blk.0.attn_q.weight', 'blk.2.attn_v.weight', 'blk.4.ffn_gate.weight', 'blk.4.ffn_down.weight', 'output_norm.weight', 'output.weight'];
-  const shapes = new Map(record.map((n) => [n, model.weights.get(n)!.ne]));
-  const seqs = batchOf(model.config.nVocab, [24, 13, 7], 3);
-  const o = { T: 24, B: 3, record, trainable: record };
-  const auto = gradients(model, { ...o, backward: 'auto' }, seqs);
-  const manual = gradients(model, { ...o, backward: 'manual' }, seqs);
-  compareGrads(auto, manual, 'recorded');
-  const worst = comparePerExample(auto.perExample!, manual.perExample!, shapes, 'stories260K');
-  // a tied embedding sums its lookup (sparse) and output (dense) uses
-  const tied = randomModel(TIED, 12);
-  const tRecord = ['token_embd.weight', 'blk.1.attn_k.weight', 'blk.0.ffn_norm.weight'];
-  const tSeqs = batchOf(TIED.nVocab, [12, 6], 4);
-  const ta = gradients(tied, { T: 12, B: 2, record: tRecord, backward: 'auto' }, tSeqs);
-  const tm = gradients(tied, { T: 12, B: 2, record: tRecord, backward: 'manual' }, tSeqs);
-  const worstTied = comparePerExample(ta.perExample!, tm.perExample!, new Map(tRecord.map((n) => [n, tied.weights.get(n)!.ne])), 'tied');
-  console.log(`per-example: worst relative difference ${worst.toExponential(2)} (stories260K), ${worstTied.toExponential(2)} (tied)`);
-});
-
-test('a partial trainable set gets the same gradients from a smaller manual graph', (t) => {
-  const file = needFixture(t, 'models', 'stories260K.gguf');
-  if (!file) return;
-  const model = CausalLM.load(file);
-  const seqs = batchOf(model.config.nVocab, [20, 12], 5);
-  const trainable = ['blk.2.attn_k.weight', 'blk.3.ffn_norm.weight', 'output_norm.weight'];
-  const auto = gradients(model, { T: 20, B: 2, trainable, backward: 'auto' }, seqs);
-  const manual = gradients(model, { T: 20, B: 2, trainable, backward: 'manual' }, seqs);
-  compareGrads(auto, manual, 'partial');
-  const full = gradients(model, { T: 20, B: 2, backward: 'manual' }, seqs);
-  // nothing below block 2's attention is differentiated
-  assert.ok(manual.nodes < full.nodes * 0.8, `partial graph has ${manual.nodes} nodes, full ${full.nodes}`);
-  // only the output head trainable: no block is differentiated at all
-  const head = gradients(model, { T: 20, B: 2, trainable: ['output.weight'], backward: 'manual' }, seqs);
-  const headAuto = gradients(model, { T: 20, B: 2, trainable: ['output.weight'], backward: 'auto' }, seqs);
-  compareGrads(headAuto, head, 'output only');
-  assert.ok(head.nodes < full.nodes / 2, `output-only graph has ${head.nodes} nodes`);
-});
-
-test('an AdamW step with the manual backward updates the weights as the automatic one does', () => {
-  const model = randomModel(TIED, 13);
-  const seqs = batchOf(TIED.nVocab, [16, 9], 6);
-  const after: Array<Map<string, Float32Array>> = [];
+/** Child mode: gradients of stories260K from the manual backward on the Vulkan device, as one JSON line. */
+function vulkanChild(): void {
+  let engine;
+  try {
+    engine = getEngine({ device: 'vulkan', threads: 1 });
+  } catch (e) {
+    console.log(JSON.stringify({ skip: `no Vulkan device: ${(e as Error).message}` }));
+    return;
+  }
+  if (engine.device.registry !== 'Vulkan') {
+    console.log(JSON.stringify({ skip: `the Vulkan build gave device ${engine.device.name}` }));
+    return;
+  }
+  const model = CausalLM.load(fixturePath('models', 'stories260K.gguf'));
+  const unsupported: Record<string, string[]> = {};
+  let result: { loss: number; grads: Record<string, number[]> } | null = null;
   for (const backward of ['auto', 'manual'] as const) {
-    const m = model.clone();
-    const s = new LMSession(m, { T: 16, B: 2, mode: 'train', optimizer: 'adamw', backward });
+    const s = new LMSession(model, { T: 16, B: 2, mode: 'train', backward });
     try {
-      // a large AdamW epsilon keeps the update a smooth function of the gradient (with 1e-8 the
-      // first step is lr * sign(g), which flips on rounding-level differences where g is ~0)
-      const hyper = { lr: 1e-3, weightDecay: 0.1, eps: 1e-2 };
-      s.setBatch(seqs);
-      s.step(hyper);
-      s.setBatch(seqs.map((x) => x.slice(0, 7)));
-      s.step(hyper);
-      s.downloadWeights();
+      const be = engine.backend(s.graph.device);
+      const bad = new Set<string>();
+      for (const n of s.graph.nodes('backward')) if (!s.graph.g.ggml_backend_supports_op!(be, n)) bad.add(String(s.graph.g.ggml_op_desc!(n)));
+      unsupported[backward] = [...bad];
+      if (backward === 'manual' && bad.size === 0) {
+        s.setBatch(batchOf(model.config.nVocab, VK_LENGTHS, 21));
+        const loss = s.backward();
+        result = { loss, grads: Object.fromEntries(model.tensorNames.map((n) => [n, Array.from(s.gradOf(n))])) };
+      }
     } finally {
       s.dispose();
     }
-    after.push(new Map([...m.weights].map(([k, v]) => [k, v.data])));
   }
-  let moved = 0;
-  for (const [name, a] of after[0]!) {
-    const delta = relErr(model.weights.get(name)!.data, a);
-    moved = Math.max(moved, delta);
-    // compare the updates, not the weights (which are mostly unchanged); w + dw is rounded to
-    // float32, so for norm weights near 1 an update of 1e-3 is only known to ~1e-4 of itself
-    const base = model.weights.get(name)!.data;
-    const ua = a.map((x, i) => x - base[i]!);
-    const um = after[1]!.get(name)!.map((x, i) => x - base[i]!);
-    assert.ok(relErr(ua, um) <= 1e-4, `${name}: updates differ by ${relErr(ua, um).toExponential(2)}`);
-  }
-  assert.ok(moved > 1e-4, 'the steps changed nothing');
-});
+  console.log(JSON.stringify({ device: `${engine.device.name} (${engine.device.description})`, unsupported, result }));
+}
 
-test('manual gradients agree with central finite differences of the loss', () => {
-  const model = randomModel(TIED, 14);
-  const seqs = batchOf(TIED.nVocab, [10, 6], 7);
-  const names = ['token_embd.weight', 'blk.0.attn_q.weight', 'blk.1.attn_v.weight', 'blk.1.ffn_gate.weight', 'blk.0.attn_norm.weight'];
-  const s = new LMSession(model, { T: 10, B: 2, mode: 'train', backward: 'manual' });
-  try {
-    s.setBatch(seqs);
-    s.backward();
-    for (const name of names) {
-      const g = s.gradOf(name);
-      // the largest gradient entry, where float32 finite differences are most accurate
-      let k = 0;
-      for (let i = 0; i < g.length; i++) if (Math.abs(g[i]!) > Math.abs(g[k]!)) k = i;
-      const w = model.weights.get(name)!.data;
-      const h = 1e-2;
-      const orig = w[k]!;
-      const lossAt = (v: number) => {
-        w[k] = v;
-        s.uploadWeights([name]);
-        return s.backward();
-      };
-      const fd = (lossAt(orig + h) - lossAt(orig - h)) / (2 * h);
-      lossAt(orig);
-      assert.ok(Math.abs(fd - g[k]!) <= 0.02 * Math.abs(g[k]!) + 1e-5, `${name}[${k}]: gradient ${g[k]} vs finite difference ${fd}`);
+if (process.env[CHILD_ENV] === '1') vulkanChild();
+else registerTests();
+
+function registerTests(): void {
+  test('stories260K (GQA 8/4): manual gradients equal the automatic ones on every parameter', (t) => {
+    const file = needFixture(t, 'models', 'stories260K.gguf');
+    if (!file) return;
+    const model = CausalLM.load(file);
+    assert.equal(model.config.nHeadKv * 2, model.config.nHead);
+    const seqs = batchOf(model.config.nVocab, [32, 20, 9], 1);
+    const auto = gradients(model, { T: 32, B: 3, backward: 'auto' }, seqs);
+    const manual = gradients(model, { T: 32, B: 3, backward: 'manual' }, seqs);
+    assert.equal(auto.grads.size, model.tensorNames.length);
+    const worst = compareGrads(auto, manual, 'stories260K');
+    console.log(`stories260K: ${auto.grads.size} tensors, worst relative gradient difference ${worst.toExponential(2)}, loss ${manual.loss}`);
+  });
+
+  test('random tied-output config, batch 4 with padding: manual gradients equal the automatic ones', () => {
+    const model = randomModel(TIED, 11);
+    const seqs = batchOf(TIED.nVocab, [16, 5, 11, 2], 2);
+    const auto = gradients(model, { T: 16, B: 4, backward: 'auto' }, seqs);
+    const manual = gradients(model, { T: 16, B: 4, backward: 'manual' }, seqs);
+    assert.ok(!model.tensorNames.includes('output.weight'));
+    const worst = compareGrads(auto, manual, 'tied');
+    console.log(`tied config: worst relative gradient difference ${worst.toExponential(2)}`);
+  });
+
+  test('per-example gradients from the manual backward equal those from the automatic one', (t) => {
+    const file = needFixture(t, 'models', 'stories260K.gguf');
+    if (!file) return;
+    const model = CausalLM.load(file);
+    const record = ['token_embd.weight', 'blk.0.attn_norm.weight', 'blk.0.attn_q.weight', 'blk.2.attn_v.weight', 'blk.4.ffn_gate.weight', 'blk.4.ffn_down.weight', 'output_norm.weight', 'output.weight'];
+    const shapes = new Map(record.map((n) => [n, model.weights.get(n)!.ne]));
+    const seqs = batchOf(model.config.nVocab, [24, 13, 7], 3);
+    const o = { T: 24, B: 3, record, trainable: record };
+    const auto = gradients(model, { ...o, backward: 'auto' }, seqs);
+    const manual = gradients(model, { ...o, backward: 'manual' }, seqs);
+    compareGrads(auto, manual, 'recorded');
+    const worst = comparePerExample(auto.perExample!, manual.perExample!, shapes, 'stories260K');
+    // a tied embedding sums its lookup (sparse) and output (dense) uses
+    const tied = randomModel(TIED, 12);
+    const tRecord = ['token_embd.weight', 'blk.1.attn_k.weight', 'blk.0.ffn_norm.weight'];
+    const tSeqs = batchOf(TIED.nVocab, [12, 6], 4);
+    const ta = gradients(tied, { T: 12, B: 2, record: tRecord, backward: 'auto' }, tSeqs);
+    const tm = gradients(tied, { T: 12, B: 2, record: tRecord, backward: 'manual' }, tSeqs);
+    const worstTied = comparePerExample(ta.perExample!, tm.perExample!, new Map(tRecord.map((n) => [n, tied.weights.get(n)!.ne])), 'tied');
+    console.log(`per-example: worst relative difference ${worst.toExponential(2)} (stories260K), ${worstTied.toExponential(2)} (tied)`);
+  });
+
+  test('a partial trainable set gets the same gradients from a smaller manual graph', (t) => {
+    const file = needFixture(t, 'models', 'stories260K.gguf');
+    if (!file) return;
+    const model = CausalLM.load(file);
+    const seqs = batchOf(model.config.nVocab, [20, 12], 5);
+    const trainable = ['blk.2.attn_k.weight', 'blk.3.ffn_norm.weight', 'output_norm.weight'];
+    const auto = gradients(model, { T: 20, B: 2, trainable, backward: 'auto' }, seqs);
+    const manual = gradients(model, { T: 20, B: 2, trainable, backward: 'manual' }, seqs);
+    compareGrads(auto, manual, 'partial');
+    const full = gradients(model, { T: 20, B: 2, backward: 'manual' }, seqs);
+    // nothing below block 2's attention is differentiated
+    assert.ok(manual.nodes < full.nodes * 0.8, `partial graph has ${manual.nodes} nodes, full ${full.nodes}`);
+    // only the output head trainable: no block is differentiated at all
+    const head = gradients(model, { T: 20, B: 2, trainable: ['output.weight'], backward: 'manual' }, seqs);
+    const headAuto = gradients(model, { T: 20, B: 2, trainable: ['output.weight'], backward: 'auto' }, seqs);
+    compareGrads(headAuto, head, 'output only');
+    assert.ok(head.nodes < full.nodes / 2, `output-only graph has ${head.nodes} nodes`);
+  });
+
+  test('an AdamW step with the manual backward updates the weights as the automatic one does', () => {
+    const model = randomModel(TIED, 13);
+    const seqs = batchOf(TIED.nVocab, [16, 9], 6);
+    const after: Array<Map<string, Float32Array>> = [];
+    for (const backward of ['auto', 'manual'] as const) {
+      const m = model.clone();
+      const s = new LMSession(m, { T: 16, B: 2, mode: 'train', optimizer: 'adamw', backward });
+      try {
+        // a large AdamW epsilon keeps the update a smooth function of the gradient (with 1e-8 the
+        // first step is lr * sign(g), which flips on rounding-level differences where g is ~0)
+        const hyper = { lr: 1e-3, weightDecay: 0.1, eps: 1e-2 };
+        s.setBatch(seqs);
+        s.step(hyper);
+        s.setBatch(seqs.map((x) => x.slice(0, 7)));
+        s.step(hyper);
+        s.downloadWeights();
+      } finally {
+        s.dispose();
+      }
+      after.push(new Map([...m.weights].map(([k, v]) => [k, v.data])));
     }
-  } finally {
-    s.dispose();
-  }
-});
+    let moved = 0;
+    for (const [name, a] of after[0]!) {
+      const delta = relErr(model.weights.get(name)!.data, a);
+      moved = Math.max(moved, delta);
+      // compare the updates, not the weights (which are mostly unchanged); w + dw is rounded to
+      // float32, so for norm weights near 1 an update of 1e-3 is only known to ~1e-4 of itself
+      const base = model.weights.get(name)!.data;
+      const ua = a.map((x, i) => x - base[i]!);
+      const um = after[1]!.get(name)!.map((x, i) => x - base[i]!);
+      assert.ok(relErr(ua, um) <= 1e-4, `${name}: updates differ by ${relErr(ua, um).toExponential(2)}`);
+    }
+    assert.ok(moved > 1e-4, 'the steps changed nothing');
+  });
 
-test('the manual backward is refused for GPT-2 with a clear error', () => {
-  const c: ModelConfig = { ...TIED, arch: 'gpt2', nHeadKv: TIED.nHead };
-  const model = randomModel(c, 15);
-  assert.throws(() => new LMSession(model, { T: 8, B: 1, mode: 'train', backward: 'manual' }), /LLaMA models only/);
-  const s = new LMSession(model, { T: 8, B: 1, mode: 'train' });
-  assert.equal(s.backwardKind, 'auto');
-  s.dispose();
-});
+  test('manual gradients agree with central finite differences of the loss', () => {
+    const model = randomModel(TIED, 14);
+    const seqs = batchOf(TIED.nVocab, [10, 6], 7);
+    const names = ['token_embd.weight', 'blk.0.attn_q.weight', 'blk.1.attn_v.weight', 'blk.1.ffn_gate.weight', 'blk.0.attn_norm.weight'];
+    const s = new LMSession(model, { T: 10, B: 2, mode: 'train', backward: 'manual' });
+    try {
+      s.setBatch(seqs);
+      s.backward();
+      for (const name of names) {
+        const g = s.gradOf(name);
+        // the largest gradient entry, where float32 finite differences are most accurate
+        let k = 0;
+        for (let i = 0; i < g.length; i++) if (Math.abs(g[i]!) > Math.abs(g[k]!)) k = i;
+        const w = model.weights.get(name)!.data;
+        const h = 1e-2;
+        const orig = w[k]!;
+        const lossAt = (v: number) => {
+          w[k] = v;
+          s.uploadWeights([name]);
+          return s.backward();
+        };
+        const fd = (lossAt(orig + h) - lossAt(orig - h)) / (2 * h);
+        lossAt(orig);
+        assert.ok(Math.abs(fd - g[k]!) <= 0.02 * Math.abs(g[k]!) + 1e-5, `${name}[${k}]: gradient ${g[k]} vs finite difference ${fd}`);
+      }
+    } finally {
+      s.dispose();
+    }
+  });
+
+  test('the manual backward is refused for GPT-2 with a clear error', () => {
+    const c: ModelConfig = { ...TIED, arch: 'gpt2', nHeadKv: TIED.nHead };
+    const model = randomModel(c, 15);
+    assert.throws(() => new LMSession(model, { T: 8, B: 1, mode: 'train', backward: 'manual' }), /LLaMA models only/);
+    const s = new LMSession(model, { T: 8, B: 1, mode: 'train' });
+    assert.equal(s.backwardKind, 'auto');
+    s.dispose();
+  });
+
+  test('the manual backward runs on the Vulkan device and matches the CPU within 1e-2', (t) => {
+    const file = needFixture(t, 'models', 'stories260K.gguf');
+    if (!file) return;
+    const env: NodeJS.ProcessEnv = { ...process.env, [CHILD_ENV]: '1', GGML_VK_VISIBLE_DEVICES: process.env.GGML_VK_VISIBLE_DEVICES ?? '0' };
+    delete env.UNLEARNKIT_DEVICE;
+    const self = fileURLToPath(import.meta.url);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', self], { env, cwd: path.resolve(path.dirname(self), '..', '..'), encoding: 'utf8', timeout: 300_000, maxBuffer: 1 << 26 });
+    const line = (r.stdout ?? '').trim().split('\n').filter((l) => l.startsWith('{')).pop();
+    assert.ok(line, `the Vulkan child printed no result (exit ${r.status}): ${(r.stderr ?? '').slice(-500)}`);
+    const out = JSON.parse(line) as { skip?: string; device: string; unsupported: Record<string, string[]>; result: { loss: number; grads: Record<string, number[]> } | null };
+    if (out.skip) return skipLoudly(t, out.skip);
+    assert.deepEqual(out.unsupported.manual, [], `ops of the manual backward unsupported on ${out.device}`);
+    const cpu = gradients(CausalLM.load(file), { T: 16, B: 2, backward: 'manual' }, batchOf(512, VK_LENGTHS, 21));
+    const vk = out.result!;
+    assert.ok(Math.abs(vk.loss - cpu.loss) <= 1e-2 * Math.abs(cpu.loss), `loss ${vk.loss} on Vulkan vs ${cpu.loss} on CPU`);
+    let worst = 0;
+    for (const [name, g] of cpu.grads) {
+      const e = relErr(g, Float32Array.from(vk.grads[name]!));
+      assert.ok(e <= 1e-2, `${name}: Vulkan vs CPU differ by ${e.toExponential(2)}`);
+      worst = Math.max(worst, e);
+    }
+    console.log(`Vulkan (${out.device}): manual backward worst relative difference to the CPU ${worst.toExponential(2)}; ops the automatic backward lacks there: ${out.unsupported.auto!.join(', ') || 'none'}`);
+  });
+}

@@ -226,7 +226,7 @@ test('Train: a job error is shown with its hint, and a bad number never reaches 
 test('Unlearn: two targets from the picker, live perplexity charts, results, then the comparison', async (t) => {
   const p = needFixture(t, 'models', 'stories260K.gguf');
   if (!p) return;
-  const h = renderApp({ tab: 'unlearn', columns: 100, rows: 30, initial: { modelPath: STORIES, model: readModelInfo(p), fromRun: 'runs/ft-1' } });
+  const h = renderApp({ tab: 'unlearn', columns: 130, rows: 30, initial: { modelPath: STORIES, model: readModelInfo(p), fromRun: 'runs/ft-1' } });
   const jobs = h.jobs as FakeJobRunner;
   try {
     await h.waitFor((x) => x.includes('runs/ft-1'), 'from run');
@@ -420,7 +420,7 @@ test('RUM: the form becomes rum-table parameters; the table fills in row by row;
     job.progress({ kind: 'cell', cell: { algorithm: 'neggrad+', variant: 'refined', tow: { mean: 0.812, lo: 0.75, hi: 0.87 }, miaGap: { mean: 0.031, lo: 0.01, hi: 0.05 }, seeds: 2 } });
     job.progress({ kind: 'cell', cell: { algorithm: 'finetune', variant: 'vanilla', tow: { mean: 0.7, lo: NaN, hi: NaN }, miaGap: { mean: 0.1, lo: NaN, hi: NaN }, seeds: 1 } });
     f = await h.waitFor((x) => x.includes('0.812'), 'cells');
-    assert.match(f, /neggrad\+\s+refined\s+0\.812 \[0\.75,0\.87\]\s+0\.031 \[0\.010,0\.050\]/);
+    assert.match(f, /neggrad\+\s+refined\s+0\.812 \[0\.75,0\.87\]\s+0\.031 \[0\.01,0\.05\]/);
     // One seed so far: a mean without an interval.
     assert.match(f, /finetune\s+vanilla\s+0\.700\s+0\.100/);
     assert.match(f, /Retrain\s+retrain\s+1\.000/);

@@ -147,7 +147,7 @@ export function RumScreen({ active, keysActive, width, height }: ScreenProps) {
             : s.status === 'error'
               ? 'failed'
               : 'ready: press r to run the table';
-  const colW = Math.max(14, Math.floor((rw - 23) / 2));
+  const colW = Math.max(14, Math.floor((rw - 21) / 2));
   return (
     <Box flexDirection="column" width={width} height={height}>
       <Box height={bodyH}>
@@ -164,7 +164,7 @@ export function RumScreen({ active, keysActive, width, height }: ScreenProps) {
           {job.busy && phase.total ? <Bar label="progress" fraction={(phase.done ?? 0) / phase.total} width={rw} right={`${phase.done ?? 0}/${phase.total}`} /> : null}
           {s.error ? <ErrorPanel error={s.error} width={rw} /> : null}
           <Text bold wrap="truncate">
-            {'algorithm'.padEnd(14)}
+            {'algorithm'.padEnd(12)}
             {'variant'.padEnd(9)}
             {'ToW ↑'.padEnd(colW)}
             {'MIA gap ↓'}
@@ -173,7 +173,7 @@ export function RumScreen({ active, keysActive, width, height }: ScreenProps) {
             .slice(0, Math.max(1, bodyH - 5 - (job.busy && phase.total ? 1 : 0) - (s.error ? 5 : 0)))
             .map(({ algorithm, variant, cell }) => (
               <Text key={`${algorithm}/${variant}`} wrap="truncate" color={cell ? (variant === 'refined' || variant === 'rum' ? theme.ok : undefined) : theme.muted}>
-                {truncate(algorithm, 13).padEnd(14)}
+                {truncate(algorithm, 11).padEnd(12)}
                 {variant.padEnd(9)}
                 {truncate(ci(cell?.tow ?? null), colW - 1).padEnd(colW)}
                 {ci(cell?.miaGap ?? null)}
