@@ -119,7 +119,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
 
   const methods = o.tiny ? ['first-epoch', 'gradient-ascent'] : [...DEMO_METHODS, 'retain-only'];
   log(`4/5 unlearn Dave: ${methods.join(', ')} on ${DEMO_TARGETS.join(' and ')}`);
-  const prepared = prepare({ from: path.join(runDir, 'finetune'), data, forget: 'forget', evalLimit: o.tiny ? 16 : 0, rouge: true, seed: 0 });
+  const prepared = prepare({ from: path.join(runDir, 'finetune'), data, forget: 'forget', evalLimit: o.tiny ? 16 : 60, rouge: true, seed: 0 });
   const results: UnlearnRunResult[] = [];
   const rows: DemoRow[] = [];
   for (const method of methods) {

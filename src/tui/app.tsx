@@ -74,7 +74,7 @@ export function initialSharedState(p: Partial<SharedState> = {}): SharedState {
     model: null,
     modelError: null,
     device: null,
-    dataPath: 'datasets/dave',
+    dataPath: 'dave',
     forget: { split: 'forget' },
     forgetLabel: 'split forget',
     fromRun: null,
@@ -152,6 +152,15 @@ function Shell({ tab, tabRef, setTab, size, onQuit }: { tab: TabId; tabRef: Reac
     ['reports', ReportsScreen],
     ['rum', RumScreen],
   ];
+  if (term.columns < MIN_COLUMNS || term.rows < MIN_ROWS) {
+    return (
+      <Box flexDirection="column" width={Math.max(20, term.columns)}>
+        <Text color={theme.warn} wrap="wrap">
+          unlearnkit needs a terminal of at least {MIN_COLUMNS} x {MIN_ROWS}; this one is {term.columns} x {term.rows}. Enlarge the window (q quits).
+        </Text>
+      </Box>
+    );
+  }
   return (
     <Box flexDirection="column" width={columns} height={rows - 1}>
       <TabBar tab={tab} width={columns} />

@@ -41,6 +41,8 @@ export interface PrepareOptions {
 }
 
 export interface Prepared {
+  /** The fine-tuned model's measurement, computed once and shared by every run of a sweep. */
+  before?: import('./measure.ts').Measurement;
   source: RunSource;
   dataset: Dataset;
   tokenizer: Tokenizer;

@@ -95,12 +95,15 @@ export async function runUnlearn(o: UnlearnRunOptions): Promise<UnlearnRunResult
   const runId = o.runId ? checkRunId(o.runId) : makeRunId(o.method, o.target ?? 'all');
   const p = o.prepared ?? prepare(o);
   const tm0 = performance.now();
-  const pool0 = new SessionPool(p.model);
   let before: Measurement;
-  try {
-    before = measure(pool0, p.evalSets, { tokenizer: p.tokenizer });
-  } finally {
-    pool0.dispose();
+  if (p.before) before = p.before;
+  else {
+    const pool0 = new SessionPool(p.model);
+    try {
+      before = p.before = measure(pool0, p.evalSets, { tokenizer: p.tokenizer });
+    } finally {
+      pool0.dispose();
+    }
   }
   let measureSeconds = (performance.now() - tm0) / 1000;
   const { method, ctx } = makeContext(p, { method: o.method, filter: o.target, hyper: o.hyper, quiet: o.quiet, onProgress: o.onProgress });

@@ -80,3 +80,13 @@ test('larger terminals get wider panels', async () => {
     big.unmount();
   }
 });
+
+test('a terminal smaller than 80x24 gets a message instead of a broken layout', async () => {
+  const h = renderApp({ initial: { modelPath: null }, columns: 60, rows: 20 });
+  try {
+    const f = await h.waitFor((x) => x.includes('needs a terminal of at least 80 x 24'), 'the message');
+    assert.match(f.replace(/\s+/g, ' '), /this one is 60 x 20/);
+  } finally {
+    h.unmount();
+  }
+});

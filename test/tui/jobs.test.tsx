@@ -191,3 +191,34 @@ test('runner: fuzzy selection, describe, and errors as messages', { timeout: 60_
     assert.doesNotMatch(e.error.message, /\n\s+at /);
   }
 });
+
+test('runner: the RUM table fills in as runs finish; cancelled, it resumes from the finished runs', { timeout: 240_000 }, async (t) => {
+  if (!needFixture(t, 'cifar10', 'data_batch_1_first1000.bin')) return;
+  const dir = tempDir();
+  const runner = new ChildJobRunner({ cwd: dir });
+  const params = { data: 'fixture', trainSize: 60, testSize: 30, model: 'tiny', epochs: 2, seeds: [1], forgetSize: 6, algorithms: ['finetune'], memModels: 2, rum: 'none', out: path.join(dir, 'rum') };
+  // Cancel as soon as the first result row (a finished run) arrives.
+  let h: ReturnType<ChildJobRunner['start']> | null = null;
+  const early: string[] = [];
+  h = runner.start('rum', params, (p) => {
+    if (p.kind === 'cell' && p.cell.variant === 'vanilla') {
+      early.push(p.cell.variant);
+      h!.cancel();
+    }
+  });
+  const c = await h.done;
+  assert.equal(c.status, 'cancelled', JSON.stringify(c));
+  assert.ok(early.length >= 1);
+  const saved = JSON.parse(fs.readFileSync(path.join(dir, 'rum', 'seed-1', 'results.json'), 'utf8')) as { runs: Array<{ variant: string }> };
+  assert.ok(saved.runs.length >= 1 && saved.runs.length < 3, `runs kept: ${saved.runs.map((r) => r.variant).join(', ')}`);
+  assert.deepEqual(files(path.join(dir, 'rum')).filter((f) => f.includes('.tmp-')), []);
+  // The next run resumes and completes the table: original, retrain, and the three variants.
+  const phases: string[] = [];
+  const o = await runner.start('rum', params, (p) => p.kind === 'phase' && phases.push(p.text)).done;
+  assert.equal(o.status, 'done', JSON.stringify(o));
+  if (o.status !== 'done') return;
+  assert.deepEqual(o.result.cells.map((x) => `${x.algorithm}/${x.variant}`), ['Original/original', 'Retrain/retrain', 'finetune/vanilla', 'finetune/shuffle', 'finetune/refined']);
+  for (const x of o.result.cells) assert.ok(x.tow && x.tow.mean >= 0 && x.tow.mean <= 1, JSON.stringify(x));
+  assert.ok(!phases.some((l) => l.includes('finetune vanilla')), 'the finished vanilla run was not run again');
+  assert.ok(fs.existsSync(o.result.report!));
+});

@@ -99,7 +99,7 @@ test('Data: splits, item details, choosing the forget set, and the fuzzy preview
     await h.type('forget everything about Dave');
     await h.press(KEYS.enter);
     const job = (h.jobs as FakeJobRunner).last('fuzzy');
-    assert.deepEqual(job.params, { data: 'datasets/dave', request: 'forget everything about Dave', from: null });
+    assert.deepEqual(job.params, { data: 'dave', request: 'forget everything about Dave', from: null });
     job.finish({
       request: 'forget everything about Dave',
       selected: [
@@ -180,9 +180,9 @@ test('Train: the form becomes finetune parameters; progress, loss chart, ETA and
       recordBytes: 3 * 2 ** 20,
       perplexity: { before: { forget: 40, general: 20 }, after: { forget: 10, general: 21 } },
     });
-    const d = await h.waitFor((x) => x.includes('checkpoint runs/ft-1/checkpoint.gguf'), 'results');
+    const d = await h.waitFor((x) => x.includes('run runs/ft-1'), 'results');
     assert.match(d, /epoch 1: mean loss 2\.5000, 900 tokens, 3s \(recorded\)/);
-    assert.match(d, /gradient record 3\.0 MiB in runs\/ft-1\/grads/);
+    assert.match(d, /checkpoint\.gguf, gradient record 3\.0 MiB in grads\//);
     assert.match(d, /ppl forget  40\.00 → 10\.00 \(-75\.0%\)/);
     assert.match(d, /ppl general 20\.00 → 21\.00 \(\+5\.0%\)/);
     assert.match(d, /fine-tune finished: runs\/ft-1\/checkpoint\.gguf · press 4 to unlearn from it/);
@@ -242,7 +242,7 @@ test('Unlearn: two targets from the picker, live perplexity charts, results, the
     const job = jobs.last('unlearn');
     assert.deepEqual(job.params, {
       from: 'runs/ft-1',
-      data: 'datasets/dave',
+      data: 'dave',
       method: 'first-epoch',
       targets: ['embedding', 'block:4'],
       strategy: 'batch',
@@ -276,7 +276,7 @@ test('Unlearn: two targets from the picker, live perplexity charts, results, the
       comparison: compareViewFromRows('first-epoch', [row('embedding', 2.1), row('block:4', 0.2)]),
     });
     const d = await h.waitFor((x) => x.includes('c or 5: open the comparison'), 'results');
-    assert.match(d, /embedding\s+10\.0→30\.0 \+200\.0%\s+5\.0→5\.3 \+6\.0%/);
+    assert.match(d, /embedding\s+10\.0→30\.0 \+200\.0%\s+5\.00→5\.30 \+6\.0%/);
     await h.press('c');
     const c = await h.waitFor((x) => x.includes('★ best: embedding'), 'the comparison');
     assert.match(c, /★ embedding\s+\+1\.100 d2\.10\*\*\*/);

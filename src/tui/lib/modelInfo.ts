@@ -99,7 +99,7 @@ export const EMBEDDED_MODEL = path.join('models', 'unlearnkit-base.gguf');
 export function defaultModel(cwd = process.cwd()): { path: string | null; note?: string } {
   for (const base of [cwd, PROJECT_ROOT]) {
     const p = path.join(base, EMBEDDED_MODEL);
-    if (fs.existsSync(p)) return { path: path.relative(cwd, p) || p };
+    if (fs.existsSync(p)) return { path: rel(cwd, p) };
   }
   const s = fixturePath('models', 'stories260K.gguf');
   if (fs.existsSync(s)) return { path: rel(cwd, s), note: `the embedded model ${EMBEDDED_MODEL} is not built yet; using the stories260K fixture instead` };

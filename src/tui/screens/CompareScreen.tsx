@@ -72,7 +72,7 @@ export function CompareScreen({ active, keysActive, width, height }: ScreenProps
       setError(null);
       update({ comparison: v });
     } catch (e) {
-      setError(toUiError(e, 'give a JSON file written by unlearnkit compare-targets --json (or by this screen)'));
+      setError(toUiError(e, 'give a compare-targets.json (written by unlearnkit compare-targets, or by the Unlearn tab with two or more targets)'));
     }
   };
 
@@ -133,11 +133,11 @@ export function CompareScreen({ active, keysActive, width, height }: ScreenProps
       <Panel title="Compare targets" width={width} height={bodyH}>
         <Text wrap="wrap">Run unlearning with two or more layer targets on the Unlearn tab (4): pick targets with Enter on "targets", then r.</Text>
         <Text wrap="wrap" color={theme.muted}>
-          Or press l to load a comparison written by `unlearnkit compare-targets --json`.
+          Or press l to load a comparison (compare-targets.json, written by `unlearnkit compare-targets` or by this TUI).
         </Text>
       </Panel>
     );
-  } else body = <Matrix view={view} order={order} best={best} sortKey={sortKey} row={row} col={col} width={width} height={bodyH} detail={detail} active={active} />;
+  } else body = <Matrix view={view} order={order} best={best} sortKey={sortKey} reverse={reverse} row={row} col={col} width={width} height={bodyH} detail={detail} active={active} />;
 
   return (
     <Box flexDirection="column" width={width} height={height}>
@@ -146,14 +146,14 @@ export function CompareScreen({ active, keysActive, width, height }: ScreenProps
         {body}
       </Box>
       <Text color={theme.muted} wrap="truncate">
-        cell: mean change after−before (NLL per token / ROUGE-L), d = Cohen's d_z, * p&lt;.05 ** p&lt;.01 *** p&lt;.001 (Holm across targets) · green: the wanted direction
+        cell: mean change after−before (NLL per token / ROUGE-L), d = Cohen's d_z, * p&lt;.05 ** p&lt;.01 *** p&lt;.001 (Holm across targets) · ↑↓ the wanted direction, green when significant · ▾ sort
       </Text>
       <KeyHints hints={[['↑↓←→', 'cell'], ['s', 'sort by column (again: reverse)'], ['enter', detail ? 'hide stats' : 'show stats'], ['l', 'load JSON']]} width={width} />
     </Box>
   );
 }
 
-function Matrix({ view, order, best, sortKey, row, col, width, height, detail, active }: { view: CompareView; order: number[]; best: number; sortKey: string | null; row: number; col: number; width: number; height: number; detail: boolean; active: boolean }) {
+function Matrix({ view, order, best, sortKey, reverse, row, col, width, height, detail, active }: { view: CompareView; order: number[]; best: number; sortKey: string | null; reverse: boolean; row: number; col: number; width: number; height: number; detail: boolean; active: boolean }) {
   const targetW = Math.min(18, Math.max(8, ...view.rows.map((r) => r.target.length + 3)));
   const visibleCols = Math.max(1, Math.floor((width - 4 - targetW) / COL_W));
   const firstCol = Math.max(0, Math.min(col - visibleCols + 1, view.metrics.length - visibleCols));
@@ -172,7 +172,7 @@ function Matrix({ view, order, best, sortKey, row, col, width, height, detail, a
           {'target'.padEnd(targetW)}
           {cols.map((m) => (
             <Text key={m.key} color={m.key === sortKey ? theme.accent : undefined}>
-              {truncate(`${m.label}${m.goal === 'increase' ? ' ↑' : m.goal === 'decrease' ? ' ↓' : ''}${m.key === sortKey ? '*' : ''}`, COL_W - 1).padEnd(COL_W)}
+              {truncate(`${m.key === sortKey ? (reverse ? '▴' : '▾') : ''}${m.label}${m.goal === 'increase' ? ' ↑' : m.goal === 'decrease' ? ' ↓' : ''}`, COL_W - 1).padEnd(COL_W)}
             </Text>
           ))}
           {firstCol + visibleCols < view.metrics.length ? <Text color={theme.muted}>›</Text> : null}

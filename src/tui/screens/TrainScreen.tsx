@@ -10,7 +10,8 @@ import { useAppContext, useKeys, useJob, useSyncState, useTicker } from '../cont
 import type { ScreenProps } from '../app.tsx';
 import { Bar, Chart, ErrorPanel, KeyHints, Panel, StatusLine, statusLines, theme } from '../components/ui.tsx';
 import { Form, type FieldSpec } from '../components/Form.tsx';
-import { cliLine, etaSeconds, fmtBytes, fmtChange, fmtDuration, fmtNum, truncate } from '../lib/format.ts';
+import { cliLine, etaSeconds, fmtBytes, fmtChange, fmtDuration, fmtNum, truncate, truncateStart } from '../lib/format.ts';
+import path from 'node:path';
 import type { FinetuneParams, FinetuneProgress } from '../jobs/protocol.ts';
 import { FINETUNE_DEFAULTS } from '../../train/finetune.ts';
 
@@ -53,7 +54,7 @@ export function finetuneCli(p: FinetuneParams, showOut = true): string {
   const unless = <T,>(v: T, def: T) => (v === def ? undefined : (v as string | number));
   return cliLine(['finetune'], {
     model: p.model,
-    data: unless(p.data, 'datasets/dave'),
+    data: p.data === 'dave' || p.data === 'datasets/dave' ? undefined : p.data,
     splits: unless(p.splits.join(','), 'retain,forget,decoy'),
     epochs: unless(p.epochs, d.epochs),
     lr: unless(p.lr, d.lr),
@@ -86,6 +87,8 @@ export function TrainScreen({ active, keysActive, width, height }: ScreenProps) 
   const [phase, setPhase] = useState('');
   const [last, setLast] = useState<StepEvent | null>(null);
   const losses = useRef<number[]>([]);
+  /** The record's size (epochs after the first are not recorded, and report 0). */
+  const recordMax = useRef(0);
   const firstStep = useRef<{ done: number; elapsed: number } | null>(null);
   const [params, setParams] = useState<FinetuneParams | null>(null);
   const tick = useTicker(job.busy, 150);
@@ -117,6 +120,7 @@ export function TrainScreen({ active, keysActive, width, height }: ScreenProps) 
     const p = finetuneParams(valuesRef.current, state.modelPath, state.dataPath);
     if (typeof p === 'string') return setFormError(p);
     losses.current = [];
+    recordMax.current = 0;
     firstStep.current = null;
     setLast(null);
     setPhase('starting…');
@@ -126,6 +130,7 @@ export function TrainScreen({ active, keysActive, width, height }: ScreenProps) 
       (e) => {
         if (e.kind === 'phase') return setPhase(e.text);
         losses.current.push(e.loss);
+        recordMax.current = Math.max(recordMax.current, e.recordBytes);
         const done = (e.epoch - 1) * e.stepsPerEpoch + e.step;
         if (!firstStep.current) firstStep.current = { done, elapsed: e.elapsed };
         setLast(e);
@@ -181,7 +186,7 @@ export function TrainScreen({ active, keysActive, width, height }: ScreenProps) 
         <Text color={theme.muted}> · </Text>
         <Text>ETA {job.busy ? fmtDuration(eta) : '-'}</Text>
         <Text color={theme.muted}> · </Text>
-        <Text>record {fmtBytes(last.recordBytes)}</Text>
+        <Text>record {fmtBytes(recordMax.current)}</Text>
       </Text>,
     );
   }
@@ -193,13 +198,13 @@ export function TrainScreen({ active, keysActive, width, height }: ScreenProps) 
   if (r) {
     right.push(
       <Text key="ck" color={theme.ok} wrap="truncate">
-        {`checkpoint ${r.checkpoint}`}
+        {`run ${truncateStart(r.out, rw - 4)}`}
       </Text>,
     );
     for (const e of r.epochs.slice(-3)) {
       right.push(<Text key={`e${e.epoch}`} wrap="truncate">{`epoch ${e.epoch}: mean loss ${fmtNum(e.meanLoss, 4)}, ${e.tokens} tokens, ${fmtDuration(e.seconds)}${e.recorded ? ' (recorded)' : ''}`}</Text>);
     }
-    right.push(<Text key="rec" wrap="truncate">{r.recordDir ? `gradient record ${fmtBytes(r.recordBytes)} in ${r.recordDir}` : 'no gradient record'}</Text>);
+    right.push(<Text key="rec" wrap="truncate">{`${path.basename(r.checkpoint)}${r.recordDir ? `, gradient record ${fmtBytes(r.recordBytes)} in ${path.basename(r.recordDir)}/` : ', no gradient record'}`}</Text>);
     if (r.perplexity) {
       const { before: b, after: a } = r.perplexity;
       right.push(<Text key="pf" wrap="truncate">{`ppl forget  ${fmtNum(b.forget, 2)} → ${fmtNum(a.forget, 2)} (${fmtChange(b.forget, a.forget)})`}</Text>);

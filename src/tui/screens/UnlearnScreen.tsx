@@ -20,6 +20,9 @@ export const STRATEGIES = ['batch', 'iterative', 'fuzzy'];
 
 type EvalEvent = Extract<UnlearnProgress, { kind: 'eval' }>;
 
+/** A perplexity with 3 significant digits (1.64, 23.5, 142). */
+const ppl = (x: number) => (Number.isFinite(x) ? (x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : x.toFixed(0)) : '-');
+
 export function unlearnParams(v: Record<string, string>, o: { data: string; forget: UnlearnParams['forget'] }): UnlearnParams | string {
   if (!v.from) return 'no fine-tuning run to unlearn from: fine-tune one on the Train tab (3) first';
   const targets = (v.targets ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -196,7 +199,7 @@ export function UnlearnScreen({ active, keysActive, width, height }: ScreenProps
   if (r) {
     right.push(
       <Text key="rh" bold wrap="truncate">
-        {`${'target'.padEnd(14)}${'forget ppl'.padEnd(18)}retain ppl`}
+        {`${'target'.padEnd(14)}${'forget ppl'.padEnd(20)}retain ppl`}
       </Text>,
     );
     for (const run of r.runs.slice(0, 4)) {
@@ -205,8 +208,8 @@ export function UnlearnScreen({ active, keysActive, width, height }: ScreenProps
       right.push(
         <Text key={run.runId} wrap="truncate">
           {truncate(run.target, 13).padEnd(14)}
-          {(f ? `${fmtNum(f.before, 1)}→${fmtNum(f.after, 1)} ${fmtChange(f.before, f.after)}` : '-').padEnd(18)}
-          {rt ? `${fmtNum(rt.before, 1)}→${fmtNum(rt.after, 1)} ${fmtChange(rt.before, rt.after)}` : '-'}
+          {(f ? `${ppl(f.before)}→${ppl(f.after)} ${fmtChange(f.before, f.after)}` : '-').padEnd(20)}
+          {rt ? `${ppl(rt.before)}→${ppl(rt.after)} ${fmtChange(rt.before, rt.after)}` : '-'}
         </Text>,
       );
     }
