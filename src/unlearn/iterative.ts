@@ -96,7 +96,7 @@ export function iterativeRemoval(method: UnlearnMethod, ctx: UnlearnContext, o: 
     for (let it = 1; it <= maxIterations && active.length > 0; it++) {
       const ti = performance.now();
       ctx.forget = active;
-      ctx.hyper = resolveHyper(o.hyper ?? {}, ctx.source, active.length);
+      ctx.hyper = resolveHyper(o.hyper ?? {}, ctx.source, active.length, method.name);
       method.run(ctx);
       calls++;
       for (const e of active) iterations.set(e.id, iterations.get(e.id)! + 1);

@@ -182,7 +182,7 @@ export function makeContext(p: Prepared, o: ContextOptions): { method: UnlearnMe
   const ids = new Set(forget.map((e) => e.id));
   const retain = o.forget ? p.train.filter((e) => !ids.has(e.id)) : p.retain;
   const work = asF32Model(o.start ?? p.model);
-  const hyper = resolveHyper(o.hyper ?? {}, p.source, forget.length);
+  const hyper = resolveHyper(o.hyper ?? {}, p.source, forget.length, o.method);
   const ctx: UnlearnContext = {
     work,
     filter,

@@ -2,7 +2,8 @@
  * The registry of unlearning methods (`unlearnkit methods` lists it) and the resolution of their
  * hyper-parameters. Defaults follow the fine-tuning run being unlearned, so that a method's step
  * has the size of a training step:
- *   eta 1 (stored-gradient ascent reverses the recorded steps), lr / batch / optimiser of the
+ *   eta 1 for all-epochs (reverses the recorded steps) and the fine-tune's epoch count for
+ *   first-epoch (its epoch-1 steps stand in for all epochs), lr / batch / optimiser of the
  *   fine-tune (1e-3 / 8 / adamw for a bare checkpoint), steps = one pass over the forget set,
  *   NPO beta 0.1 (Zhang et al. 2024), grad-diff retain weight 1, oracle epochs = the fine-tune's.
  */
@@ -46,11 +47,15 @@ export const HYPER_HELP: Record<keyof UnlearnHyper, string> = {
 };
 
 /** Fill in the defaults (see the module comment) and check the values. */
-export function resolveHyper(given: Partial<UnlearnHyper>, source: RunSource, forgetCount: number): UnlearnHyper {
+export function resolveHyper(given: Partial<UnlearnHyper>, source: RunSource, forgetCount: number, method?: string): UnlearnHyper {
   const o = source.options;
+  // First-epoch ascent's default step: the fine-tune's epoch count. The epoch-1 steps stand in for
+  // the updates of all E epochs (eta = 1 reverses epoch 1 only, which on the 3-epoch demo left
+  // the forget set's ROUGE drop at p = 0.04; eta = E passes p < 0.01 with retain and general intact).
+  const etaDefault = method === 'first-epoch' ? (o?.epochs ?? 1) : 1;
   const batch = given.batch ?? o?.batch ?? 8;
   const h: UnlearnHyper = {
-    eta: given.eta ?? 1,
+    eta: given.eta ?? etaDefault,
     lr: given.lr ?? o?.lr ?? 1e-3,
     batch,
     steps: given.steps ?? Math.max(1, Math.ceil(forgetCount / batch)),

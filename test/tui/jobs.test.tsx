@@ -96,7 +96,7 @@ test('Train screen with the real runner: Esc after the first step leaves nothing
     await h.waitFor((x) => x.includes('fine-tuning cancelled before the first epoch finished'), 'cancelled', 30_000);
     assert.equal(fs.existsSync(out), false);
     await h.press('r');
-    const d = await h.waitFor((x) => x.includes('checkpoint ') && x.includes('finished in'), 'finished', 90_000);
+    const d = await h.waitFor((x) => x.includes('finished in') && x.includes(`run ${out}`), 'finished', 90_000);
     assert.match(d, /epoch 2: mean loss \d/);
     assert.ok(fs.existsSync(path.join(out, 'checkpoint.gguf')));
     assert.match(d, /fine-tune finished/);

@@ -43,6 +43,38 @@ test('Model: shows architecture, groups, device and memory; opens another model;
   }
 });
 
+test('Model: a Hugging Face folder is described, and c converts it to GGUF and opens the result', async (t) => {
+  const p = needFixture(t, 'models', 'stories260K.gguf');
+  if (!p) return;
+  const cwd = tempDir();
+  const hf = path.join(cwd, 'tiny-llama');
+  fs.mkdirSync(hf);
+  fs.writeFileSync(path.join(hf, 'config.json'), JSON.stringify({ model_type: 'llama', architectures: ['LlamaForCausalLM'], hidden_size: 64, num_hidden_layers: 5, num_attention_heads: 8, vocab_size: 512 }));
+  const h = renderApp({ cwd, columns: 120, rows: 30, initial: { modelPath: null } });
+  const jobs = h.jobs as FakeJobRunner;
+  try {
+    await h.press('p');
+    await h.waitFor((x) => x.includes('│ path '), 'the path field');
+    await h.press('\x15');
+    await h.type(hf);
+    await h.press(KEYS.enter);
+    const f = await h.waitFor((x) => x.includes('Hugging Face: llama LlamaForCausalLM'), 'the folder description');
+    assert.match(f, /5 layers, hidden 64, 8 heads, vocab 512/);
+    assert.match(flat(f), /press c to convert it to models\/tiny-llama\.gguf \(unlearnkit convert \S+tiny-llama models\/tiny-llama\.gguf\)/);
+    await h.press('c');
+    const job = jobs.last('convert');
+    assert.deepEqual(job.params, { dir: hf, out: path.join('models', 'tiny-llama.gguf'), outtype: 'f32' });
+    // The converted file appears where the job wrote it (here: a copy of stories260K), and opens.
+    fs.mkdirSync(path.join(cwd, 'models'));
+    fs.copyFileSync(p, path.join(cwd, 'models', 'tiny-llama.gguf'));
+    job.finish({ output: path.join(cwd, 'models', 'tiny-llama.gguf'), arch: 'llama', parameters: 292800, tensors: 48, warnings: [] });
+    await h.waitFor((x) => x.includes('Model: tiny-llama.gguf') && x.includes('292,800 parameters'), 'the converted model open');
+    await h.waitFor((x) => x.includes('converted ') && x.includes('(48 tensors)'), 'the notice');
+  } finally {
+    h.unmount();
+  }
+});
+
 test('Model: start / stop the server and toggle adapters through it', async (t) => {
   const p = needFixture(t, 'models', 'stories260K.gguf');
   if (!p) return;
@@ -431,6 +463,12 @@ test('RUM: the form becomes rum-table parameters; the table fills in row by row;
   } finally {
     h.unmount();
   }
+});
+
+test('Unlearn: the method list is the registry\'s', async () => {
+  const { listMethods } = await import('../../src/unlearn/registry.ts');
+  const { METHODS } = await import('../../src/tui/screens/UnlearnScreen.tsx');
+  assert.deepEqual([...METHODS].sort(), listMethods().map((m) => m.name).sort());
 });
 
 test('RUM: the algorithm list is src/rum\'s (without the retrain oracle)', async () => {

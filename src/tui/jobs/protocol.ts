@@ -157,8 +157,22 @@ export interface CompareView {
 
 // ---- reports -----------------------------------------------------------------------------------
 
+/** An evaluation to run first (what `unlearnkit eval` does), into reports/<id>/. */
+export interface EvalRequest {
+  model: string;
+  /** LoRA adapter GGUF, or a full model GGUF evaluated instead. */
+  adapter?: string;
+  data: string;
+  out: string;
+  label: string;
+  method?: string;
+  target?: string;
+}
+
 export interface ReportParams {
-  /** Run folders or ids to build one report from. */
+  /** Evaluations to run (or resume) first; each writes its run folder. */
+  evaluate?: EvalRequest[];
+  /** Run folders or ids to build one report from (the first is the baseline). */
   runs: string[];
   open: boolean;
 }
@@ -225,6 +239,22 @@ export interface RumView {
   report?: string;
 }
 
+// ---- convert a Hugging Face folder -------------------------------------------------------------
+
+export interface ConvertParams {
+  dir: string;
+  out: string;
+  outtype: 'f32' | 'f16' | 'bf16' | 'q8_0';
+}
+
+export interface ConvertView {
+  output: string;
+  arch: string;
+  parameters: number;
+  tensors: number;
+  warnings: string[];
+}
+
 // ---- the job table -----------------------------------------------------------------------------
 
 export interface JobTypes {
@@ -234,6 +264,7 @@ export interface JobTypes {
   report: { params: ReportParams; progress: { kind: 'phase'; text: string }; result: ReportResult };
   fuzzy: { params: FuzzyParams; progress: never; result: FuzzyView };
   rum: { params: RumParams; progress: RumProgress; result: RumView };
+  convert: { params: ConvertParams; progress: { kind: 'phase'; text: string }; result: ConvertView };
 }
 
 export type JobKind = keyof JobTypes;

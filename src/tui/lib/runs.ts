@@ -20,6 +20,8 @@ export interface RunEntry {
   /** The most informative JSON found (report summary, else adapter meta, else fine-tune summary). */
   summary: Record<string, unknown> | null;
   html: string | null;
+  /** report.md of an evaluation, or of an unlearning run (adapters/<id>/report.md). */
+  markdown: string | null;
 }
 
 function readJson(file: string): Record<string, unknown> | null {
@@ -43,7 +45,7 @@ export function listRuns(cwd = process.cwd()): RunEntry[] {
   const by = new Map<string, RunEntry>();
   const get = (id: string) => {
     let e = by.get(id);
-    if (!e) by.set(id, (e = { id, kinds: [], dirs: {}, mtime: 0, summary: null, html: null }));
+    if (!e) by.set(id, (e = { id, kinds: [], dirs: {}, mtime: 0, summary: null, html: null, markdown: null }));
     return e;
   };
   const note = (id: string, kind: RunKind, dir: string) => {
@@ -69,6 +71,7 @@ export function listRuns(cwd = process.cwd()): RunEntry[] {
     if (!meta && !fs.readdirSync(dir).some((f) => f.endsWith('.gguf'))) continue;
     const e = note(id, 'unlearn', dir);
     if (meta) e.summary = meta;
+    if (fs.existsSync(path.join(dir, 'report.md'))) e.markdown ??= path.join(dir, 'report.md');
   }
   for (const id of subdirs(path.join(cwd, 'reports'))) {
     const dir = path.join(cwd, 'reports', id);
@@ -78,6 +81,7 @@ export function listRuns(cwd = process.cwd()): RunEntry[] {
     const e = note(id, 'report', dir);
     if (summary) e.summary = summary;
     if (fs.existsSync(html)) e.html = html;
+    if (fs.existsSync(path.join(dir, 'report.md'))) e.markdown = path.join(dir, 'report.md');
   }
   return [...by.values()].sort((a, b) => b.mtime - a.mtime || a.id.localeCompare(b.id));
 }
@@ -109,4 +113,72 @@ export function summaryLines(o: unknown, max = 40): string[] {
   };
   walk(o, '', 0);
   return out;
+}
+
+export interface ReportPlan {
+  /** Evaluations to run first (`unlearnkit eval`), baseline first. */
+  evaluate: Array<{ model: string; adapter?: string; data: string; out: string; label: string; method?: string; target?: string }>;
+  /** Run folders the report compares (the first is the baseline). */
+  runs: string[];
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v ? v : undefined;
+}
+
+/**
+ * What writing a report for `chosen` takes. Evaluation runs are reported as they are. An unlearning
+ * run is evaluated against the fine-tuned model it started from (the adapter, or merged.gguf when
+ * the change includes 1-D tensors, on the fine-tuned checkpoint); a fine-tuning run against its base
+ * model. The baseline is shared when several runs are chosen. Returns a reason instead when a run
+ * does not say what to compare it with.
+ */
+export function planReport(chosen: RunEntry[], cwd: string): ReportPlan | string {
+  const plan: ReportPlan = { evaluate: [], runs: [] };
+  let baseline: { model: string; out: string } | null = null;
+  const rel = (p: string) => path.relative(cwd, p) || p;
+  const addBaseline = (model: string, id: string, label: string, data: string) => {
+    if (baseline) return;
+    const out = path.join('reports', id);
+    baseline = { model, out };
+    if (!fs.existsSync(path.join(cwd, out, 'summary.json'))) plan.evaluate.push({ model, data, out, label });
+    plan.runs.unshift(out);
+  };
+  for (const r of chosen) {
+    if (r.dirs.report && !r.dirs.unlearn && !r.dirs.finetune) {
+      plan.runs.push(rel(r.dirs.report));
+      continue;
+    }
+    const out = path.join('reports', r.id);
+    const evaluated = fs.existsSync(path.join(cwd, out, 'summary.json'));
+    if (r.dirs.unlearn) {
+      const meta = (r.summary ?? {}) as Record<string, unknown>;
+      const base = str((meta.base as Record<string, unknown> | undefined)?.checkpoint);
+      if (!base) return `${r.id}: meta.json does not name the checkpoint it was unlearned from`;
+      const files = (meta.files ?? {}) as Record<string, unknown>;
+      const file = str(files.merged) ?? str(files.adapter);
+      if (!file) return `${r.id} changed nothing (no adapter or merged model in ${rel(r.dirs.unlearn)})`;
+      const data = str(meta.dataset) ?? 'dave';
+      const fromRun = str(meta.fromRun);
+      addBaseline(base, `base-${path.basename(fromRun ?? path.dirname(base))}`, 'fine-tuned', data);
+      if (!evaluated) plan.evaluate.push({ model: base, adapter: path.join(r.dirs.unlearn, file), data, out, label: r.id, method: str(meta.method), target: str(meta.filter) });
+    } else if (r.dirs.finetune) {
+      let run: Record<string, unknown> = {};
+      try {
+        run = JSON.parse(fs.readFileSync(path.join(r.dirs.finetune, 'run.json'), 'utf8')) as Record<string, unknown>;
+      } catch {
+        return `${r.id}: run.json is missing or not valid JSON`;
+      }
+      const model = str(run.model);
+      if (!model) return `${r.id}: run.json does not name the base model`;
+      const ckpt = path.join(r.dirs.finetune, 'checkpoint.gguf');
+      if (!fs.existsSync(ckpt)) return `${r.id} has no checkpoint yet (no finished epoch)`;
+      const data = str(run.data) ?? 'dave';
+      addBaseline(model, `base-${path.basename(model, '.gguf')}`, 'base model', data);
+      if (!evaluated) plan.evaluate.push({ model: ckpt, data, out, label: r.id });
+    } else continue;
+    plan.runs.push(out);
+  }
+  if (plan.runs.length === 0) return 'nothing to report on';
+  return plan;
 }

@@ -26,6 +26,7 @@ export const HELP: Array<{ tab: TabId | 'global'; title: string; keys: Array<[st
     keys: [
       ['↑↓ Enter', 'choose and open a model'],
       ['p', 'type a model path (GGUF or HF folder)'],
+      ['c', 'convert the HF folder to GGUF'],
       ['←→', 'models / server pane'],
       ['s', 'start / stop the local server'],
       ['a', 'attach to a running server'],

@@ -8,7 +8,8 @@
 import React, { useCallback, useEffect, useMemo, useState } from 'react';
 import path from 'node:path';
 import { Box, Text } from 'ink';
-import { useAppContext, useKeys, useJob, useSyncState, useTicker } from '../context.tsx';
+import { useAppContext, useKeys, useJob, useSyncState, useTicker, type JobState } from '../context.tsx';
+import type { ConvertView } from '../jobs/protocol.ts';
 import type { ScreenProps } from '../app.tsx';
 import { ErrorPanel, KeyHints, KV, Panel, StatusLine, theme } from '../components/ui.tsx';
 import { TextInput } from '../components/TextInput.tsx';
@@ -37,18 +38,19 @@ export function ModelScreen({ active, keysActive, width, height }: ScreenProps) 
   const [adCur, setAdCur, adCurRef] = useSyncState(0);
   const [busyMsg, setBusyMsg] = useState<string | null>(null);
   const describe = useJob('describe');
+  const convert = useJob('convert');
   const tick = useTicker(srv.status === 'starting' || srv.status === 'stopping' || describe.busy, 120);
 
   const open = useCallback(
     (p: string) => {
       try {
-        const info = readModelInfo(p);
+        const info = readModelInfo(path.resolve(services.cwd, p));
         update({ modelPath: p, model: info, modelError: null, modelNote: p === state.modelPath ? state.modelNote : undefined });
       } catch (e) {
         update({ modelError: toUiError(e, 'pick another file, or type its path with p') });
       }
     },
-    [update, state.modelPath, state.modelNote],
+    [update, state.modelPath, state.modelNote, services.cwd],
   );
 
   // Open the initial model and ask the engine which device it computes on (once).
@@ -144,6 +146,17 @@ export function ModelScreen({ active, keysActive, width, height }: ScreenProps) 
       if (input === 'a') return setTyping('url');
       if (input === 'p') return setTyping('path');
       if (input === 'P') return setTyping('port');
+      if (input === 'c' && state.model?.kind === 'hf' && !convert.isBusy()) {
+        const dir = state.model.path;
+        const out = convertTarget(dir);
+        convert.start({ dir, out, outtype: 'f32' }, undefined, (o) => {
+          if (o.status === 'done') {
+            open(out);
+            update({ notice: `converted ${dir} to ${out} (${o.result.tensors} tensors)` });
+          }
+        });
+        return;
+      }
       if (input === 'r') {
         setModels(candidateModels(services.cwd));
         setOnDisk(listAdapterNames(path.join(services.cwd, 'adapters')));
@@ -176,7 +189,7 @@ export function ModelScreen({ active, keysActive, width, height }: ScreenProps) 
 
   const hints: Array<[string, string]> =
     pane === 'models'
-      ? [['↑↓', 'choose'], ['enter', 'open'], ['p', 'type path'], ['←→', 'server pane'], ['s', srv.status === 'stopped' ? 'start server' : 'stop server'], ['a', 'attach']]
+      ? [['↑↓', 'choose'], ['enter', 'open'], ['p', 'type path'], ...(state.model?.kind === 'hf' ? ([['c', 'convert to GGUF']] as Array<[string, string]>) : []), ['←→', 'server pane'], ['s', srv.status === 'stopped' ? 'start server' : 'stop server'], ['a', 'attach']]
       : [['↑↓', 'adapter'], ['space', 'load/unload'], ['s', srv.status === 'stopped' ? 'start' : 'stop'], ['a', 'attach'], ['P', `port ${port}`], ['r', 'refresh']];
 
   return (
@@ -263,7 +276,7 @@ export function ModelScreen({ active, keysActive, width, height }: ScreenProps) 
           </Panel>
         </Box>
         <Panel title={state.model ? `Model: ${state.model.kind === 'gguf' ? state.model.name : path.basename(state.model.path)}` : 'Model'} width={rightW} height={bodyH}>
-          <ModelDetails width={rightW - 4} height={bodyH - 3} tick={tick} describeBusy={describe.busy} describeError={describe.state.error} />
+          <ModelDetails width={rightW - 4} height={bodyH - 3} tick={tick} describeBusy={describe.busy} describeError={describe.state.error} convert={convert.state} />
         </Panel>
       </Box>
       <KeyHints hints={hints} width={width} />
@@ -271,7 +284,12 @@ export function ModelScreen({ active, keysActive, width, height }: ScreenProps) 
   );
 }
 
-function ModelDetails({ width, height, tick, describeBusy, describeError }: { width: number; height: number; tick: number; describeBusy: boolean; describeError?: UiError }) {
+/** Where the TUI writes a converted Hugging Face folder: models/<folder name>.gguf. */
+export function convertTarget(dir: string): string {
+  return path.join('models', `${path.basename(path.resolve(dir))}.gguf`);
+}
+
+function ModelDetails({ width, height, tick, describeBusy, describeError, convert }: { width: number; height: number; tick: number; describeBusy: boolean; describeError?: UiError; convert: JobState<ConvertView> }) {
   const { state } = useAppContext();
   const lines: React.ReactNode[] = [];
   const kv = (k: string, v: string, color?: string) => lines.push(<KV key={`${k}${lines.length}`} k={k} v={v} width={width} kw={11} color={color} />);
@@ -291,10 +309,21 @@ function ModelDetails({ width, height, tick, describeBusy, describeError }: { wi
     lines.push(
       <Text key="hfhint" color={theme.warn} wrap="wrap">
         {m.ggufInside.length
-          ? `→ unlearnkit trains GGUF files: open ${m.ggufInside[0]} inside it (p)`
-          : '→ unlearnkit trains GGUF files: convert it with llama.cpp (python convert_hf_to_gguf.py <folder> --outtype f32), then open the .gguf'}
+          ? `→ unlearnkit trains GGUF files: open ${m.ggufInside[0]} inside it (p), or press c to convert the folder`
+          : `→ unlearnkit trains GGUF files: press c to convert it to ${convertTarget(m.path)} (unlearnkit convert ${m.path} ${convertTarget(m.path)})`}
       </Text>,
     );
+    if (convert.status !== 'idle') {
+      lines.push(
+        <StatusLine
+          key="conv"
+          status={convert.status}
+          tick={tick}
+          text={convert.status === 'running' ? 'converting…' : convert.status === 'done' ? `converted: ${convert.result!.output}` : convert.status === 'error' ? convert.error!.message : convert.message ?? ''}
+        />,
+      );
+      if (convert.error) lines.push(<Text key="convhint" color={theme.warn} wrap="wrap">{`→ ${convert.error.hint}`}</Text>);
+    }
   } else if (!state.modelError) lines.push(<Text key="none" color={theme.muted}>no model open: choose one on the left</Text>);
   const d = state.device;
   if (d) {

@@ -60,10 +60,10 @@ export function ReportsScreen({ active, keysActive, width, height }: ScreenProps
 
   const open = async () => {
     const sel = runs[Math.min(curRef.current, runs.length - 1)];
-    const html = sel?.html;
-    if (!html) return setMsg({ text: '', error: { message: `${sel?.id ?? 'this run'} has no report.html yet`, hint: 'press w to write it', internal: false } });
-    const ok = await services.openFile(html);
-    setMsg({ text: ok ? `opened ${html}` : `no viewer found: open ${html} in a browser` });
+    const file = sel?.html ?? sel?.markdown;
+    if (!file) return setMsg({ text: '', error: { message: `${sel?.id ?? 'this run'} has no report.html yet`, hint: 'press w to write it', internal: false } });
+    const ok = await services.openFile(file);
+    setMsg({ text: ok ? `opened ${file}` : `no viewer found: open ${file} yourself` });
   };
 
   useKeys(
@@ -105,7 +105,7 @@ export function ReportsScreen({ active, keysActive, width, height }: ScreenProps
             return (
               <Text key={r.id} wrap="truncate" inverse={i === cur && active}>
                 <Text color={marked.has(r.id) ? theme.accent : theme.muted}>{marked.has(r.id) ? '◆ ' : '  '}</Text>
-                <Text color={r.html ? theme.ok : undefined}>{tags.padEnd(6)}</Text>
+                <Text color={r.html || r.markdown ? theme.ok : undefined}>{tags.padEnd(6)}</Text>
                 {truncate(r.id, inner - 8)}
               </Text>
             );
@@ -120,8 +120,8 @@ export function ReportsScreen({ active, keysActive, width, height }: ScreenProps
               {Object.entries(sel.dirs).map(([k, d]) => (
                 <Text key={k} color={theme.muted} wrap="truncate">{`${k.padEnd(9)}${path.relative(services.cwd, d!) || d}`}</Text>
               ))}
-              {sel.html ? <Text color={theme.ok} wrap="truncate">{`report   ${path.relative(services.cwd, sel.html)}`}</Text> : null}
-              {lines.slice(0, Math.max(0, detailRows - Object.keys(sel.dirs).length - (sel.html ? 1 : 0))).map((l, i) => (
+              {sel.html || sel.markdown ? <Text color={theme.ok} wrap="truncate">{`report   ${path.relative(services.cwd, (sel.html ?? sel.markdown)!)}`}</Text> : null}
+              {lines.slice(0, Math.max(0, detailRows - Object.keys(sel.dirs).length - (sel.html || sel.markdown ? 1 : 0))).map((l, i) => (
                 <Text key={i} wrap="truncate">
                   {l}
                 </Text>

@@ -19,4 +19,5 @@ export const HANDLERS: { [K in JobKind]: () => Promise<{ run: Handler<K> }> } = 
   report: () => import('./report.ts'),
   fuzzy: () => import('./fuzzy.ts'),
   rum: () => import('./rum.ts'),
+  convert: () => import('./convert.ts'),
 };
