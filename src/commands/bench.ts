@@ -12,6 +12,7 @@ import { runServeBench, printServeBench } from './benchServe.ts';
 import { benchTrain, printTrainBench } from '../train/bench.ts';
 import { benchEval, printBenchEval } from '../model/benchEval.ts';
 import { benchUnlearn, printUnlearnBench } from '../unlearn/bench.ts';
+import { benchRum, printRumBench } from '../rum/bench.ts';
 
 type Suite = { name: string; description: string; run: (o: BenchOpts) => Promise<unknown>; print?: (r: any) => void };
 export interface BenchOpts {
@@ -24,6 +25,7 @@ export const SUITES: Suite[] = [
   { name: 'eval', description: 'per-token log-prob throughput of our engine vs node-llama-cpp on the same model', run: (o) => benchEval({ quick: o.quick }), print: printBenchEval },
   { name: 'train', description: 'fine-tuning step speed vs matmul, and the first-epoch record overhead', run: (o) => benchTrain(o), print: printTrainBench },
   { name: 'unlearn', description: 'time of each unlearning method on the Dave forget set / time of building the retain-only model', run: (o) => benchUnlearn({ quick: o.quick }), print: printUnlearnBench },
+  { name: 'rum', description: 'RUM CNN training images/s and GFLOP/s vs matmul', run: (o) => benchRum(o as never), print: printRumBench },
   { name: 'serve', description: 'inference server: loopback load and overhead vs node-llama-cpp', run: (o) => runServeBench(o as never), print: printServeBench },
 ];
 

@@ -23,8 +23,11 @@
  *   loss = ce(logits * m, labels) * scale + offset:
  *     dlogits = cross_entropy_loss_back(scale, logits * m, labels) * m
  *   embedding: get_rows_back; a tied output adds its mul_mat gradient to the embedding's.
- * These are the formulas ggml's automatic backward uses for the same ops, so the two agree to float
- * rounding (test/model/llamaBackward.test.ts).
+ * These are the formulas ggml's automatic backward uses for the same ops (SwiGLU's rearranged onto
+ * vectorised kernels), so the two agree to float rounding (test/model/llamaBackward.test.ts).
+ * Transposes and axis permutations are copies through ggml's CONCAT kernel on CPU (permutedCopy).
+ * The graph has no op without a Vulkan kernel (OUT_PROD only with contiguous sources), so unlike the
+ * automatic backward it also trains on ggml's Vulkan devices.
  *
  * Only what a trainable tensor needs is built: gradients of frozen weights are skipped, and the
  * backward stops below the lowest trainable tensor. The gradients of the tapped weight outputs (for

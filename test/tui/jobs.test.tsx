@@ -14,6 +14,7 @@ import { KEYS, renderApp, tempDir, tinyDave } from './helpers.tsx';
 import { ChildJobRunner } from '../../src/tui/jobs/runner.ts';
 import type { FinetuneParams, FinetuneProgress, UnlearnProgress } from '../../src/tui/jobs/protocol.ts';
 import { readModelInfo } from '../../src/tui/lib/modelInfo.ts';
+import { listRuns, planReport } from '../../src/tui/lib/runs.ts';
 import { getDataset } from '../../src/data/dataset.ts';
 
 process.env.UNLEARNKIT_THREADS ??= '1';
@@ -105,7 +106,7 @@ test('Train screen with the real runner: Esc after the first step leaves nothing
   }
 });
 
-test('runner: unlearning over two layer targets writes one adapter each and the comparison; cancelling writes none', { timeout: 180_000 }, async (t) => {
+test('runner: unlearning over two layer targets writes one adapter each and the comparison (cancelling writes none); the report of one', { timeout: 240_000 }, async (t) => {
   const model = needFixture(t, 'models', 'stories260K.gguf');
   if (!model) return;
   const dir = tempDir();
@@ -159,6 +160,22 @@ test('runner: unlearning over two layer targets writes one adapter each and the 
   assert.equal(saved.rows[0]!.holmP.forget, cell.pHolm);
   // Each adapter folder is what `unlearnkit unlearn` writes.
   for (const r of o.result.runs) for (const f of ['meta.json', 'result.json', 'report.md']) assert.ok(fs.existsSync(path.join(dir, r.adapterDir!, f)), `${r.adapterDir}/${f}`);
+  // The Reports tab's plan for one of them: evaluate the fine-tuned model and the adapter, then the report.
+  const entry = listRuns(dir).find((r) => r.id === o.result.runs[0]!.runId)!;
+  const plan = planReport([entry], dir, data);
+  assert.ok(typeof plan !== 'string', String(plan));
+  if (typeof plan === 'string') return;
+  assert.equal(plan.evaluate.length, 2);
+  const rep = await runner.start('report', { ...plan, open: false }, () => {}).done;
+  assert.equal(rep.status, 'done', JSON.stringify(rep));
+  if (rep.status !== 'done') return;
+  assert.equal(rep.result.html, path.join(dir, 'reports', entry.id, 'report.html'));
+  const html = fs.readFileSync(rep.result.html, 'utf8');
+  assert.match(html, /<svg/);
+  assert.ok(html.includes('fine-tuned') && html.includes(entry.id), 'the report names both runs');
+  // Now it is an evaluation too, and a second report needs no evaluation.
+  const again = planReport(listRuns(dir).filter((r) => r.id === entry.id), dir, data);
+  assert.ok(typeof again !== 'string' && again.evaluate.length === 0);
 });
 
 test('runner: fuzzy selection, describe, and errors as messages', { timeout: 60_000 }, async () => {

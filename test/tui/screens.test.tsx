@@ -397,37 +397,66 @@ test('Compare: loading a comparison JSON; a wrong file is an error with a hint',
   }
 });
 
-test('Reports: lists runs, shows a summary, writes the report for evaluation runs, refuses others with a hint', async () => {
+test('Reports: lists runs, shows a summary, writes the report (evaluating unlearning runs first), opens it', async () => {
   const cwd = tempDir();
   fs.mkdirSync(path.join(cwd, 'reports', 'eval-1'), { recursive: true });
   fs.writeFileSync(path.join(cwd, 'reports', 'eval-1', 'summary.json'), JSON.stringify({ perplexity: { forget: 12.5 } }));
   fs.mkdirSync(path.join(cwd, 'adapters', 'ul-2'), { recursive: true });
-  fs.writeFileSync(path.join(cwd, 'adapters', 'ul-2', 'meta.json'), JSON.stringify({ method: 'npo' }));
-  const t0 = new Date(Date.now() - 60_000);
-  fs.utimesSync(path.join(cwd, 'adapters', 'ul-2'), t0, t0);
+  const meta = { method: 'npo', filter: 'embedding', dataset: 'dave', fromRun: path.join(cwd, 'runs', 'ft-9'), base: { checkpoint: path.join(cwd, 'runs', 'ft-9', 'checkpoint.gguf'), sha256: 'x' }, files: { adapter: 'adapter.gguf', merged: null } };
+  fs.writeFileSync(path.join(cwd, 'adapters', 'ul-2', 'meta.json'), JSON.stringify(meta));
+  fs.writeFileSync(path.join(cwd, 'adapters', 'ul-2', 'report.md'), '# run');
+  fs.mkdirSync(path.join(cwd, 'adapters', 'ul-3'), { recursive: true });
+  fs.writeFileSync(path.join(cwd, 'adapters', 'ul-3', 'meta.json'), JSON.stringify({ method: 'npo' }));
+  const t1 = new Date(Date.now() - 60_000);
+  const t2 = new Date(Date.now() - 120_000);
+  fs.utimesSync(path.join(cwd, 'adapters', 'ul-2'), t1, t1);
+  fs.utimesSync(path.join(cwd, 'adapters', 'ul-3'), t2, t2);
   const opened: string[] = [];
   const h = renderApp({ tab: 'reports', cwd, columns: 100, rows: 30, initial: { modelPath: null }, openFile: async (f) => (opened.push(f), true) });
   const jobs = h.jobs as FakeJobRunner;
   try {
-    const f = await h.waitFor((x) => x.includes('Runs (2)'), 'list');
+    const f = await h.waitFor((x) => x.includes('Runs (3)'), 'list');
     assert.match(f, /EV\s+eval-1/);
     assert.match(f, /UL\s+ul-2/);
     assert.match(f, /perplexity\.forget: 12\.500/);
+    assert.match(f, /unlearnkit report reports\/eval-1/);
     await h.press('o');
     await h.waitFor((x) => x.includes('has no report.html yet'), 'no html');
     await h.press('w');
     const job = jobs.last('report');
-    assert.deepEqual(job.params, { runs: [path.join('reports', 'eval-1')], open: false });
+    assert.deepEqual(job.params, { evaluate: [], runs: [path.join('reports', 'eval-1')], open: false });
     fs.writeFileSync(path.join(cwd, 'reports', 'eval-1', 'report.html'), '<html></html>');
+    job.progress({ kind: 'phase', text: 'writing the report of 1 run(s)' });
     job.finish({ html: path.join(cwd, 'reports', 'eval-1', 'report.html'), opened: false });
     await h.waitFor((x) => x.includes('(o opens it)'), 'written');
     await h.press('o');
     await h.waitFor((x) => x.includes('opened '), 'opened');
     assert.deepEqual(opened, [path.join(cwd, 'reports', 'eval-1', 'report.html')]);
+    // An unlearning run: evaluate the fine-tuned checkpoint and the adapter on it, then report.
+    await h.press(KEYS.down);
+    await h.waitFor((x) => /unlearnkit eval --model \S+checkpoint\.gguf --out reports\/base-ft-9/.test(x), 'the CLI plan');
+    await h.press('w');
+    const job2 = jobs.last('report');
+    assert.deepEqual(job2.params, {
+      evaluate: [
+        { model: meta.base.checkpoint, data: 'dave', out: path.join('reports', 'base-ft-9'), label: 'fine-tuned' },
+        { model: meta.base.checkpoint, adapter: path.join(cwd, 'adapters', 'ul-2', 'adapter.gguf'), data: 'dave', out: path.join('reports', 'ul-2'), label: 'ul-2', method: 'npo', target: 'embedding' },
+      ],
+      runs: [path.join('reports', 'base-ft-9'), path.join('reports', 'ul-2')],
+      open: false,
+    });
+    job2.progress({ kind: 'phase', text: 'evaluating fine-tuned: perplexity (1/5)' });
+    await h.waitFor((x) => x.includes('evaluating fine-tuned: perplexity (1/5)'), 'evaluation progress');
+    await h.press(KEYS.esc);
+    assert.equal(job2.cancelled, true);
+    // Its report.md opens while there is no HTML.
+    await h.press('o');
+    await h.waitFor((x) => x.includes('opened ') && x.includes('report.md'), 'report.md opened');
+    // A run that does not say where it came from is refused with a hint.
     await h.press(KEYS.down, 'w');
-    const e = await h.waitFor((x) => x.includes('has no evaluation to report on'), 'refused');
-    assert.match(flat(e), /unlearnkit eval --model <checkpoint> --adapter ul-2 --data <dataset>/);
-    assert.equal(jobs.count('report'), 1);
+    const e = await h.waitFor((x) => x.includes('does not name the checkpoint'), 'refused');
+    assert.match(flat(e), /choose an evaluation, an unlearning or a fine-tuning run/);
+    assert.equal(jobs.count('report'), 2);
   } finally {
     h.unmount();
   }

@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { cliLine } from './format.ts';
 
 export type RunKind = 'finetune' | 'unlearn' | 'report';
 
@@ -133,7 +134,7 @@ function str(v: unknown): string | undefined {
  * model. The baseline is shared when several runs are chosen. Returns a reason instead when a run
  * does not say what to compare it with.
  */
-export function planReport(chosen: RunEntry[], cwd: string): ReportPlan | string {
+export function planReport(chosen: RunEntry[], cwd: string, defaultData = 'dave'): ReportPlan | string {
   const plan: ReportPlan = { evaluate: [], runs: [] };
   let baseline: { model: string; out: string } | null = null;
   const rel = (p: string) => path.relative(cwd, p) || p;
@@ -158,7 +159,7 @@ export function planReport(chosen: RunEntry[], cwd: string): ReportPlan | string
       const files = (meta.files ?? {}) as Record<string, unknown>;
       const file = str(files.merged) ?? str(files.adapter);
       if (!file) return `${r.id} changed nothing (no adapter or merged model in ${rel(r.dirs.unlearn)})`;
-      const data = str(meta.dataset) ?? 'dave';
+      const data = str(meta.dataset) ?? defaultData;
       const fromRun = str(meta.fromRun);
       addBaseline(base, `base-${path.basename(fromRun ?? path.dirname(base))}`, 'fine-tuned', data);
       if (!evaluated) plan.evaluate.push({ model: base, adapter: path.join(r.dirs.unlearn, file), data, out, label: r.id, method: str(meta.method), target: str(meta.filter) });
@@ -173,7 +174,7 @@ export function planReport(chosen: RunEntry[], cwd: string): ReportPlan | string
       if (!model) return `${r.id}: run.json does not name the base model`;
       const ckpt = path.join(r.dirs.finetune, 'checkpoint.gguf');
       if (!fs.existsSync(ckpt)) return `${r.id} has no checkpoint yet (no finished epoch)`;
-      const data = str(run.data) ?? 'dave';
+      const data = str(run.data) ?? defaultData;
       addBaseline(model, `base-${path.basename(model, '.gguf')}`, 'base model', data);
       if (!evaluated) plan.evaluate.push({ model: ckpt, data, out, label: r.id });
     } else continue;
@@ -181,4 +182,10 @@ export function planReport(chosen: RunEntry[], cwd: string): ReportPlan | string
   }
   if (plan.runs.length === 0) return 'nothing to report on';
   return plan;
+}
+
+/** The CLI that does the same: `unlearnkit eval` for each missing evaluation, then `unlearnkit report`. */
+export function reportCli(plan: ReportPlan): string {
+  const evals = plan.evaluate.map((e) => cliLine(['eval'], { model: e.model, adapter: e.adapter, data: e.data === 'dave' ? undefined : e.data, out: e.out, label: e.label, method: e.method, target: e.target, 'no-report': true }));
+  return [...evals, cliLine(['report', ...plan.runs], {})].join(' && ');
 }

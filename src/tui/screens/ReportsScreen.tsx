@@ -10,14 +10,15 @@ import { Box, Text } from 'ink';
 import { useAppContext, useKeys, useJob, useSyncState, useTicker } from '../context.tsx';
 import type { ScreenProps } from '../app.tsx';
 import { ErrorPanel, KeyHints, Panel, StatusLine, theme } from '../components/ui.tsx';
-import { listRuns, summaryLines, type RunEntry } from '../lib/runs.ts';
-import { cliLine, truncate } from '../lib/format.ts';
+import { listRuns, planReport, reportCli, summaryLines, type RunEntry } from '../lib/runs.ts';
+import { truncate } from '../lib/format.ts';
 import type { UiError } from '../lib/errors.ts';
 
 const KIND_TAG: Record<string, string> = { finetune: 'FT', unlearn: 'UL', report: 'EV' };
 
 export function ReportsScreen({ active, keysActive, width, height }: ScreenProps) {
-  const { services, editingRef, update } = useAppContext();
+  const { services, editingRef, update, state } = useAppContext();
+  const [phase, setPhase] = useState('');
   const [runs, setRuns] = useState<RunEntry[]>(() => listRuns(services.cwd));
   const [cur, setCur, curRef] = useSyncState(0);
   const [marked, setMarked, markedRef] = useSyncState<Set<string>>(new Set());
@@ -31,25 +32,19 @@ export function ReportsScreen({ active, keysActive, width, height }: ScreenProps
   const sel = runs[Math.min(cur, runs.length - 1)];
   const lines = useMemo(() => (sel ? summaryLines(sel.summary, 200) : []), [sel]);
 
-  const write = () => {
+  const chosenRuns = (): RunEntry[] => {
     const marked = markedRef.current;
     const sel = runs[Math.min(curRef.current, runs.length - 1)];
-    const chosen = marked.size ? runs.filter((r) => marked.has(r.id)) : sel ? [sel] : [];
+    return marked.size ? runs.filter((r) => marked.has(r.id)) : sel ? [sel] : [];
+  };
+
+  const write = () => {
+    const chosen = chosenRuns();
     if (!chosen.length) return;
-    const notEval = chosen.filter((r) => !r.dirs.report);
-    if (notEval.length) {
-      return setMsg({
-        text: '',
-        error: {
-          message: `${notEval.map((r) => r.id).join(', ')} ${notEval.length > 1 ? 'have' : 'has'} no evaluation to report on`,
-          hint: `evaluate first: unlearnkit eval --model <checkpoint>${notEval[0]!.dirs.unlearn ? ` --adapter ${notEval[0]!.id}` : ''} --data <dataset>, then write the report here`,
-          internal: false,
-        },
-      });
-    }
+    const plan = planReport(chosen, services.cwd, state.dataPath);
+    if (typeof plan === 'string') return setMsg({ text: '', error: { message: plan, hint: 'choose an evaluation, an unlearning or a fine-tuning run', internal: false } });
     setMsg(null);
-    const refs = chosen.map((r) => path.relative(services.cwd, r.dirs.report!) || r.dirs.report!);
-    job.start({ runs: refs, open: false }, undefined, (o) => {
+    job.start({ evaluate: plan.evaluate, runs: plan.runs, open: false }, (e) => setPhase(e.text), (o) => {
       if (o.status === 'done') {
         setRuns(listRuns(services.cwd));
         setMsg({ text: `wrote ${o.result.html} (o opens it)` });
@@ -93,7 +88,11 @@ export function ReportsScreen({ active, keysActive, width, height }: ScreenProps
   const first = Math.max(0, Math.min(cur - Math.floor(rows / 2), runs.length - rows));
   const inner = listW - 4;
   const detailRows = Math.max(1, bodyH - 4 - (msg ? 3 : 0) - (job.busy ? 1 : 0));
-  const cliRefs = (marked.size ? [...marked] : sel ? [sel.id] : []).join(' ');
+  const cliPlan = useMemo(() => {
+    const chosen = marked.size ? runs.filter((r) => marked.has(r.id)) : sel ? [sel] : [];
+    const plan = chosen.length ? planReport(chosen, services.cwd, state.dataPath) : null;
+    return plan && typeof plan !== 'string' ? reportCli(plan) : ' ';
+  }, [marked, runs, sel, services.cwd, state.dataPath]);
   return (
     <Box flexDirection="column" width={width} height={height}>
       <Box height={bodyH}>
@@ -112,7 +111,7 @@ export function ReportsScreen({ active, keysActive, width, height }: ScreenProps
           })}
         </Panel>
         <Panel title={sel ? sel.id : 'Summary'} width={rightW} height={bodyH}>
-          {job.busy ? <StatusLine status="running" tick={tick} text="writing the report…" /> : null}
+          {job.busy ? <StatusLine status="running" tick={tick} text={phase || 'writing the report…'} /> : null}
           {msg?.error ? <ErrorPanel error={msg.error} width={rightW - 4} /> : msg ? <Text color={theme.ok} wrap="wrap">{msg.text}</Text> : null}
           {job.state.error && !job.busy ? <ErrorPanel error={job.state.error} width={rightW - 4} /> : null}
           {sel ? (
@@ -131,7 +130,7 @@ export function ReportsScreen({ active, keysActive, width, height }: ScreenProps
         </Panel>
       </Box>
       <Text color={theme.muted} wrap="truncate">
-        {cliRefs ? cliLine(['report', ...cliRefs.split(' ')], {}) : ' '}
+        {truncate(cliPlan, width)}
       </Text>
       <KeyHints hints={[['↑↓', 'run'], ['space', 'mark'], ['w', 'write report'], ['o', 'open HTML'], ['r', 'refresh'], ['esc', 'cancel']]} width={width} />
     </Box>
