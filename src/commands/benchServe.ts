@@ -12,6 +12,7 @@
  *
  * Returns the JSON object the caller writes to reports/bench/serve.json.
  */
+import { defaultModelPath } from '../train/bench.ts';
 import http from 'node:http';
 import os from 'node:os';
 import { LlamaCompletion } from 'node-llama-cpp';
@@ -19,7 +20,6 @@ import { describeDevice } from '../server/device.ts';
 import type { GpuChoice } from '../server/options.ts';
 import { startServer } from '../server/server.ts';
 import { UserError } from '../util/errors.ts';
-import { fixturePath } from '../util/paths.ts';
 
 export interface ServeBenchOptions {
   quick?: boolean;
@@ -63,7 +63,8 @@ interface CompletionReply {
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
 export async function runServeBench(opts: ServeBenchOptions = {}) {
-  const model = opts.model ?? fixturePath('models', 'stories260K.gguf');
+  // the embedded default model (the fixture stories260K where it is absent)
+  const model = opts.model ?? defaultModelPath();
   const requests = opts.requests ?? (opts.quick ? 100 : 400);
   const concurrency = opts.concurrency ?? 8;
   const loadMaxTokens = opts.loadMaxTokens ?? 8;
