@@ -106,7 +106,12 @@ function Shell({ tab, tabRef, setTab, size, onQuit }: { tab: TabId; tabRef: Reac
   const { exit } = useApp();
   const { state, editingRef, update } = useAppContext();
   const term = useTerminalSize(size);
-  const [help, setHelp, helpRef] = useSyncState(false);
+  const [help, setHelpState, helpRef] = useSyncState(false);
+  const [helpScroll, setHelpScroll] = useSyncState(0);
+  const setHelp = (on: boolean) => {
+    setHelpScroll(0);
+    setHelpState(on);
+  };
   const [confirmQuit, setConfirmQuit, confirmRef] = useSyncState(false);
   const columns = Math.max(MIN_COLUMNS, term.columns);
   const rows = Math.max(MIN_ROWS, term.rows);
@@ -120,6 +125,8 @@ function Shell({ tab, tabRef, setTab, size, onQuit }: { tab: TabId; tabRef: Reac
   useKeys((input, key) => {
     if (helpRef.current) {
       if (key.escape || input === '?' || input === 'q') setHelp(false);
+      else if (key.downArrow || key.pageDown) setHelpScroll((n) => n + (key.pageDown ? 10 : 1));
+      else if (key.upArrow || key.pageUp) setHelpScroll((n) => Math.max(0, n - (key.pageUp ? 10 : 1)));
       return;
     }
     if (confirmRef.current) {
@@ -165,7 +172,7 @@ function Shell({ tab, tabRef, setTab, size, onQuit }: { tab: TabId; tabRef: Reac
     <Box flexDirection="column" width={columns} height={rows - 1}>
       <TabBar tab={tab} width={columns} />
       <Box height={contentH} flexDirection="column">
-        {help ? <HelpOverlay width={columns} height={contentH} tab={tab} /> : null}
+        {help ? <HelpOverlay width={columns} height={contentH} tab={tab} scroll={helpScroll} /> : null}
         {screens.map(([id, Screen]) => (
           <Box key={id} display={!help && id === tab ? 'flex' : 'none'} flexDirection="column" height={contentH} width={columns}>
             <ErrorBoundary name={TAB_LABELS[id]}>

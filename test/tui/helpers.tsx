@@ -242,7 +242,7 @@ export function renderApp(o: { jobs?: JobRunner; cwd?: string; initial?: Partial
       }
       await sleep(40);
     },
-    async waitFor(pred, what, timeoutMs = 4000) {
+    async waitFor(pred, what, timeoutMs = 10_000) {
       const t0 = Date.now();
       for (;;) {
         const f = frame();

@@ -12,7 +12,7 @@ import { tempDir } from './helpers.tsx';
 import { cliLine, etaSeconds, fmtBytes, fmtChange, fmtDuration, fmtNum, fmtP, pMarks, shellQuote, truncate, truncateStart } from '../../src/tui/lib/format.ts';
 import { bucketMeans, lineChart, progressBar, sparkline } from '../../src/tui/lib/chart.ts';
 import { bestRow, cellScore, compareViewFromJson, compareViewFromRows, primaryMetric, sortedRows, type TargetRowLike } from '../../src/tui/lib/compare.ts';
-import { finetuneRuns, listRuns, summaryLines } from '../../src/tui/lib/runs.ts';
+import { finetuneRuns, listRuns, planReport, reportCli, summaryLines } from '../../src/tui/lib/runs.ts';
 import { candidateModels, defaultModel, readModelInfo } from '../../src/tui/lib/modelInfo.ts';
 import { toUiError } from '../../src/tui/lib/errors.ts';
 import { UserError } from '../../src/util/errors.ts';
@@ -160,6 +160,46 @@ test('runs: lists fine-tunes, adapters and reports by id, skipping folders being
   assert.deepEqual(finetuneRuns(cwd), [path.join('runs', 'ft-a')]);
   assert.deepEqual(summaryLines(runs.find((r) => r.id === 'ft-a')!.summary), ['epochs[0].epoch: 1', 'epochs[0].meanLoss: 2.5000']);
   assert.deepEqual(summaryLines({ a: { b: [1, 2, 3, 4, 5, 6, 7, 8] }, s: 'x' }), ['a.b: [1, 2, 3, 4, 5, 6, … 8 in all]', 's: x']);
+});
+
+test('runs: the report plan evaluates what has no evaluation, against the right baseline', () => {
+  const cwd = tempDir();
+  const mk = (p: string, files: Record<string, string>) => {
+    fs.mkdirSync(path.join(cwd, p), { recursive: true });
+    for (const [f, c] of Object.entries(files)) fs.writeFileSync(path.join(cwd, p, f), c);
+  };
+  const base = path.join(cwd, 'models', 'base.gguf');
+  mk('runs/ft', { 'run.json': JSON.stringify({ kind: 'finetune', model: base }), 'checkpoint.gguf': 'x' });
+  const ckpt = path.join(cwd, 'runs', 'ft', 'checkpoint.gguf');
+  mk('adapters/ul-merged', { 'meta.json': JSON.stringify({ method: 'npo', filter: 'final_norm', fromRun: path.join(cwd, 'runs', 'ft'), base: { checkpoint: ckpt }, files: { adapter: null, merged: 'merged.gguf' } }) });
+  mk('adapters/ul-lora', { 'meta.json': JSON.stringify({ method: 'first-epoch', filter: 'embedding', dataset: 'my-data', fromRun: path.join(cwd, 'runs', 'ft'), base: { checkpoint: ckpt }, files: { adapter: 'adapter.gguf', merged: null } }) });
+  mk('adapters/ul-none', { 'meta.json': JSON.stringify({ base: { checkpoint: ckpt }, files: { adapter: null, merged: null } }), 'x.gguf': '' });
+  const runs = listRuns(cwd);
+  const by = (id: string) => runs.find((r) => r.id === id)!;
+  // A fine-tune is compared with its base model.
+  assert.deepEqual(planReport([by('ft')], cwd, 'tiny'), {
+    evaluate: [
+      { model: base, data: 'tiny', out: path.join('reports', 'base-base'), label: 'base model' },
+      { model: ckpt, data: 'tiny', out: path.join('reports', 'ft'), label: 'ft' },
+    ],
+    runs: [path.join('reports', 'base-base'), path.join('reports', 'ft')],
+  });
+  // Two unlearning runs share one baseline (the fine-tuned checkpoint); merged.gguf is preferred when written.
+  const two = planReport([by('ul-merged'), by('ul-lora')], cwd);
+  assert.ok(typeof two !== 'string');
+  if (typeof two === 'string') return;
+  assert.deepEqual(two.runs, [path.join('reports', 'base-ft'), path.join('reports', 'ul-merged'), path.join('reports', 'ul-lora')]);
+  assert.deepEqual(two.evaluate.map((e) => [e.label, e.adapter && path.basename(e.adapter), e.data]), [
+    ['fine-tuned', undefined, 'dave'],
+    ['ul-merged', 'merged.gguf', 'dave'],
+    ['ul-lora', 'adapter.gguf', 'my-data'],
+  ]);
+  assert.match(reportCli(two), /^unlearnkit eval --model \S+checkpoint\.gguf --out reports\/base-ft --label fine-tuned --no-report && .* && unlearnkit report reports\/base-ft reports\/ul-merged reports\/ul-lora$/);
+  // Finished evaluations are not repeated.
+  mk('reports/base-ft', { 'summary.json': '{}', 'run.json': '{"kind":"eval"}' });
+  const again = planReport([listRuns(cwd).find((r) => r.id === 'ul-lora')!], cwd);
+  assert.ok(typeof again !== 'string' && again.evaluate.length === 1 && again.evaluate[0]!.label === 'ul-lora');
+  assert.match(String(planReport([by('ul-none')], cwd)), /changed nothing/);
 });
 
 test('model info: the GGUF header of stories260K (shape, groups, memory) without loading weights', (t) => {

@@ -23,6 +23,8 @@ export interface RunEntry {
   html: string | null;
   /** report.md of an evaluation, or of an unlearning run (adapters/<id>/report.md). */
   markdown: string | null;
+  /** An unlearning run's meta.json (method, filter, base checkpoint, files). */
+  meta: Record<string, unknown> | null;
 }
 
 function readJson(file: string): Record<string, unknown> | null {
@@ -46,7 +48,7 @@ export function listRuns(cwd = process.cwd()): RunEntry[] {
   const by = new Map<string, RunEntry>();
   const get = (id: string) => {
     let e = by.get(id);
-    if (!e) by.set(id, (e = { id, kinds: [], dirs: {}, mtime: 0, summary: null, html: null, markdown: null }));
+    if (!e) by.set(id, (e = { id, kinds: [], dirs: {}, mtime: 0, summary: null, html: null, markdown: null, meta: null }));
     return e;
   };
   const note = (id: string, kind: RunKind, dir: string) => {
@@ -71,6 +73,7 @@ export function listRuns(cwd = process.cwd()): RunEntry[] {
     const meta = readJson(path.join(dir, 'meta.json'));
     if (!meta && !fs.readdirSync(dir).some((f) => f.endsWith('.gguf'))) continue;
     const e = note(id, 'unlearn', dir);
+    e.meta = meta;
     if (meta) e.summary = meta;
     if (fs.existsSync(path.join(dir, 'report.md'))) e.markdown ??= path.join(dir, 'report.md');
   }
@@ -153,7 +156,7 @@ export function planReport(chosen: RunEntry[], cwd: string, defaultData = 'dave'
     const out = path.join('reports', r.id);
     const evaluated = fs.existsSync(path.join(cwd, out, 'summary.json'));
     if (r.dirs.unlearn) {
-      const meta = (r.summary ?? {}) as Record<string, unknown>;
+      const meta = r.meta ?? {};
       const base = str((meta.base as Record<string, unknown> | undefined)?.checkpoint);
       if (!base) return `${r.id}: meta.json does not name the checkpoint it was unlearned from`;
       const files = (meta.files ?? {}) as Record<string, unknown>;

@@ -159,7 +159,9 @@ export function DataScreen({ active, keysActive, width, height }: ScreenProps) {
   else {
     const rows = Math.max(1, bodyH - 3);
     const first = Math.max(0, Math.min(cur - Math.floor(rows / 2), items.length - rows));
-    const idW = Math.min(Math.max(8, ...items.slice(first, first + rows).map((it) => it.id.length)), Math.floor(inner * 0.35));
+    // Facts are listed by attribute (their ids repeat the person's name); plain texts by id.
+    const label = (it: Item) => (isFact(it) ? it.attribute : it.id);
+    const idW = Math.min(Math.max(8, ...items.slice(first, first + rows).map((it) => label(it).length)), Math.floor(inner * 0.3));
     body = (
       <Panel title={`${split}: ${items.length} items${items.length ? ` (${cur + 1}/${items.length})` : ''}`} height={bodyH} width={width} focused={active}>
         {items.slice(first, first + rows).map((it, j) => {
@@ -168,7 +170,7 @@ export function DataScreen({ active, keysActive, width, height }: ScreenProps) {
           const decoy = isFact(it) && it.decoy_of;
           return (
             <Text key={it.id} wrap="truncate" inverse={i === cur && active} color={decoy ? theme.warn : undefined}>
-              {truncate(it.id, idW).padEnd(idW + 1)}
+              {truncate(label(it), idW).padEnd(idW + 1)}
               {decoy ? `≈ ${it.decoy_of} · ` : ''}
               {truncate(text, inner - idW - 1)}
             </Text>

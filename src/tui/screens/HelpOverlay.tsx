@@ -17,7 +17,7 @@ export const HELP: Array<{ tab: TabId | 'global'; title: string; keys: Array<[st
       ['q / Ctrl-C', 'quit (asks; cancels jobs cleanly)'],
       ['Esc', 'cancel the running job / close'],
       ['↑↓ Enter ←→', 'move, edit, choose in forms'],
-      ['Enter in a field', 'edit; Enter keeps, Esc drops'],
+      ['Enter (field)', 'edit; Enter keeps, Esc drops'],
     ],
   },
   {
@@ -53,7 +53,7 @@ export const HELP: Array<{ tab: TabId | 'global'; title: string; keys: Array<[st
     tab: 'unlearn',
     title: '4 Unlearn',
     keys: [
-      ['Enter on targets', 'pick layer targets (Space)'],
+      ['Enter (targets)', 'pick layer targets (Space)'],
       ['r', 'run (2+ targets: compare)'],
       ['Esc', 'cancel at the next step'],
       ['c', 'open the comparison'],
@@ -75,7 +75,7 @@ export const HELP: Array<{ tab: TabId | 'global'; title: string; keys: Array<[st
     keys: [
       ['↑↓', 'run'],
       ['Space', 'mark (one report of several)'],
-      ['w', 'write report.md + .html'],
+      ['w', 'evaluate if needed, write report.html'],
       ['o', 'open report.html'],
       ['r', 'refresh'],
     ],
@@ -83,57 +83,49 @@ export const HELP: Array<{ tab: TabId | 'global'; title: string; keys: Array<[st
   { tab: 'rum', title: '7 RUM', keys: [['r', 'run the ToW / MIA-gap table'], ['Esc', 'cancel']] },
 ];
 
-export function HelpOverlay({ width, height, tab }: { width: number; height: number; tab: TabId }) {
+/** The help as lines: a title per screen, then its keys (the current screen first). */
+export function helpLines(tab: TabId): Array<{ title?: string; current?: boolean; key?: string; what?: string }> {
   const sections = [...HELP.filter((h) => h.tab === tab), ...HELP.filter((h) => h.tab === 'global'), ...HELP.filter((h) => h.tab !== tab && h.tab !== 'global')];
-  const colW = Math.floor((width - 4) / 2);
-  const keyW = 17;
-  // Two columns, filled top to bottom.
-  const lines: Array<{ text: React.ReactNode; key: string }> = [];
-  for (const s of sections) {
-    lines.push({
-      key: s.title,
-      text: (
-        <Text bold color={s.tab === tab ? theme.accent : undefined}>
-          {s.title}
-        </Text>
-      ),
-    });
-    for (const [k, what] of s.keys) {
-      lines.push({
-        key: `${s.title}:${k}`,
-        text: (
-          <Text wrap="truncate">
-            <Text color={theme.accent}>{`  ${k}`.padEnd(keyW)}</Text>
-            <Text>{what.slice(0, colW - keyW - 1)}</Text>
-          </Text>
-        ),
-      });
-    }
-  }
-  const rows = height - 3;
-  const left = lines.slice(0, rows);
-  const right = lines.slice(rows, rows * 2);
+  return sections.flatMap((s) => [{ title: s.title, current: s.tab === tab }, ...s.keys.map(([key, what]) => ({ key, what }))]);
+}
+
+/** Every key in columns; ↑↓ / PgUp / PgDn scroll when they do not all fit. */
+export function HelpOverlay({ width, height, tab, scroll = 0 }: { width: number; height: number; tab: TabId; scroll?: number }) {
+  const lines = helpLines(tab);
+  const cols = width >= 120 ? 3 : 2;
+  const colW = Math.floor((width - 4) / cols);
+  const keyW = Math.min(18, Math.max(...HELP.flatMap((s) => s.keys.map(([k]) => k.length))) + 3);
+  const rows = height - 4;
+  const pages = Math.max(0, Math.ceil(lines.length / cols) - rows);
+  const first = Math.max(0, Math.min(scroll, pages));
+  const perCol = Math.max(rows, Math.ceil(lines.length / cols));
+  const columns = Array.from({ length: cols }, (_, c) => lines.slice(c * perCol, (c + 1) * perCol).slice(first, first + rows));
   return (
     <Box flexDirection="column" borderStyle="double" borderColor={theme.accent} width={width} height={height} paddingX={1}>
       <Text bold wrap="truncate">
-        unlearnkit keys <Text color={theme.muted}>(Esc, ? or q closes · every action is also a CLI command: unlearnkit --help)</Text>
+        unlearnkit keys <Text color={theme.muted}>· Esc, ? or q closes · every action is also a CLI command (unlearnkit --help)</Text>
       </Text>
-      <Box>
-        <Box flexDirection="column" width={colW}>
-          {left.map((l) => (
-            <Box key={l.key} height={1}>
-              {l.text}
-            </Box>
-          ))}
-        </Box>
-        <Box flexDirection="column" width={colW}>
-          {right.map((l) => (
-            <Box key={l.key} height={1}>
-              {l.text}
-            </Box>
-          ))}
-        </Box>
+      <Box height={rows}>
+        {columns.map((col, c) => (
+          <Box key={c} flexDirection="column" width={colW}>
+            {col.map((l, i) =>
+              l.title ? (
+                <Text key={i} bold color={l.current ? theme.accent : undefined} wrap="truncate">
+                  {l.title}
+                </Text>
+              ) : (
+                <Text key={i} wrap="truncate">
+                  <Text color={theme.accent}>{`  ${l.key} `.padEnd(keyW)}</Text>
+                  <Text>{l.what}</Text>
+                </Text>
+              ),
+            )}
+          </Box>
+        ))}
       </Box>
+      <Text color={theme.muted} wrap="truncate">
+        {pages > 0 ? `↑↓ scroll (${first + rows}/${perCol} lines per column)` : ' '}
+      </Text>
     </Box>
   );
 }
