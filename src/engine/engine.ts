@@ -61,7 +61,7 @@ export class Engine {
     withQuietGgmlLog(this.lib, () => this.g.ggml_backend_load_all_from_path!(this.bins.dir));
     this.nodeLlamaCpp = nodeLlamaCppVersion();
     this.cpuVariant = detectCpuVariant();
-    const envThreads = Number(process.env.UNLEARNKIT_THREADS);
+    const envThreads = Number(process.env.UNLEARNKIT_THREADS); // a number, or 'auto' (see Graph.pickThreads)
     this.maxThreads = Math.max(1, opts.threads ?? (Number.isInteger(envThreads) && envThreads > 0 ? envThreads : os.availableParallelism()));
     this.devices = this.listDevices();
     const want = choice === 'auto' ? undefined : choice;

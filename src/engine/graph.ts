@@ -459,17 +459,20 @@ export class Graph {
   }
 
   /**
-   * CPU thread count per graph, tuned by measurement: the first computes alternate between 1
-   * thread and all threads, then the faster is kept, re-checked every 64 computes. ggml's worker
-   * threads meet at a spinning barrier after every node, so for graphs of many small nodes, or when
-   * other processes load the cores, one thread can be several times faster than two; for large
-   * graphs on an idle machine, all threads win. The first compute uses a size heuristic.
+   * CPU thread count per graph. By default a deterministic rule from the graph's size
+   * (Engine.threadsForWork), so that results do not depend on timing: some ggml ops (e.g. the
+   * cross-entropy loss) sum per-thread partial results, so their low bits depend on the thread
+   * count. With UNLEARNKIT_THREADS=auto the count is tuned by measurement instead: the first
+   * computes alternate between 1 thread and all threads and the faster is kept, re-checked every
+   * 64 computes (ggml's spinning thread barriers make one thread several times faster for graphs of
+   * many small nodes or on a loaded machine) — faster, but not bit-reproducible.
    */
   private pickThreads(graph: Ptr, phase: Phase): number {
     const max = this.engine.maxThreads;
-    if (max <= 1 || process.env.UNLEARNKIT_THREADS) return this.engine.maxThreads;
+    const heuristic = this.engine.threadsForWork(this.flopsForward * (phase === 'forward' ? 1 : 3));
+    if (max <= 1 || process.env.UNLEARNKIT_THREADS !== 'auto') return heuristic;
     const st = this.threadStats.get(graph);
-    if (!st) return this.engine.threadsForWork(this.flopsForward * (phase === 'forward' ? 1 : 3));
+    if (!st) return heuristic;
     if (st.n < 5) return st.n % 2 === 1 ? 1 : max; // computes 2..5 alternate (the first is a warm-up)
     if (st.n % 64 === 0) return st.chosen === 1 ? max : 1; // periodic re-check of the other count
     return st.chosen;
