@@ -118,7 +118,7 @@ for (const [f, n] of [['forget.jsonl', 6], ['retain.jsonl', 6], ['holdout.jsonl'
 }
 const embedded = fs.existsSync(path.join(ROOT, 'models', 'unlearnkit-base.gguf'));
 const threads = process.env.UNLEARNKIT_THREADS ?? '1';
-const cmd = `cd '${work}' && UNLEARNKIT_THREADS=${threads} UNLEARNKIT_TUI_LOG='${path.join(work, 'tui.log')}' '${process.execPath}' '${path.join(ROOT, 'bin', 'unlearnkit.js')}'; echo "TUI EXITED $?"; sleep 30`;
+const cmd = `cd '${work}' && CI=false UNLEARNKIT_THREADS=${threads} UNLEARNKIT_TUI_LOG='${path.join(work, 'tui.log')}' '${process.execPath}' '${path.join(ROOT, 'bin', 'unlearnkit.js')}'; echo "TUI EXITED $?"; sleep 30`;
 process.on('exit', () => {
   try {
     execFileSync('tmux', ['kill-session', '-t', session], { stdio: 'ignore' });

@@ -23,7 +23,12 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (argv.length <= 2) {
       // No command: the terminal UI in an interactive terminal, the help otherwise (pipes, CI).
-      if (process.stdout.isTTY && process.stdin.isTTY) return await (await import('./tui/index.tsx')).runTui();
+      if (process.stdout.isTTY && process.stdin.isTTY) {
+        // ink renders nothing until exit when it believes it runs in CI (is-in-ci reads CI at
+        // import); a person (or tmux) at a real terminal asked for the TUI, so say it is not CI.
+        process.env.CI = 'false';
+        return await (await import('./tui/index.tsx')).runTui();
+      }
       program.outputHelp();
       return 0;
     }
