@@ -40,8 +40,9 @@ export interface LlamaLayerTrace {
   q: Tensor;
   k: Tensor;
   v: Tensor;
-  /** Contiguous q in attention layout [hd, T, H, B]. */
+  /** Contiguous q in attention layout [hd, T, H, B]; v transposed per head [T, hd, Hkv, B]. */
   Q: Tensor;
+  Vt: Tensor;
   /** softmax(K^T Q / sqrt(hd) + mask) [T_k, T_q, H, B]. */
   p: Tensor;
   /** Attention output before W_o [d, N], and W_o o2. */
@@ -99,8 +100,9 @@ export function buildLlama(
     const v = op.reshape(vl, [hd, c.nHeadKv, T, B]);
     let o2: Tensor;
     let Q: Tensor | null = null;
+    let Vt: Tensor | null = null;
     let p: Tensor | null = null;
-    if (mode.differentiable) ({ o2, Q, p } = trainAttention(q, k, v, inp.mask, T, B));
+    if (mode.differentiable) ({ o2, Q, Vt, p } = trainAttention(q, k, v, inp.mask, T, B));
     else o2 = causalAttention(q, k, v, inp.mask, T, B, mode);
     const ao = mm('attn_output', o2);
     x = op.add(x, ao);
@@ -111,7 +113,7 @@ export function buildLlama(
     const a = op.swigluSplit(gp, up);
     const fo = mm('ffn_down', a);
     x = op.add(x, fo);
-    if (mode.differentiable) layers.push({ xin, r1, h, ql, kl, vl, q, k, v, Q: Q!, p: p!, o2, ao, xmid, r2, h2, gp, up, a, fo });
+    if (mode.differentiable) layers.push({ xin, r1, h, ql, kl, vl, q, k, v, Q: Q!, Vt: Vt!, p: p!, o2, ao, xmid, r2, h2, gp, up, a, fo });
   }
   const { r: rF, h: hidden } = norm('output_norm.weight', x);
   const outName = c.tiedOutput ? 'token_embd.weight' : 'output.weight';
@@ -123,16 +125,18 @@ export function buildLlama(
 /**
  * Causal grouped-query attention for training graphs: the same ops, in the same order, as the
  * training branch of layers.ts causalAttention (so the values are identical), also returning the
- * contiguous q and the attention probabilities the manual backward needs.
+ * contiguous q, the per-head transposed v (before the GQA tiling) and the attention probabilities
+ * the manual backward needs.
  * q: [hd, H, T, B]; k, v: [hd, Hkv, T, B]. Returns o2 [hd * H, T * B].
  */
-function trainAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, T: number, B: number): { o2: Tensor; Q: Tensor; p: Tensor } {
+function trainAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, T: number, B: number): { o2: Tensor; Q: Tensor; Vt: Tensor; p: Tensor } {
   const hd = q.ne[0];
   const H = q.ne[1];
   const Hkv = k.ne[1];
   const Q = op.cont(op.permute(q, [0, 2, 1, 3])); // [hd, T, H, B]
   let K = op.cont(op.permute(k, [0, 2, 1, 3])); // [hd, T, Hkv, B]
-  let Vt = op.cont(op.permute(v, [1, 2, 0, 3])); // [T, hd, Hkv, B]
+  const VtKv = op.cont(op.permute(v, [1, 2, 0, 3])); // [T, hd, Hkv, B]
+  let Vt = VtKv;
   if (Hkv !== H) {
     const g = H / Hkv;
     // insert a group axis before the KV-head axis and tile along it: head index = j + g * kvHead
@@ -142,5 +146,5 @@ function trainAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, T: number
   const kq = op.mulMat(K, Q); // [Tk, Tq, H, B]
   const p = op.softMaxExt(kq, mask, 1 / Math.sqrt(hd), 0);
   const o = op.mulMat(Vt, p); // [hd, Tq, H, B]
-  return { o2: op.reshape(op.cont(op.permute(o, [0, 2, 1, 3])), [hd * H, T * B]), Q, p };
+  return { o2: op.reshape(op.cont(op.permute(o, [0, 2, 1, 3])), [hd * H, T * B]), Q, Vt: VtKv, p };
 }
