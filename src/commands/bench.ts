@@ -17,13 +17,15 @@ import { benchRum, printRumBench } from '../rum/bench.ts';
 type Suite = { name: string; description: string; run: (o: BenchOpts) => Promise<unknown>; print?: (r: any) => void };
 export interface BenchOpts {
   quick?: boolean;
+  /** train: also the reference config side by side with PyTorch (issue 11). */
+  reference?: boolean;
 }
 
 /** Registered suites; other modules add theirs here. */
 export const SUITES: Suite[] = [
   { name: 'engine', description: 'fp32 matmul GFLOP/s at 512^3, 1024^3, 2048^3 and an MLP training step', run: (o) => benchEngine(o), print: printEngineBench },
   { name: 'eval', description: 'per-token log-prob throughput of our engine vs node-llama-cpp on the same model', run: (o) => benchEval({ quick: o.quick }), print: printBenchEval },
-  { name: 'train', description: 'fine-tuning step speed vs matmul, and the first-epoch record overhead', run: (o) => benchTrain(o), print: printTrainBench },
+  { name: 'train', description: 'fine-tuning step speed vs matmul, and the first-epoch record overhead', run: (o) => benchTrain({ quick: o.quick, reference: o.reference }), print: printTrainBench },
   { name: 'unlearn', description: 'time of each unlearning method on the Dave forget set / time of building the retain-only model', run: (o) => benchUnlearn({ quick: o.quick }), print: printUnlearnBench },
   { name: 'rum', description: 'RUM CNN training images/s and GFLOP/s vs matmul', run: (o) => benchRum(o as never), print: printRumBench },
   { name: 'serve', description: 'inference server: loopback load and overhead vs node-llama-cpp', run: (o) => runServeBench(o as never), print: printServeBench },
@@ -54,8 +56,9 @@ export function register(program: Command): void {
     .argument('<suite>', 'suite name or "all"')
     .option('--json', 'print the JSON result')
     .option('--quick', 'fewer repetitions')
-    .action(async (suite: string, o: { json?: boolean; quick?: boolean }) => {
+    .option('--reference', 'train: also run the reference LLaMA config against the PyTorch reference (Debian python3-torch)')
+    .action(async (suite: string, o: { json?: boolean; quick?: boolean; reference?: boolean }) => {
       const names = suite === 'all' ? SUITES.map((s) => s.name) : [suite];
-      for (const n of names) await runSuite(n, { quick: o.quick }, !!o.json);
+      for (const n of names) await runSuite(n, { quick: o.quick, reference: o.reference }, !!o.json);
     });
 }
