@@ -3,7 +3,7 @@
  */
 import type { Command } from 'commander';
 import fs from 'node:fs';
-import { CausalLM, LMSession } from '../model/model.ts';
+import { CausalLM, sequenceLogprobs } from '../model/model.ts';
 import { generateTokens } from '../model/generate.ts';
 import { tokenizerFromGguf, type Tokenizer } from '../model/tokenizer/index.ts';
 import { listGroups, resolveFilter } from '../model/paramGroups.ts';
@@ -17,16 +17,8 @@ export function loadModelWithTokenizer(path: string): { model: CausalLM; tokeniz
   return { model, tokenizer };
 }
 
-/** Per-token log-probabilities of `text` with our engine. */
-export function ourLogprobs(model: CausalLM, tokens: number[]): number[] {
-  const s = new LMSession(model, { T: tokens.length, B: 1, mode: 'eval' });
-  try {
-    s.setBatch([tokens]);
-    return s.tokenLogprobs()[0]!;
-  } finally {
-    s.dispose();
-  }
-}
+/** Per-token log-probabilities with our engine (kept under this name for the TUI). */
+export const ourLogprobs = sequenceLogprobs;
 
 export function register(program: Command): void {
   program

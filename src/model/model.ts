@@ -383,6 +383,17 @@ export class LMSession {
   }
 }
 
+/** Per-token log-probabilities of one token sequence (BOS first) with our engine: entry i-1 is log p(tokens[i] | tokens[<i]). */
+export function sequenceLogprobs(model: CausalLM, tokens: number[]): number[] {
+  const s = new LMSession(model, { T: tokens.length, B: 1, mode: 'eval' });
+  try {
+    s.setBatch([tokens]);
+    return s.tokenLogprobs()[0]!;
+  } finally {
+    s.dispose();
+  }
+}
+
 /** log softmax(logits[off .. off+V))[target], in float64. */
 export function logSoftmaxAt(logits: Float32Array, off: number, V: number, target: number): number {
   let max = -Infinity;

@@ -24,7 +24,7 @@ import { readGguf, getMeta } from '../../src/model/gguf.ts';
 import { f16BitsToF32, f32ToF16Bits } from '../../src/model/ggufTypes.ts';
 import { readGgufVocab } from '../../src/model/tokenizer/vocab.ts';
 import { tokenizerFromHfJson } from '../../src/model/tokenizer/hf.ts';
-import { CausalLM, LMSession } from '../../src/model/model.ts';
+import { CausalLM, LMSession, sequenceLogprobs } from '../../src/model/model.ts';
 import { LlamaCppScorer } from '../../src/model/llamacppLogprobs.ts';
 import { readSafetensors, readSafetensorsF32, writeSafetensors, type SafetensorsWriteTensor } from '../../src/model/safetensors.ts';
 import { convertHfToGguf } from '../../src/model/convert/index.ts';
@@ -532,14 +532,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 function oursLogprobs(file: string, tokens: number[]): number[] {
-  const model = CausalLM.load(file);
-  const s = new LMSession(model, { T: tokens.length, B: 1, mode: 'eval' });
-  try {
-    s.setBatch([tokens]);
-    return s.tokenLogprobs()[0]!;
-  } finally {
-    s.dispose();
-  }
+  return sequenceLogprobs(CausalLM.load(file), tokens);
 }
 
 const hfTokCache = new Map<string, ReturnType<typeof tokenizerFromHfJson>>();

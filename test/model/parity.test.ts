@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { needFixture } from '../helpers/fixtures.ts';
-import { CausalLM, LMSession } from '../../src/model/model.ts';
+import { CausalLM, LMSession, sequenceLogprobs } from '../../src/model/model.ts';
 import { generateTokens } from '../../src/model/generate.ts';
 import { tokenizerFromGguf } from '../../src/model/tokenizer/index.ts';
 import { llamaCppLogprobs } from '../../src/model/llamacppLogprobs.ts';
@@ -26,15 +26,7 @@ const TEXT =
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'uk-parity-'));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function ours(model: CausalLM, tokens: number[]): number[] {
-  const s = new LMSession(model, { T: tokens.length, B: 1, mode: 'eval' });
-  try {
-    s.setBatch([tokens]);
-    return s.tokenLogprobs()[0]!;
-  } finally {
-    s.dispose();
-  }
-}
+const ours = sequenceLogprobs;
 
 async function compare(file: string, tokens: number[]): Promise<number> {
   const model = CausalLM.load(file);
