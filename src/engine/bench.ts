@@ -9,9 +9,11 @@ import { getEngine } from './engine.ts';
 import { Graph } from './graph.ts';
 import * as op from './ops.ts';
 import { Rng } from '../util/rng.ts';
+import { nativeKernels } from './native.ts';
 
 export interface MatmulResult {
   n: number;
+  kernel: 'ggml' | 'native';
   ms: number;
   gflops: number;
 }
@@ -27,6 +29,11 @@ export interface EngineBench {
   nodeLlamaCpp: string;
   ggml: string;
   matmul: MatmulResult[];
+  /** The same products on unlearnkit's native kernel (empty when it is not built; see nativeKernel). */
+  nativeMatmul: MatmulResult[];
+  nativeKernel: string;
+  /** native / ggml GFLOP/s at 1024^3, measured in this run. */
+  nativeOverGgml1024: number | null;
   mlpStep: { batch: number; dims: number[]; params: number; msPerStep: number; gflopPerStep: number; gflops: number; shareOfMatmul1024: number };
 }
 
@@ -41,19 +48,24 @@ function timeBest(fn: () => void, reps: number): number {
   return best;
 }
 
-export function benchMatmul(n: number, reps: number): MatmulResult {
+/**
+ * An n^3 f32 product, best of `reps`: ggml's mul_mat, or unlearnkit's native kernel (op.fastMatMul,
+ * which training graphs use on the CPU; null when it is not built).
+ */
+export function benchMatmul(n: number, reps: number, kernel: 'ggml' | 'native' = 'ggml'): MatmulResult | null {
   const g = new Graph({ maxNodes: 16 });
   try {
     const a = g.input('a', [n, n]);
     const b = g.input('b', [n, n]);
-    const c = op.mulMat(a, b);
+    if (kernel === 'native' && !op.nativeMatMulFor(a)) return null;
+    const c = kernel === 'native' ? op.fastMatMul(a, b) : op.mulMat(a, b);
     g.build({ outputs: [c] });
     g.allocate();
     const rng = new Rng(n);
     g.set(a, rng.normalArray(n * n));
     g.set(b, rng.normalArray(n * n));
     const ms = timeBest(() => g.compute('forward'), reps);
-    return { n, ms, gflops: (2 * n ** 3) / (ms * 1e6) };
+    return { n, kernel, ms, gflops: (2 * n ** 3) / (ms * 1e6) };
   } finally {
     g.dispose();
   }
@@ -97,7 +109,9 @@ export function benchMlpStep(reps: number, batch = 256, dims = [1024, 1024, 1024
 export async function benchEngine(o: { quick?: boolean } = {}): Promise<EngineBench> {
   const e = getEngine();
   const reps = o.quick ? 2 : 5;
-  const matmul = [512, 1024, 2048].map((n) => benchMatmul(n, n === 2048 ? Math.max(2, reps - 2) : reps));
+  const sizes = [512, 1024, 2048];
+  const matmul = sizes.map((n) => benchMatmul(n, n === 2048 ? Math.max(2, reps - 2) : reps)!);
+  const nativeMatmul = sizes.map((n) => benchMatmul(n, n === 2048 ? Math.max(2, reps - 2) : reps, 'native')).filter((m) => m !== null);
   const mlp = benchMlpStep(reps);
   const m1024 = matmul.find((m) => m.n === 1024)!;
   mlp.shareOfMatmul1024 = mlp.gflops / m1024.gflops;
@@ -112,16 +126,21 @@ export async function benchEngine(o: { quick?: boolean } = {}): Promise<EngineBe
     nodeLlamaCpp: e.nodeLlamaCpp,
     ggml: e.lib.version,
     matmul,
+    nativeMatmul,
+    nativeKernel: nativeKernels().reason,
+    nativeOverGgml1024: nativeMatmul.length ? nativeMatmul.find((m) => m.n === 1024)!.gflops / m1024.gflops : null,
     mlpStep: mlp,
   };
 }
 
 export function printEngineBench(r: EngineBench): void {
   const lines = [`engine benchmark on ${r.device} (${r.deviceDescription}, CPU variant ${r.cpuVariant}, ${r.threads} threads)`];
-  for (const m of r.matmul) lines.push(`  matmul ${m.n}^3: ${m.gflops.toFixed(1)} GFLOP/s (${m.ms.toFixed(2)} ms)`);
+  for (const m of r.matmul) lines.push(`  ggml mul_mat ${m.n}^3: ${m.gflops.toFixed(1)} GFLOP/s (${m.ms.toFixed(2)} ms)`);
+  for (const m of r.nativeMatmul) lines.push(`  native matmul ${m.n}^3: ${m.gflops.toFixed(1)} GFLOP/s (${m.ms.toFixed(2)} ms)`);
+  lines.push(`  native kernel: ${r.nativeKernel}` + (r.nativeOverGgml1024 !== null ? `; native / ggml at 1024^3 = ${r.nativeOverGgml1024.toFixed(2)}` : ''));
   const s = r.mlpStep;
   lines.push(
-    `  MLP step ${s.dims.join('-')} x ${s.batch}: ${s.msPerStep.toFixed(2)} ms, ${s.gflops.toFixed(1)} GFLOP/s = ${(100 * s.shareOfMatmul1024).toFixed(0)}% of matmul 1024^3`,
+    `  MLP step ${s.dims.join('-')} x ${s.batch} (ggml automatic backward): ${s.msPerStep.toFixed(2)} ms, ${s.gflops.toFixed(1)} GFLOP/s = ${(100 * s.shareOfMatmul1024).toFixed(0)}% of ggml mul_mat 1024^3`,
   );
   process.stdout.write(lines.join('\n') + '\n');
 }

@@ -119,6 +119,7 @@ const DECLS: Array<[LibName, string]> = [
   ['base', 'void* ggml_rms_norm_back(void* ctx, void* a, void* b, float eps)'],
   ['base', 'void* ggml_mul_mat(void* ctx, void* a, void* b)'],
   ['base', 'void* ggml_out_prod(void* ctx, void* a, void* b)'],
+  ['base', 'void* ggml_custom_4d(void* ctx, int type, int64_t ne0, int64_t ne1, int64_t ne2, int64_t ne3, void* args, int n_args, void* fun, int n_tasks, void* userdata)'],
   ['base', 'void* ggml_scale(void* ctx, void* a, float s)'],
   ['base', 'void* ggml_scale_bias(void* ctx, void* a, float s, float b)'],
   ['base', 'void* ggml_add_inplace(void* ctx, void* a, void* b)'],
@@ -349,6 +350,47 @@ export function attachCpuThreadpool(lib: LoadedGgml, reg: Ptr, backend: Ptr, nTh
 /** Call the CPU backend's ggml_backend_set_n_threads through the function pointer the registry returns. */
 export function callSetNThreads(fnPtr: Ptr, backend: Ptr, nThreads: number): void {
   koffi.call(fnPtr, SetNThreadsProto, backend, nThreads);
+}
+
+/** Libraries that must stay loaded for the life of the process (their code is called from ggml). */
+const keptLibraries: unknown[] = [];
+
+/** unlearnkit's own kernel library (native/matmul.c), as loaded by native.ts. */
+export interface LoadedNativeKernels {
+  /** Address of `uk_matmul_op`, a ggml_custom_op_t with ggml_mul_mat's semantics. */
+  matmulOp: Ptr;
+  /** What the compiler built (tile size and instruction set). */
+  info: string;
+}
+
+/**
+ * Load the kernel library at `file` and check that its mirror of struct ggml_tensor has the layout
+ * koffi's declaration (and so ggml) has; throws naming the mismatch.
+ */
+export function loadNativeKernelLibrary(file: string): LoadedNativeKernels {
+  const lib = koffi.load(file);
+  // koffi unloads a library whose handle is garbage-collected; ggml graphs keep calling into this one
+  keptLibraries.push(lib);
+  const size = Number(lib.func('size_t uk_abi_tensor_size()')());
+  const data = Number(lib.func('size_t uk_abi_data_offset()')());
+  const src = Number(lib.func('size_t uk_abi_src_offset()')());
+  const want = { size: koffi.sizeof(TensorStruct), data: koffi.offsetof(TensorStruct, 'data'), src: koffi.offsetof(TensorStruct, 'src') };
+  if (size !== want.size || data !== want.data || src !== want.src) {
+    throw new Error(
+      `native kernels in ${file} were built for another struct ggml_tensor layout ` +
+        `(size ${size}, data at ${data}, src at ${src}; ggml ${EXPECTED_GGML_VERSION} has ${want.size}, ${want.data}, ${want.src})`,
+    );
+  }
+  const matmulOp = asPtr(lib.func('void* uk_matmul_op_ptr()')());
+  if (matmulOp === null) throw new Error(`native kernels in ${file}: uk_matmul_op_ptr() returned NULL`);
+  return { matmulOp, info: String(lib.func('const char* uk_kernel_info()')()) };
+}
+
+/** Pack tensor pointers into a C array (struct ggml_tensor **) for calls such as ggml_custom_4d. */
+export function pointerArray(ptrs: Ptr[]): Buffer {
+  const b = Buffer.alloc(8 * ptrs.length);
+  ptrs.forEach((p, i) => b.writeBigUInt64LE(p, 8 * i));
+  return b;
 }
 
 /** Normalise a pointer returned by koffi: null for NULL. */

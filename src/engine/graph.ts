@@ -22,6 +22,7 @@ import { getEngine, type Engine, type DeviceInfo } from './engine.ts';
 import { readTensorHeader, ptrOrNull, type Ptr } from './ffi.ts';
 import { checkShape, dtypeFromCode, GGML_TYPE, numel, shapeStr, trimShape, type DType, type Shape } from './types.ts';
 import { assertDifferentiable } from './autodiff.ts';
+import { isNativeMatMulNode } from './native.ts';
 
 export class Tensor {
   constructor(
@@ -439,9 +440,10 @@ export class Graph {
 
   /**
    * Run one phase: 'forward', 'backward' (forward + gradients), 'step' (see step()), or the same
-   * with the extra nodes ('backwardExtras', 'stepExtras').
+   * with the extra nodes ('backwardExtras', 'stepExtras'). `threads` fixes the CPU thread count
+   * (tests, benchmarks) instead of the size rule of pickThreads.
    */
-  compute(phase: Phase = 'forward'): void {
+  compute(phase: Phase = 'forward', opts: { threads?: number } = {}): void {
     this.requireAllocated();
     const graph = this.graphOf(phase);
     if (graph === null) throw new Error(`no ${phase} graph was built`);
@@ -450,7 +452,7 @@ export class Graph {
       this.assertSupported(graph, backend);
       this.checkedSupport.add(graph);
     }
-    const threads = this.device.type === 'cpu' ? this.pickThreads(graph, phase) : 1;
+    const threads = this.device.type !== 'cpu' ? 1 : opts.threads !== undefined ? Math.max(1, Math.min(opts.threads, this.engine.maxThreads)) : this.pickThreads(graph, phase);
     this.engine.setThreads(threads, this.device);
     const t0 = performance.now();
     const status = Number(this.g.ggml_backend_graph_compute!(backend, graph));
@@ -613,7 +615,8 @@ function estimateFlops(g: Graph): number {
     const h = readTensorHeader(n);
     const out = h.ne[0] * h.ne[1] * h.ne[2] * h.ne[3];
     const a = h.src[0];
-    if (String(g.g.ggml_op_desc!(n)) === 'MUL_MAT' && a) {
+    const opName = String(g.g.ggml_op_desc!(n));
+    if ((opName === 'MUL_MAT' || isNativeMatMulNode(h, opName)) && a) {
       const k = readTensorHeader(a).ne[0];
       flops += 2 * k * out;
     } else flops += out;

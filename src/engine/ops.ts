@@ -7,6 +7,8 @@
  */
 import type { Tensor } from './graph.ts';
 import { GGML_TYPE, shapeStr, type DType } from './types.ts';
+import { pointerArray } from './ffi.ts';
+import { nativeKernels } from './native.ts';
 
 function same(a: Tensor, b: Tensor, op: string): void {
   if (a.graph !== b.graph) throw new TypeError(`${op}: tensors belong to different Graphs`);
@@ -127,6 +129,35 @@ export function mulMat(a: Tensor, b: Tensor): Tensor {
   }
   if (b.dtype !== 'f32') throw new TypeError(`mulMat: the second operand must be f32, got ${b}`);
   return wrap(a, fn(a).ggml_mul_mat!(ctxOf(a), a.ptr, b.ptr), 'mulMat');
+}
+
+/** Whether fastMatMul runs unlearnkit's native kernel for tensors of this graph (CPU graphs with the kernels built). */
+export function nativeMatMulFor(a: Tensor): boolean {
+  return a.graph.device.type === 'cpu' && nativeKernels().kernels !== null;
+}
+
+/**
+ * mulMat with unlearnkit's packed GEMM (native/matmul.c, see native.ts) on CPU graphs, ggml_mul_mat
+ * elsewhere. Same result as mulMat up to float rounding (its own summation order), but a and b may
+ * be any strided views: transposes and permutes are read through their strides instead of copied
+ * (on the ggml fallback they are made contiguous first). Not differentiable by ggml's autodiff (a
+ * custom op): for graphs with a hand-written backward, and for forward graphs that need no
+ * bit-parity with llama.cpp (evaluation keeps ggml_mul_mat for that).
+ */
+export function fastMatMul(a: Tensor, b: Tensor): Tensor {
+  same(a, b, 'fastMatMul');
+  if (a.ne[0] !== b.ne[0]) throw new TypeError(`fastMatMul: inner dimensions differ: ${shapeStr(a.ne)} x ${shapeStr(b.ne)} (ne[0] must match)`);
+  if (b.ne[2] % a.ne[2] !== 0 || b.ne[3] % a.ne[3] !== 0) {
+    throw new TypeError(`fastMatMul: batch dims of ${shapeStr(a.ne)} do not broadcast into ${shapeStr(b.ne)}`);
+  }
+  const k = a.graph.device.type === 'cpu' ? nativeKernels().kernels : null;
+  if (!k || a.dtype !== 'f32' || b.dtype !== 'f32') {
+    const contig = (t: Tensor) => (t.graph.g.ggml_is_contiguous!(t.ptr) ? t : cont(t));
+    return mulMat(contig(a), contig(b));
+  }
+  const ne = [a.ne[1]!, b.ne[1]!, b.ne[2]!, b.ne[3]!];
+  const p = fn(a).ggml_custom_4d!(ctxOf(a), GGML_TYPE.f32, ne[0], ne[1], ne[2], ne[3], pointerArray([a.ptr, b.ptr]), 2, k.matmulOp, -1, null);
+  return wrap(a, p, 'fastMatMul');
 }
 
 /** Outer product a [M, K] (x) b [N, K] -> [M, N] (ggml_out_prod). */

@@ -38,11 +38,17 @@ export interface BuildMode {
   differentiable: boolean;
   /** Called for every use of a weight (training graphs that record per-example gradients). */
   tap?: (t: WeightTap) => void;
+  /**
+   * Matrix products through op.fastMatMul (unlearnkit's native GEMM on the CPU) instead of
+   * ggml_mul_mat: for training graphs with the hand-written backward, which ggml's autodiff never
+   * walks. Evaluation graphs leave it off to keep bit-parity with llama.cpp.
+   */
+  fastMatmul?: boolean;
 }
 
 /** W x, reporting the use of W to the tap. */
 export function linear(name: string, W: Tensor, x: Tensor, mode: BuildMode): Tensor {
-  const y = op.mulMat(W, x);
+  const y = mode.fastMatmul ? op.fastMatMul(W, x) : op.mulMat(W, x);
   mode.tap?.({ name, kind: 'matmul', input: x, output: y });
   return y;
 }

@@ -102,7 +102,7 @@ export function buildLlama(
     let Q: Tensor | null = null;
     let Vt: Tensor | null = null;
     let p: Tensor | null = null;
-    if (mode.differentiable) ({ o2, Q, Vt, p } = trainAttention(q, k, v, inp.mask, T, B));
+    if (mode.differentiable) ({ o2, Q, Vt, p } = trainAttention(q, k, v, inp.mask, T, B, mode.fastMatmul === true && op.nativeMatMulFor(q)));
     else o2 = causalAttention(q, k, v, inp.mask, T, B, mode);
     const ao = mm('attn_output', o2);
     x = op.add(x, ao);
@@ -128,11 +128,23 @@ export function buildLlama(
  * contiguous q, the per-head transposed v (before the GQA tiling) and the attention probabilities
  * the manual backward needs.
  * q: [hd, H, T, B]; k, v: [hd, Hkv, T, B]. Returns o2 [hd * H, T * B].
+ *
+ * With `native` (op.fastMatMul's kernel on a CPU graph) the products read q, k and v through
+ * permuted views and broadcast the KV heads over their query-head groups (head h reads KV head
+ * h / (H / Hkv), as the tiling below does), so no copies are made; Q and Vt are then views.
  */
-function trainAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, T: number, B: number): { o2: Tensor; Q: Tensor; Vt: Tensor; p: Tensor } {
+function trainAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, T: number, B: number, native: boolean): { o2: Tensor; Q: Tensor; Vt: Tensor; p: Tensor } {
   const hd = q.ne[0];
   const H = q.ne[1];
   const Hkv = k.ne[1];
+  if (native) {
+    const Q = op.permute(q, [0, 2, 1, 3]); // [hd, T, H, B]
+    const K = op.permute(k, [0, 2, 1, 3]); // [hd, T, Hkv, B]
+    const Vt = op.permute(v, [1, 2, 0, 3]); // [T, hd, Hkv, B]
+    const p = op.softMaxExt(op.fastMatMul(K, Q), mask, 1 / Math.sqrt(hd), 0); // [Tk, Tq, H, B]
+    const o = op.fastMatMul(Vt, p); // [hd, Tq, H, B]
+    return { o2: op.reshape(op.cont(op.permute(o, [0, 2, 1, 3])), [hd * H, T * B]), Q, Vt, p };
+  }
   const Q = op.cont(op.permute(q, [0, 2, 1, 3])); // [hd, T, H, B]
   let K = op.cont(op.permute(k, [0, 2, 1, 3])); // [hd, T, Hkv, B]
   const VtKv = op.cont(op.permute(v, [1, 2, 0, 3])); // [T, hd, Hkv, B]

@@ -63,6 +63,8 @@ export interface LlamaBackwardInputs {
   trainable: Set<string>;
   inp: SequenceInputs;
   loss: LlamaLossInputs;
+  /** Build the products with op.fastMatMul (the forward was built with BuildMode.fastMatmul). */
+  fastMatmul?: boolean;
 }
 
 export interface ManualGradients {
@@ -233,6 +235,8 @@ export function buildLlamaBackward(o: LlamaBackwardInputs): ManualGradients {
 
   // token-major copies [n, N] -> [N, n] (and transposed weights), made once per tensor
   const cpu = o.logits.graph.device.type === 'cpu';
+  /** Matrix products on unlearnkit's native kernel (o.fastMatmul and a CPU graph with the kernels built). */
+  const fast = o.fastMatmul === true && op.nativeMatMulFor(o.logits);
   const transposed = new Map<bigint, Tensor>();
   const tr = (t: Tensor): Tensor => {
     let r = transposed.get(t.ptr);
@@ -248,9 +252,16 @@ export function buildLlamaBackward(o: LlamaBackwardInputs): ManualGradients {
    * `dyT` may give dy^T when it is cheaper to make than a transpose of dy.
    */
   const linearBack = (name: string, x: Tensor, dy: Tensor, needDx: boolean, dyT?: Tensor): Tensor | null => {
+    if (fast) {
+      // the native kernel reads the transposes through their strides: no copies
+      if (isTrainable(name)) addParamGrad(name, op.fastMatMul(op.transpose(x), op.transpose(dy)));
+      return needDx ? op.fastMatMul(op.transpose(W(name)), dy) : null;
+    }
     if (isTrainable(name)) addParamGrad(name, op.mulMat(tr(x), dyT ?? tr(dy)));
     return needDx ? op.mulMat(tr(W(name)), dy) : null;
   };
+  /** out_prod(a, b) = a b^T per batch (a [M, K], b [N, K] -> [M, N]); on the native kernel a product of transposed views. */
+  const outer = (a: Tensor, b: Tensor): Tensor => (fast ? op.fastMatMul(op.transpose(a), op.transpose(b)) : op.outProd(a, b));
 
   /** Backward of y = rms_norm(x) * w: the weight gradient when trainable, and dx when `needDx`. */
   const normBack = (name: string, r: Tensor, x: Tensor, dy: Tensor, needDx: boolean): Tensor | null => {
@@ -326,13 +337,14 @@ export function buildLlamaBackward(o: LlamaBackwardInputs): ManualGradients {
     const needV = needH || isTrainable(n('attn_v'));
     const do2 = linearBack(n('attn_output'), s.o2, dx, needQ || needK || needV);
     if (do2) {
-      const dO = op.cont(op.permute(op.reshape(do2, [hd, H, T, B]), [0, 2, 1, 3])); // [hd, Tq, H, B]
+      const dOview = op.permute(op.reshape(do2, [hd, H, T, B]), [0, 2, 1, 3]); // [hd, Tq, H, B]
+      const dO = fast ? dOview : op.cont(dOview);
       const dh: Tensor[] = [];
       if (needV) {
         // dV^T [Tk, hd] = p dO^T, summed over the query heads of each KV head
-        const dVt = groupSum(op.outProd(s.p, dO), s.v); // [Tk, hd, Hkv, B]
+        const dVt = groupSum(outer(s.p, dO), s.v); // [Tk, hd, Hkv, B]
         const dv = op.reshape(permutedCopy(op.permute(dVt, [2, 0, 1, 3]), dVt, cpu), [dkv, N]); // [hd, Hkv, T, B]
-        const dvT = isTrainable(n('attn_v')) ? op.reshape(op.cont(op.permute(dVt, [0, 2, 3, 1])), [N, dkv]) : undefined; // [T, B, hd, Hkv]
+        const dvT = !fast && isTrainable(n('attn_v')) ? op.reshape(op.cont(op.permute(dVt, [0, 2, 3, 1])), [N, dkv]) : undefined; // [T, B, hd, Hkv]
         nodes.set(s.vl, dv);
         const x = linearBack(n('attn_v'), s.h, dv, needH, dvT);
         if (x) dh.push(x);
@@ -340,20 +352,21 @@ export function buildLlamaBackward(o: LlamaBackwardInputs): ManualGradients {
       if (needQ || needK) {
         // dp = V^T dO as an out_prod over hd of V^T [Tk, hd] and dO^T [Tq, hd] (query head h reads
         // KV head h / (H / Hkv)): with hd as the inner dimension mul_mat runs at a third of its speed
-        const dOt = permutedCopy(op.permute(op.reshape(do2, [hd, H, T, B]), [1, 2, 0, 3]), do2, cpu); // [Tq, hd, H, B]
-        const dp = op.outProd(s.Vt, dOt); // [Tk, Tq, H, B]
-        const dS = softMaxExtBackInplace(dp, s.p, scale);
+        const dp = fast
+          ? op.fastMatMul(op.transpose(s.Vt), dO) // V^T [hd, Tk, Hkv, B] x dO [hd, Tq, H, B], KV heads broadcast
+          : op.outProd(s.Vt, permutedCopy(op.permute(op.reshape(do2, [hd, H, T, B]), [1, 2, 0, 3]), do2, cpu)); // dO^T [Tq, hd, H, B]
+        const dS = softMaxExtBackInplace(dp, s.p, scale); // [Tk, Tq, H, B]
         if (needK) {
           // dK^T [Tk, hd] = dS Q^T, summed per KV head, then back to [hd, Hkv, T, B] for rope
-          const dKt = groupSum(op.outProd(dS, s.Q), s.k); // [Tk, hd, Hkv, B]
+          const dKt = groupSum(outer(dS, s.Q), s.k); // [Tk, hd, Hkv, B]
           const dk = op.reshape(ropeExtBack(permutedCopy(op.permute(dKt, [2, 0, 1, 3]), dKt, cpu), inp.pos, ropeOpts), [dkv, N]);
           nodes.set(s.kl, dk);
           const x = linearBack(n('attn_k'), s.h, dk, needH);
           if (x) dh.push(x);
         }
         if (needQ) {
-          const Kt = permutedCopy(op.permute(s.k, [1, 2, 0, 3]), s.k, cpu); // [Tk, hd, Hkv, B]
-          const dQ = op.mulMat(Kt, dS); // [hd, Tq, H, B]
+          const KtView = op.permute(s.k, [1, 2, 0, 3]); // [Tk, hd, Hkv, B]
+          const dQ = fast ? op.fastMatMul(KtView, dS) : op.mulMat(permutedCopy(KtView, s.k, cpu), dS); // [hd, Tq, H, B]
           const dq = op.reshape(ropeExtBack(op.permute(dQ, [0, 2, 1, 3]), inp.pos, ropeOpts), [d, N]);
           nodes.set(s.ql, dq);
           const x = linearBack(n('attn_q'), s.h, dq, needH);

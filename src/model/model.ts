@@ -14,7 +14,7 @@ import { buildLlama, type LlamaTrace } from './llama.ts';
 import { buildLlamaBackward } from './llamaBackward.ts';
 import { buildGpt2 } from './gpt2.ts';
 import type { SequenceInputs, BuildMode, WeightTap } from './layers.ts';
-import { buildPerExampleNodes, readPerExample, type PerExampleNode, type PerExampleResult } from '../train/perExample.ts';
+import { buildPerExampleNodes, exampleFactor, readPerExample, type PerExampleNode, type PerExampleResult } from '../train/perExample.ts';
 import { Graph, type Tensor, type OptimizerKind, type AdamWHyper, type SgdHyper } from '../engine/graph.ts';
 import * as op from '../engine/ops.ts';
 import { dtypeFromCode, type DType } from '../engine/types.ts';
@@ -131,6 +131,8 @@ export class LMSession {
   private lossOffset: Tensor | null = null;
   private rowMask: Tensor | null = null;
   private perExampleNodes: PerExampleNode[] = [];
+  /** Per example b: n / n_b, the factor from the batch loss's gradient to its own (see perExample.ts). */
+  private exampleScale: Tensor | null = null;
   private lengths: number[] = [];
   private recordShapes = new Map<string, number[]>();
   private batch: number[][] = [];
@@ -180,7 +182,16 @@ export class LMSession {
     const taps: WeightTap[] = [];
     const record = new Set(opts.record ?? []);
     for (const n of record) if (!trainable.has(n)) throw new UserError(`recorded tensor ${n} must also be trainable`);
-    const mode: BuildMode = { differentiable: train, tap: record.size ? (t) => taps.push(t) : undefined };
+    let backward: 'auto' | 'manual' | null = null;
+    if (train) {
+      const envBackward = process.env.UNLEARNKIT_BACKWARD;
+      backward = opts.backward ?? (envBackward === 'auto' || envBackward === 'manual' ? envBackward : c.arch === 'llama' ? 'manual' : 'auto');
+      if (backward !== 'auto' && backward !== 'manual') throw new UserError(`unknown backward '${String(backward)}' (use auto or manual)`);
+      if (backward === 'manual' && c.arch !== 'llama') throw new UserError(`the manual backward exists for LLaMA models only; use backward 'auto' for ${c.arch}`);
+    }
+    // the hand-written backward lets the whole step run its products on the native kernel
+    const fastMatmul = backward === 'manual';
+    const mode: BuildMode = { differentiable: train, tap: record.size ? (t) => taps.push(t) : undefined, fastMatmul };
     const out = ARCH_BUILDERS[c.arch](c, w, inp, mode);
     this.logits = out.logits;
     if (train) {
@@ -195,12 +206,9 @@ export class LMSession {
       const masked = op.mul(out.logits, rowMask);
       const ce = op.crossEntropyLoss(masked, labels);
       this.loss = op.add(op.mul(ce, lossScale), this.lossOffset);
+      if (record.size) this.exampleScale = g.input('example_scale', [B]);
       const shapes = new Map([...record].map((n) => [n, model.weights.get(n)!.ne]));
       this.recordShapes = shapes;
-      const envBackward = process.env.UNLEARNKIT_BACKWARD;
-      const backward = opts.backward ?? (envBackward === 'auto' || envBackward === 'manual' ? envBackward : c.arch === 'llama' ? 'manual' : 'auto');
-      if (backward !== 'auto' && backward !== 'manual') throw new UserError(`unknown backward '${String(backward)}' (use auto or manual)`);
-      if (backward === 'manual' && c.arch !== 'llama') throw new UserError(`the manual backward exists for LLaMA models only; use backward 'auto' for ${c.arch}`);
       this.backwardKind = backward;
       const trace = (out as { trace?: LlamaTrace }).trace;
       g.build({
@@ -208,7 +216,9 @@ export class LMSession {
         loss: this.loss,
         backward: true,
         optimizer: opts.optimizer,
-        extras: record.size ? (gradOf) => (this.perExampleNodes = buildPerExampleNodes(taps, record, gradOf, T, B)).map((x) => x.tensor) : undefined,
+        extras: record.size
+          ? (gradOf) => (this.perExampleNodes = buildPerExampleNodes(taps, record, gradOf, T, B, { fastMatmul, exampleScale: this.exampleScale! })).map((x) => x.tensor)
+          : undefined,
         manualBackward:
           backward === 'manual'
             ? () =>
@@ -220,6 +230,7 @@ export class LMSession {
                   trainable,
                   inp,
                   loss: { maskedLogits: masked, labels, rowMask, lossScale },
+                  fastMatmul,
                 })
             : undefined,
       });
@@ -275,6 +286,7 @@ export class LMSession {
     });
     this.batch = seqs;
     this.graph.set(this.tokens, tok);
+    if (this.exampleScale) this.graph.set(this.exampleScale, Float32Array.from({ length: B }, (_, b) => exampleFactor(this.lengths[b] ?? 0, nPred)));
     if (this.labels && this.lossScale && this.lossOffset && this.rowMask) {
       // labels: one-hot rows for predicted positions, uniform rows (1/V) for padding; only rows
       // whose target changed since the last batch are rewritten

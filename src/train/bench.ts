@@ -49,6 +49,8 @@ export interface TrainBench {
   cpu: string;
   threads: number;
   matmul1024Gflops: number;
+  /** Which kernel matmul1024Gflops measured: the one training uses. */
+  matmulKernel: 'ggml' | 'native';
   steps: StepBench[];
   recordOverhead?: {
     model: string;
@@ -144,7 +146,9 @@ export const TEN_M_CONFIG: ModelConfig = {
 
 export async function benchTrain(o: { quick?: boolean; epochs?: boolean; reference?: boolean | ReferenceOptions } = {}): Promise<TrainBench> {
   const e = getEngine();
-  const matmul = benchMatmul(1024, o.quick ? 2 : 5).gflops;
+  // the denominator is the kernel training runs its products on (native when built, else ggml)
+  const matmulResult = benchMatmul(1024, o.quick ? 2 : 5, 'native') ?? benchMatmul(1024, o.quick ? 2 : 5)!;
+  const matmul = matmulResult.gflops;
   const modelPath = defaultModelPath();
   const embedded = CausalLM.load(modelPath);
   const steps = [
@@ -158,6 +162,7 @@ export async function benchTrain(o: { quick?: boolean; epochs?: boolean; referen
     cpu: os.cpus()[0]?.model ?? 'unknown',
     threads: e.maxThreads,
     matmul1024Gflops: matmul,
+    matmulKernel: matmulResult.kernel,
     steps,
   };
   if (o.reference) res.reference = await benchTrainReference({ quick: o.quick, ...(typeof o.reference === 'object' ? o.reference : {}) });
@@ -194,7 +199,7 @@ export async function benchTrain(o: { quick?: boolean; epochs?: boolean; referen
 }
 
 export function printTrainBench(r: TrainBench): void {
-  const lines = [`training benchmark on ${r.device}, ${r.threads} threads; matmul 1024^3: ${r.matmul1024Gflops.toFixed(1)} GFLOP/s`];
+  const lines = [`training benchmark on ${r.device}, ${r.threads} threads; ${r.matmulKernel} matmul 1024^3: ${r.matmul1024Gflops.toFixed(1)} GFLOP/s`];
   for (const s of r.steps) {
     lines.push(
       `  ${s.model}: ${s.parameters.toLocaleString('en-US')} params, ${s.batch}x${s.seqLen} tokens: ${s.msPerStep.toFixed(1)} ms/step, ${s.tokensPerSecond.toFixed(0)} tokens/s, ${s.gflops.toFixed(1)} GFLOP/s (${(100 * s.shareOfMatmul).toFixed(0)}% of matmul)`,

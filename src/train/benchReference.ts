@@ -23,6 +23,7 @@ import type { ModelConfig } from '../model/config.ts';
 import { getEngine } from '../engine/engine.ts';
 import { readTensorHeader, ptrOrNull, type Ptr } from '../engine/ffi.ts';
 import type { Graph } from '../engine/graph.ts';
+import { isNativeMatMulNode, nativeKernels } from '../engine/native.ts';
 import { randomModel, stepFlops } from './bench.ts';
 import { Rng } from '../util/rng.ts';
 import { PROJECT_ROOT } from '../util/paths.ts';
@@ -85,6 +86,8 @@ export interface ReferenceBench {
   warmupPerRound: number;
   ours: SideSummary & {
     backward: 'manual' | 'auto';
+    /** Which matrix-product kernel the step ran on (native.ts status line). */
+    matmulKernel: string;
     graphBuildMs: number;
     graphNodes: number;
     /** Median time of writing one batch (tokens, labels, masks) into the graph, ms. */
@@ -185,6 +188,8 @@ function timeSteps(s: LMSession, warmup: number, steps: number): number[] {
 }
 
 const VIEW_OPS = new Set(['NONE', 'VIEW', 'RESHAPE', 'PERMUTE', 'TRANSPOSE']);
+/** How the profile names the native matmul (a ggml CUSTOM node running native/matmul.c). */
+const NATIVE_MATMUL = 'MUL_MAT(native)';
 
 /**
  * Time every computing node of a phase's graph on its own (a one-node graph on the same backend,
@@ -205,8 +210,9 @@ export function profileGraph(graph: Graph, phase: 'step' | 'backward' | 'forward
   let total = 0;
   try {
     for (const node of nodes) {
-      const opName = String(g.ggml_op_desc!(node));
-      if (VIEW_OPS.has(opName)) continue;
+      const desc = String(g.ggml_op_desc!(node));
+      if (VIEW_OPS.has(desc)) continue;
+      const opName = isNativeMatMulNode(readTensorHeader(node), desc) ? NATIVE_MATMUL : desc;
       const one = g.ggml_new_graph_custom!(ctx, 1, false) as Ptr;
       g.ggml_graph_add_node!(one, node);
       let best = Infinity;
@@ -222,10 +228,10 @@ export function profileGraph(graph: Graph, phase: 'step' | 'backward' | 'forward
       b.nodes++;
       b.ms += best;
       byOp.set(opName, b);
-      if (opName === 'MUL_MAT' || opName === 'OUT_PROD') {
+      if (opName === 'MUL_MAT' || opName === NATIVE_MATMUL || opName === 'OUT_PROD') {
         const h = readTensorHeader(node);
         const a = readTensorHeader(h.src[0]!);
-        const k = opName === 'MUL_MAT' ? a.ne[0] : a.ne[1];
+        const k = opName === 'OUT_PROD' ? a.ne[1] : a.ne[0];
         const key = `${opName} ${a.ne.join('x')} * ${readTensorHeader(h.src[1]!).ne.join('x')} -> ${h.ne.join('x')}`;
         const m = mm.get(key) ?? { ms: 0, flop: 0 };
         m.ms += best;
@@ -325,6 +331,7 @@ export async function benchTrainReference(o: ReferenceOptions = {}): Promise<Ref
       warmupPerRound: warmup,
       ours: {
         backward: 'manual',
+        matmulKernel: nativeKernels().reason,
         ...summarise(oursRounds, oursAll, flop, tokens),
         graphBuildMs: ours.buildMs,
         graphNodes: ours.s.graph.nodeCount('step'),
@@ -362,6 +369,7 @@ export function printTrainReference(r: ReferenceBench): void {
   const lines = [
     `reference config (LLaMA ${r.config.nEmbd}x${r.config.nLayer}, ${r.config.nHead} heads, ffn ${r.config.nFf}, vocab ${r.config.nVocab}, ${r.config.batch}x${r.config.seqLen} tokens, AdamW; ${r.parameters.toLocaleString('en-US')} params, ${r.gflopPerStep.toFixed(1)} GFLOP/step) on ${r.device}, ${r.threads} threads`,
     `  load average before ${r.loadAverage.before.map((x) => x.toFixed(2)).join(' ')}, after ${r.loadAverage.after.map((x) => x.toFixed(2)).join(' ')}; ${r.rounds} alternating rounds of ${r.warmupPerRound} + ${r.stepsPerRound} steps`,
+    `  matmul kernel: ${r.ours.matmulKernel}`,
     `  ours (manual backward): ${f(r.ours.medianMs)} ms/step (round medians ${r.ours.roundMedianMs.map((x) => x.toFixed(0)).join(' ')}), ${f(r.ours.gflops)} GFLOP/s, ${r.ours.tokensPerSecond.toFixed(0)} tokens/s; setBatch ${f(r.ours.setBatchMs, 2)} ms`,
   ];
   if (r.oursAuto) {

@@ -147,10 +147,21 @@ export class GradRecordWriter {
         parts.push(bytesOf(g, this.index.dtype));
       }
     }
+    // one system call per example (a short write is finished by the loop)
     let bytes = 0;
-    for (const p of parts) {
-      fs.writeSync(this.fd, p);
-      bytes += p.byteLength;
+    for (const p of parts) bytes += p.byteLength;
+    let done = fs.writevSync(this.fd, parts);
+    while (done < bytes) {
+      let skip = done;
+      const rest: Uint8Array[] = [];
+      for (const p of parts) {
+        if (skip >= p.byteLength) skip -= p.byteLength;
+        else {
+          rest.push(p.subarray(skip));
+          skip = 0;
+        }
+      }
+      done += fs.writevSync(this.fd, rest);
     }
     this.pending.push({ id, epoch: this.epoch, step, file: `epoch-${this.epoch}.bin`, offset: this.offset, bytes, batchWeight, tokens });
     this.offset += bytes;

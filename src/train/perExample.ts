@@ -21,6 +21,8 @@ import type { WeightTap } from '../model/layers.ts';
 export interface PerExampleNode {
   name: string;
   kind: WeightTap['kind'];
+  /** Dense nodes: already multiplied by the example's factor in the graph (exampleScale). */
+  scaled?: boolean;
   /** Dense: [n_in, n_out, B] (matmul) or [d, B] (scale, bias). Rows: dy [d, T*B]. */
   tensor: Tensor;
   /** Rows: the index tensor (tokens [T*B] or positions [T]). */
@@ -41,18 +43,37 @@ export function isSparse(g: ExampleGrad): g is SparseRows {
   return !(g instanceof Float32Array);
 }
 
-/** Build the per-example gradient nodes for the tapped uses of `names`. */
-export function buildPerExampleNodes(taps: WeightTap[], names: Set<string>, gradOf: (t: Tensor) => Tensor, T: number, B: number): PerExampleNode[] {
+/**
+ * Build the per-example gradient nodes for the tapped uses of `names`. With `fastMatmul` the
+ * products run on op.fastMatMul, which reads the token-major views through their strides (no copies).
+ */
+export function buildPerExampleNodes(
+  taps: WeightTap[],
+  names: Set<string>,
+  gradOf: (t: Tensor) => Tensor,
+  T: number,
+  B: number,
+  opts: {
+    fastMatmul?: boolean;
+    /** Input [B] holding exampleFactor per example: dense nodes are rescaled in the graph. */
+    exampleScale?: Tensor;
+  } = {},
+): PerExampleNode[] {
+  const fastMatmul = opts.fastMatmul === true;
+  const es = opts.exampleScale;
+  const scaleEach = (t: Tensor): Tensor => (es ? op.mul(t, op.reshape(es, t.ne[2] === B ? [1, 1, B] : [1, B])) : t);
   const transposed = new Map<bigint, Tensor>();
   // [n, T*B] -> [T, n, B], cached per source tensor (q, k, v share their input)
   const tokMajor = (t: Tensor): Tensor => {
     let r = transposed.get(t.ptr);
     if (!r) {
-      r = op.cont(op.permute(op.reshape(t, [t.ne[0], T, B]), [1, 0, 2, 3]));
+      r = op.permute(op.reshape(t, [t.ne[0], T, B]), [1, 0, 2, 3]);
+      if (!fastMatmul) r = op.cont(r);
       transposed.set(t.ptr, r);
     }
     return r;
   };
+  const matmul = fastMatmul ? op.fastMatMul : op.mulMat;
   const out: PerExampleNode[] = [];
   for (const tap of taps) {
     if (!names.has(tap.name)) continue;
@@ -62,12 +83,12 @@ export function buildPerExampleNodes(taps: WeightTap[], names: Set<string>, grad
     }
     const dy = gradOf(tap.output);
     if (tap.kind === 'matmul') {
-      out.push({ name: tap.name, kind: 'matmul', tensor: op.mulMat(tokMajor(tap.input), tokMajor(dy)) });
+      out.push({ name: tap.name, kind: 'matmul', tensor: scaleEach(matmul(tokMajor(tap.input), tokMajor(dy))), scaled: !!es });
     } else {
       const prod = tap.kind === 'scale' ? op.mul(dy, tap.input) : dy;
       const d = prod.ne[0];
       const summed = op.sumRows(op.cont(op.permute(op.reshape(prod, [d, T, B]), [1, 0, 2, 3]))); // [1, d, B]
-      out.push({ name: tap.name, kind: tap.kind, tensor: op.reshape(summed, [d, B]) });
+      out.push({ name: tap.name, kind: tap.kind, tensor: scaleEach(op.reshape(summed, [d, B])), scaled: !!es });
     }
   }
   return out;
@@ -82,6 +103,12 @@ export interface PerExampleResult {
   tokens: number[];
 }
 
+/** n / n_b: from the gradient of the batch's mean token loss (n predicted tokens) to that of example b's own mean (n_b = length - 1); 0 for an example with nothing to predict. */
+export function exampleFactor(length: number, n: number): number {
+  const nb = Math.max(0, length - 1);
+  return nb > 0 ? n / nb : 0;
+}
+
 /**
  * Read the per-example gradients after a 'backwardExtras' / 'stepExtras' compute. `seqs` are the
  * batch's token sequences (unpadded), `shapes` the recorded tensors' ne.
@@ -90,7 +117,7 @@ export function readPerExample(graph: Graph, nodes: PerExampleNode[], seqs: numb
   const nPred = seqs.map((s) => Math.max(0, s.length - 1));
   const n = nPred.reduce((a, b) => a + b, 0);
   const grads = seqs.map(() => new Map<string, ExampleGrad>());
-  const factor = nPred.map((nb) => (nb > 0 ? n / nb : 0));
+  const factor = seqs.map((s) => exampleFactor(s.length, n));
   for (const node of nodes) {
     const data = graph.get(node.tensor);
     const ne = shapes.get(node.name)!;
@@ -114,9 +141,12 @@ export function readPerExample(graph: Graph, nodes: PerExampleNode[], seqs: numb
     } else {
       const size = ne.reduce((a, b) => a * b, 1);
       seqs.forEach((_, b) => {
-        const g = data.slice(b * size, (b + 1) * size);
-        const f = factor[b]!;
-        for (let i = 0; i < g.length; i++) g[i]! *= f;
+        // views into this read's buffer (ours alone): no copy when the graph already scaled them
+        const g = data.subarray(b * size, (b + 1) * size);
+        if (!node.scaled) {
+          const f = factor[b]!;
+          for (let i = 0; i < g.length; i++) g[i]! *= f;
+        }
         merge(grads[b]!, node.name, g, ne);
       });
     }

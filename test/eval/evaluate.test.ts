@@ -103,7 +103,10 @@ test('a LoRA adapter is merged in memory and scores as llama.cpp applies it', as
     const ref = await scorer.logprobs(q.tokens);
     let lp = 0;
     for (let k = q.answerStart; k < q.tokens.length; k++) lp += ref.logprobs[k - 1]!;
-    assert.ok(Math.abs(ours!.logProb - lp) < 1e-3, `adapter: ours ${ours!.logProb}, llama.cpp with LoRA ${lp}`);
+    // llama.cpp computes W x + B (A x) and rounds K and V to its f16 cache; our merged W' x differs
+    // from that in the last float32 bits, which flips some f16 roundings (steps of 2^-11 relative).
+    // Measured over 8 facts and two fine-tunes: up to 1.4e-4 of the log-prob; the bound is one f16 step.
+    assert.ok(Math.abs(ours!.logProb - lp) < 2 ** -11 * Math.max(1, Math.abs(lp)), `adapter: ours ${ours!.logProb}, llama.cpp with LoRA ${lp}`);
   } finally {
     await scorer.dispose();
   }

@@ -1,0 +1,258 @@
+/*
+ * unlearnkit native kernels: a packed, register-tiled f32 GEMM that runs as a ggml custom op.
+ *
+ * Why: ggml's f32 mul_mat on CPU (llamafile tinyBLAS, no packing) reaches ~55 GFLOP/s per core on
+ * the Zen 4/5 machines we train on, where a packed GEMM (BLIS / OpenBLAS style) reaches 150+. Training
+ * a small LLaMA spends ~80% of its step in matrix products, so the step is only as fast as this
+ * kernel. The op has exactly ggml_mul_mat's semantics, so graphs can use either:
+ *
+ *   dst[m, n, i2, i3] = sum_k a[k, m, i2 / (ne2/ne_a2), i3 / (ne3/ne_a3)] * b[k, n, i2, i3]
+ *
+ * but a and b may be any strided views (transposes included): packing reads them through their
+ * strides, so the backward pass needs no ggml_cont(ggml_transpose(...)) copies.
+ *
+ * Layout (row-major view): C (N rows x M cols, row n = dst column n, contiguous over m)
+ *   = Bt (N x K, Bt[n][k] = b[k, n]) * At (K x M, At[k][m] = a[k, m]).
+ * The micro-kernel holds an MR x NR tile of C in registers: NR = 2 vectors along m, MR rows of n,
+ * fed by an At micro-panel (kc x NR, packed) and a Bt micro-panel (kc x MR, packed, broadcast).
+ * Accumulation order along k is fixed, so results are deterministic for a given thread count
+ * (and independent of it: threads split C, never k).
+ *
+ * Built by src/engine/native.ts with the machine's C compiler (-O3 -march=native); written with GCC
+ * vector extensions so it compiles for AVX-512, AVX2 or anything else without intrinsics.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Mirror of struct ggml_tensor of the pinned ggml (checked from TypeScript via uk_abi_*). */
+struct uk_tensor {
+  int type;
+  void *buffer;
+  int64_t ne[4];
+  size_t nb[4];
+  int op;
+  int32_t op_params[16];
+  int32_t flags;
+  struct uk_tensor *src[10];
+  struct uk_tensor *view_src;
+  size_t view_offs;
+  void *data;
+  char name[64];
+  void *extra;
+  char padding[8];
+};
+
+size_t uk_abi_tensor_size(void) { return sizeof(struct uk_tensor); }
+size_t uk_abi_data_offset(void) { return offsetof(struct uk_tensor, data); }
+size_t uk_abi_src_offset(void) { return offsetof(struct uk_tensor, src); }
+
+#if defined(__AVX512F__)
+#define VW 16
+#define MR 12
+#else
+#define VW 8
+#define MR 6
+#endif
+#define NR (2 * VW)
+#define KC 256
+#define MC 96 /* rows of C (n) per packed Bt block: multiple of MR */
+
+typedef float vf __attribute__((vector_size(VW * 4), aligned(VW * 4)));
+typedef float vfu __attribute__((vector_size(VW * 4), aligned(4)));
+
+const char *uk_kernel_info(void) {
+#if defined(__AVX512F__)
+  return "f32 gemm 12x32 avx512";
+#elif defined(__AVX2__)
+  return "f32 gemm 6x16 avx2";
+#else
+  return "f32 gemm 6x16 generic";
+#endif
+}
+
+/* C[0..MR)[0..NR) (+)= Bp (kc x MR) * Ap (kc x NR). mr/nr < MR/NR: partial tile (edges). */
+static void micro_kernel(int kc, const float *restrict bp, const float *restrict ap, float *restrict c,
+                         int64_t ldc, int mr, int nr, int accumulate) {
+  vf acc[MR][2];
+  for (int i = 0; i < MR; i++) {
+    acc[i][0] = (vf){0};
+    acc[i][1] = (vf){0};
+  }
+  for (int k = 0; k < kc; k++) {
+    const vf a0 = *(const vf *)(ap + (size_t)k * NR);
+    const vf a1 = *(const vf *)(ap + (size_t)k * NR + VW);
+    const float *bk = bp + (size_t)k * MR;
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; i++) {
+      const vf bi = (vf){0} + bk[i];
+      acc[i][0] += bi * a0;
+      acc[i][1] += bi * a1;
+    }
+  }
+  if (mr == MR && nr == NR) {
+    for (int i = 0; i < MR; i++) {
+      vfu *row = (vfu *)(c + (size_t)i * ldc);
+      if (accumulate) {
+        row[0] += acc[i][0];
+        row[1] += acc[i][1];
+      } else {
+        row[0] = acc[i][0];
+        row[1] = acc[i][1];
+      }
+    }
+    return;
+  }
+  float tile[MR * NR] __attribute__((aligned(64)));
+  for (int i = 0; i < MR; i++) {
+    *(vf *)(tile + i * NR) = acc[i][0];
+    *(vf *)(tile + i * NR + VW) = acc[i][1];
+  }
+  for (int i = 0; i < mr; i++) {
+    float *row = c + (size_t)i * ldc;
+    if (accumulate)
+      for (int j = 0; j < nr; j++) row[j] += tile[i * NR + j];
+    else
+      for (int j = 0; j < nr; j++) row[j] = tile[i * NR + j];
+  }
+}
+
+/* Per-thread packing buffers (ggml's thread pool keeps its threads, so these are reused). */
+static __thread float *pack_a, *pack_b;
+static __thread size_t pack_a_cap, pack_b_cap;
+
+static float *grow(float **buf, size_t *cap, size_t n) {
+  if (*cap < n) {
+    free(*buf);
+    *buf = aligned_alloc(64, ((n * 4 + 63) / 64) * 64);
+    *cap = *buf ? n : 0;
+  }
+  return *buf;
+}
+
+/* Pack At[k0..k0+kc)[m0..m1) into NR-wide panels: panel p holds, for each k, NR values. */
+static void pack_at(const float *a, int64_t sk, int64_t sm, int64_t k0, int kc, int64_t m0, int64_t m1,
+                    float *dst) {
+  for (int64_t mp = m0; mp < m1; mp += NR) {
+    const int w = (int)(m1 - mp < NR ? m1 - mp : NR);
+    if (sm == 1 && w == NR) {
+      for (int k = 0; k < kc; k++) memcpy(dst + (size_t)k * NR, a + (k0 + k) * sk + mp, NR * 4);
+    } else if (sk == 1) {
+      /* a is contiguous along k (weights, activations): read each column's run of k at once. */
+      for (int j = 0; j < w; j++) {
+        const float *col = a + (mp + j) * sm + k0;
+        for (int k = 0; k < kc; k++) dst[(size_t)k * NR + j] = col[k];
+      }
+      for (int j = w; j < NR; j++)
+        for (int k = 0; k < kc; k++) dst[(size_t)k * NR + j] = 0.0f;
+    } else {
+      for (int k = 0; k < kc; k++) {
+        float *d = dst + (size_t)k * NR;
+        for (int j = 0; j < w; j++) d[j] = a[(k0 + k) * sk + (mp + j) * sm];
+        for (int j = w; j < NR; j++) d[j] = 0.0f;
+      }
+    }
+    dst += (size_t)kc * NR;
+  }
+}
+
+/* Pack Bt[n0..n1)[k0..k0+kc) into MR-tall panels: panel p holds, for each k, MR values. */
+static void pack_bt(const float *b, int64_t sk, int64_t sn, int64_t k0, int kc, int64_t n0, int64_t n1,
+                    float *dst) {
+  for (int64_t np = n0; np < n1; np += MR) {
+    const int h = (int)(n1 - np < MR ? n1 - np : MR);
+    if (sn == 1 && h == MR) {
+      for (int k = 0; k < kc; k++) memcpy(dst + (size_t)k * MR, b + (k0 + k) * sk + np, MR * 4);
+    } else if (sk == 1) {
+      for (int i = 0; i < h; i++) {
+        const float *row = b + (np + i) * sn + k0;
+        for (int k = 0; k < kc; k++) dst[(size_t)k * MR + i] = row[k];
+      }
+      for (int i = h; i < MR; i++)
+        for (int k = 0; k < kc; k++) dst[(size_t)k * MR + i] = 0.0f;
+    } else {
+      for (int k = 0; k < kc; k++) {
+        float *d = dst + (size_t)k * MR;
+        for (int i = 0; i < h; i++) d[i] = b[(k0 + k) * sk + (np + i) * sn];
+        for (int i = h; i < MR; i++) d[i] = 0.0f;
+      }
+    }
+    dst += (size_t)kc * MR;
+  }
+}
+
+/*
+ * C[n0..n1)[m0..m1) = Bt * At for one 2-D product.
+ * a: At[k][m] = a[k*ask + m*asm]; b: Bt[n][k] = b[k*bsk + n*bsn]; c row n at c + n*ldc.
+ */
+static void gemm_block(int64_t K, const float *a, int64_t ask, int64_t asm_, const float *b, int64_t bsk,
+                       int64_t bsn, float *c, int64_t ldc, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  if (m1 <= m0 || n1 <= n0) return;
+  const int64_t mpan = (m1 - m0 + NR - 1) / NR;
+  float *pa = grow(&pack_a, &pack_a_cap, (size_t)mpan * NR * KC);
+  float *pb = grow(&pack_b, &pack_b_cap, (size_t)MC * KC);
+  if (!pa || !pb) abort();
+  if (K == 0) {
+    for (int64_t n = n0; n < n1; n++) memset(c + n * ldc + m0, 0, (size_t)(m1 - m0) * 4);
+    return;
+  }
+  for (int64_t k0 = 0; k0 < K; k0 += KC) {
+    const int kc = (int)(K - k0 < KC ? K - k0 : KC);
+    pack_at(a, ask, asm_, k0, kc, m0, m1, pa);
+    for (int64_t nb = n0; nb < n1; nb += MC) {
+      const int64_t ne = nb + MC < n1 ? nb + MC : n1;
+      pack_bt(b, bsk, bsn, k0, kc, nb, ne, pb);
+      for (int64_t mp = 0; mp < mpan; mp++) {
+        const int64_t m = m0 + mp * NR;
+        const int nr = (int)(m1 - m < NR ? m1 - m : NR);
+        const float *ap = pa + (size_t)mp * NR * kc;
+        for (int64_t n = nb; n < ne; n += MR) {
+          const int mr = (int)(ne - n < MR ? ne - n : MR);
+          micro_kernel(kc, pb + (size_t)((n - nb) / MR) * MR * kc, ap, c + n * ldc + m, ldc, mr, nr, k0 > 0);
+        }
+      }
+    }
+  }
+}
+
+/*
+ * The ggml custom op (ggml_custom_op_t): dst = mul_mat(src[0], src[1]) for thread ith of nth.
+ * Threads split the batch when there are at least as many 2-D products as threads, else the
+ * larger of C's two dimensions (in whole tiles), so no two threads write the same element.
+ */
+void uk_matmul_op(struct uk_tensor *dst, int ith, int nth, void *userdata) {
+  (void)userdata;
+  const struct uk_tensor *A = dst->src[0], *B = dst->src[1];
+  const int64_t K = A->ne[0], M = A->ne[1], N = B->ne[1];
+  const int64_t ne2 = dst->ne[2], ne3 = dst->ne[3];
+  const int64_t r2 = ne2 / A->ne[2], r3 = ne3 / A->ne[3];
+  const int64_t ask = A->nb[0] / 4, asm_ = A->nb[1] / 4, bsk = B->nb[0] / 4, bsn = B->nb[1] / 4;
+  const int64_t ldc = dst->nb[1] / 4;
+  const int64_t batches = ne2 * ne3;
+  const int split_batch = batches >= nth;
+  for (int64_t bi = split_batch ? ith : 0; bi < batches; bi += split_batch ? nth : 1) {
+    const int64_t i2 = bi % ne2, i3 = bi / ne2;
+    const float *a = (const float *)((const char *)A->data + (i2 / r2) * A->nb[2] + (i3 / r3) * A->nb[3]);
+    const float *b = (const float *)((const char *)B->data + i2 * B->nb[2] + i3 * B->nb[3]);
+    float *c = (float *)((char *)dst->data + i2 * dst->nb[2] + i3 * dst->nb[3]);
+    int64_t m0 = 0, m1 = M, n0 = 0, n1 = N;
+    if (!split_batch && nth > 1) {
+      if (N >= M) {
+        const int64_t tiles = (N + MR - 1) / MR;
+        n0 = tiles * ith / nth * MR;
+        n1 = tiles * (ith + 1) / nth * MR;
+        if (n1 > N) n1 = N;
+      } else {
+        const int64_t tiles = (M + NR - 1) / NR;
+        m0 = tiles * ith / nth * NR;
+        m1 = tiles * (ith + 1) / nth * NR;
+        if (m1 > M) m1 = M;
+      }
+    }
+    gemm_block(K, a, ask, asm_, b, bsk, bsn, c, ldc, m0, m1, n0, n1);
+  }
+}
+
+/* The op's address, for ggml_custom_4d (koffi returns it as a plain pointer). */
+void *uk_matmul_op_ptr(void) { return (void *)uk_matmul_op; }
