@@ -217,17 +217,22 @@ static void gemm_block(int64_t K, const float *a, int64_t ask, int64_t asm_, con
 }
 
 /*
- * The ggml custom op (ggml_custom_op_t): dst = mul_mat(src[0], src[1]) for thread ith of nth.
+ * The ggml custom op (ggml_custom_op_t) for thread ith of nth. userdata selects the semantics:
+ *   NULL:        dst = mul_mat(src[0], src[1])   a [K, M], b [K, N] -> [M, N]
+ *   (void *) 1:  dst = out_prod(src[0], src[1])  a [M, K], b [N, K] -> [M, N]
+ *                (the same product with a and b read transposed; graph.ts rewrites ggml's
+ *                OUT_PROD nodes, which its automatic backward makes for every matmul, into this)
  * Threads split the batch when there are at least as many 2-D products as threads, else the
  * larger of C's two dimensions (in whole tiles), so no two threads write the same element.
  */
 void uk_matmul_op(struct uk_tensor *dst, int ith, int nth, void *userdata) {
-  (void)userdata;
+  const int outer = userdata == (void *)1;
   const struct uk_tensor *A = dst->src[0], *B = dst->src[1];
-  const int64_t K = A->ne[0], M = A->ne[1], N = B->ne[1];
+  const int ka = outer ? 1 : 0, kb = outer ? 1 : 0; /* which dimension of a and b is K */
+  const int64_t K = A->ne[ka], M = A->ne[1 - ka], N = B->ne[1 - kb];
   const int64_t ne2 = dst->ne[2], ne3 = dst->ne[3];
   const int64_t r2 = ne2 / A->ne[2], r3 = ne3 / A->ne[3];
-  const int64_t ask = A->nb[0] / 4, asm_ = A->nb[1] / 4, bsk = B->nb[0] / 4, bsn = B->nb[1] / 4;
+  const int64_t ask = A->nb[ka] / 4, asm_ = A->nb[1 - ka] / 4, bsk = B->nb[kb] / 4, bsn = B->nb[1 - kb] / 4;
   const int64_t ldc = dst->nb[1] / 4;
   const int64_t batches = ne2 * ne3;
   const int split_batch = batches >= nth;

@@ -11,6 +11,10 @@ import path from 'node:path';
 import { getEngine } from '../engine/engine.ts';
 import { findBinsDirs, type DeviceChoice } from '../engine/loader.ts';
 import { selfTest, type SelfTestResult } from '../engine/selftest.ts';
+import { nativeKernels } from '../engine/native.ts';
+import { Graph } from '../engine/graph.ts';
+import * as op from '../engine/ops.ts';
+import { Rng } from '../util/rng.ts';
 import { PROJECT_ROOT } from '../util/paths.ts';
 
 export interface DoctorReport {
@@ -22,7 +26,41 @@ export interface DoctorReport {
   nodeLlamaCpp: string;
   ggml: string;
   builds: Array<{ build: string; cpuVariant?: string; devices: SelfTestResult[]; error?: string }>;
+  /** The training matmul kernel (native.ts): built or not and why, and its agreement with ggml's mul_mat. */
+  matmulKernel: { native: boolean; reason: string; relErrorVsGgml?: number };
   ok: boolean;
+}
+
+/** The native matmul on a transposed 96x80x72 product against ggml's mul_mat (relative L2 difference). */
+function checkMatmulKernel(): DoctorReport['matmulKernel'] {
+  const st = nativeKernels();
+  if (!st.kernels) return { native: false, reason: st.reason };
+  const cpu = getEngine().devices.find((d) => d.type === 'cpu');
+  if (!cpu) return { native: false, reason: 'this ggml build has no CPU device' };
+  const g = new Graph({ maxNodes: 16, device: cpu });
+  try {
+    const w = g.input('w', [80, 96]);
+    const x = g.input('x', [96, 72]);
+    const fast = op.fastMatMul(op.transpose(w), x);
+    const ref = op.mulMat(op.cont(op.transpose(w)), x);
+    g.build({ outputs: [fast, ref] });
+    g.allocate();
+    const rng = new Rng(1);
+    g.set(w, rng.normalArray(w.numel));
+    g.set(x, rng.normalArray(x.numel));
+    g.compute('forward');
+    const a = g.get(fast);
+    const b = g.get(ref);
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i < a.length; i++) {
+      num += (a[i]! - b[i]!) ** 2;
+      den += b[i]! ** 2;
+    }
+    return { native: true, reason: st.reason, relErrorVsGgml: Math.sqrt(num / den) };
+  } finally {
+    g.dispose();
+  }
 }
 
 function runBuild(device: DeviceChoice): DoctorReport['builds'][number] {
@@ -34,6 +72,7 @@ function runBuild(device: DeviceChoice): DoctorReport['builds'][number] {
 export function doctor(opts: { children?: boolean; device?: DeviceChoice } = {}): DoctorReport {
   const main = runBuild(opts.device ?? 'cpu');
   const engine = getEngine();
+  const kernel = checkMatmulKernel();
   const builds = [main];
   if (opts.children !== false) {
     for (const b of findBinsDirs()) {
@@ -60,7 +99,9 @@ export function doctor(opts: { children?: boolean; device?: DeviceChoice } = {})
     nodeLlamaCpp: engine.nodeLlamaCpp,
     ggml: `${engine.lib.version} (${engine.lib.commit})`,
     builds,
-    ok: main.devices.length > 0 && main.devices.every((d) => d.ok),
+    matmulKernel: kernel,
+    // the kernel is optional (ggml's mul_mat replaces it), but a built kernel that disagrees is broken
+    ok: main.devices.length > 0 && main.devices.every((d) => d.ok) && (!kernel.native || kernel.relErrorVsGgml! < 1e-5),
   };
 }
 
@@ -78,6 +119,12 @@ function printReport(r: DoctorReport): void {
     }
     if (!b.error && b.devices.length === 0) lines.push('    (no devices)');
   }
+  const k = r.matmulKernel;
+  lines.push(
+    k.native
+      ? `  training matmul: native, ${k.reason}; vs ggml mul_mat ${k.relErrorVsGgml!.toExponential(1)}`
+      : `  training matmul: ggml mul_mat (${k.reason})`,
+  );
   lines.push(r.ok ? 'engine OK' : 'engine NOT OK');
   process.stdout.write(lines.join('\n') + '\n');
 }

@@ -386,6 +386,21 @@ export function loadNativeKernelLibrary(file: string): LoadedNativeKernels {
   return { matmulOp, info: String(lib.func('const char* uk_kernel_info()')()) };
 }
 
+/**
+ * Turn graph node `t` into a GGML_OP_CUSTOM node running `fun` (a ggml_custom_op_t) on all threads
+ * with `userdata`, keeping its sources, shape and buffer: writes the op field and the op_params
+ * (struct ggml_custom_op_params { fun; int n_tasks; void *userdata }). Only for nodes whose
+ * backward has been built already: ggml's autodiff cannot differentiate a CUSTOM node.
+ */
+export function rewriteAsCustomOp(t: Ptr, customOp: number, fun: Ptr, userdata: bigint): void {
+  const params = koffi.offsetof(TensorStruct, 'op_params');
+  koffi.encode(t, params, 'uint64_t', fun);
+  koffi.encode(t, params + 8, 'int32_t', -1);
+  koffi.encode(t, params + 12, 'int32_t', 0);
+  koffi.encode(t, params + 16, 'uint64_t', userdata);
+  koffi.encode(t, koffi.offsetof(TensorStruct, 'op'), 'int', customOp);
+}
+
 /** Pack tensor pointers into a C array (struct ggml_tensor **) for calls such as ggml_custom_4d. */
 export function pointerArray(ptrs: Ptr[]): Buffer {
   const b = Buffer.alloc(8 * ptrs.length);

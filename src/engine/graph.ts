@@ -19,10 +19,10 @@
  * are rejected in TypeScript before ggml is asked (autodiff.ts), since ggml would abort the process.
  */
 import { getEngine, type Engine, type DeviceInfo } from './engine.ts';
-import { readTensorHeader, ptrOrNull, type Ptr } from './ffi.ts';
+import { readTensorHeader, ptrOrNull, rewriteAsCustomOp, type Ptr } from './ffi.ts';
 import { checkShape, dtypeFromCode, GGML_TYPE, numel, shapeStr, trimShape, type DType, type Shape } from './types.ts';
 import { assertDifferentiable } from './autodiff.ts';
-import { isNativeMatMulNode } from './native.ts';
+import { isNativeMatMulNode, nativeKernels } from './native.ts';
 
 export class Tensor {
   constructor(
@@ -78,6 +78,14 @@ export interface BuildOptions {
    * `extras`, of any intermediate node it can. Incompatible with `accumulate`.
    */
   manualBackward?: () => { params: Map<Tensor, Tensor>; nodes?: Map<Tensor, Tensor> };
+  /**
+   * CPU graphs (forward-only, or with ggml's automatic backward): once every gradient is built, turn the f32 MUL_MAT
+   * and OUT_PROD nodes (forward products and the gradients autodiff made of them) into unlearnkit's
+   * native matmul (native.ts), the same products on a ~3x faster kernel. Off by default so that
+   * reference graphs (the automatic backward the manual one is tested against, evaluation graphs
+   * that must match llama.cpp) run ggml's own kernels.
+   */
+  nativeMatmul?: boolean;
 }
 
 export interface AdamWHyper {
@@ -257,7 +265,37 @@ export class Graph {
       }
       this.buildExtrasAndOptimizer(opts, ctx);
     }
+    if (opts.nativeMatmul) this.nativeMatmulNodes = this.rewriteMatmuls();
     this.built = true;
+  }
+
+  /** How many nodes rewriteMatmuls turned into the native matmul. */
+  nativeMatmulNodes = 0;
+
+  /** See BuildOptions.nativeMatmul; returns the number of nodes rewritten. */
+  private rewriteMatmuls(): number {
+    if (this.device.type !== 'cpu') return 0;
+    const k = nativeKernels().kernels;
+    if (!k) return 0;
+    const seen = new Set<Ptr>();
+    let n = 0;
+    for (const graph of [this.gf, this.gb, this.gbx, this.gopt, this.goptx]) {
+      if (graph === null) continue;
+      const count = Number(this.g.ggml_graph_n_nodes!(graph));
+      for (let i = 0; i < count; i++) {
+        const node = this.node(graph, i);
+        if (seen.has(node)) continue;
+        seen.add(node);
+        const op = String(this.g.ggml_op_desc!(node));
+        if (op !== 'MUL_MAT' && op !== 'OUT_PROD') continue;
+        const h = readTensorHeader(node);
+        const f32 = (p: Ptr | null) => p !== null && readTensorHeader(p).type === GGML_TYPE.f32;
+        if (h.type !== GGML_TYPE.f32 || !f32(h.src[0]!) || !f32(h.src[1]!)) continue;
+        rewriteAsCustomOp(node, customOpCode(this), k.matmulOp, op === 'OUT_PROD' ? 1n : 0n);
+        n++;
+      }
+    }
+    return n;
   }
 
   /** The gradient of any node in the backward graph (automatic or manual). */
@@ -609,6 +647,23 @@ export class Graph {
 }
 
 /** Rough forward FLOPs: 2 * K * M * N per MUL_MAT node, 1 per element for the rest. */
+let customOpCodeMemo: number | null = null;
+
+/** The enum value of GGML_OP_CUSTOM in the loaded ggml (read off a throwaway custom node). */
+function customOpCode(g: Graph): number {
+  if (customOpCodeMemo !== null) return customOpCodeMemo;
+  const ctx = ptrOrNull(g.g.ggml_init!({ mem_size: 4 * Number(g.g.ggml_tensor_overhead!()), mem_buffer: null, no_alloc: true }));
+  if (ctx === null) throw new Error('ggml_init failed');
+  try {
+    const t = ptrOrNull(g.g.ggml_custom_4d!(ctx, GGML_TYPE.f32, 1, 1, 1, 1, null, 0, nativeKernels().kernels!.matmulOp, 1, null));
+    if (t === null) throw new Error('ggml_custom_4d failed');
+    customOpCodeMemo = readTensorHeader(t).op;
+    return customOpCodeMemo;
+  } finally {
+    g.g.ggml_free!(ctx);
+  }
+}
+
 function estimateFlops(g: Graph): number {
   let flops = 0;
   for (const n of g.nodes('forward')) {

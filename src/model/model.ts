@@ -216,6 +216,9 @@ export class LMSession {
         loss: this.loss,
         backward: true,
         optimizer: opts.optimizer,
+        // GPT-2 has only ggml's automatic backward: run its products on the native kernel; LLaMA's
+        // automatic backward stays all-ggml, the reference the manual one is tested against
+        nativeMatmul: backward === 'auto' && c.arch !== 'llama',
         extras: record.size
           ? (gradOf) => (this.perExampleNodes = buildPerExampleNodes(taps, record, gradOf, T, B, { fastMatmul, exampleScale: this.exampleScale! })).map((x) => x.tensor)
           : undefined,

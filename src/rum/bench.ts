@@ -15,6 +15,7 @@ import { EvalGraph, TrainGraph } from './graphs.ts';
 import { forwardGemmFlops, initWeights, paramCount, resolveConfig, type CnnConfig } from './model.ts';
 import { hostMomentumStep } from './sgd.ts';
 import { DEFAULT_RECIPE } from './train.ts';
+import { profileGraph } from '../train/benchReference.ts';
 
 export interface RumBenchOptions {
   quick?: boolean;
@@ -36,6 +37,8 @@ export interface RumBench {
   eval: { batch: number; imagesPerSecond: number };
   momentum: { graphMsPerStep: number; hostMsPerStep: number };
   matmul1024: MatmulResult;
+  /** Where the training step's time goes: every node timed alone, grouped by op kind. */
+  profile: ReturnType<typeof profileGraph>;
 }
 
 function median(xs: number[]): number {
@@ -61,7 +64,8 @@ export async function benchRum(o: RumBenchOptions = {}): Promise<RumBench> {
   const config = resolveConfig(name);
   const batch = o.batch ?? DEFAULT_RECIPE.batch;
   const reps = o.quick ? 4 : 12;
-  const matmul1024 = benchMatmul(1024, o.quick ? 2 : 5)!;
+  // the denominator is the kernel the training graph's products run on (native when built)
+  const matmul1024 = benchMatmul(1024, o.quick ? 2 : 5, 'native') ?? benchMatmul(1024, o.quick ? 2 : 5)!;
   const rng = new Rng(5);
   const per = config.inChannels * config.height * config.width;
   const x = rng.normalArray(batch * per);
@@ -73,9 +77,12 @@ export async function benchRum(o: RumBenchOptions = {}): Promise<RumBench> {
   const tg = new TrainGraph({ config, segments: [{ size: batch, weight: 1 }] });
   let graphMs: number;
   let hostMs: number;
+  let profile: RumBench['profile'];
   try {
     tg.load(w0);
     graphMs = timeSteps(() => tg.step(x, y, hyper), 2, reps);
+    profile = profileGraph(tg.g, 'backwardExtras');
+    tg.load(w0); // the profile ran the momentum update on real values: start the host comparison afresh
     // the same update done on the host: gradients out, update, parameters back in
     const host = tg.pull();
     const vel = new Map([...host].map(([k, v]) => [k, new Float32Array(v.length)]));
@@ -118,6 +125,7 @@ export async function benchRum(o: RumBenchOptions = {}): Promise<RumBench> {
     eval: { batch: evalBatch, imagesPerSecond: (evalBatch / evalMs) * 1000 },
     momentum: { graphMsPerStep: graphMs, hostMsPerStep: hostMs },
     matmul1024,
+    profile,
   };
 }
 
@@ -126,9 +134,11 @@ export function printRumBench(r: RumBench): void {
   process.stdout.write(
     [
       `RUM CNN benchmark on ${r.device} (${r.deviceDescription}, ${r.threads} threads): model ${r.model.name}, ${r.model.params.toLocaleString('en-US')} parameters, ${r.model.gemmMflopPerImage.toFixed(2)} MFLOP of GEMMs per image forward`,
-      `  training, batch ${r.batch}: ${t.msPerStep.toFixed(1)} ms/step, ${t.imagesPerSecond.toFixed(0)} images/s, ${t.gflops.toFixed(2)} GFLOP/s = ${(100 * t.shareOfMatmul1024).toFixed(1)}% of matmul 1024^3 (${r.matmul1024.gflops.toFixed(1)} GFLOP/s)`,
+      `  training, batch ${r.batch}: ${t.msPerStep.toFixed(1)} ms/step, ${t.imagesPerSecond.toFixed(0)} images/s, ${t.gflops.toFixed(2)} GFLOP/s = ${(100 * t.shareOfMatmul1024).toFixed(1)}% of ${r.matmul1024.kernel} matmul 1024^3 (${r.matmul1024.gflops.toFixed(1)} GFLOP/s)`,
       `  evaluation, batch ${r.eval.batch}: ${r.eval.imagesPerSecond.toFixed(0)} images/s`,
       `  momentum update in the graph: ${r.momentum.graphMsPerStep.toFixed(1)} ms/step; on the host: ${r.momentum.hostMsPerStep.toFixed(1)} ms/step`,
+      `  training step by op kind (nodes timed alone, sum ${r.profile.nodeSumMs.toFixed(1)} ms): ` +
+        r.profile.byOp.slice(0, 8).map((x) => `${x.op} ${(100 * x.share).toFixed(1)}%`).join(', '),
     ].join('\n') + '\n',
   );
 }

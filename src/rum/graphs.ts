@@ -101,7 +101,7 @@ export class TrainGraph {
       this.loss = loss;
       const { state, extras } = momentumExtras(this.g, [...this.params.values()], { masked: o.masked });
       this.mom = state;
-      this.g.build({ outputs: [net.logits], loss, backward: true, extras });
+      this.g.build({ outputs: [net.logits], loss, backward: true, extras, nativeMatmul: true });
       this.g.allocate();
       net.constants.apply(this.g);
     } catch (e) {
@@ -207,7 +207,7 @@ export class EvalGraph {
       this.params = net.params;
       this.logits = net.logits;
       this.embedding = net.embedding;
-      this.g.build({ outputs: [net.logits, net.embedding] });
+      this.g.build({ outputs: [net.logits, net.embedding], nativeMatmul: true });
       this.g.allocate();
       net.constants.apply(this.g);
     } catch (e) {

@@ -22,7 +22,7 @@ import { LMSession } from '../model/model.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { getEngine } from '../engine/engine.ts';
 import { readTensorHeader, ptrOrNull, type Ptr } from '../engine/ffi.ts';
-import type { Graph } from '../engine/graph.ts';
+import type { Graph, Phase } from '../engine/graph.ts';
 import { isNativeMatMulNode, nativeKernels } from '../engine/native.ts';
 import { randomModel, stepFlops } from './bench.ts';
 import { Rng } from '../util/rng.ts';
@@ -196,7 +196,7 @@ const NATIVE_MATMUL = 'MUL_MAT(native)';
  * best of `reps`), in graph order so every input holds its real value. Changes the parameters
  * (optimiser nodes run too): call after the timed steps.
  */
-export function profileGraph(graph: Graph, phase: 'step' | 'backward' | 'forward', reps = 3): NonNullable<ReferenceBench['profile']> {
+export function profileGraph(graph: Graph, phase: Phase, reps = 3): NonNullable<ReferenceBench['profile']> {
   const e = graph.engine;
   const g = e.g;
   const backend = e.backend(graph.device);

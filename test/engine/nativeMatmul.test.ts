@@ -185,3 +185,47 @@ test('a fresh cache folder gets the library built once, then reused', (t) => {
     fs.rmSync(cache, { recursive: true, force: true });
   }
 });
+
+test("nativeMatmul rewrites an automatic backward's MUL_MAT and OUT_PROD nodes without changing its gradients", (t) => {
+  if (!nativeKernels().kernels) return skipLoudly(t, `native kernels unavailable: ${nativeKernels().reason}`);
+  // a 2-layer MLP with a cross-entropy loss: autodiff makes OUT_PROD for every weight gradient
+  const rng = new Rng(8);
+  const dims = [37, 50, 11];
+  const batch = 19;
+  const w0 = rng.normalArray(dims[0]! * dims[1]!, 0.2);
+  const w1 = rng.normalArray(dims[1]! * dims[2]!, 0.2);
+  const x = rng.normalArray(dims[0]! * batch);
+  const y = new Float32Array(dims[2]! * batch);
+  for (let i = 0; i < batch; i++) y[i * dims[2]! + rng.int(dims[2]!)] = 1;
+  const run = (nativeMatmul: boolean) => {
+    const g = new Graph({ maxNodes: 256 });
+    try {
+      const W0 = g.param('w0', [dims[0]!, dims[1]!]);
+      const W1 = g.param('w1', [dims[1]!, dims[2]!]);
+      const X = g.input('x', [dims[0]!, batch]);
+      const Y = g.input('y', [dims[2]!, batch]);
+      const loss = op.crossEntropyLoss(op.mulMat(W1, op.relu(op.mulMat(W0, X))), Y);
+      g.build({ loss, backward: true, nativeMatmul });
+      g.allocate();
+      g.set(W0, w0);
+      g.set(W1, w1);
+      g.set(X, x);
+      g.set(Y, y);
+      g.compute('backward', { threads: 2 });
+      return { loss: g.get(loss)[0]!, g0: g.get(g.gradTensor(W0)), g1: g.get(g.gradTensor(W1)), rewritten: g.nativeMatmulNodes };
+    } finally {
+      g.dispose();
+    }
+  };
+  const ref = run(false);
+  const fast = run(true);
+  assert.equal(ref.rewritten, 0);
+  // forward: 2 MUL_MAT; backward: OUT_PROD for each weight, MUL_MAT for the hidden layer's input gradient
+  assert.ok(fast.rewritten >= 4, `only ${fast.rewritten} nodes rewritten`);
+  assert.ok(Math.abs(ref.loss - fast.loss) <= 1e-6 * Math.abs(ref.loss));
+  for (const [a, b, name] of [[ref.g0, fast.g0, 'w0'], [ref.g1, fast.g1, 'w1']] as const) {
+    const e = relErr(a, b);
+    assert.ok(e < 1e-5, `${name}: gradients differ by ${e.toExponential(2)}`);
+    t.diagnostic(`${name}: native vs ggml gradient ${e.toExponential(2)}`);
+  }
+});
