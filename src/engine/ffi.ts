@@ -139,6 +139,7 @@ const DECLS: Array<[LibName, string]> = [
   ['base', 'void* ggml_permute(void* ctx, void* a, int axis0, int axis1, int axis2, int axis3)'],
   ['base', 'void* ggml_transpose(void* ctx, void* a)'],
   ['base', 'void* ggml_get_rows(void* ctx, void* a, void* b)'],
+  ['base', 'void* ggml_set_rows(void* ctx, void* a, void* b, void* c)'],
   ['base', 'void* ggml_get_rows_back(void* ctx, void* a, void* b, void* c)'],
   ['base', 'void* ggml_diag_mask_inf(void* ctx, void* a, int n_past)'],
   ['base', 'void* ggml_soft_max(void* ctx, void* a)'],

@@ -180,6 +180,22 @@ export function normNative(a: Tensor, eps: number): Tensor {
 }
 
 /** Rows of a [n, rows, ...] picked by i32 indices b [k] -> [n, k]. */
+/**
+ * Write row i of src into row idx[i] of dst (converting to dst's type, e.g. f32 -> f16) and return
+ * dst as a view that depends on the write: a KV cache update. dst [n, R], src [n, k], idx i32 [k].
+ * No backward.
+ */
+export function setRows(dst: Tensor, src: Tensor, idx: Tensor): Tensor {
+  same(dst, src, 'setRows');
+  same(dst, idx, 'setRows');
+  if (idx.dtype !== 'i32') throw new TypeError(`setRows: indices must be i32, got ${idx}`);
+  if (src.dtype !== 'f32' && src.dtype !== 'f16') throw new TypeError(`setRows: source must be f32 or f16, got ${src}`);
+  if (dst.ne[0] !== src.ne[0] || src.ne[1] !== idx.ne[0] || dst.ne[2] !== 1 || dst.ne[3] !== 1 || src.ne[2] !== 1 || src.ne[3] !== 1) {
+    throw new TypeError(`setRows: rows of ${shapeStr(src.ne)} at ${shapeStr(idx.ne)} indices do not fit into ${shapeStr(dst.ne)}`);
+  }
+  return wrap(dst, fn(dst).ggml_set_rows!(ctxOf(dst), dst.ptr, src.ptr, idx.ptr), 'setRows');
+}
+
 export function getRows(a: Tensor, idx: Tensor): Tensor {
   same(a, idx, 'getRows');
   if (idx.dtype !== 'i32') throw new TypeError(`getRows: indices must be i32, got ${idx}`);

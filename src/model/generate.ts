@@ -1,11 +1,13 @@
 /**
  * Text generation with our engine: greedy (argmax) or sampled (temperature, top-k), for short
- * answers. One evaluation graph of length prompt + maxTokens is built and reused for every new
- * token (the causal mask makes the padding after the current position irrelevant); no KV cache,
- * which costs O(T^2) per token but is simple and exact for the short answers evaluation needs.
+ * answers. LLaMA models decode with a KV cache (decode.ts: one token per sequence per compute).
+ * Other architectures use one evaluation graph of length prompt + maxTokens, reused for every new
+ * token (the causal mask makes the padding after the current position irrelevant): O(T) full
+ * forwards, simple and exact for short answers.
  */
 import { CausalLM, LMSession, logSoftmaxRow } from './model.ts';
 import { Rng } from '../util/rng.ts';
+import { LlamaDecoder } from './decode.ts';
 import { UserError } from '../util/errors.ts';
 
 export interface GenerateOptions {
@@ -16,6 +18,8 @@ export interface GenerateOptions {
   seed?: number;
   /** Stop when one of these ids is produced (default: none; callers pass EOS). */
   stopIds?: number[];
+  /** LLaMA: decode with the KV cache (default true); false recomputes the whole sequence per token (the reference the cache is tested against). */
+  kvCache?: boolean;
 }
 
 /** Generate continuations of several prompts (token ids); returns only the new ids per prompt. */
@@ -26,12 +30,40 @@ export function generateTokens(model: CausalLM, prompts: number[][], o: Generate
   const T = Math.min(model.config.nCtx, longest + o.maxTokens);
   if (T < 2) throw new UserError('the model context is too short to generate');
   const B = prompts.length;
-  const session = new LMSession(model, { T, B, mode: 'eval' });
   const rng = new Rng(o.seed ?? 0);
   const V = model.config.nVocab;
   const seqs = prompts.map((p) => [...p]);
   const done = prompts.map(() => false);
   const stop = new Set(o.stopIds ?? []);
+  const pick = (logits: Float32Array, off: number) => (o.greedy !== false && !o.temperature ? argmaxAt(logits, off, V) : sample(logits, off, V, o, rng));
+  if (o.maxTokens <= 0) return prompts.map(() => []);
+  if (model.config.arch === 'llama' && o.kvCache !== false) {
+    const dec = new LlamaDecoder(model, T, B);
+    try {
+      // lock-step: every sequence advances one position per compute (see decode.ts)
+      const fed = prompts.map(() => 0);
+      while (!done.every(Boolean)) {
+        const tokens = seqs.map((s, b) => s[Math.min(fed[b]!, s.length - 1)]!);
+        const logits = dec.step(tokens, fed.map((p) => Math.min(p, T - 1)));
+        seqs.forEach((s, b) => {
+          if (done[b]) return;
+          fed[b]!++;
+          if (fed[b]! < s.length) return; // still reading the prompt
+          if (s.length >= T || s.length - prompts[b]!.length >= o.maxTokens) {
+            done[b] = true;
+            return;
+          }
+          const next = pick(logits, b * V);
+          s.push(next);
+          if (stop.has(next) || s.length - prompts[b]!.length >= o.maxTokens) done[b] = true;
+        });
+      }
+    } finally {
+      dec.dispose();
+    }
+    return seqs.map((s, b) => s.slice(prompts[b]!.length));
+  }
+  const session = new LMSession(model, { T, B, mode: 'eval' });
   try {
     for (let step = 0; step < o.maxTokens; step++) {
       if (done.every(Boolean)) break;
@@ -45,7 +77,7 @@ export function generateTokens(model: CausalLM, prompts: number[][], o: Generate
           return;
         }
         const off = (b * T + s.length - 1) * V;
-        const next = o.greedy !== false && !o.temperature ? argmaxAt(logits, off, V) : sample(logits, off, V, o, rng);
+        const next = pick(logits, off);
         s.push(next);
         if (stop.has(next)) done[b] = true;
       });
