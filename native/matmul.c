@@ -49,10 +49,13 @@ size_t uk_abi_data_offset(void) { return offsetof(struct uk_tensor, data); }
 size_t uk_abi_src_offset(void) { return offsetof(struct uk_tensor, src); }
 
 #if defined(__AVX512F__)
-#define VW 16
+#define VW 16 /* 32 zmm registers: 24 accumulators */
 #define MR 12
+#elif defined(__AVX2__)
+#define VW 8 /* 16 ymm registers: 12 accumulators */
+#define MR 6
 #else
-#define VW 8
+#define VW 4 /* SSE / NEON: 12 accumulators of 4 lanes */
 #define MR 6
 #endif
 #define NR (2 * VW)
@@ -68,7 +71,7 @@ const char *uk_kernel_info(void) {
 #elif defined(__AVX2__)
   return "f32 gemm 6x16 avx2";
 #else
-  return "f32 gemm 6x16 generic";
+  return "f32 gemm 6x8 generic";
 #endif
 }
 
@@ -131,54 +134,33 @@ static float *grow(float **buf, size_t *cap, size_t n) {
   return *buf;
 }
 
-/* Pack At[k0..k0+kc)[m0..m1) into NR-wide panels: panel p holds, for each k, NR values. */
-static void pack_at(const float *a, int64_t sk, int64_t sm, int64_t k0, int kc, int64_t m0, int64_t m1,
-                    float *dst) {
-  for (int64_t mp = m0; mp < m1; mp += NR) {
-    const int w = (int)(m1 - mp < NR ? m1 - mp : NR);
-    if (sm == 1 && w == NR) {
-      for (int k = 0; k < kc; k++) memcpy(dst + (size_t)k * NR, a + (k0 + k) * sk + mp, NR * 4);
+/*
+ * Pack x-range [x0, x1) of a strided matrix over k-range [k0, k0+kc) into panels W wide: panel p
+ * holds, for each k, W values (zeros past x1). Element (k, x) is at src[k * sk + x * sx]. Used for
+ * At (x = m, W = NR) and Bt (x = n, W = MR); inlined, so W is a constant in each copy.
+ */
+static inline __attribute__((always_inline)) void pack_panels(const float *src, int64_t sk, int64_t sx, int64_t k0, int kc,
+                                                               int64_t x0, int64_t x1, const int W, float *dst) {
+  for (int64_t xp = x0; xp < x1; xp += W) {
+    const int w = (int)(x1 - xp < W ? x1 - xp : W);
+    if (sx == 1 && w == W) {
+      for (int k = 0; k < kc; k++) memcpy(dst + (size_t)k * W, src + (k0 + k) * sk + xp, (size_t)W * 4);
     } else if (sk == 1) {
-      /* a is contiguous along k (weights, activations): read each column's run of k at once. */
+      /* contiguous along k (weights, activations): read each row's run of k at once */
       for (int j = 0; j < w; j++) {
-        const float *col = a + (mp + j) * sm + k0;
-        for (int k = 0; k < kc; k++) dst[(size_t)k * NR + j] = col[k];
+        const float *run = src + (xp + j) * sx + k0;
+        for (int k = 0; k < kc; k++) dst[(size_t)k * W + j] = run[k];
       }
-      for (int j = w; j < NR; j++)
-        for (int k = 0; k < kc; k++) dst[(size_t)k * NR + j] = 0.0f;
+      for (int j = w; j < W; j++)
+        for (int k = 0; k < kc; k++) dst[(size_t)k * W + j] = 0.0f;
     } else {
       for (int k = 0; k < kc; k++) {
-        float *d = dst + (size_t)k * NR;
-        for (int j = 0; j < w; j++) d[j] = a[(k0 + k) * sk + (mp + j) * sm];
-        for (int j = w; j < NR; j++) d[j] = 0.0f;
+        float *d = dst + (size_t)k * W;
+        for (int j = 0; j < w; j++) d[j] = src[(k0 + k) * sk + (xp + j) * sx];
+        for (int j = w; j < W; j++) d[j] = 0.0f;
       }
     }
-    dst += (size_t)kc * NR;
-  }
-}
-
-/* Pack Bt[n0..n1)[k0..k0+kc) into MR-tall panels: panel p holds, for each k, MR values. */
-static void pack_bt(const float *b, int64_t sk, int64_t sn, int64_t k0, int kc, int64_t n0, int64_t n1,
-                    float *dst) {
-  for (int64_t np = n0; np < n1; np += MR) {
-    const int h = (int)(n1 - np < MR ? n1 - np : MR);
-    if (sn == 1 && h == MR) {
-      for (int k = 0; k < kc; k++) memcpy(dst + (size_t)k * MR, b + (k0 + k) * sk + np, MR * 4);
-    } else if (sk == 1) {
-      for (int i = 0; i < h; i++) {
-        const float *row = b + (np + i) * sn + k0;
-        for (int k = 0; k < kc; k++) dst[(size_t)k * MR + i] = row[k];
-      }
-      for (int i = h; i < MR; i++)
-        for (int k = 0; k < kc; k++) dst[(size_t)k * MR + i] = 0.0f;
-    } else {
-      for (int k = 0; k < kc; k++) {
-        float *d = dst + (size_t)k * MR;
-        for (int i = 0; i < h; i++) d[i] = b[(k0 + k) * sk + (np + i) * sn];
-        for (int i = h; i < MR; i++) d[i] = 0.0f;
-      }
-    }
-    dst += (size_t)kc * MR;
+    dst += (size_t)kc * W;
   }
 }
 
@@ -199,10 +181,10 @@ static void gemm_block(int64_t K, const float *a, int64_t ask, int64_t asm_, con
   }
   for (int64_t k0 = 0; k0 < K; k0 += KC) {
     const int kc = (int)(K - k0 < KC ? K - k0 : KC);
-    pack_at(a, ask, asm_, k0, kc, m0, m1, pa);
+    pack_panels(a, ask, asm_, k0, kc, m0, m1, NR, pa);
     for (int64_t nb = n0; nb < n1; nb += MC) {
       const int64_t ne = nb + MC < n1 ? nb + MC : n1;
-      pack_bt(b, bsk, bsn, k0, kc, nb, ne, pb);
+      pack_panels(b, bsk, bsn, k0, kc, nb, ne, MR, pb);
       for (int64_t mp = 0; mp < mpan; mp++) {
         const int64_t m = m0 + mp * NR;
         const int nr = (int)(m1 - m < NR ? m1 - m : NR);

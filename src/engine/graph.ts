@@ -398,11 +398,13 @@ export class Graph {
   }
 
   /** Read a tensor back as Float32Array (f32 only; the engine computes in f32). */
-  get(t: Tensor): Float32Array {
+  get(t: Tensor, into?: Float32Array): Float32Array {
     this.requireAllocated();
     if (t.graph !== this) throw new TypeError(`${t} belongs to another Graph`);
     if (t.dtype !== 'f32') throw new TypeError(`${t}: Graph.get reads f32 tensors; cast first`);
-    const out = new Float32Array(t.numel);
+    if (into && into.length !== t.numel) throw new RangeError(`Graph.get: ${t} has ${t.numel} values, the buffer ${into.length}`);
+    // `into`: a buffer to reuse (large repeated reads; saves allocating and zeroing a new one)
+    const out = into ?? new Float32Array(t.numel);
     this.g.ggml_backend_tensor_get!(t.ptr, out, 0, out.byteLength);
     return out;
   }

@@ -377,10 +377,15 @@ export class LMSession {
     return this.graph.lossValue();
   }
 
-  /** Per-example gradients of the last recording compute, for the current batch. */
-  perExample(): PerExampleResult {
-    return readPerExample(this.graph, this.perExampleNodes, this.batch, this.T, this.recordShapes);
+  /**
+   * Per-example gradients of the last recording compute, for the current batch. With `reuse`, the
+   * dense gradients are views of buffers this session reuses on the next call (no allocation per
+   * step): for callers that consume them at once, like the fine-tuning record writer.
+   */
+  perExample(opts: { reuse?: boolean } = {}): PerExampleResult {
+    return readPerExample(this.graph, this.perExampleNodes, this.batch, this.T, this.recordShapes, opts.reuse ? this.perExampleBuffers : undefined);
   }
+  private perExampleBuffers = new Map<PerExampleNode, Float32Array>();
 
   /** AdamW per-parameter step scale lr / (sqrt(v_hat) + eps) of a tensor after the last step. */
   adamStepScale(name: string, lr: number, beta2 = 0.999, eps = 1e-8): Float32Array {

@@ -187,7 +187,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
         const loss = session.step({ lr: opt.lr, weightDecay: opt.weightDecay }, { record: recordThis });
         state.step++;
         if (recordThis) {
-          const pe = session.perExample();
+          const pe = session.perExample({ reuse: true }); // written below before the next step
           batch.forEach((e, b) => writer!.addExample(e.id, state!.step, pe.grads[b]!, pe.weights[b]!, pe.tokens[b]!));
           const scales = opt.optimizer === 'adamw' ? recorded.map((n) => session.adamStepScale(n, opt.lr)) : undefined;
           writer!.addStep(state.step, opt.lr, batch.length, scales);

@@ -113,13 +113,26 @@ export function exampleFactor(length: number, n: number): number {
  * Read the per-example gradients after a 'backwardExtras' / 'stepExtras' compute. `seqs` are the
  * batch's token sequences (unpadded), `shapes` the recorded tensors' ne.
  */
-export function readPerExample(graph: Graph, nodes: PerExampleNode[], seqs: number[][], T: number, shapes: Map<string, number[]>): PerExampleResult {
+export function readPerExample(
+  graph: Graph,
+  nodes: PerExampleNode[],
+  seqs: number[][],
+  T: number,
+  shapes: Map<string, number[]>,
+  /** Per node, a buffer to read into (reused across steps by callers that consume the result at once). */
+  buffers?: Map<PerExampleNode, Float32Array>,
+): PerExampleResult {
   const nPred = seqs.map((s) => Math.max(0, s.length - 1));
   const n = nPred.reduce((a, b) => a + b, 0);
   const grads = seqs.map(() => new Map<string, ExampleGrad>());
   const factor = seqs.map((s) => exampleFactor(s.length, n));
   for (const node of nodes) {
-    const data = graph.get(node.tensor);
+    let data: Float32Array;
+    if (buffers && node.kind !== 'rows') {
+      const buf = buffers.get(node) ?? new Float32Array(node.tensor.numel);
+      buffers.set(node, buf);
+      data = graph.get(node.tensor, buf);
+    } else data = graph.get(node.tensor);
     const ne = shapes.get(node.name)!;
     if (node.kind === 'rows') {
       const ids = graph.getI32(node.ids!);

@@ -17,6 +17,7 @@ import * as op from '../../src/engine/ops.ts';
 import { nativeKernels } from '../../src/engine/native.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { skipLoudly } from '../helpers/fixtures.ts';
+import { relL2 } from './util.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -71,15 +72,8 @@ function reference(a: Float32Array, an: number[], b: Float32Array, bn: number[])
   return out;
 }
 
-function relErr(ref: ArrayLike<number>, x: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    num += (ref[i]! - x[i]!) ** 2;
-    den += ref[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
-}
+/** Relative L2 difference of x from ref. */
+const relErr = (ref: ArrayLike<number>, x: ArrayLike<number>): number => relL2(x, ref);
 
 test('native matmul equals a float64 product and ggml mul_mat on plain, transposed, permuted and broadcast operands', (t) => {
   const st = nativeKernels();

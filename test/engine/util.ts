@@ -51,3 +51,15 @@ export function checkGrad(t: TestContext, what: string, o: GradCheckOptions): Gr
   assertGradOk(r, what);
   return r;
 }
+
+/** Relative L2 difference ||x - ref|| / ||ref|| (||x - ref|| when ref is all zeros). */
+export function relL2(x: ArrayLike<number>, ref: ArrayLike<number>): number {
+  assert.equal(x.length, ref.length, `length ${x.length} vs ${ref.length}`);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < ref.length; i++) {
+    num += (x[i]! - ref[i]!) ** 2;
+    den += ref[i]! ** 2;
+  }
+  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
+}

@@ -21,6 +21,7 @@ import { toExamples } from '../../src/unlearn/source.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { needFixture } from '../helpers/fixtures.ts';
 import { MODEL } from '../unlearn/helpers.ts';
+import { relL2 } from '../engine/util.ts';
 
 /** Finite-difference Hessian block H[S, S] from loss values only (float64 differences of J). */
 function lossHessian(obj: Objective, coords: number[], h: number): Float64Array {
@@ -44,15 +45,7 @@ function lossHessian(obj: Objective, coords: number[], h: number): Float64Array 
   return H;
 }
 
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i]! - b[i]!) ** 2;
-    den += b[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
-}
+const relErr = relL2;
 
 function matVec(H: Float64Array, v: ArrayLike<number>, n: number): Float64Array {
   const out = new Float64Array(n);
