@@ -35,48 +35,18 @@ export function demoReportInput(results: UnlearnRunResult[], title: string, note
       (run.splitSummaries.rouge ??= {})[split] = { rougeL: mean(m.rougeL), rouge1: mean(m.rouge1) };
     }
     runs.push(run);
+    // one paired comparison fine-tuned -> this run per metric / split (same items, same order)
+    const compare = (metric: string, split: string, key: string, keyLabel: string, ids: string[], valuesBefore: number[], valuesAfter: number[]) => {
+      const c = comparePaired({ before: 'finetuned', after: id, beforeLabel: 'fine-tuned', afterLabel: label, label: `fine-tuned → ${label}`, method: r.method, target: r.filter, metric, split, key, keyLabel, ids, valuesBefore, valuesAfter });
+      if (c) comparisons.push(c);
+    };
     for (const [split, after] of Object.entries(r.after.sets)) {
       const before = r.before.sets[split];
-      if (!before) continue;
-      const c = comparePaired({
-        before: 'finetuned',
-        after: id,
-        beforeLabel: 'fine-tuned',
-        afterLabel: label,
-        label: `fine-tuned → ${label}`,
-        method: r.method,
-        target: r.filter,
-        metric: 'nll',
-        split,
-        key: 'meanNll',
-        keyLabel: 'mean NLL per token',
-        ids: before.ids,
-        valuesBefore: before.nll,
-        valuesAfter: after.ids.map((x) => after.nll[after.ids.indexOf(x)]!),
-      });
-      if (c) comparisons.push(c);
+      if (before) compare('nll', split, 'meanNll', 'mean NLL per token', before.ids, before.nll, after.ids.map((x) => after.nll[after.ids.indexOf(x)]!));
     }
     const rb = r.before.rouge?.forget;
     const ra = r.after.rouge?.forget;
-    if (rb && ra) {
-      const c = comparePaired({
-        before: 'finetuned',
-        after: id,
-        beforeLabel: 'fine-tuned',
-        afterLabel: label,
-        label: `fine-tuned → ${label}`,
-        method: r.method,
-        target: r.filter,
-        metric: 'rouge',
-        split: 'forget',
-        key: 'rougeL',
-        keyLabel: 'ROUGE-L recall',
-        ids: rb.ids,
-        valuesBefore: rb.rougeL,
-        valuesAfter: ra.rougeL,
-      });
-      if (c) comparisons.push(c);
-    }
+    if (rb && ra) compare('rouge', 'forget', 'rougeL', 'ROUGE-L recall', rb.ids, rb.rougeL, ra.rougeL);
   }
   // Holm across methods within each metric / split / key
   const groups = new Map<string, ReportComparison[]>();

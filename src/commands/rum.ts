@@ -13,9 +13,8 @@ import { UserError } from '../util/errors.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
 import { ALGORITHM_NAMES, parseHyper } from '../rum/algorithms.ts';
 import { entanglementAnalysis, memorizationAnalysis } from '../rum/analyses.ts';
-import { loadRumData } from '../rum/data.ts';
-import { runExperiment, VARIANTS, type ExperimentOptions, type RumChoice, type Variant } from '../rum/experiment.ts';
-import { NAMED_CONFIGS, resolveConfig } from '../rum/model.ts';
+import { experimentSetup, runExperiment, VARIANTS, type ExperimentOptions, type RumChoice, type Variant } from '../rum/experiment.ts';
+import { NAMED_CONFIGS, type CnnConfig } from '../rum/model.ts';
 import { buildRumReport, fmtSummary, renderRumMarkdown, writeRumReport } from '../rum/report.ts';
 import { LEVELS, parseRumTable } from '../rum/rum.ts';
 import { DEFAULT_RECIPE } from '../rum/train.ts';
@@ -69,17 +68,18 @@ function common(c: Command, defaults: { seeds: string }): Command {
 
 function experimentOptions(o: Opts, extra: { algorithms: string[]; rum: RumChoice; variants?: Variant[] }): ExperimentOptions {
   if (o.threads !== undefined) getEngine({ threads: int(o.threads, 'threads', 1) });
-  const trainSize = int(o.trainSize, 'train-size', 20);
-  const testSize = int(o.testSize, 'test-size', 10);
-  const data = loadRumData(String(o.data), { trainLimit: trainSize, testLimit: testSize });
-  const over: Record<string, unknown> = { classes: data.train.classes.length, inChannels: data.train.c, height: data.train.h, width: data.train.w };
+  const over: Partial<CnnConfig> = {};
   if (o.width !== undefined) over.baseWidth = int(o.width, 'width', 1);
   if (o.blocks !== undefined) over.blocks = list(o.blocks).map((b) => int(b, 'blocks', 1));
-  const config = resolveConfig(String(o.model), over);
+  const { data, config, defaultOutDir } = experimentSetup(String(o.data), {
+    trainSize: int(o.trainSize, 'train-size', 20),
+    testSize: int(o.testSize, 'test-size', 10),
+    model: String(o.model),
+    over,
+  });
   const mix = String(o.forgetMix);
   if (mix !== 'stratified' && mix !== 'random') throw new UserError(`--forget-mix must be stratified or random, got '${mix}'`);
   const seeds = list(o.seeds).map((s) => int(s, 'seeds', 0));
-  const dataTag = String(o.data) === 'fixture' ? 'fixture' : path.basename(path.resolve(String(o.data)));
   return {
     data,
     config,
@@ -100,7 +100,7 @@ function experimentOptions(o: Opts, extra: { algorithms: string[]; rum: RumChoic
     rum: extra.rum,
     memModels: int(o.memModels, 'mem-models', 2),
     memFraction: num(o.memFraction, 'mem-fraction'),
-    outDir: String(o.out ?? path.join('runs', 'rum', `${dataTag}-${trainSize}`)),
+    outDir: String(o.out ?? defaultOutDir),
     quiet: !!o.quiet,
     log: o.json ? undefined : (line) => process.stderr.write(`${line}\n`),
   };

@@ -23,10 +23,10 @@ import crypto from 'node:crypto';
 import { ensureDir, readJsonIfExists, writeJsonAtomic } from '../util/fs.ts';
 import { UserError } from '../util/errors.ts';
 import { makeAlgorithm, type UnlearnAlgorithm, type UnlearnTask } from './algorithms.ts';
-import type { RumData } from './data.ts';
+import { loadRumData, type RumData } from './data.ts';
 import { entanglementScore } from './entanglement.ts';
 import { estimateMemorization, type MemEstimate } from './memorization.ts';
-import { checkWeights, type CnnConfig, type Weights } from './model.ts';
+import { checkWeights, resolveConfig, type CnnConfig, type Weights } from './model.ts';
 import { evaluateModel, scoreAgainstOracle, type ModelEval, type UnlearnScores } from './metrics.ts';
 import { predict, type Predictions } from './predict.ts';
 import { LEVELS, refineByMemorization, runSequence, shuffleThirds, type Level, type RumTable, type Thirds } from './rum.ts';
@@ -149,6 +149,21 @@ function modelKey(o: ExperimentOptions, seed: number): string {
  * 2 x (size / 3) most extreme candidates (pools taken high, then low, then medium, disjoint).
  * 'random' is a uniform draw.
  */
+/**
+ * The data, CNN config and default results folder for an experiment, as `rum table` and the TUI
+ * build them: `dataArg` is 'fixture' or a dataset folder; the config's classes, channels and image
+ * size follow the data, `over` sets the rest (width, blocks); the folder is runs/rum/<data>-<trainSize>.
+ */
+export function experimentSetup(
+  dataArg: string,
+  o: { trainSize: number; testSize: number; model: string; over?: Partial<CnnConfig> },
+): { data: RumData; config: CnnConfig; defaultOutDir: string } {
+  const data = loadRumData(dataArg, { trainLimit: o.trainSize, testLimit: o.testSize });
+  const config = resolveConfig(o.model, { ...o.over, classes: data.train.classes.length, inChannels: data.train.c, height: data.train.h, width: data.train.w });
+  const tag = dataArg === 'fixture' ? 'fixture' : path.basename(path.resolve(dataArg));
+  return { data, config, defaultOutDir: path.join('runs', 'rum', `${tag}-${o.trainSize}`) };
+}
+
 export function chooseForgetSet(mem: ArrayLike<number>, size: number, seed: number, mix: 'stratified' | 'random'): Int32Array {
   const n = mem.length;
   if (!Number.isInteger(size) || size < 3 || 2 * size > n) {

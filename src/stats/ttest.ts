@@ -128,40 +128,35 @@ export function pairedTTest(a: readonly number[], b: readonly number[]): PairedT
 
 /** Welch's unequal-variance t-test (scipy.stats.ttest_ind(a, b, equal_var=False)). */
 export function welchTTest(a: readonly number[], b: readonly number[]): TwoSampleTTestResult {
-  assertFiniteArray('welchTTest: a', a, 2);
-  assertFiniteArray('welchTTest: b', b, 2);
-  const ma = moments(a);
-  const mb = moments(b);
-  const va = ma.variance / ma.n;
-  const vb = mb.variance / mb.n;
-  const se = Math.sqrt(va + vb);
-  const df = (va + vb) ** 2 / ((va * va) / (ma.n - 1) + (vb * vb) / (mb.n - 1));
-  const diff = ma.mean - mb.mean;
-  const t = diff / se;
-  return {
-    t,
-    df,
-    p: tTwoSidedP(t, df),
-    meanDiff: diff,
-    se,
-    ci95: ci(diff, se, df, 0.95),
-    d: cohenDPooled(a, b),
-    meanA: ma.mean,
-    meanB: mb.mean,
-    nA: ma.n,
-    nB: mb.n,
-  };
+  return twoSample('welchTTest', a, b, (ma, mb) => {
+    const va = ma.variance / ma.n;
+    const vb = mb.variance / mb.n;
+    // Welch-Satterthwaite degrees of freedom
+    return { se: Math.sqrt(va + vb), df: (va + vb) ** 2 / ((va * va) / (ma.n - 1) + (vb * vb) / (mb.n - 1)) };
+  });
 }
 
 /** Student's pooled-variance t-test (scipy.stats.ttest_ind(a, b), equal_var=True). */
 export function studentTTest(a: readonly number[], b: readonly number[]): TwoSampleTTestResult {
-  assertFiniteArray('studentTTest: a', a, 2);
-  assertFiniteArray('studentTTest: b', b, 2);
+  return twoSample('studentTTest', a, b, (ma, mb) => {
+    const df = ma.n + mb.n - 2;
+    const sp2 = ((ma.n - 1) * ma.variance + (mb.n - 1) * mb.variance) / df;
+    return { se: Math.sqrt(sp2 * (1 / ma.n + 1 / mb.n)), df };
+  });
+}
+
+/** The two-sample t-test around a standard error and degrees of freedom (Welch's or Student's). */
+function twoSample(
+  name: string,
+  a: readonly number[],
+  b: readonly number[],
+  seDf: (ma: ReturnType<typeof moments>, mb: ReturnType<typeof moments>) => { se: number; df: number },
+): TwoSampleTTestResult {
+  assertFiniteArray(`${name}: a`, a, 2);
+  assertFiniteArray(`${name}: b`, b, 2);
   const ma = moments(a);
   const mb = moments(b);
-  const df = ma.n + mb.n - 2;
-  const sp2 = ((ma.n - 1) * ma.variance + (mb.n - 1) * mb.variance) / df;
-  const se = Math.sqrt(sp2 * (1 / ma.n + 1 / mb.n));
+  const { se, df } = seDf(ma, mb);
   const diff = ma.mean - mb.mean;
   const t = diff / se;
   return {

@@ -10,6 +10,7 @@ import type { CompareView, DescribeResult, ForgetChoice, JobKind, JobOutcome, Jo
 import type { ServerControl } from './lib/server.ts';
 import type { HfFolderInfo, ModelInfo } from './lib/modelInfo.ts';
 import type { UiError } from './lib/errors.ts';
+import { fmtDuration } from './lib/format.ts';
 
 export interface Services {
   jobs: JobRunner;
@@ -152,6 +153,41 @@ export function useSyncState<T>(initial: T | (() => T)): [T, (v: T | ((prev: T) 
 }
 
 type KeyHandler = (input: string, key: Key) => void;
+
+/** The status line of a job screen, by the job's state: `running` while it runs, then what ended it. */
+export function jobStatusText(s: JobState<unknown>, t: { running: string; cancelling: string; ready: string; doneSuffix?: string }): string {
+  switch (s.status) {
+    case 'running':
+      return t.running;
+    case 'cancelling':
+      return t.cancelling;
+    case 'done':
+      return `finished in ${fmtDuration(((s.endedAt ?? 0) - (s.startedAt ?? 0)) / 1000)}${t.doneSuffix ?? ''}`;
+    case 'cancelled':
+      return s.message ?? 'cancelled';
+    case 'error':
+      return 'failed';
+    default:
+      return t.ready;
+  }
+}
+
+/**
+ * The keys every job screen shares: Esc cancels the running job, r starts one; `extra` gets the
+ * other keys. Nothing while a form field is being edited (its keys are the field's).
+ */
+export function useJobKeys(job: { busy: boolean; cancel(): boolean }, run: () => void, keysActive: () => boolean, extra?: KeyHandler): void {
+  const { editingRef } = useAppContext();
+  useKeys(
+    (input, key) => {
+      if (editingRef.current) return;
+      if (key.escape && job.busy) return void job.cancel();
+      if (input === 'r' && !job.busy) return run();
+      extra?.(input, key);
+    },
+    keysActive,
+  );
+}
 interface KeyEntry {
   handler: React.MutableRefObject<KeyHandler>;
   active: React.MutableRefObject<boolean | (() => boolean)>;

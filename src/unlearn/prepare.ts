@@ -166,7 +166,8 @@ export interface ContextOptions {
   forget?: Example[];
   /** Start from this model instead of the prepared one (sequential requests). */
   start?: CausalLM;
-  onProgress?: (e: ProgressEvent) => void;
+  /** Each method step; `ctx` is the run's context (ctx.work holds the weights being changed). */
+  onProgress?: (e: ProgressEvent, ctx: UnlearnContext) => void;
   quiet?: boolean;
   oracleDir?: string;
   seed?: number;
@@ -193,7 +194,7 @@ export function makeContext(p: Prepared, o: ContextOptions): { method: UnlearnMe
     hyper,
     seed: o.seed ?? p.seed,
     pool: new SessionPool(work),
-    onProgress: o.onProgress,
+    onProgress: o.onProgress ? (e) => o.onProgress!(e, ctx) : undefined,
     quiet: o.quiet,
     oracleDir: o.oracleDir,
   };

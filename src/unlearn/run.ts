@@ -13,7 +13,7 @@ import { writeUnlearnAdapter, makeRunId, checkRunId, type AdapterWriteResult } f
 import { deltaNorms } from './deltas.ts';
 import { SessionPool } from './sessions.ts';
 import type { FuzzyReport, FuzzySelection } from './fuzzy.ts';
-import type { ProgressEvent, UnlearnHyper } from './types.ts';
+import type { ProgressEvent, UnlearnContext, UnlearnHyper } from './types.ts';
 import { UserError } from '../util/errors.ts';
 
 export type Strategy = 'batch' | 'iterative' | 'fuzzy';
@@ -34,7 +34,8 @@ export interface UnlearnRunOptions extends PrepareOptions {
   merged?: boolean;
   maxRank?: number;
   quiet?: boolean;
-  onProgress?: (e: ProgressEvent) => void;
+  /** Each method step, with the run's context (ctx.work: the working weights, ctx.tensors: the target). */
+  onProgress?: (e: ProgressEvent, ctx: UnlearnContext) => void;
   /** Reuse a prepared run (tests, sweeps). */
   prepared?: Prepared;
 }

@@ -6,11 +6,11 @@
  */
 import React, { useMemo, useState } from 'react';
 import { Box, Text } from 'ink';
-import { useAppContext, useKeys, useJob, useSyncState, useTicker } from '../context.tsx';
+import { jobStatusText, useAppContext, useJobKeys, useJob, useSyncState, useTicker } from '../context.tsx';
 import type { ScreenProps } from '../app.tsx';
 import { Bar, ErrorPanel, KeyHints, Panel, StatusLine, theme } from '../components/ui.tsx';
 import { Form, type FieldSpec } from '../components/Form.tsx';
-import { cliLine, fmtDuration, fmtNum, truncate } from '../lib/format.ts';
+import { cliLine, fmtNum, truncate } from '../lib/format.ts';
 import type { RumCell, RumParams } from '../jobs/protocol.ts';
 
 /** The unlearning algorithms of src/rum (ALGORITHM_NAMES without the retrain oracle; a test keeps them equal). */
@@ -70,7 +70,6 @@ export function rumRows(algorithms: string[], cells: RumCell[]): Array<{ algorit
 }
 
 export function RumScreen({ active, keysActive, width, height }: ScreenProps) {
-  const { editingRef } = useAppContext();
   const [values, setValues, valuesRef] = useSyncState<Record<string, string>>({
     data: 'fixture',
     trainSize: '500',
@@ -120,14 +119,7 @@ export function RumScreen({ active, keysActive, width, height }: ScreenProps) {
     });
   };
 
-  useKeys(
-    (input, key) => {
-      if (editingRef.current) return;
-      if (key.escape && job.busy) return void job.cancel();
-      if (input === 'r' && !job.busy) return run();
-    },
-    keysActive,
-  );
+  useJobKeys(job, run, keysActive);
 
   const formW = Math.max(34, Math.floor(width * 0.38));
   const rightW = width - formW;
@@ -135,18 +127,7 @@ export function RumScreen({ active, keysActive, width, height }: ScreenProps) {
   const rw = rightW - 4;
   const s = job.state;
   const algos = params?.algorithms ?? values.algorithms!.split(',').filter(Boolean);
-  const statusText =
-    s.status === 'running'
-      ? phase.text
-      : s.status === 'cancelling'
-        ? 'cancelling…'
-        : s.status === 'done'
-          ? `finished in ${fmtDuration(((s.endedAt ?? 0) - (s.startedAt ?? 0)) / 1000)}${s.result?.report ? ` · report ${s.result.report}` : ''}`
-          : s.status === 'cancelled'
-            ? s.message ?? 'cancelled'
-            : s.status === 'error'
-              ? 'failed'
-              : 'ready: press r to run the table';
+  const statusText = jobStatusText(s, { running: phase.text, cancelling: 'cancelling…', ready: 'ready: press r to run the table', doneSuffix: s.result?.report ? ` · report ${s.result.report}` : '' });
   const colW = Math.max(14, Math.floor((rw - 21) / 2));
   return (
     <Box flexDirection="column" width={width} height={height}>

@@ -6,7 +6,7 @@
  */
 import React, { useMemo, useRef, useState } from 'react';
 import { Box, Text } from 'ink';
-import { useAppContext, useKeys, useJob, useSyncState, useTicker } from '../context.tsx';
+import { jobStatusText, useAppContext, useJobKeys, useJob, useSyncState, useTicker } from '../context.tsx';
 import type { ScreenProps } from '../app.tsx';
 import { Bar, Chart, ErrorPanel, KeyHints, Panel, StatusLine, statusLines, theme } from '../components/ui.tsx';
 import { Form, type FieldSpec } from '../components/Form.tsx';
@@ -69,7 +69,7 @@ export function finetuneCli(p: FinetuneParams, showOut = true): string {
 }
 
 export function TrainScreen({ active, keysActive, width, height }: ScreenProps) {
-  const { state, update, editingRef } = useAppContext();
+  const { state, update } = useAppContext();
   const [values, setValues, valuesRef] = useSyncState<Record<string, string>>({
     splits: 'retain,forget,decoy',
     epochs: String(FINETUNE_DEFAULTS.epochs),
@@ -141,14 +141,7 @@ export function TrainScreen({ active, keysActive, width, height }: ScreenProps) 
     );
   };
 
-  useKeys(
-    (input, key) => {
-      if (editingRef.current) return;
-      if (key.escape && job.busy) return void job.cancel();
-      if (input === 'r' && !job.busy) return run();
-    },
-    keysActive,
-  );
+  useJobKeys(job, run, keysActive);
 
   const formW = Math.max(36, Math.floor(width * 0.42));
   const rightW = width - formW;
@@ -157,18 +150,7 @@ export function TrainScreen({ active, keysActive, width, height }: ScreenProps) 
   const s = job.state;
 
   const right: React.ReactNode[] = [];
-  const statusText =
-    s.status === 'running'
-      ? phase
-      : s.status === 'cancelling'
-        ? 'cancelling: stopping after the current step…'
-        : s.status === 'done'
-          ? `finished in ${fmtDuration(((s.endedAt ?? 0) - (s.startedAt ?? 0)) / 1000)}`
-          : s.status === 'cancelled'
-            ? s.message ?? 'cancelled'
-            : s.status === 'error'
-              ? 'failed'
-              : 'ready: press r to fine-tune';
+  const statusText = jobStatusText(s, { running: phase, cancelling: 'cancelling: stopping after the current step…', ready: 'ready: press r to fine-tune' });
   right.push(<StatusLine key="st" status={s.status} tick={tick} text={statusText} />);
   if (last && params) {
     const total = params.epochs * last.stepsPerEpoch;

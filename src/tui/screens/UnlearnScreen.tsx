@@ -7,11 +7,11 @@
  */
 import React, { useEffect, useMemo, useRef, useState } from 'react';
 import { Box, Text } from 'ink';
-import { useAppContext, useKeys, useJob, useSyncState, useTicker } from '../context.tsx';
+import { jobStatusText, useAppContext, useJobKeys, useJob, useSyncState, useTicker } from '../context.tsx';
 import type { ScreenProps } from '../app.tsx';
 import { Bar, Chart, ErrorPanel, KeyHints, Panel, StatusLine, statusLines, theme } from '../components/ui.tsx';
 import { Form, type FieldSpec } from '../components/Form.tsx';
-import { cliLine, fmtChange, fmtDuration, fmtNum, truncate } from '../lib/format.ts';
+import { cliLine, fmtChange, fmtNum, truncate } from '../lib/format.ts';
 import { finetuneRuns } from '../lib/runs.ts';
 import type { UnlearnParams, UnlearnProgress } from '../jobs/protocol.ts';
 
@@ -61,7 +61,7 @@ export function unlearnCli(p: UnlearnParams): string {
 }
 
 export function UnlearnScreen({ active, keysActive, width, height }: ScreenProps) {
-  const { state, update, editingRef, goto, services } = useAppContext();
+  const { state, update, goto, services } = useAppContext();
   const [runs, setRuns] = useState<string[]>(() => finetuneRuns(services.cwd));
   const [values, setValues, valuesRef] = useSyncState<Record<string, string>>({
     from: state.fromRun ?? runs[0] ?? '',
@@ -139,15 +139,9 @@ export function UnlearnScreen({ active, keysActive, width, height }: ScreenProps
     );
   };
 
-  useKeys(
-    (input, key) => {
-      if (editingRef.current) return;
-      if (key.escape && job.busy) return void job.cancel();
-      if (input === 'r' && !job.busy) return run();
-      if (input === 'c' && job.state.result?.comparison) return goto('compare');
-    },
-    keysActive,
-  );
+  useJobKeys(job, run, keysActive, (input) => {
+    if (input === 'c' && job.state.result?.comparison) goto('compare');
+  });
 
   const formW = Math.max(36, Math.floor(width * 0.42));
   const rightW = width - formW;
@@ -155,18 +149,7 @@ export function UnlearnScreen({ active, keysActive, width, height }: ScreenProps
   const rw = rightW - 4;
   const s = job.state;
   const right: React.ReactNode[] = [];
-  const statusText =
-    s.status === 'running'
-      ? phase
-      : s.status === 'cancelling'
-        ? 'cancelling: stopping at the next step…'
-        : s.status === 'done'
-          ? `finished in ${fmtDuration(((s.endedAt ?? 0) - (s.startedAt ?? 0)) / 1000)}`
-          : s.status === 'cancelled'
-            ? s.message ?? 'cancelled'
-            : s.status === 'error'
-              ? 'failed'
-              : 'ready: press r to unlearn';
+  const statusText = jobStatusText(s, { running: phase, cancelling: 'cancelling: stopping at the next step…', ready: 'ready: press r to unlearn' });
   right.push(<StatusLine key="st" status={s.status} tick={tick} text={statusText} />);
   if (params && job.busy) {
     const ti = step ? params.targets.indexOf(step.target) : 0;

@@ -9,9 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ALGORITHM_NAMES, parseHyper } from '../../../rum/algorithms.ts';
-import { loadRumData } from '../../../rum/data.ts';
-import { runExperiment, type ExperimentOptions, type ExperimentResult, type RumChoice, type SeedResult } from '../../../rum/experiment.ts';
-import { resolveConfig } from '../../../rum/model.ts';
+import { experimentSetup, runExperiment, type ExperimentOptions, type ExperimentResult, type RumChoice, type SeedResult } from '../../../rum/experiment.ts';
 import { buildRumReport, writeRumReport, type RumReport } from '../../../rum/report.ts';
 import { parseRumTable } from '../../../rum/rum.ts';
 import { DEFAULT_RECIPE } from '../../../rum/train.ts';
@@ -27,12 +25,10 @@ export function rumExperimentOptions(p: RumParams, log: (line: string) => void):
     if (a === 'retrain') throw new UserError('retrain is the oracle every result is scored against; leave it out of the algorithms');
   }
   if (p.algorithms.length === 0) throw new UserError('choose at least one algorithm');
-  const data = loadRumData(p.data, { trainLimit: p.trainSize, testLimit: p.testSize });
-  const config = resolveConfig(p.model, { classes: data.train.classes.length, inChannels: data.train.c, height: data.train.h, width: data.train.w });
+  const { data, config, defaultOutDir } = experimentSetup(p.data, { trainSize: p.trainSize, testSize: p.testSize, model: p.model });
   let rum: RumChoice = null;
   if (p.rum === 'select') rum = { select: p.algorithms };
   else if (p.rum !== 'none') rum = { table: parseRumTable(p.rum) };
-  const tag = p.data === 'fixture' ? 'fixture' : path.basename(path.resolve(p.data));
   return {
     data,
     config,
@@ -44,7 +40,7 @@ export function rumExperimentOptions(p: RumParams, log: (line: string) => void):
     hyper: parseHyper(undefined),
     rum,
     memModels: p.memModels,
-    outDir: p.out ?? path.join('runs', 'rum', `${tag}-${p.trainSize}`),
+    outDir: p.out ?? defaultOutDir,
     quiet: true,
     log,
   };

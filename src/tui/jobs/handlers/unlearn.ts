@@ -7,10 +7,8 @@
  * Compare screen and the CLI read the same file.
  *
  * While a target runs, forget / retain perplexity (and ROUGE) are measured on the current weights
- * at intervals by src/eval/interval.ts's evaluator. runUnlearn has no hook that hands out the working
- * model, but methods report progress as `ctx.onProgress(...)`, so the callback is called with the
- * unlearning context as `this` and reads `this.work` (the weights being changed). Should a method
- * call it otherwise, the interval points are simply missing; the run itself is unaffected.
+ * at intervals by src/eval/interval.ts's evaluator: runUnlearn's progress callback receives the
+ * unlearning context, whose `work` holds the weights being changed.
  *
  * Cancelling throws from the progress callback: runUnlearn writes its adapter only after the method
  * and the measurement finish (atomically), so the interrupted target leaves nothing; finished
@@ -121,17 +119,17 @@ export const run: Handler<'unlearn'> = async (p, { signal, emit }) => {
     let work: CausalLM | undefined;
     let lastStep = 0;
     let lastPrint: number | undefined;
-    const onProgress = function (this: UnlearnContext | undefined, e: ProgressEvent): void {
+    const onProgress = (e: ProgressEvent, ctx: UnlearnContext): void => {
       emit({ kind: 'step', target, step: e.step, steps: e.total });
       check();
       lastStep = e.step;
-      if (this?.work) work = this.work;
+      work = ctx.work;
       if (every <= 0) every = Math.max(1, Math.ceil(e.total / AUTO_POINTS));
       // A point only where the weights moved: stored-gradient ascent sums the reversal and applies
       // it once at the end, so its intermediate steps have nothing new to measure.
       if (work && e.step % every === 0 && e.step < e.total) {
-        lastPrint ??= fingerprint(prepared.model, this!.tensors);
-        const fp = fingerprint(work, this!.tensors);
+        lastPrint ??= fingerprint(prepared.model, ctx.tensors);
+        const fp = fingerprint(work, ctx.tensors);
         if (fp !== lastPrint) {
           lastPrint = fp;
           ev(work, e.step, { force: true });
