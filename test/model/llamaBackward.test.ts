@@ -21,19 +21,12 @@ import { randomModel } from '../../src/train/bench.ts';
 import { isSparse, toDense, type PerExampleResult } from '../../src/train/perExample.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
 import { Rng } from '../../src/util/rng.ts';
+import { relL2 } from '../engine/util.ts';
 
 const TOL = 1e-5;
 
-function relErr(ref: Float32Array, x: Float32Array): number {
-  assert.equal(ref.length, x.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    num += (ref[i]! - x[i]!) ** 2;
-    den += ref[i]! ** 2;
-  }
-  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
-}
+/** Relative L2 difference of x from ref. */
+const relErr = (ref: Float32Array, x: Float32Array): number => relL2(x, ref);
 
 function batchOf(V: number, lengths: number[], seed: number): number[][] {
   const rng = new Rng(seed);
