@@ -105,6 +105,7 @@ export class TapSession {
       outputs: [out.logits],
       loss,
       backward: true,
+      nativeMatmul: true, // ggml's automatic backward, its products on the native kernel (graph.ts)
       extras: (gradOf) => {
         const extra: Tensor[] = [];
         for (const tap of taps) {
