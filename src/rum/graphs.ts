@@ -67,7 +67,7 @@ export class TrainGraph {
     try {
       this.x = this.g.input('x', [c.width, c.height, c.inChannels, this.batch]);
       this.y = this.g.input('y', [c.classes, this.batch]);
-      const net = buildCnn(this.g, c, this.x);
+      const net = buildCnn(this.g, c, this.x, { nativeMatmul: true });
       this.params = net.params;
       this.logits = net.logits;
       let loss: Tensor | null = null;
@@ -203,7 +203,7 @@ export class EvalGraph {
     this.g = new Graph({ maxNodes: nodesFor(config, batch) });
     try {
       this.x = this.g.input('x', [config.width, config.height, config.inChannels, batch]);
-      const net = buildCnn(this.g, config, this.x, { trainable: false });
+      const net = buildCnn(this.g, config, this.x, { trainable: false, nativeMatmul: true });
       this.params = net.params;
       this.logits = net.logits;
       this.embedding = net.embedding;

@@ -323,7 +323,16 @@ function groupNormCP(x: Tensor, groups: number, wh: number, n: number, weight: T
  * ggml's slow IM2COL_BACK never runs), zero rows up to `stemRows`, one GEMM. Every other
  * convolution is a gather conv on channel-innermost activations (conv.ts; replicate padding).
  */
-export function buildCnn(g: Graph, c: CnnConfig, x: Tensor, opts: { trainable?: boolean } = {}): CnnTensors {
+export function buildCnn(
+  g: Graph,
+  c: CnnConfig,
+  x: Tensor,
+  opts: {
+    trainable?: boolean;
+    /** The graph will be built with BuildOptions.nativeMatmul (its products on the native kernel). */
+    nativeMatmul?: boolean;
+  } = {},
+): CnnTensors {
   const trainable = opts.trainable ?? true;
   const specs = paramSpecs(c);
   const params = new Map<string, Tensor>();
@@ -345,7 +354,13 @@ export function buildCnn(g: Graph, c: CnnConfig, x: Tensor, opts: { trainable?: 
   const [k0, w0, h0] = cols.ne;
   const rows = stemRows(c);
   const flat = op.reshape(cols, [k0, w0 * h0 * n]);
-  const stemY = op.mulMat(P('stem.w'), rows > k0 ? op.pad(flat, rows - k0) : flat); // [OC, P]
+  // With the native matmul (graphs built with nativeMatmul on the CPU) any contraction length is
+  // fast, so the weight's first k0 rows are used through a view instead of padding the columns
+  // (the PAD was 6% of a training step); ggml's kernel gets the padded, aligned product.
+  const stemY =
+    rows > k0 && opts.nativeMatmul && op.nativeMatMulFor(x)
+      ? op.mulMat(op.view(P('stem.w'), [k0, L.stem.oc], 0, [rows * 4]), flat)
+      : op.mulMat(P('stem.w'), rows > k0 ? op.pad(flat, rows - k0) : flat); // [OC, P]
   let h = op.relu(norm(stemY, L.stem, w0 * h0));
   let W = w0;
   let H = h0;
