@@ -1,8 +1,9 @@
 /**
- * Incremental decoding with a KV cache for LLaMA models: one graph that feeds one token per
- * sequence, appends its keys and values to per-layer f16 caches (ggml_set_rows) and attends over
- * the cache with the same flash attention the evaluation forward uses (llama.ts / layers.ts
- * causalAttention: f16 K/V, f16 mask, f32 accumulation, what llama.cpp computes on CPU).
+ * Incremental decoding with a KV cache, for every architecture: the architecture's own forward
+ * builder (llama.ts, gpt2.ts) runs on one token per sequence, with its attention replaced
+ * (BuildMode.attention) by one that appends the block's keys and values to per-layer f16 caches
+ * (ggml_set_rows) and attends over them with the flash attention the evaluation forward uses
+ * (layers.ts causalAttention: f16 K/V, f16 mask, f32 accumulation, what llama.cpp computes on CPU).
  *
  * Why: generation without a cache (one full forward of the whole sequence per new token) costs
  * O(T) forward passes of T tokens each; ROUGE's greedy answers were ~80% of an unlearning run's
@@ -11,17 +12,18 @@
  * Sequences advance in lock-step, one position per compute: sequence b feeds its token at its own
  * position p_b (a prompt token while p_b < its prompt length, else the token it generated last),
  * so prompts of different lengths need no padding; the mask of sequence b admits keys 0..p_b.
- * Each token's keys and values are computed once, from the same weights and ops as the full
- * forward, so the cache holds the f16 values the full forward would (to float rounding of the
- * one-column products) and greedy answers match the full recompute (test/model/decode.test.ts).
+ * The builder sees the B tokens as one sequence of length B whose positions are the p_b (rope and
+ * GPT-2's position embedding read them per token). Each token's keys and values are computed once,
+ * from the same weights and ops as the full forward, and the logits equal the full recompute's
+ * (test/model/decode.test.ts).
  */
 import { Graph, type Tensor } from '../engine/graph.ts';
 import * as op from '../engine/ops.ts';
 import type { DType } from '../engine/types.ts';
 import { headDim } from './config.ts';
-import type { CausalLM } from './model.ts';
+import { ARCH_BUILDERS, type CausalLM } from './model.ts';
 
-export class LlamaDecoder {
+export class KvDecoder {
   readonly graph: Graph;
   /** Cache length (positions per sequence) and sequences. */
   readonly T: number;
@@ -39,14 +41,12 @@ export class LlamaDecoder {
     B: number,
   ) {
     const c = model.config;
-    if (c.arch !== 'llama') throw new TypeError(`LlamaDecoder: a LLaMA model is needed, got ${c.arch}`);
-    if (!Number.isInteger(T) || T < 1 || T > c.nCtx) throw new RangeError(`LlamaDecoder: cache length ${T} must be 1..${c.nCtx}`);
+    if (!Number.isInteger(T) || T < 1 || T > c.nCtx) throw new RangeError(`KvDecoder: cache length ${T} must be 1..${c.nCtx}`);
+    if (!Number.isInteger(B) || B < 1) throw new RangeError(`KvDecoder: ${B} sequences`);
     this.T = T;
     this.B = B;
     const hd = headDim(c);
-    const H = c.nHead;
-    const Hkv = c.nHeadKv;
-    const g = new Graph({ maxNodes: c.nLayer * 80 + 200 });
+    const g = new Graph({ maxNodes: c.nLayer * 120 + 200 });
     this.graph = g;
     try {
       const weights = new Map<string, Tensor>();
@@ -54,7 +54,7 @@ export class LlamaDecoder {
         let t = weights.get(name);
         if (!t) {
           const h = model.weights.get(name);
-          if (!h) throw new Error(`LlamaDecoder: the model has no tensor ${name}`);
+          if (!h) throw new Error(`KvDecoder: the model has no tensor ${name}`);
           const dtype: DType = h.ne.length >= 2 ? h.fileType : 'f32';
           t = g.input(name, h.ne, dtype);
           weights.set(name, t);
@@ -65,29 +65,19 @@ export class LlamaDecoder {
       this.pos = g.input('pos', [B], 'i32');
       this.rows = g.input('cache_rows', [B], 'i32');
       this.mask = g.input('mask', [T, 1, 1, B], 'f16');
-      const rope = (t: Tensor) => op.ropeExt(t, this.pos, { nDims: c.ropeDims, mode: op.ROPE_NORMAL, freqBase: c.ropeFreqBase, nCtxOrig: c.nCtx });
-      const norm = (name: string, x: Tensor) => op.mul(op.rmsNorm(x, c.normEps), w(name));
-      let x = op.getRows(w('token_embd.weight'), this.tokens); // [d, B]
-      for (let l = 0; l < c.nLayer; l++) {
-        const n = (s: string) => `blk.${l}.${s}.weight`;
-        const h = norm(n('attn_norm'), x);
-        const q = rope(op.reshape(op.mulMat(w(n('attn_q')), h), [hd, H, B])); // positions along ne[2]
-        const k = rope(op.reshape(op.mulMat(w(n('attn_k')), h), [hd, Hkv, B]));
-        const v = op.mulMat(w(n('attn_v')), h); // [hd * Hkv, B]
+      const attention = (q: Tensor, k: Tensor, v: Tensor, layer: number): Tensor => {
+        // q [hd, H, B, 1], k and v [hd, Hkv, B, 1] (the B tokens as one sequence)
+        const H = q.ne[1];
+        const Hkv = k.ne[1];
         // caches [hd * Hkv, T * B] f16: row b * T + p_b holds sequence b's key at position p_b
-        const kc = op.setRows(g.newTensor('f16', [hd * Hkv, T * B], `k_cache.${l}`), op.reshape(k, [hd * Hkv, B]), this.rows);
-        const vc = op.setRows(g.newTensor('f16', [hd * Hkv, T * B], `v_cache.${l}`), v, this.rows);
-        const K = op.permute(op.reshape(kc, [hd, Hkv, T, B]), [0, 2, 1, 3]); // [hd, T, Hkv, B]
-        const V = op.permute(op.reshape(vc, [hd, Hkv, T, B]), [0, 2, 1, 3]);
-        const Q = op.permute(op.reshape(q, [hd, H, 1, B]), [0, 2, 1, 3]); // [hd, 1, H, B]
-        const o = op.flashAttnExt(Q, K, V, this.mask, 1 / Math.sqrt(hd)); // [hd, H, 1, B]
-        x = op.add(x, op.mulMat(w(n('attn_output')), op.reshape(o, [hd * H, B])));
-        const h2 = norm(n('ffn_norm'), x);
-        const a = op.swigluSplit(op.mulMat(w(n('ffn_gate')), h2), op.mulMat(w(n('ffn_up')), h2));
-        x = op.add(x, op.mulMat(w(n('ffn_down')), a));
-      }
-      const outName = c.tiedOutput ? 'token_embd.weight' : 'output.weight';
-      this.logits = op.mulMat(w(outName), norm('output_norm.weight', x)); // [V, B]
+        const store = (x: Tensor, name: string) => op.setRows(g.newTensor('f16', [hd * Hkv, T * B], `${name}.${layer}`), op.reshape(op.cont(x), [hd * Hkv, B]), this.rows);
+        const K = op.permute(op.reshape(store(k, 'k_cache'), [hd, Hkv, T, B]), [0, 2, 1, 3]); // [hd, T, Hkv, B]
+        const V = op.permute(op.reshape(store(v, 'v_cache'), [hd, Hkv, T, B]), [0, 2, 1, 3]);
+        const Q = op.permute(op.reshape(op.cont(q), [hd, H, 1, B]), [0, 2, 1, 3]); // [hd, 1, H, B]
+        return op.reshape(op.flashAttnExt(Q, K, V, this.mask, 1 / Math.sqrt(hd)), [hd * H, B]); // [hd, H, 1, B]
+      };
+      const out = ARCH_BUILDERS[c.arch](c, w, { tokens: this.tokens, pos: this.pos, mask: this.mask, T: B, B: 1 }, { differentiable: false, attention });
+      this.logits = out.logits; // [V, B]
       g.build({ outputs: [this.logits] });
       g.allocate();
       for (const [name, t] of weights) {
@@ -107,13 +97,13 @@ export class LlamaDecoder {
    */
   step(tokens: number[], positions: number[]): Float32Array {
     const { T, B } = this;
-    if (tokens.length !== B || positions.length !== B) throw new RangeError(`LlamaDecoder.step: ${B} tokens and positions expected`);
+    if (tokens.length !== B || positions.length !== B) throw new RangeError(`KvDecoder.step: ${B} tokens and positions expected`);
     const rows = new Int32Array(B);
     const pos = new Int32Array(B);
     const NEG_INF_F16 = 0xfc00;
     for (let b = 0; b < B; b++) {
       const p = positions[b]!;
-      if (!Number.isInteger(p) || p < 0 || p >= T) throw new RangeError(`LlamaDecoder.step: position ${p} outside the cache (0..${T - 1})`);
+      if (!Number.isInteger(p) || p < 0 || p >= T) throw new RangeError(`KvDecoder.step: position ${p} outside the cache (0..${T - 1})`);
       pos[b] = p;
       rows[b] = b * T + p;
       // f16 0 for keys 0..p, -inf after

@@ -1,13 +1,13 @@
 /**
  * Text generation with our engine: greedy (argmax) or sampled (temperature, top-k), for short
- * answers. LLaMA models decode with a KV cache (decode.ts: one token per sequence per compute).
- * Other architectures use one evaluation graph of length prompt + maxTokens, reused for every new
- * token (the causal mask makes the padding after the current position irrelevant): O(T) full
- * forwards, simple and exact for short answers.
+ * answers, decoded with a KV cache (decode.ts: one token per sequence per compute). `kvCache:
+ * false` uses one evaluation graph of length prompt + maxTokens for every new token instead (the
+ * causal mask makes the padding after the current position irrelevant): O(T) full forwards, the
+ * reference the cache is tested against.
  */
 import { CausalLM, LMSession, logSoftmaxRow } from './model.ts';
 import { Rng } from '../util/rng.ts';
-import { LlamaDecoder } from './decode.ts';
+import { KvDecoder } from './decode.ts';
 import { UserError } from '../util/errors.ts';
 
 export interface GenerateOptions {
@@ -18,7 +18,7 @@ export interface GenerateOptions {
   seed?: number;
   /** Stop when one of these ids is produced (default: none; callers pass EOS). */
   stopIds?: number[];
-  /** LLaMA: decode with the KV cache (default true); false recomputes the whole sequence per token (the reference the cache is tested against). */
+  /** Decode with the KV cache (default true); false recomputes the whole sequence per token (the reference the cache is tested against). */
   kvCache?: boolean;
 }
 
@@ -37,8 +37,8 @@ export function generateTokens(model: CausalLM, prompts: number[][], o: Generate
   const stop = new Set(o.stopIds ?? []);
   const pick = (logits: Float32Array, off: number) => (o.greedy !== false && !o.temperature ? argmaxAt(logits, off, V) : sample(logits, off, V, o, rng));
   if (o.maxTokens <= 0) return prompts.map(() => []);
-  if (model.config.arch === 'llama' && o.kvCache !== false) {
-    const dec = new LlamaDecoder(model, T, B);
+  if (o.kvCache !== false) {
+    const dec = new KvDecoder(model, T, B);
     try {
       // lock-step: every sequence advances one position per compute (see decode.ts)
       const fed = prompts.map(() => 0);

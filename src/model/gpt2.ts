@@ -36,7 +36,7 @@ export function buildGpt2(c: ModelConfig, w: (name: string) => Tensor, inp: Sequ
     const h = norm('attn_norm', x);
     const qkv = dense('attn_qkv', h); // [3d, T*B]
     const part = (i: number) => op.reshape(op.cont(op.view(qkv, [d, T * B], i * d * 4, [3 * d * 4])), [hd, c.nHead, T, B]);
-    x = op.add(x, dense('attn_output', causalAttention(part(0), part(1), part(2), inp.mask, T, B, mode)));
+    x = op.add(x, dense('attn_output', causalAttention(part(0), part(1), part(2), inp.mask, T, B, mode, l)));
     const h2 = norm('ffn_norm', x);
     x = op.add(x, dense('ffn_down', gelu(dense('ffn_up', h2), mode)));
   }

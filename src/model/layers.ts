@@ -44,6 +44,12 @@ export interface BuildMode {
    * walks. Evaluation graphs leave it off to keep bit-parity with llama.cpp.
    */
   fastMatmul?: boolean;
+  /**
+   * Replaces the causal attention of every block (forward-only graphs): called with block `layer`'s
+   * q [hd, H, T, B] and k, v [hd, Hkv, T, B], returns [hd * H, T * B]. The KV-cache decoder
+   * (decode.ts) uses it to attend over its caches with the architectures' own builders.
+   */
+  attention?: (q: Tensor, k: Tensor, v: Tensor, layer: number) => Tensor;
 }
 
 /** W x, reporting the use of W to the tap. */
@@ -79,7 +85,8 @@ export function embed(name: string, E: Tensor, ids: Tensor, mode: BuildMode): Te
  * H / Hkv consecutive query heads (llama.cpp's grouping: query head h reads KV head floor(h / g)).
  * Returns [hd * H, T * B].
  */
-export function causalAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, T: number, B: number, mode: BuildMode): Tensor {
+export function causalAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, T: number, B: number, mode: BuildMode, layer = 0): Tensor {
+  if (mode.attention && !mode.differentiable) return mode.attention(q, k, v, layer);
   const hd = q.ne[0];
   const H = q.ne[1];
   const Hkv = k.ne[1];

@@ -103,7 +103,7 @@ export function buildLlama(
     let Vt: Tensor | null = null;
     let p: Tensor | null = null;
     if (mode.differentiable) ({ o2, Q, Vt, p } = trainAttention(q, k, v, inp.mask, T, B, mode.fastMatmul === true && op.nativeMatMulFor(q)));
-    else o2 = causalAttention(q, k, v, inp.mask, T, B, mode);
+    else o2 = causalAttention(q, k, v, inp.mask, T, B, mode, l);
     const ao = mm('attn_output', o2);
     x = op.add(x, ao);
     const xmid = x;

@@ -31,7 +31,8 @@ export interface HostTensor {
   fileBytes?: Uint8Array;
 }
 
-const ARCH_BUILDERS = { llama: buildLlama, gpt2: buildGpt2 } as const;
+/** The forward builder of each architecture (also used by the KV-cache decoder, decode.ts). */
+export const ARCH_BUILDERS = { llama: buildLlama, gpt2: buildGpt2 } as const;
 
 export class CausalLM {
   constructor(

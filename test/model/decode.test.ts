@@ -1,5 +1,5 @@
 /**
- * KV-cache decoding (src/model/decode.ts) against recomputing the whole sequence per token: the
+ * KV-cache decoding (src/model/decode.ts; LLaMA with and without GQA, GPT-2) against recomputing the whole sequence per token: the
  * same greedy tokens for prompts of different lengths decoded together, and next-token logits
  * equal to the full forward's at every position (to float rounding of one-column products).
  */
@@ -7,11 +7,15 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { needFixture } from '../helpers/fixtures.ts';
 import { CausalLM, LMSession } from '../../src/model/model.ts';
-import { LlamaDecoder } from '../../src/model/decode.ts';
+import { KvDecoder } from '../../src/model/decode.ts';
 import { generateTokens } from '../../src/model/generate.ts';
 import { randomModel } from '../../src/train/bench.ts';
 import { Rng } from '../../src/util/rng.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
+
+const GPT2: ModelConfig = {
+  arch: 'gpt2', nEmbd: 48, nLayer: 2, nHead: 4, nHeadKv: 4, nFf: 96, nVocab: 200, nCtx: 64, normEps: 1e-5, ropeDims: 0, ropeFreqBase: 10000, tiedOutput: true,
+};
 
 const GQA_TIED: ModelConfig = {
   arch: 'llama', nEmbd: 64, nLayer: 2, nHead: 4, nHeadKv: 2, nFf: 96, nVocab: 300, nCtx: 64, normEps: 1e-5, ropeDims: 8, ropeFreqBase: 10000, tiedOutput: true,
@@ -25,12 +29,12 @@ function prompts(V: number, lengths: number[], seed: number): number[][] {
 test('KV-cache logits equal the full forward at every position, for sequences of different lengths at once', (t) => {
   const file = needFixture(t, 'models', 'stories260K.gguf');
   if (!file) return;
-  for (const model of [CausalLM.load(file), randomModel(GQA_TIED, 4)]) {
+  for (const model of [CausalLM.load(file), randomModel(GQA_TIED, 4), randomModel(GPT2, 5)]) {
     const V = model.config.nVocab;
     const seqs = prompts(V, [20, 7, 13], 1);
     const T = 20;
     const full = new LMSession(model, { T, B: seqs.length, mode: 'eval' });
-    const dec = new LlamaDecoder(model, T, seqs.length);
+    const dec = new KvDecoder(model, T, seqs.length);
     try {
       full.setBatch(seqs);
       full.forward();
@@ -47,7 +51,7 @@ test('KV-cache logits equal the full forward at every position, for sequences of
         });
       }
       assert.ok(worst < 1e-4, `${model.config.nLayer}-layer model: logits differ by ${worst.toExponential(2)}`);
-      t.diagnostic(`${model.config.nHead}/${model.config.nHeadKv} heads: worst logit difference ${worst.toExponential(2)}`);
+      t.diagnostic(`${model.config.arch} ${model.config.nHead}/${model.config.nHeadKv} heads: worst logit difference ${worst.toExponential(2)}`);
     } finally {
       full.dispose();
       dec.dispose();
@@ -67,4 +71,8 @@ test('greedy generation with the KV cache gives the same tokens as recomputing t
   // one prompt alone decodes as it does in the batch
   assert.deepEqual(generateTokens(model, [ps[1]!], { maxTokens: 24, stopIds: [2] })[0], cached[1]);
   assert.deepEqual(generateTokens(model, ps, { maxTokens: 0 }), [[], [], []]);
+  // GPT-2 (learned positions, biases, LayerNorm, GELU) through the same decoder
+  const gpt2 = randomModel(GPT2, 6);
+  const gp = prompts(GPT2.nVocab, [5, 2], 3);
+  assert.deepEqual(generateTokens(gpt2, gp, { maxTokens: 12 }), generateTokens(gpt2, gp, { maxTokens: 12, kvCache: false }));
 });
