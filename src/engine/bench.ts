@@ -71,6 +71,11 @@ export function benchMatmul(n: number, reps: number, kernel: 'ggml' | 'native' =
   }
 }
 
+/** benchMatmul on the kernel training graphs run their products on: native when built, else ggml. */
+export function benchTrainingMatmul(n: number, reps: number): MatmulResult {
+  return benchMatmul(n, reps, 'native') ?? benchMatmul(n, reps)!;
+}
+
 /** A 3-layer MLP classifier step (the kind the RUM side trains), batch x dims. */
 export function benchMlpStep(reps: number, batch = 256, dims = [1024, 1024, 1024, 10]): EngineBench['mlpStep'] {
   const g = new Graph({ maxNodes: 512 });
@@ -110,8 +115,9 @@ export async function benchEngine(o: { quick?: boolean } = {}): Promise<EngineBe
   const e = getEngine();
   const reps = o.quick ? 2 : 5;
   const sizes = [512, 1024, 2048];
-  const matmul = sizes.map((n) => benchMatmul(n, n === 2048 ? Math.max(2, reps - 2) : reps)!);
-  const nativeMatmul = sizes.map((n) => benchMatmul(n, n === 2048 ? Math.max(2, reps - 2) : reps, 'native')).filter((m) => m !== null);
+  const repsFor = (n: number) => (n === 2048 ? Math.max(2, reps - 2) : reps);
+  const matmul = sizes.map((n) => benchMatmul(n, repsFor(n))!);
+  const nativeMatmul = sizes.map((n) => benchMatmul(n, repsFor(n), 'native')).filter((m) => m !== null);
   const mlp = benchMlpStep(reps);
   const m1024 = matmul.find((m) => m.n === 1024)!;
   mlp.shareOfMatmul1024 = mlp.gflops / m1024.gflops;

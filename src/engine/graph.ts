@@ -648,7 +648,6 @@ export class Graph {
   }
 }
 
-/** Rough forward FLOPs: 2 * K * M * N per MUL_MAT node, 1 per element for the rest. */
 let customOpCodeMemo: number | null = null;
 
 /** The enum value of GGML_OP_CUSTOM in the loaded ggml (read off a throwaway custom node). */
@@ -666,6 +665,7 @@ function customOpCode(g: Graph): number {
   }
 }
 
+/** Rough forward FLOPs: 2 * K * M * N per MUL_MAT node (ggml's or the native one), 1 per element for the rest. */
 function estimateFlops(g: Graph): number {
   let flops = 0;
   for (const n of g.nodes('forward')) {

@@ -120,15 +120,20 @@ export const argmax = (a: Tensor) => unary('ggml_argmax', a);
  * For a weight W with ne = [n_in, n_out] and activations x [n_in, T]: mulMat(W, x) = W x.
  */
 export function mulMat(a: Tensor, b: Tensor): Tensor {
-  same(a, b, 'mulMat');
+  checkMatMulShapes(a, b, 'mulMat');
   needFloat(a, 'mulMat');
   needFloat(b, 'mulMat');
-  if (a.ne[0] !== b.ne[0]) throw new TypeError(`mulMat: inner dimensions differ: ${shapeStr(a.ne)} x ${shapeStr(b.ne)} (ne[0] must match)`);
-  if (b.ne[2] % a.ne[2] !== 0 || b.ne[3] % a.ne[3] !== 0) {
-    throw new TypeError(`mulMat: batch dims of ${shapeStr(a.ne)} do not broadcast into ${shapeStr(b.ne)}`);
-  }
   if (b.dtype !== 'f32') throw new TypeError(`mulMat: the second operand must be f32, got ${b}`);
   return wrap(a, fn(a).ggml_mul_mat!(ctxOf(a), a.ptr, b.ptr), 'mulMat');
+}
+
+/** mul_mat's shape rule (shared by mulMat and fastMatMul): equal ne[0], a's batch dims dividing b's. */
+function checkMatMulShapes(a: Tensor, b: Tensor, name: string): void {
+  same(a, b, name);
+  if (a.ne[0] !== b.ne[0]) throw new TypeError(`${name}: inner dimensions differ: ${shapeStr(a.ne)} x ${shapeStr(b.ne)} (ne[0] must match)`);
+  if (b.ne[2] % a.ne[2] !== 0 || b.ne[3] % a.ne[3] !== 0) {
+    throw new TypeError(`${name}: batch dims of ${shapeStr(a.ne)} do not broadcast into ${shapeStr(b.ne)}`);
+  }
 }
 
 /** Whether fastMatMul runs unlearnkit's native kernel for tensors of this graph (CPU graphs with the kernels built). */
@@ -145,11 +150,7 @@ export function nativeMatMulFor(a: Tensor): boolean {
  * bit-parity with llama.cpp (evaluation keeps ggml_mul_mat for that).
  */
 export function fastMatMul(a: Tensor, b: Tensor): Tensor {
-  same(a, b, 'fastMatMul');
-  if (a.ne[0] !== b.ne[0]) throw new TypeError(`fastMatMul: inner dimensions differ: ${shapeStr(a.ne)} x ${shapeStr(b.ne)} (ne[0] must match)`);
-  if (b.ne[2] % a.ne[2] !== 0 || b.ne[3] % a.ne[3] !== 0) {
-    throw new TypeError(`fastMatMul: batch dims of ${shapeStr(a.ne)} do not broadcast into ${shapeStr(b.ne)}`);
-  }
+  checkMatMulShapes(a, b, 'fastMatMul');
   const k = a.graph.device.type === 'cpu' ? nativeKernels().kernels : null;
   if (!k || a.dtype !== 'f32' || b.dtype !== 'f32') {
     const contig = (t: Tensor) => (t.graph.g.ggml_is_contiguous!(t.ptr) ? t : cont(t));
@@ -179,7 +180,6 @@ export function normNative(a: Tensor, eps: number): Tensor {
   return wrap(a, fn(a).ggml_norm!(ctxOf(a), a.ptr, eps), 'norm');
 }
 
-/** Rows of a [n, rows, ...] picked by i32 indices b [k] -> [n, k]. */
 /**
  * Write row i of src into row idx[i] of dst (converting to dst's type, e.g. f32 -> f16) and return
  * dst as a view that depends on the write: a KV cache update. dst [n, R], src [n, k], idx i32 [k].
@@ -196,6 +196,7 @@ export function setRows(dst: Tensor, src: Tensor, idx: Tensor): Tensor {
   return wrap(dst, fn(dst).ggml_set_rows!(ctxOf(dst), dst.ptr, src.ptr, idx.ptr), 'setRows');
 }
 
+/** Rows of a [n, rows, ...] picked by i32 indices b [k] -> [n, k]. */
 export function getRows(a: Tensor, idx: Tensor): Tensor {
   same(a, idx, 'getRows');
   if (idx.dtype !== 'i32') throw new TypeError(`getRows: indices must be i32, got ${idx}`);

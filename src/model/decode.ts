@@ -19,9 +19,8 @@
  */
 import { Graph, type Tensor } from '../engine/graph.ts';
 import * as op from '../engine/ops.ts';
-import type { DType } from '../engine/types.ts';
 import { headDim } from './config.ts';
-import { ARCH_BUILDERS, type CausalLM } from './model.ts';
+import { ARCH_BUILDERS, frozenWeightType, uploadWeight, type CausalLM } from './model.ts';
 
 export class KvDecoder {
   readonly graph: Graph;
@@ -55,8 +54,7 @@ export class KvDecoder {
         if (!t) {
           const h = model.weights.get(name);
           if (!h) throw new Error(`KvDecoder: the model has no tensor ${name}`);
-          const dtype: DType = h.ne.length >= 2 ? h.fileType : 'f32';
-          t = g.input(name, h.ne, dtype);
+          t = g.input(name, h.ne, frozenWeightType(h, false));
           weights.set(name, t);
         }
         return t;
@@ -80,10 +78,7 @@ export class KvDecoder {
       this.logits = out.logits; // [V, B]
       g.build({ outputs: [this.logits] });
       g.allocate();
-      for (const [name, t] of weights) {
-        const hw = model.weights.get(name)!;
-        g.set(t, t.dtype === 'f32' ? hw.data : hw.fileBytes!);
-      }
+      for (const [name, t] of weights) uploadWeight(g, t, model.weights.get(name)!);
       this.maskHost = new Uint16Array(T * B);
     } catch (e) {
       g.dispose();

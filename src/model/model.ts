@@ -170,8 +170,7 @@ export class LMSession {
       const h = model.weights.get(name)!;
       if (trainable.has(name)) t = g.param(name, h.ne);
       else {
-        const dtype: DType = train ? 'f32' : h.ne.length >= 2 ? h.fileType : 'f32';
-        t = g.input(name, h.ne, dtype);
+        t = g.input(name, h.ne, frozenWeightType(h, train));
       }
       this.params.set(name, t);
       return t;
@@ -254,9 +253,7 @@ export class LMSession {
   uploadWeights(names?: string[]): void {
     for (const [name, t] of this.params) {
       if (names && !names.includes(name)) continue;
-      const h = this.model.weights.get(name)!;
-      if (t.dtype === 'f32') this.graph.set(t, h.data);
-      else this.graph.set(t, h.fileBytes!);
+      uploadWeight(this.graph, t, this.model.weights.get(name)!);
     }
   }
 
@@ -402,6 +399,19 @@ export class LMSession {
   dispose(): void {
     this.graph.dispose();
   }
+}
+
+/**
+ * The graph type of a frozen (non-trainable) weight: for evaluation, matrices in the file's type
+ * (F16 / Q8_0 products as llama.cpp computes them); f32 for vectors and in training graphs.
+ */
+export function frozenWeightType(h: HostTensor, train: boolean): DType {
+  return !train && h.ne.length >= 2 ? h.fileType : 'f32';
+}
+
+/** Copy a host weight into its graph tensor: the f32 values, or the file's bytes for its own type. */
+export function uploadWeight(g: Graph, t: Tensor, h: HostTensor): void {
+  g.set(t, t.dtype === 'f32' ? h.data : h.fileBytes!);
 }
 
 /** Per-token log-probabilities of one token sequence (BOS first) with our engine: entry i-1 is log p(tokens[i] | tokens[<i]). */

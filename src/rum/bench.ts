@@ -8,7 +8,7 @@
  * (sgd.ts explains the choice).
  */
 import os from 'node:os';
-import { benchMatmul, type MatmulResult } from '../engine/bench.ts';
+import { benchTrainingMatmul, type MatmulResult } from '../engine/bench.ts';
 import { getEngine } from '../engine/engine.ts';
 import { Rng } from '../util/rng.ts';
 import { EvalGraph, TrainGraph } from './graphs.ts';
@@ -64,8 +64,8 @@ export async function benchRum(o: RumBenchOptions = {}): Promise<RumBench> {
   const config = resolveConfig(name);
   const batch = o.batch ?? DEFAULT_RECIPE.batch;
   const reps = o.quick ? 4 : 12;
-  // the denominator is the kernel the training graph's products run on (native when built)
-  const matmul1024 = benchMatmul(1024, o.quick ? 2 : 5, 'native') ?? benchMatmul(1024, o.quick ? 2 : 5)!;
+  // the denominator is the kernel training runs its products on
+  const matmul1024 = benchTrainingMatmul(1024, o.quick ? 2 : 5);
   const rng = new Rng(5);
   const per = config.inChannels * config.height * config.width;
   const x = rng.normalArray(batch * per);

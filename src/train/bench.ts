@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CausalLM, LMSession, type HostTensor } from '../model/model.ts';
 import { expectedTensors, type ModelConfig } from '../model/config.ts';
-import { benchMatmul } from '../engine/bench.ts';
+import { benchTrainingMatmul } from '../engine/bench.ts';
 import { getEngine } from '../engine/engine.ts';
 import { finetune } from './finetune.ts';
 import { factExamples } from './examples.ts';
@@ -146,8 +146,8 @@ export const TEN_M_CONFIG: ModelConfig = {
 
 export async function benchTrain(o: { quick?: boolean; epochs?: boolean; reference?: boolean | ReferenceOptions } = {}): Promise<TrainBench> {
   const e = getEngine();
-  // the denominator is the kernel training runs its products on (native when built, else ggml)
-  const matmulResult = benchMatmul(1024, o.quick ? 2 : 5, 'native') ?? benchMatmul(1024, o.quick ? 2 : 5)!;
+  // the denominator is the kernel training runs its products on
+  const matmulResult = benchTrainingMatmul(1024, o.quick ? 2 : 5);
   const matmul = matmulResult.gflops;
   const modelPath = defaultModelPath();
   const embedded = CausalLM.load(modelPath);

@@ -20,7 +20,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeJsonAtomic, ensureDir } from '../util/fs.ts';
+import { writeJsonAtomic, ensureDir, writevAllSync } from '../util/fs.ts';
 import { encodeF16, decodeF16 } from '../model/ggufTypes.ts';
 import { UserError } from '../util/errors.ts';
 import { isSparse, type ExampleGrad } from './perExample.ts';
@@ -147,22 +147,7 @@ export class GradRecordWriter {
         parts.push(bytesOf(g, this.index.dtype));
       }
     }
-    // one system call per example (a short write is finished by the loop)
-    let bytes = 0;
-    for (const p of parts) bytes += p.byteLength;
-    let done = fs.writevSync(this.fd, parts);
-    while (done < bytes) {
-      let skip = done;
-      const rest: Uint8Array[] = [];
-      for (const p of parts) {
-        if (skip >= p.byteLength) skip -= p.byteLength;
-        else {
-          rest.push(p.subarray(skip));
-          skip = 0;
-        }
-      }
-      done += fs.writevSync(this.fd, rest);
-    }
+    const bytes = writevAllSync(this.fd, parts); // one system call per example
     this.pending.push({ id, epoch: this.epoch, step, file: `epoch-${this.epoch}.bin`, offset: this.offset, bytes, batchWeight, tokens });
     this.offset += bytes;
   }

@@ -10,8 +10,9 @@
  *            rows of tokens present in the example), done on the host from dy.
  * A weight used several times (a tied embedding is both looked up and the output projection) sums
  * its uses. dy here is the gradient of the batch loss, whose mean over the batch's n predicted
- * tokens puts a factor 1/n on every token; `readPerExample` rescales to the gradient of each
- * example's own mean token loss and reports its weight w_b = n_b / n in the batch gradient
+ * tokens puts a factor 1/n on every token; each example's gradient is rescaled by n / n_b to that
+ * of its own mean token loss (dense ones in the graph, the embedding's sparse rows by
+ * `readPerExample`), which also reports its weight w_b = n_b / n in the batch gradient
  * (batch gradient = sum_b w_b g_b).
  */
 import type { Graph, Tensor } from '../engine/graph.ts';
@@ -21,8 +22,6 @@ import type { WeightTap } from '../model/layers.ts';
 export interface PerExampleNode {
   name: string;
   kind: WeightTap['kind'];
-  /** Dense nodes: already multiplied by the example's factor in the graph (exampleScale). */
-  scaled?: boolean;
   /** Dense: [n_in, n_out, B] (matmul) or [d, B] (scale, bias). Rows: dy [d, T*B]. */
   tensor: Tensor;
   /** Rows: the index tensor (tokens [T*B] or positions [T]). */
@@ -55,13 +54,14 @@ export function buildPerExampleNodes(
   B: number,
   opts: {
     fastMatmul?: boolean;
-    /** Input [B] holding exampleFactor per example: dense nodes are rescaled in the graph. */
-    exampleScale?: Tensor;
-  } = {},
+    /** Input [B] holding exampleFactor of each example: the dense nodes come out rescaled by it. */
+    exampleScale: Tensor;
+  },
 ): PerExampleNode[] {
   const fastMatmul = opts.fastMatmul === true;
   const es = opts.exampleScale;
-  const scaleEach = (t: Tensor): Tensor => (es ? op.mul(t, op.reshape(es, t.ne[2] === B ? [1, 1, B] : [1, B])) : t);
+  // [n_in, n_out, B] (matmul) or [d, B] (scale, bias) times each example's factor
+  const scaleEach = (t: Tensor): Tensor => op.mul(t, op.reshape(es, t.ne[2] === B ? [1, 1, B] : [1, B]));
   const transposed = new Map<bigint, Tensor>();
   // [n, T*B] -> [T, n, B], cached per source tensor (q, k, v share their input)
   const tokMajor = (t: Tensor): Tensor => {
@@ -83,12 +83,12 @@ export function buildPerExampleNodes(
     }
     const dy = gradOf(tap.output);
     if (tap.kind === 'matmul') {
-      out.push({ name: tap.name, kind: 'matmul', tensor: scaleEach(matmul(tokMajor(tap.input), tokMajor(dy))), scaled: !!es });
+      out.push({ name: tap.name, kind: 'matmul', tensor: scaleEach(matmul(tokMajor(tap.input), tokMajor(dy))) });
     } else {
       const prod = tap.kind === 'scale' ? op.mul(dy, tap.input) : dy;
       const d = prod.ne[0];
       const summed = op.sumRows(op.cont(op.permute(op.reshape(prod, [d, T, B]), [1, 0, 2, 3]))); // [1, d, B]
-      out.push({ name: tap.name, kind: tap.kind, tensor: scaleEach(op.reshape(summed, [d, B])), scaled: !!es });
+      out.push({ name: tap.name, kind: tap.kind, tensor: scaleEach(op.reshape(summed, [d, B])) });
     }
   }
   return out;
@@ -154,13 +154,8 @@ export function readPerExample(
     } else {
       const size = ne.reduce((a, b) => a * b, 1);
       seqs.forEach((_, b) => {
-        // views into this read's buffer (ours alone): no copy when the graph already scaled them
-        const g = data.subarray(b * size, (b + 1) * size);
-        if (!node.scaled) {
-          const f = factor[b]!;
-          for (let i = 0; i < g.length; i++) g[i]! *= f;
-        }
-        merge(grads[b]!, node.name, g, ne);
+        // views into this read's buffer (ours alone), already rescaled in the graph
+        merge(grads[b]!, node.name, data.subarray(b * size, (b + 1) * size), ne);
       });
     }
   }

@@ -63,3 +63,23 @@ export async function publishDirAtomic(dir: string, fill: (tmpDir: string) => Pr
     throw e;
   }
 }
+
+/** Write all of `parts` at fd's position with writev (a short write is finished); returns the bytes written. */
+export function writevAllSync(fd: number, parts: Uint8Array[]): number {
+  let total = 0;
+  for (const p of parts) total += p.byteLength;
+  let done = fs.writevSync(fd, parts);
+  while (done < total) {
+    let skip = done;
+    const rest: Uint8Array[] = [];
+    for (const p of parts) {
+      if (skip >= p.byteLength) skip -= p.byteLength;
+      else {
+        rest.push(p.subarray(skip));
+        skip = 0;
+      }
+    }
+    done += fs.writevSync(fd, rest);
+  }
+  return total;
+}
