@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * End-to-end check of the real terminal UI in tmux: starts `unlearnkit` (no arguments) in a
+ * End-to-end check of the real terminal UI in tmux: starts `unlearnkit` (no arguments; the sources,
+ * src/cli.ts under tsx, so a stale dist/ never stands in for them) in a
  * 100 x 30 tmux pane inside a scratch folder, then drives it with send-keys and checks each screen
  * with capture-pane:
  *   1. the Model screen opens the embedded model (models/unlearnkit-base.gguf; stories260K when the
@@ -118,7 +119,7 @@ for (const [f, n] of [['forget.jsonl', 6], ['retain.jsonl', 6], ['holdout.jsonl'
 }
 const embedded = fs.existsSync(path.join(ROOT, 'models', 'unlearnkit-base.gguf'));
 const threads = process.env.UNLEARNKIT_THREADS ?? '1';
-const cmd = `cd '${work}' && CI=false UNLEARNKIT_THREADS=${threads} UNLEARNKIT_TUI_LOG='${path.join(work, 'tui.log')}' '${process.execPath}' '${path.join(ROOT, 'bin', 'unlearnkit.js')}'; echo "TUI EXITED $?"; sleep 30`;
+const cmd = `cd '${work}' && CI=false UNLEARNKIT_THREADS=${threads} UNLEARNKIT_TUI_LOG='${path.join(work, 'tui.log')}' '${process.execPath}' --import '${import.meta.resolve('tsx')}' '${path.join(ROOT, 'src', 'cli.ts')}'; echo "TUI EXITED $?"; sleep 30`;
 process.on('exit', () => {
   try {
     execFileSync('tmux', ['kill-session', '-t', session], { stdio: 'ignore' });

@@ -16,8 +16,9 @@ import { CausalLM } from './model/model.ts';
 import { tokenizerFromGguf } from './model/tokenizer/index.ts';
 import { scoreSequences } from './eval/perplexity.ts';
 import { defaultModelPath } from './train/bench.ts';
-import { PROJECT_ROOT } from './util/paths.ts';
+import { outputPath, PROJECT_ROOT } from './util/paths.ts';
 import { writeJsonAtomic } from './util/fs.ts';
+import { UserError } from './util/errors.ts';
 import { fmtTime } from './util/progress.ts';
 import { prepare, runUnlearn, type UnlearnRunResult } from './unlearn/index.ts';
 import { writeReport } from './report/write.ts';
@@ -76,13 +77,23 @@ export function perplexities(modelPath: string, data: string, limit?: number): R
   };
 }
 
+/** What a demo run folder holds; a folder with anything else is not cleared (`--out .` must not empty the current directory). */
+const DEMO_ENTRIES = new Set(['finetune', 'adapters', 'report', 'demo.json']);
+
+function clearRunDir(dir: string): void {
+  if (!fs.existsSync(dir)) return;
+  const foreign = fs.readdirSync(dir).filter((e) => !DEMO_ENTRIES.has(e));
+  if (foreign.length > 0) throw new UserError(`${dir} holds files that are not from a demo run (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}); choose an empty or new --out folder`);
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
 export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   const log = o.log ?? ((l: string) => process.stdout.write(l + '\n'));
   const t0 = performance.now();
   const modelPath = o.model ?? defaultModelPath();
   const data = path.join(PROJECT_ROOT, 'datasets', 'dave');
-  const runDir = o.out ?? path.join(PROJECT_ROOT, 'runs', o.tiny ? 'demo-tiny' : 'demo');
-  fs.rmSync(runDir, { recursive: true, force: true });
+  const runDir = path.resolve(o.out ?? outputPath('runs', o.tiny ? 'demo-tiny' : 'demo'));
+  clearRunDir(runDir);
   const ds = getDataset(data);
   // General-text replay keeps the model's general ability while it learns the facts (without it,
   // general perplexity of the embedded model rose 175% in 3 epochs; with 300 replay texts it fell).

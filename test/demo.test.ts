@@ -11,13 +11,14 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { PROJECT_ROOT } from '../src/util/paths.ts';
 import { skipLoudly } from './helpers/fixtures.ts';
+import { cliArgs } from './helpers/cli.ts';
 
 test('unlearnkit demo --tiny runs the pipeline and writes the report', (t) => {
   const model = path.join(PROJECT_ROOT, 'models', 'unlearnkit-base.gguf');
   if (!fs.existsSync(model)) return skipLoudly(t, `embedded model ${model} is missing`);
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'uk-demo-'));
   try {
-    const r = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'unlearnkit.js'), 'demo', '--tiny', '--quiet', '--out', out], { encoding: 'utf8', timeout: 300_000 });
+    const r = spawnSync(process.execPath, cliArgs('demo', '--tiny', '--quiet', '--out', out), { encoding: 'utf8', timeout: 300_000 });
     assert.equal(r.status, 0, r.stderr);
     for (const s of ['1/5', '2/5', '3/5', '4/5', '5/5', 'first-epoch', 'gradient-ascent', 'block:-1:mlp', 'embedding', 'report:']) assert.ok(r.stdout.includes(s), `missing '${s}' in:\n${r.stdout}`);
     const res = JSON.parse(fs.readFileSync(path.join(out, 'demo.json'), 'utf8')) as { unlearning: Array<{ method: string; target: string; forgetPplAfter: number; forgetPplBefore: number; adapter: string | null }>; report: string; perplexity: { before: Record<string, number>; after: Record<string, number> } };

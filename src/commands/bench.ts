@@ -7,6 +7,7 @@ import path from 'node:path';
 import { writeJsonAtomic } from '../util/fs.ts';
 import { PROJECT_ROOT } from '../util/paths.ts';
 import { UserError } from '../util/errors.ts';
+import { deviceOption, resolveDevice } from './deviceOption.ts';
 import { benchEngine, printEngineBench } from '../engine/bench.ts';
 import { runServeBench, printServeBench } from './benchServe.ts';
 import { benchTrain, printTrainBench } from '../train/bench.ts';
@@ -57,7 +58,9 @@ export function register(program: Command): void {
     .option('--json', 'print the JSON result')
     .option('--quick', 'fewer repetitions')
     .option('--reference', 'train: also run the reference LLaMA config against the PyTorch reference (Debian python3-torch)')
-    .action(async (suite: string, o: { json?: boolean; quick?: boolean; reference?: boolean }) => {
+    .addOption(deviceOption())
+    .action(async (suite: string, o: { json?: boolean; quick?: boolean; reference?: boolean; device?: string }) => {
+      resolveDevice(o);
       const names = suite === 'all' ? SUITES.map((s) => s.name) : [suite];
       for (const n of names) await runSuite(n, { quick: o.quick, reference: o.reference }, !!o.json);
     });

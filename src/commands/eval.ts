@@ -17,6 +17,7 @@ import { writeRunReport } from '../report/write.ts';
 import { fmt, fmtP } from '../report/render.ts';
 import type { ReportComparison } from '../report/types.ts';
 import { UserError } from '../util/errors.ts';
+import { deviceOption, resolveDevice } from './deviceOption.ts';
 
 function list(v: string | undefined): string[] | undefined {
   if (!v) return undefined;
@@ -111,6 +112,7 @@ export function register(program: Command): void {
     .option('--list-metrics', 'list the available metrics and exit')
     .option('--quiet', 'no progress on stderr')
     .option('--json', 'print the summary as JSON')
+    .addOption(deviceOption())
     .action(async (o: Record<string, string | boolean | undefined>) => {
       if (o.listMetrics) {
         const ms = listMetrics().map((m) => ({ name: m.name, description: m.description, splits: m.defaultSplits }));
@@ -118,6 +120,7 @@ export function register(program: Command): void {
         process.stdout.write(ms.map((m) => `${m.name.padEnd(15)} ${m.description} (splits: ${m.splits.join(', ')})`).join('\n') + '\n');
         return;
       }
+      resolveDevice(o);
       if (!o.model) throw new UserError('eval needs --model <gguf> (see unlearnkit eval --help)');
       const splits = list(o.splits as string | undefined) as EvalSplit[] | undefined;
       const r = await evaluate({

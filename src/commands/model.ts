@@ -9,6 +9,7 @@ import { tokenizerFromGguf, type Tokenizer } from '../model/tokenizer/index.ts';
 import { listGroups, resolveFilter } from '../model/paramGroups.ts';
 import { llamaCppLogprobs } from '../model/llamacppLogprobs.ts';
 import { UserError } from '../util/errors.ts';
+import { deviceOption, resolveDevice } from './deviceOption.ts';
 
 export function loadModelWithTokenizer(path: string): { model: CausalLM; tokenizer: Tokenizer } {
   if (!fs.existsSync(path)) throw new UserError(`model file ${path} does not exist`);
@@ -31,9 +32,9 @@ export function register(program: Command): void {
       const c = model.config;
       const groups = listGroups(c).map((g) => {
         const names = resolveFilter(g, c);
-        return { group: g, tensors: names.length, parameters: names.reduce((s, n) => s + model.weights.get(n)!.data.length, 0) };
+        return { group: g, tensors: names.length, parameters: names.reduce((s, n) => s + model.weights.get(n)!.ne.reduce((a, b) => a * b, 1), 0) };
       });
-      const info = { path, config: c, parameters: model.parameterCount, vocab: tokenizer.vocabSize, quantizedTensors: model.quantizedTensors, groups };
+      const info = { path, config: c, parameters: model.parameterCount, vocab: tokenizer.vocabSize, tensorTypes: model.tensorTypes, quantizedTensors: model.quantizedTensors, groups };
       if (o.json) return void process.stdout.write(JSON.stringify(info, null, 2) + '\n');
       const lines = [
         `${path}: ${c.arch}, ${model.parameterCount.toLocaleString('en-US')} parameters`,
@@ -41,7 +42,8 @@ export function register(program: Command): void {
           (c.arch === 'llama' ? `, rope dims ${c.ropeDims} base ${c.ropeFreqBase}` : '') +
           `, ${c.tiedOutput ? 'tied' : 'separate'} output`,
       ];
-      if (model.quantizedTensors.length) lines.push(`  ${model.quantizedTensors.length} tensors stored in reduced precision; training dequantises them to F32`);
+      lines.push(`  tensor types: ${Object.entries(model.tensorTypes).map(([t, n]) => `${n} ${t}`).join(', ')}`);
+      if (model.quantizedTensors.length) lines.push(`  ${model.quantizedTensors.length} tensors stored in reduced precision (evaluated in that type); training dequantises them to F32`);
       lines.push('  parameter groups (layer targets):');
       for (const g of groups) lines.push(`    ${g.group.padEnd(16)} ${String(g.tensors).padStart(3)} tensors ${g.parameters.toLocaleString('en-US').padStart(12)} parameters`);
       process.stdout.write(lines.join('\n') + '\n');
@@ -55,7 +57,9 @@ export function register(program: Command): void {
     .option('--engine <engine>', 'ours | llama.cpp', 'ours')
     .option('--lora <adapter...>', 'LoRA adapter GGUF(s) (llama.cpp engine)')
     .option('--json', 'print JSON')
-    .action(async (o: { model: string; text: string; engine: string; lora?: string[]; json?: boolean }) => {
+    .addOption(deviceOption())
+    .action(async (o: { model: string; text: string; engine: string; lora?: string[]; json?: boolean; device?: string }) => {
+      resolveDevice(o);
       if (o.engine !== 'ours' && o.engine !== 'llama.cpp') throw new UserError(`unknown engine '${o.engine}'; use ours or llama.cpp`);
       const { model, tokenizer } = loadModelWithTokenizer(o.model);
       const tokens = tokenizer.encode(o.text, { addBos: true });
@@ -87,7 +91,9 @@ export function register(program: Command): void {
     .option('--top-k <k>', 'sample from the k most likely tokens')
     .option('--seed <n>', 'sampling seed', '0')
     .option('--json', 'print JSON')
-    .action((o: { model: string; prompt: string; maxTokens: string; temperature?: string; topK?: string; seed: string; json?: boolean }) => {
+    .addOption(deviceOption())
+    .action((o: { model: string; prompt: string; maxTokens: string; temperature?: string; topK?: string; seed: string; json?: boolean; device?: string }) => {
+      resolveDevice(o);
       const { model, tokenizer } = loadModelWithTokenizer(o.model);
       const maxTokens = Number(o.maxTokens);
       if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new UserError(`--max-tokens must be a positive integer, got ${o.maxTokens}`);
@@ -108,7 +114,12 @@ export function register(program: Command): void {
 
   program
     .command('convert')
-    .description('convert a Hugging Face folder (config.json, model.safetensors, tokenizer.json) of a LlamaForCausalLM or GPT2LMHeadModel to GGUF, as llama.cpp\'s convert_hf_to_gguf.py does')
+    .description(
+      'convert a Hugging Face folder (config.json, model.safetensors or shards, tokenizer.json) to GGUF, as llama.cpp\'s convert_hf_to_gguf.py does. ' +
+        'Architectures: LlamaForCausalLM (LLaMA 1-3, SmolLM2; rope_scaling none, linear or llama3), Qwen2ForCausalLM (Qwen2/2.5) and ' +
+        'Qwen3ForCausalLM (rope_scaling none or linear), GPT2LMHeadModel. Other rope scalings (yarn, dynamic, longrope), sliding-window ' +
+        'attention, biases the class does not have and quantized checkpoints are refused',
+    )
     .argument('<hf-folder>', 'Hugging Face model folder')
     .argument('<out>', 'output .gguf file')
     .option('--outtype <type>', 'type of the weight matrices: f32 | f16 | bf16 | q8_0 (norms, biases and positions stay f32)', 'f32')

@@ -1,5 +1,5 @@
 /**
- * `unlearnkit rum ...`: RUM on images (methods.md section 2; src/rum).
+ * `unlearnkit rum ...`: RUM on images (docs/methods.md#rum-on-images; src/rum).
  *   rum memorization  memorization scores (K subset models) and the two proxies' Spearman rho
  *   rum entanglement  entanglement scores of forget sets in the original model's embedding space
  *   rum unlearn       unlearn a forget set with the chosen algorithms (vanilla / shuffle / refined, RUM)
@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { getEngine } from '../engine/engine.ts';
 import { UserError } from '../util/errors.ts';
+import { deviceOption, resolveDevice } from './deviceOption.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
 import { ALGORITHM_NAMES, parseHyper } from '../rum/algorithms.ts';
 import { entanglementAnalysis, memorizationAnalysis } from '../rum/analyses.ts';
@@ -43,7 +44,7 @@ function list(v: unknown): string[] {
 /** Options every rum subcommand shares. */
 function common(c: Command, defaults: { seeds: string }): Command {
   return c
-    .option('--data <spec>', "'fixture' (the shared CIFAR-10 fixture) or a CIFAR-10 / CIFAR-100 / MNIST folder", 'fixture')
+    .option('--data <spec>', "a CIFAR-10 / CIFAR-100 / MNIST folder, or 'synthetic' (generated CIFAR-format images for trying the pipeline; not CIFAR)", 'synthetic')
     .option('--train-size <n>', 'use the first N training images', '500')
     .option('--test-size <n>', 'use the first N test images', '500')
     .option('--model <name>', `model config: ${Object.keys(NAMED_CONFIGS).join(', ')}`, 'small')
@@ -63,10 +64,12 @@ function common(c: Command, defaults: { seeds: string }): Command {
     .option('--out <dir>', 'results and cache folder (default runs/rum/<data>-<train-size>)')
     .option('--threads <n>', 'CPU threads (default: UNLEARNKIT_THREADS or all cores)')
     .option('--quiet', 'no progress bars')
-    .option('--json', 'print JSON');
+    .option('--json', 'print JSON')
+    .addOption(deviceOption());
 }
 
 function experimentOptions(o: Opts, extra: { algorithms: string[]; rum: RumChoice; variants?: Variant[] }): ExperimentOptions {
+  resolveDevice(o);
   if (o.threads !== undefined) getEngine({ threads: int(o.threads, 'threads', 1) });
   const over: Partial<CnnConfig> = {};
   if (o.width !== undefined) over.baseWidth = int(o.width, 'width', 1);

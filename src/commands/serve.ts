@@ -3,9 +3,10 @@
  * adapters (unlearning runs) loaded, re-scaled and unloaded while the base model stays in memory.
  * See src/server/README.md for the endpoints. SIGINT / SIGTERM shut it down gracefully (exit 0).
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { describeDevice } from '../server/device.ts';
-import { DEFAULTS, GPU_CHOICES, parseAdapterSpec, type AdapterRef, type GpuChoice, type ServeOptions } from '../server/options.ts';
+import { DEFAULTS, parseAdapterSpec, type AdapterRef, type ServeOptions } from '../server/options.ts';
+import { deviceOption, resolveDevice } from './deviceOption.ts';
 import { startServer } from '../server/server.ts';
 import { UserError } from '../util/errors.ts';
 
@@ -31,7 +32,9 @@ interface ServeFlags {
   adaptersDir: string;
   host: string;
   port: number;
-  gpu: string;
+  device?: string;
+  /** Deprecated alias of --device. */
+  gpu?: string;
   parallel: number;
   maxQueue: number;
   threads?: number;
@@ -60,7 +63,8 @@ export function register(program: Command): void {
     .option('--adapters-dir <dir>', 'folder that adapter names resolve inside', DEFAULTS.adaptersDir)
     .option('--host <host>', 'address to listen on (loopback by default)', DEFAULTS.host)
     .option('--port <n>', 'port (0 = any free port)', int('--port', 0, 65535), DEFAULTS.port)
-    .option('--gpu <device>', `compute device: ${GPU_CHOICES.join('|')} (falls back to the CPU)`, DEFAULTS.gpu)
+    .addOption(deviceOption('compute device: auto | cpu | cuda | vulkan | metal (default: $UNLEARNKIT_DEVICE, else auto); an unusable GPU falls back to the CPU with a warning'))
+    .addOption(new Option('--gpu <device>', 'deprecated: use --device').hideHelp())
     .option('--parallel <n>', 'requests generating at once (parallel sequences per context)', int('--parallel', 1, 256), DEFAULTS.parallel)
     .option('--max-queue <n>', 'requests that may wait for a slot; more get 429', int('--max-queue', 0), DEFAULTS.maxQueue)
     .option('--threads <n>', 'CPU threads (default: 1 for tiny models, else all cores)', int('--threads', 1, 1024))
@@ -74,7 +78,12 @@ export function register(program: Command): void {
     .option('--log-level <level>', 'silent|error|warn|info|debug', DEFAULTS.logLevel)
     .option('--json', 'print one JSON line (url, model, device) on stdout when ready')
     .action(async (flags: ServeFlags) => {
-      if (!GPU_CHOICES.includes(flags.gpu as GpuChoice)) throw new UserError(`--gpu must be one of ${GPU_CHOICES.join(', ')}, got "${flags.gpu}"`);
+      if (flags.gpu !== undefined) {
+        process.stderr.write('unlearnkit serve: --gpu is deprecated; use --device\n');
+        if (flags.device !== undefined && flags.device !== flags.gpu) throw new UserError(`--gpu ${flags.gpu} and --device ${flags.device} disagree; give --device only`);
+      }
+      // node-llama-cpp computes here, not our engine: validate only (llamaGpuOption maps the choice)
+      const gpu = resolveDevice({ device: flags.device ?? flags.gpu }, { engine: 'none' });
       const levels = ['silent', 'error', 'warn', 'info', 'debug'];
       if (!levels.includes(flags.logLevel)) throw new UserError(`--log-level must be one of ${levels.join(', ')}`);
       const apiKey = flags.apiKey ?? (process.env.UNLEARNKIT_API_KEY || undefined);
@@ -84,7 +93,7 @@ export function register(program: Command): void {
         adaptersDir: flags.adaptersDir,
         host: flags.host,
         port: flags.port,
-        gpu: flags.gpu as GpuChoice,
+        gpu,
         parallel: flags.parallel,
         maxQueue: flags.maxQueue,
         threads: flags.threads,

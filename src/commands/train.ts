@@ -14,6 +14,7 @@ import { scoreSequences } from '../eval/perplexity.ts';
 import { FILTER_HELP } from '../model/paramGroups.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
 import { UserError } from '../util/errors.ts';
+import { deviceOption, resolveDevice } from './deviceOption.ts';
 import type { OptimizerKind } from '../engine/graph.ts';
 import { pretrain, PRETRAIN_DEFAULTS } from '../train/pretrain.ts';
 
@@ -59,7 +60,9 @@ export function register(program: Command): void {
     .option('--no-eval', 'skip the perplexity before / after')
     .option('--quiet', 'no progress bar')
     .option('--json', 'print the result as JSON')
+    .addOption(deviceOption())
     .action((o: Record<string, string | boolean | undefined>) => {
+      resolveDevice(o);
       const ds = getDataset(String(o.data));
       const splits = String(o.splits).split(',').map((s) => s.trim()) as FactSplit[];
       const replay = replayTexts(num(String(o.replay), '--replay'), new Set(ds.texts().map((t) => t.text)));
@@ -116,7 +119,9 @@ export function register(program: Command): void {
     .option('--people <n>', 'biographies of people outside the Dave sets', String(PRETRAIN_DEFAULTS.people))
     .option('--general-texts <n>', 'extra general texts', String(PRETRAIN_DEFAULTS.generalTexts))
     .option('--json', 'print JSON')
+    .addOption(deviceOption())
     .action((o: Record<string, string | boolean | undefined>) => {
+      resolveDevice(o);
       const n = (k: string) => num(String(o[k]), `--${k}`);
       const r = pretrain({
         out: String(o.out),

@@ -26,6 +26,7 @@ import { Progress } from '../util/progress.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
 import { PROJECT_ROOT } from '../util/paths.ts';
 import { UserError } from '../util/errors.ts';
+import { deviceOption, resolveDevice } from './deviceOption.ts';
 import type { OptimizerKind } from '../engine/graph.ts';
 
 type Opts = Record<string, string | boolean | string[] | undefined>;
@@ -151,7 +152,9 @@ export function register(program: Command): void {
     .option('--no-adapter', 'do not write the adapter folder')
     .option('--json', 'print the full result as JSON')
     .option('--quiet', 'no progress')
+    .addOption(deviceOption())
     .action(async (o: Opts) => {
+      resolveDevice(o);
       const pr = progressPrinter(!!o.quiet || !!o.json);
       const r = await runUnlearn({
         from: String(o.from),
@@ -194,7 +197,9 @@ export function register(program: Command): void {
     .option('--out <dir>', 'folder for compare-targets.json and .md (default reports/unlearn/compare-targets-<time>)')
     .option('--json', 'print the JSON')
     .option('--quiet', 'no progress')
+    .addOption(deviceOption())
     .action((o: Opts) => {
+      resolveDevice(o);
       const p = prepare({ from: String(o.from), data: String(o.data), forget: String(o.forget), limit: int(o.limit, '--limit'), evalLimit: int(o.evalLimit, '--eval-limit'), seed: int(o.seed, '--seed') });
       const targets = o.targets ? String(o.targets).split(';').map((s) => s.trim()).filter(Boolean) : undefined;
       const quiet = !!o.quiet || !!o.json;
@@ -223,7 +228,9 @@ export function register(program: Command): void {
     .option('--out <dir>', 'folder for sequential.json and .md (default reports/unlearn/sequential-<time>)')
     .option('--json', 'print the JSON')
     .option('--quiet', 'no progress')
+    .addOption(deviceOption())
     .action(async (o: Opts) => {
+      resolveDevice(o);
       const p = prepare({ from: String(o.from), data: String(o.data), forget: String(o.forget), limit: int(o.limit, '--limit'), evalLimit: int(o.evalLimit, '--eval-limit'), seed: int(o.seed, '--seed') });
       const requests: SequentialRequest[] = [];
       const reqTexts = (o.request as string[] | undefined) ?? [];
@@ -292,7 +299,9 @@ export function register(program: Command): void {
     .option('--out <dir>', 'folder for influence.json (default reports/unlearn/influence-<time>)')
     .option('--json', 'print the JSON')
     .option('--quiet', 'no progress')
+    .addOption(deviceOption())
     .action((o: Opts) => {
+      resolveDevice(o);
       const seed = int(o.seed, '--seed')!;
       const limit = int(o.limit, '--limit')!;
       const p = prepare({ from: String(o.from), data: String(o.data), forget: String(o.train), evalLimit: 1, seed });

@@ -2,14 +2,32 @@
  * The engine: the loaded ggml build, its devices, one backend per device in use, and thread
  * settings. One Engine per process (see loader.ts for why); `getEngine()` returns it.
  *
- * Device choice: 'auto' takes the first GPU-type device of the loaded build (CUDA, Vulkan), else the
- * CPU. ggml hides CPU-type Vulkan devices (Mesa's llvmpipe) unless GGML_VK_VISIBLE_DEVICES is set;
- * the tests set it to exercise the GPU code path on machines without a GPU.
+ * Device choice (`--device`, UNLEARNKIT_DEVICE, setEngineDevice): loader.ts picks the build
+ * folder; its backends load as node-llama-cpp loads them (CUDA 13, then the CUDA 12 fallback),
+ * with each build's outcome recorded in `builds` (chosen / not installed / no device / failed to
+ * load: <loader message>). 'auto' takes the first GPU-type device of the loaded build, else the CPU,
+ * and says on stderr why when a GPU build it picked found no device. An explicit GPU that finds no
+ * device is a UserError listing why each build was not used. ggml hides CPU-type Vulkan devices
+ * (Mesa's llvmpipe) unless GGML_VK_VISIBLE_DEVICES is set; the tests set it to exercise the GPU
+ * code path on machines without a GPU.
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { loadGgmlLibraries, callSetNThreads, ptrOrNull, withQuietGgmlLog, attachCpuThreadpool, type LoadedGgml, type Ptr } from './ffi.ts';
-import { chooseBinsDir, type BinsDir, type DeviceChoice, DEVICE_CHOICES, nodeLlamaCppVersion } from './loader.ts';
+import { loadGgmlLibraries, callSetNThreads, ptrOrNull, captureGgmlLog, probeLibrary, attachCpuThreadpool, type LoadedGgml, type Ptr } from './ffi.ts';
+import {
+  chooseBinsDir,
+  loadBackends,
+  describeBuilds,
+  formatBuildStatus,
+  REGISTRY_NAME,
+  type BinsDir,
+  type BuildLabel,
+  type BuildStatus,
+  type DeviceChoice,
+  type LoaderHost,
+  DEVICE_CHOICES,
+  nodeLlamaCppVersion,
+} from './loader.ts';
 import { UserError } from '../util/errors.ts';
 
 export type DeviceType = 'cpu' | 'gpu' | 'igpu' | 'accel' | 'meta';
@@ -29,59 +47,117 @@ export interface DeviceInfo {
 }
 
 export interface EngineOptions {
+  /** Default: what setEngineDevice set, else UNLEARNKIT_DEVICE, else 'auto'. */
   device?: DeviceChoice;
   /** CPU threads; default: the machine's available parallelism. */
   threads?: number;
+  /**
+   * false: an explicit GPU device that finds no device falls back to the CPU device of the loaded
+   * build instead of failing (`doctor`, which reports why); default true.
+   */
+  strict?: boolean;
+  /** The machine as the loader sees it (platform, packages, GPU presence); tests replace parts. */
+  host?: Partial<LoaderHost>;
+}
+
+/** The device kind a ggml device belongs to: cpu, cuda, vulkan, metal (or its registry name). */
+export function deviceKind(d: Pick<DeviceInfo, 'registry' | 'type'>): string {
+  if (d.type === 'cpu') return 'cpu';
+  const k = Object.entries(REGISTRY_NAME).find(([, r]) => r === d.registry);
+  return k ? k[0] : d.registry.toLowerCase();
 }
 
 export class Engine {
   readonly lib: LoadedGgml;
   readonly g: LoadedGgml['fn'];
   readonly bins: BinsDir;
+  /** What was asked for ('auto' or an explicit device). */
+  readonly choice: DeviceChoice;
+  /** Why each build of this platform was or was not used (loader.ts BuildStatus). */
+  readonly builds: BuildStatus[];
+  /** The GPU build whose backend gave this process its GPU devices (cuda, cuda-12, vulkan, metal), or null. */
+  readonly gpuBuild: BuildLabel | null;
+  /** ggml's log while loading the backends (which modules loaded, why a GPU found no device). */
+  readonly loadLog: string[];
   readonly devices: DeviceInfo[];
   /** The device graphs run on unless told otherwise. */
   readonly device: DeviceInfo;
   readonly nodeLlamaCpp: string;
-  /** The libggml-cpu-<variant>.so ggml picked for this CPU. */
+  /** The libggml-cpu-<variant> module ggml picked for this CPU. */
   readonly cpuVariant: string;
-  /** Default CPU thread count (from the real core count). */
-  readonly maxThreads: number;
+  /** Default CPU thread count (from the real core count); settable until a backend exists. */
+  maxThreads: number;
   private backends = new Map<number, Ptr>();
   private setThreadsFn = new Map<number, Ptr | null>();
   private currentThreads = new Map<number, number>();
 
   constructor(opts: EngineOptions = {}) {
-    const choice = opts.device ?? (process.env.UNLEARNKIT_DEVICE as DeviceChoice | undefined) ?? 'auto';
+    const choice = (opts.device ?? configuredDevice ?? (process.env.UNLEARNKIT_DEVICE || undefined) ?? 'auto') as DeviceChoice;
     if (!DEVICE_CHOICES.includes(choice)) {
       throw new UserError(`unknown device '${choice}'; choose one of ${DEVICE_CHOICES.join(', ')}`);
     }
-    this.bins = chooseBinsDir(choice);
+    this.choice = choice;
+    this.bins = chooseBinsDir(choice, opts.host);
     this.lib = loadGgmlLibraries(this.bins.dir);
     this.g = this.lib.fn;
-    withQuietGgmlLog(this.lib, () => this.g.ggml_backend_load_all_from_path!(this.bins.dir));
+    const loaded = loadBackends(this.bins, {
+      open: probeLibrary,
+      loadAll: (dir) => captureGgmlLog(this.lib, () => this.g.ggml_backend_load_all_from_path!(dir)).log.map((l) => l.text),
+      deviceCount: (registry) => this.listDevices().filter((d) => d.registry === registry).length,
+    }, opts.host);
+    this.loadLog = loaded.log;
+    this.gpuBuild = loaded.gpu;
+    this.builds = describeBuilds(this.bins, loaded.statuses, opts.host);
     this.nodeLlamaCpp = nodeLlamaCppVersion();
-    this.cpuVariant = detectCpuVariant();
+    this.cpuVariant = detectCpuVariant(this.loadLog);
     const envThreads = Number(process.env.UNLEARNKIT_THREADS); // a number, or 'auto' (see Graph.pickThreads)
     this.maxThreads = Math.max(1, opts.threads ?? (Number.isInteger(envThreads) && envThreads > 0 ? envThreads : os.availableParallelism()));
     this.devices = this.listDevices();
-    const want = choice === 'auto' ? undefined : choice;
     const gpuLike = (d: DeviceInfo) => d.type === 'gpu' || d.type === 'igpu';
+    const cpu = this.devices.find((d) => d.type === 'cpu');
     let device: DeviceInfo | undefined;
-    if (want === 'cpu') device = this.devices.find((d) => d.type === 'cpu');
-    else if (want === 'vulkan' || want === 'cuda') {
-      const reg = want === 'vulkan' ? 'Vulkan' : 'CUDA';
-      device = this.devices.find((d) => d.registry === reg);
-      if (!device) {
-        throw new UserError(
-          `--device ${want}: no ${reg} device found. ` +
-            (want === 'vulkan'
-              ? "Install a Vulkan driver; on a machine without a GPU, Mesa's software device works with GGML_VK_VISIBLE_DEVICES=0."
-              : 'Check the NVIDIA driver (nvidia-smi).'),
+    if (choice === 'cpu') device = cpu;
+    else if (choice === 'auto') {
+      device = this.devices.find(gpuLike) ?? cpu;
+      if (this.bins.kind !== 'cpu' && !this.devices.some(gpuLike)) {
+        // auto picked a GPU build (the machine shows that GPU) that gave no GPU device: say why once
+        const vk = this.bins.kind === 'cuda' && this.builds.some((b) => b.build === 'vulkan' && b.status !== 'not installed');
+        process.stderr.write(
+          `unlearnkit: computing on the CPU: ${this.whyNoGpu()}` +
+            `('unlearnkit doctor' shows every build; --device cpu skips the GPU builds${vk ? ', --device vulkan tries the Vulkan build' : ''})\n`,
         );
       }
-    } else device = this.devices.find(gpuLike) ?? this.devices.find((d) => d.type === 'cpu');
+    } else {
+      device = this.devices.find((d) => d.registry === REGISTRY_NAME[choice]);
+      if (!device) {
+        if (opts.strict !== false) {
+          throw new UserError(
+            `--device ${choice}: ${this.whyNoGpu()}` +
+              (choice === 'vulkan'
+                ? "Install a Vulkan driver; on a machine without a GPU, Mesa's software device works with GGML_VK_VISIBLE_DEVICES=0."
+                : choice === 'cuda'
+                  ? 'Check the NVIDIA driver (nvidia-smi) and that the CUDA 13 or 12 runtime (libcudart, libcublas) is on the library path.'
+                  : '') +
+              ` 'unlearnkit doctor --device ${choice}' prints the details.`,
+          );
+        }
+        device = cpu;
+      }
+    }
     if (!device) throw new Error(`ggml found no usable device in ${this.bins.dir}`);
     this.device = device;
+  }
+
+  /** Why the loaded GPU build gave no GPU device: its builds' statuses, one clause each. */
+  private whyNoGpu(): string {
+    const mine = this.builds.filter((b) => b.build === this.bins.kind || (this.bins.kind === 'cuda' && b.build === 'cuda-12'));
+    const name = { cpu: 'CPU', cuda: 'CUDA', vulkan: 'Vulkan', metal: 'Metal' }[this.bins.kind];
+    return `no ${name} device could be used:\n${mine.map((b) => `  ${formatBuildStatus(b)}`).join('\n')}\n`;
+  }
+
+  /** Set the default CPU thread count while no backend exists yet (later, it is fixed). */
+  presetThreads(n: number): void {
+    if (this.backends.size === 0) this.maxThreads = Math.max(1, Math.floor(n));
   }
 
   private listDevices(): DeviceInfo[] {
@@ -165,44 +241,80 @@ export class Engine {
       nodeLlamaCpp: this.nodeLlamaCpp,
       ggmlVersion: this.lib.version,
       ggmlCommit: this.lib.commit,
+      requested: this.choice,
       build: this.bins.kind,
+      gpuBuild: this.gpuBuild,
       binsDir: this.bins.dir,
       cpuVariant: this.cpuVariant,
       threads: this.maxThreads,
       device: { name: this.device.name, description: this.device.description, type: this.device.type },
       devices: this.devices.map((d) => ({ name: d.name, description: d.description, type: d.type, registry: d.registry, memoryTotal: d.memoryTotal })),
+      builds: this.builds,
     };
   }
 }
 
-/** Which libggml-cpu-<variant>.so ggml's registry loaded (read from the process's memory map). */
-function detectCpuVariant(): string {
-  try {
-    const maps = fs.readFileSync('/proc/self/maps', 'utf8');
-    const m = /libggml-cpu-([A-Za-z0-9_]+)\.so/.exec(maps);
-    return m ? m[1]! : 'unknown';
-  } catch {
-    return 'unknown';
+/**
+ * Which libggml-cpu-<variant> module ggml's registry loaded: from its log line "load_backend:
+ * loaded CPU backend from .../libggml-cpu-<variant>.so" (any platform), else from the process's
+ * memory map (Linux). 'generic' for a build with one CPU module (libggml-cpu.so).
+ */
+function detectCpuVariant(log: string[]): string {
+  const fromName = (s: string): string | null => {
+    const m = /(?:^|[\\/])(?:lib)?ggml-cpu(?:-([^\\/]+?))?\.(?:so|dll|dylib)\b/.exec(s);
+    return m ? (m[1] ?? 'generic') : null;
+  };
+  for (const line of log) {
+    if (!/loaded CPU backend from/.test(line)) continue;
+    const v = fromName(line.slice(line.indexOf(' from ') + 6).trim());
+    if (v) return v;
   }
+  try {
+    for (const line of fs.readFileSync('/proc/self/maps', 'utf8').split('\n')) {
+      const v = line.includes('ggml-cpu') ? fromName(line.trim().split(/\s+/).pop() ?? '') : null;
+      if (v) return v;
+    }
+  } catch {
+    // not Linux
+  }
+  return 'unknown';
 }
 
 let theEngine: Engine | null = null;
-let theChoice: DeviceChoice | undefined;
+/** The device the CLI asked for (--device), used by the engine when it is created. */
+let configuredDevice: DeviceChoice | undefined;
+
+/** Whether an engine computes on what `choice` asks for. */
+function engineMatches(e: Engine, choice: DeviceChoice): boolean {
+  return choice === 'auto' || e.choice === choice || deviceKind(e.device) === choice;
+}
+
+/**
+ * Set the device the process's engine uses (the CLI's --device), before any work. When the engine
+ * exists already on another device this is an error: one ggml build is loaded per process.
+ */
+export function setEngineDevice(choice: DeviceChoice): void {
+  if (theEngine && !engineMatches(theEngine, choice)) {
+    throw new UserError(`the engine is already running on ${theEngine.device.name}; one device build is loaded per process (asked for ${choice})`);
+  }
+  configuredDevice = choice;
+}
 
 /**
  * The process's engine. The first call loads the libraries; later calls with a different explicit
- * device choice fail, since one ggml build is loaded per process.
+ * device choice fail, since one ggml build is loaded per process. A thread count given before any
+ * backend was created still applies.
  */
 export function getEngine(opts: EngineOptions = {}): Engine {
   if (theEngine) {
-    if (opts.device && opts.device !== 'auto' && theChoice !== opts.device && theEngine.device.registry.toLowerCase() !== opts.device) {
+    if (opts.device && !engineMatches(theEngine, opts.device)) {
       throw new UserError(
         `the engine is already running on ${theEngine.device.name}; one device build is loaded per process (asked for ${opts.device})`,
       );
     }
+    if (opts.threads !== undefined) theEngine.presetThreads(opts.threads);
     return theEngine;
   }
   theEngine = new Engine(opts);
-  theChoice = opts.device;
   return theEngine;
 }

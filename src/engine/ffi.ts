@@ -4,7 +4,7 @@
  *
  * Why ggml through koffi: node-llama-cpp already ships ggml built for every CPU family (and CUDA /
  * Vulkan builds in sibling packages), ggml has automatic differentiation and optimiser ops, and it
- * runs 20x faster than plain TypeScript here (architecture.md). The C ABI changes between llama.cpp
+ * runs 20x faster than plain TypeScript here (docs/architecture.md#why-ggml). The C ABI changes between llama.cpp
  * releases, so node-llama-cpp is pinned to exactly 3.22.1 and every symbol declared below is
  * checked when the libraries load: a missing one fails with one message naming all missing symbols.
  *
@@ -14,6 +14,7 @@
 import koffi from 'koffi';
 import path from 'node:path';
 import fs from 'node:fs';
+import { ggmlLibraryFiles, libraryNaming } from './loader.ts';
 
 /** An opaque C pointer as koffi returns it. */
 export type Ptr = bigint;
@@ -57,6 +58,7 @@ const DECLS: Array<[LibName, string]> = [
   ['base', 'const char* ggml_version()'],
   ['base', 'const char* ggml_commit()'],
   ['base', 'void ggml_log_set(void* log_callback, void* user_data)'],
+  ['base', 'void ggml_log_get(_Out_ void** log_callback, _Out_ void** user_data)'],
   ['base', 'void ggml_threadpool_params_init(void* params, int n_threads)'],
   ['base', 'void* ggml_init(ggml_init_params params)'],
   ['base', 'void ggml_free(void* ctx)'],
@@ -82,6 +84,11 @@ const DECLS: Array<[LibName, string]> = [
   ['base', 'const char* ggml_op_name(int op)'],
   ['base', 'const char* ggml_op_desc(void* t)'],
   ['base', 'bool ggml_is_contiguous(void* t)'],
+  ['base', 'size_t ggml_row_size(int type, int64_t ne)'],
+  // ggml.h: type traits and quantisation (ggmlToFloat / ggmlQuantizeRows below: every block type is decoded and encoded by ggml itself)
+  ['base', 'const void* ggml_get_type_traits(int type)'],
+  ['base', 'bool ggml_quantize_requires_imatrix(int type)'],
+  ['base', 'size_t ggml_quantize_chunk(int type, const float* src, void* dst, int64_t start, int64_t nrows, int64_t n_per_row, const float* imatrix)'],
   // ggml.h: operations
   ['base', 'void* ggml_dup(void* ctx, void* a)'],
   ['base', 'void* ggml_add(void* ctx, void* a, void* b)'],
@@ -172,6 +179,17 @@ const DECLS: Array<[LibName, string]> = [
   ['base', 'void ggml_graph_add_node(void* cgraph, void* tensor)'],
   // ggml-alloc.h
   ['base', 'void* ggml_backend_alloc_ctx_tensors(void* ctx, void* backend)'],
+  // ggml-backend.h: buffer types (weights placed in the CPU's extra buffer types, as llama.cpp places them)
+  ['base', 'const char* ggml_backend_buft_name(void* buft)'],
+  ['base', 'void* ggml_backend_buft_alloc_buffer(void* buft, size_t size)'],
+  ['base', 'size_t ggml_backend_buft_get_alignment(void* buft)'],
+  ['base', 'size_t ggml_backend_buft_get_alloc_size(void* buft, void* tensor)'],
+  ['base', 'bool ggml_backend_buft_is_host(void* buft)'],
+  ['base', 'void* ggml_backend_buffer_get_base(void* buffer)'],
+  ['base', 'void* ggml_backend_buffer_get_type(void* buffer)'],
+  ['base', 'int ggml_backend_tensor_alloc(void* buffer, void* tensor, void* addr)'],
+  ['base', 'void* ggml_backend_dev_buffer_type(void* device)'],
+  ['base', 'bool ggml_backend_dev_supports_op(void* device, void* op)'],
   // ggml-backend.h: buffers, tensors, backends, devices
   ['base', 'void ggml_backend_buffer_free(void* buffer)'],
   ['base', 'size_t ggml_backend_buffer_get_size(void* buffer)'],
@@ -210,22 +228,62 @@ koffi.struct('gguf_init_params', { no_alloc: 'bool', ctx: 'void*' });
 
 const LogCallbackProto = koffi.proto('void ggml_log_callback(int level, const char* text, void* user_data)');
 
+/** ggml_log_level: 1 debug, 2 info, 3 warn, 4 error (5, continuation, is joined to its line). */
+export interface GgmlLogLine {
+  level: number;
+  text: string;
+}
+
 /**
- * Run `fn` (synchronous, on the main thread) with ggml's log routed through a filter that drops
- * debug/info lines (e.g. "load_backend: loaded CPU backend ...") and prints warnings and errors
- * to stderr; ggml's default logger is restored afterwards, since a JS callback must not be called
- * from ggml's worker threads.
+ * Run `fn` (synchronous, on the main thread) with ggml's log captured line by line instead of
+ * printed. The backend registry says there which module it loaded ("load_backend: loaded CPU
+ * backend from .../libggml-cpu-zen4.so") and a GPU backend why it found no device
+ * ("ggml_cuda_init: failed to initialize CUDA: ..."); the engine keeps these for `doctor`. ggml's
+ * default logger is restored afterwards, since a JS callback must not be called from ggml's
+ * worker threads.
  */
-export function withQuietGgmlLog<T>(lib: LoadedGgml, fn: () => T): T {
+export function captureGgmlLog<T>(lib: LoadedGgml, fn: () => T): { result: T; log: GgmlLogLine[] } {
+  const log: GgmlLogLine[] = [];
+  let open: GgmlLogLine | null = null;
   const cb = koffi.register((level: number, text: string) => {
-    if (level >= 3 && level !== 5) process.stderr.write(`ggml: ${text}`);
+    if (level === 5 && open) open.text += text;
+    else {
+      open = { level, text };
+      log.push(open);
+    }
+    if (open.text.endsWith('\n')) {
+      open.text = open.text.slice(0, -1);
+      open = null;
+    }
   }, koffi.pointer(LogCallbackProto));
   lib.fn.ggml_log_set!(cb, null);
   try {
-    return fn();
+    return { result: fn(), log };
   } finally {
     lib.fn.ggml_log_set!(null, null);
     koffi.unregister(cb);
+  }
+}
+
+/** `fn` with ggml's log captured; its warnings and errors go to stderr. */
+export function withQuietGgmlLog<T>(lib: LoadedGgml, fn: () => T): T {
+  const { result, log } = captureGgmlLog(lib, fn);
+  for (const l of log) if (l.level === 3 || l.level === 4) process.stderr.write(`ggml: ${l.text}\n`);
+  return result;
+}
+
+/**
+ * dlopen `file` (LoadLibrary on Windows) to learn whether it can load: null when it does (it then
+ * stays loaded, as ggml will load it too), else the system loader's message, e.g.
+ * "libcudart.so.13: cannot open shared object file: No such file or directory". ggml's own loader
+ * does not report this message in release builds.
+ */
+export function probeLibrary(file: string): string | null {
+  try {
+    keptLibraries.push(koffi.load(file));
+    return null;
+  } catch (e) {
+    return String((e as Error).message ?? e).replace(/^Failed to load shared library:\s*/i, '').trim();
   }
 }
 
@@ -241,25 +299,35 @@ export interface LoadedGgml {
   commit: string;
 }
 
-function libraryFile(dir: string, stem: string): string {
-  const files = fs.readdirSync(dir);
-  const exact = `${stem}.so`;
-  if (files.includes(exact)) return path.join(dir, exact);
-  // node-llama-cpp names libggml with its variant and version, e.g. libggml.v0.5.0.so or
-  // libggml.vulkan.v0.5.0.so; take the one that is not a CPU/backend plugin.
-  const cand = files.filter((f) => f.startsWith(`${stem}.`) && f.endsWith('.so'));
-  if (cand.length === 1) return path.join(dir, cand[0]!);
-  throw new Error(`cannot find ${stem}*.so in ${dir} (found: ${files.join(', ')})`);
+/** Load one of ggml's libraries, naming the file when the system loader refuses it. */
+function loadLibraryFile(file: string): ReturnType<typeof koffi.load> {
+  try {
+    return koffi.load(file);
+  } catch (e) {
+    throw new Error(`cannot load ${file}: ${String((e as Error).message).replace(/^Failed to load shared library:\s*/i, '')}`);
+  }
 }
 
 /**
- * Load libggml-base and libggml from `dir` and bind every declared symbol. Throws one Error naming
- * all missing symbols and the expected node-llama-cpp version when the ABI does not match.
+ * Load libggml-base and libggml from `dir` and bind every declared symbol. The files are named as
+ * node-llama-cpp names them on `platform` (loader.ts ggmlLibraryFiles: libggml-base.so +
+ * libggml.v0.5.0.so, libggml-base.dylib + libggml.metal.v0.5.0.dylib, ggml-base.dll +
+ * ggml.cuda.v0.5.0.dll); libggml-base is loaded first, so that libggml and the backend modules
+ * bind to this copy. Throws one Error naming all missing symbols and the expected node-llama-cpp
+ * version when the ABI does not match.
  */
-export function loadGgmlLibraries(dir: string): LoadedGgml {
+export function loadGgmlLibraries(dir: string, platform: string = process.platform): LoadedGgml {
+  const files = ggmlLibraryFiles(fs.readdirSync(dir), platform);
+  if (!files) {
+    const n = libraryNaming(platform);
+    throw new Error(
+      `cannot find ggml's libraries (${n.prefixes[0]}ggml-base${n.sharedExt} and ${n.prefixes[0]}ggml*${n.sharedExt}) in ${dir} ` +
+        `(found: ${fs.readdirSync(dir).join(', ')})`,
+    );
+  }
   const libs: Record<LibName, ReturnType<typeof koffi.load>> = {
-    base: koffi.load(libraryFile(dir, 'libggml-base')),
-    ggml: koffi.load(libraryFile(dir, 'libggml')),
+    base: loadLibraryFile(path.join(dir, files.base)),
+    ggml: loadLibraryFile(path.join(dir, files.ggml)),
   };
   const fn: Record<string, (...args: any[]) => any> = {};
   const missing: string[] = [];
@@ -286,7 +354,170 @@ export function loadGgmlLibraries(dir: string): LoadedGgml {
         `(node-llama-cpp ${EXPECTED_NODE_LLAMA_CPP}). Reinstall with 'npm ci'.`,
     );
   }
+  const traitsProblem = checkTypeTraitsLayout(fn);
+  if (traitsProblem) {
+    throw new Error(
+      `ggml ABI mismatch in ${dir}: ${traitsProblem} (struct ggml_type_traits of ggml ${EXPECTED_GGML_VERSION}, ` +
+        `node-llama-cpp ${EXPECTED_NODE_LLAMA_CPP}). Reinstall with 'npm ci'.`,
+    );
+  }
   return { fn, dir, version: String(fn.ggml_version!()), commit: String(fn.ggml_commit!()) };
+}
+
+/**
+ * struct ggml_type_traits, as in ggml.h of the pinned build: the name, block geometry and the
+ * reference row codecs of each tensor type (to_float: dequantise a row; from_float_ref: the
+ * reference quantiser that ggml_quantize_chunk calls for types without an importance matrix).
+ */
+const TypeTraitsStruct = koffi.struct('ggml_type_traits', {
+  type_name: 'const char*',
+  blck_size: 'int64_t',
+  blck_size_interleave: 'int64_t',
+  type_size: 'size_t',
+  is_quantized: 'bool',
+  to_float: 'void*',
+  from_float_ref: 'void*',
+});
+
+/** One type's ggml_type_traits (ggml_get_type_traits). */
+export interface GgmlTypeTraits {
+  /** ggml's lower-case name, e.g. "q4_K". */
+  name: string;
+  blockSize: number;
+  blockSizeInterleave: number;
+  /** Bytes per block. */
+  typeSize: number;
+  isQuantized: boolean;
+  /** ggml_to_float_t of the type, null where ggml has none. */
+  toFloat: Ptr | null;
+  fromFloatRef: Ptr | null;
+}
+
+/** GGML_TYPE_COUNT of the pinned build: ggml_get_type_traits reads past its table for larger numbers. */
+export const GGML_TYPE_COUNT = 43;
+
+/** Decode ggml_get_type_traits(type); null for a type number ggml does not know or has removed. */
+export function readTypeTraits(fn: LoadedGgml['fn'], type: number): GgmlTypeTraits | null {
+  if (!Number.isInteger(type) || type < 0 || type >= GGML_TYPE_COUNT) return null;
+  const p = asPtr(fn.ggml_get_type_traits!(type));
+  if (p === null) return null;
+  const s = koffi.decode(p, TypeTraitsStruct) as any;
+  if (s.type_name === null || s.type_name === undefined || Number(s.blck_size) === 0) return null;
+  return {
+    name: String(s.type_name),
+    blockSize: Number(s.blck_size),
+    blockSizeInterleave: Number(s.blck_size_interleave),
+    typeSize: Number(s.type_size),
+    isQuantized: !!s.is_quantized,
+    toFloat: asPtr(s.to_float),
+    fromFloatRef: asPtr(s.from_float_ref),
+  };
+}
+
+/** The load-time check of struct ggml_type_traits' layout: known facts of f32 and q8_0; null when they hold. */
+function checkTypeTraitsLayout(fn: LoadedGgml['fn']): string | null {
+  const f32 = readTypeTraits(fn, 0);
+  const q8 = readTypeTraits(fn, 8);
+  const ok =
+    f32 !== null && f32.name === 'f32' && f32.blockSize === 1 && f32.typeSize === 4 && !f32.isQuantized &&
+    q8 !== null && q8.name === 'q8_0' && q8.blockSize === 32 && q8.typeSize === 34 && q8.isQuantized && q8.toFloat !== null;
+  return ok ? null : `ggml_get_type_traits gave ${JSON.stringify({ f32, q8_0: q8 }, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`;
+}
+
+const ToFloatProto = koffi.proto('void ggml_to_float_t(const void* x, float* y, int64_t k)');
+
+/** Run a type's to_float row codec on `k` values (k a multiple of the block size). */
+export function callToFloat(toFloat: Ptr, src: Uint8Array, dst: Float32Array, k: number): void {
+  koffi.call(toFloat, ToFloatProto, src, dst, k);
+}
+
+/**
+ * Dequantise `n` values stored as ggml type `type` with ggml's own row codec (type_traits.to_float):
+ * the values every ggml kernel and llama.cpp's quantiser see. Throws for a type without one.
+ */
+export function ggmlToFloat(fn: LoadedGgml['fn'], type: number, bytes: Uint8Array, n: number): Float32Array {
+  const tr = readTypeTraits(fn, type);
+  if (!tr || !tr.toFloat) throw new Error(`ggml has no to_float for type ${tr?.name ?? type}`);
+  if (n % tr.blockSize !== 0) throw new Error(`${tr.name}: ${n} values are not whole blocks of ${tr.blockSize}`);
+  const need = (n / tr.blockSize) * tr.typeSize;
+  if (bytes.byteLength < need) throw new Error(`${tr.name}: ${n} values need ${need} bytes, got ${bytes.byteLength}`);
+  const out = new Float32Array(n);
+  if (n > 0) callToFloat(tr.toFloat, bytes, out, n);
+  return out;
+}
+
+/**
+ * Quantise `nrows` rows of `nPerRow` float32 values to ggml type `type` with ggml_quantize_chunk
+ * (the function llama.cpp's quantiser calls), optionally with an importance matrix of nPerRow
+ * weights. Throws (instead of ggml aborting) for a type that needs an importance matrix and got
+ * none, or whose rows are not whole blocks.
+ */
+export function ggmlQuantizeRows(fn: LoadedGgml['fn'], type: number, src: Float32Array, nrows: number, nPerRow: number, imatrix?: Float32Array): Uint8Array {
+  const tr = readTypeTraits(fn, type);
+  if (!tr) throw new Error(`ggml type ${type} is unknown`);
+  if (nPerRow % tr.blockSize !== 0) throw new Error(`${tr.name}: rows of ${nPerRow} values are not whole blocks of ${tr.blockSize}`);
+  if (src.length !== nrows * nPerRow) throw new Error(`${tr.name}: ${nrows} rows of ${nPerRow} need ${nrows * nPerRow} values, got ${src.length}`);
+  if (!imatrix && fn.ggml_quantize_requires_imatrix!(type)) throw new Error(`${tr.name} needs an importance matrix to quantise`);
+  if (imatrix && imatrix.length !== nPerRow) throw new Error(`${tr.name}: the importance matrix has ${imatrix.length} values, rows ${nPerRow}`);
+  const rowSize = Number(fn.ggml_row_size!(type, nPerRow));
+  const out = new Uint8Array(rowSize * nrows);
+  if (nrows === 0) return out;
+  const written = Number(fn.ggml_quantize_chunk!(type, src, out, 0, nrows, nPerRow, imatrix ?? null));
+  if (written !== out.byteLength) throw new Error(`ggml_quantize_chunk(${tr.name}) wrote ${written} bytes, expected ${out.byteLength}`);
+  return out;
+}
+
+/**
+ * Run `fn` (synchronous, on the main thread) with ggml's debug and info lines dropped (warnings and
+ * errors still go to stderr), then reinstall whichever logger was there before: the engine's
+ * default or the one node-llama-cpp installed in the same process (which resetting to ggml's
+ * default would clobber). For per-call noise such as the AMX / CPU_REPACK weight conversions.
+ */
+export function withGgmlDebugMuted<T>(lib: LoadedGgml, fn: () => T): T {
+  const prev: unknown[] = [null];
+  const prevData: unknown[] = [null];
+  lib.fn.ggml_log_get!(prev, prevData);
+  const cb = koffi.register((level: number, text: string) => {
+    if (level === 3 || level === 4) process.stderr.write(`ggml: ${text}`);
+  }, koffi.pointer(LogCallbackProto));
+  lib.fn.ggml_log_set!(cb, null);
+  try {
+    return fn();
+  } finally {
+    lib.fn.ggml_log_set!(prev[0] ?? null, prevData[0] ?? null);
+    koffi.unregister(cb);
+  }
+}
+
+const GetExtraBuftsProto = koffi.proto('void* ggml_backend_dev_get_extra_bufts_t(void* device)');
+
+/**
+ * The extra buffer types of a device (AMX, CPU_REPACK, ... on the CPU), in the order its
+ * `ggml_backend_dev_get_extra_bufts` proc returns them (the NULL-terminated array llama.cpp walks
+ * in make_cpu_buft_list); empty when the registry exports no such proc.
+ */
+export function deviceExtraBufferTypes(fn: LoadedGgml['fn'], reg: Ptr, device: Ptr): Ptr[] {
+  const proc = asPtr(fn.ggml_backend_reg_get_proc_address!(reg, 'ggml_backend_dev_get_extra_bufts'));
+  if (proc === null) return [];
+  const arr = asPtr(koffi.call(proc, GetExtraBuftsProto, device));
+  const out: Ptr[] = [];
+  if (arr === null) return out;
+  for (let i = 0; i < 64; i++) {
+    const b = asPtr(koffi.decode(arr, 8 * i, 'void*'));
+    if (b === null) break;
+    out.push(b);
+  }
+  return out;
+}
+
+/** Write a tensor's `buffer` field (llama.cpp's weight_buft_supported sets a dummy buffer this way). */
+export function setTensorBuffer(t: Ptr, buffer: Ptr | null): void {
+  koffi.encode(t, koffi.offsetof(TensorStruct, 'buffer'), 'void*', buffer);
+}
+
+/** Point source slot `slot` of graph node `node` at tensor `src` (e.g. a weight's copy in another buffer). */
+export function setTensorSrc(node: Ptr, slot: number, src: Ptr): void {
+  koffi.encode(node, koffi.offsetof(TensorStruct, 'src') + 8 * slot, 'void*', src);
 }
 
 /** Fields of struct ggml_tensor that the engine reads (shape checks, graph inspection). */

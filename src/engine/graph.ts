@@ -17,9 +17,14 @@
  *
  * Backward graphs come from ggml_build_backward_expand; ops without a backward in this ggml build
  * are rejected in TypeScript before ggml is asked (autodiff.ts), since ggml would abort the process.
+ *
+ * Model weights of forward-only graphs can be declared with `input(name, shape, dtype, { placement:
+ * 'weight' })`: on the CPU, allocate() then stores each in the buffer type llama.cpp would choose
+ * for it (the CPU's extra buffer types AMX / CPU_REPACK, whose kernels round differently, or the
+ * plain buffer; see placeWeights), in buffers of their own next to the graph's.
  */
 import { getEngine, type Engine, type DeviceInfo } from './engine.ts';
-import { readTensorHeader, ptrOrNull, rewriteAsCustomOp, type Ptr } from './ffi.ts';
+import { readTensorHeader, ptrOrNull, rewriteAsCustomOp, deviceExtraBufferTypes, setTensorBuffer, setTensorSrc, withGgmlDebugMuted, type Ptr } from './ffi.ts';
 import { checkShape, dtypeFromCode, GGML_TYPE, numel, shapeStr, trimShape, type DType, type Shape } from './types.ts';
 import { assertDifferentiable } from './autodiff.ts';
 import { isNativeMatMulNode, nativeKernels } from './native.ts';
@@ -134,6 +139,11 @@ export class Graph {
   private lossT: Tensor | null = null;
   private flopsForward = 0;
   private checkedSupport = new Set<Ptr>();
+  /** Inputs declared with placement 'weight', and where allocate() put them (see placeWeights). */
+  private weightInputs = new Set<Tensor>();
+  private placed = new Map<Tensor, WeightPlacement>();
+  /** Buffers of the extra buffer types holding placed weights (freed with the graph). */
+  private extraBuffers: Ptr[] = [];
   private threadStats = new Map<Ptr, { n: number; best: Map<number, number>; chosen: number }>();
 
   constructor(opts: GraphOptions = {}) {
@@ -199,11 +209,17 @@ export class Graph {
     return t;
   }
 
-  /** A data tensor (inputs, labels, masks, frozen weights). */
-  input(name: string, shape: Shape, dtype: DType = 'f32'): Tensor {
+  /**
+   * A data tensor (inputs, labels, masks, frozen weights). With `placement: 'weight'` (a model
+   * weight of a forward-only graph) allocate() stores it where llama.cpp would store that weight on
+   * this device: on the CPU, in the first of the device's extra buffer types (AMX, CPU_REPACK) that
+   * accepts the op the weight is used with, else in the plain CPU buffer (see placeWeights).
+   */
+  input(name: string, shape: Shape, dtype: DType = 'f32', opts: { placement?: 'weight' } = {}): Tensor {
     const t = this.newTensor(dtype, shape, name);
     this.g.ggml_set_input!(t.ptr);
     this.inputs.push(t);
+    if (opts.placement === 'weight') this.weightInputs.add(t);
     return t;
   }
 
@@ -353,11 +369,170 @@ export class Graph {
     if (this.buffer !== null) return;
     const ctx = this.ctx!;
     const backend = this.engine.backend(this.device);
+    if (this.weightInputs.size > 0) this.placeWeights();
     const buf = ptrOrNull(this.g.ggml_backend_alloc_ctx_tensors!(ctx, backend));
     if (buf === null) throw new Error(`could not allocate the graph's tensors on ${this.device.name} (out of device memory?)`);
     this.buffer = buf;
     this.g.ggml_backend_buffer_clear!(buf, 0);
     if (this.gb !== null && !this.manual) this.g.ggml_graph_reset!(this.gb);
+  }
+
+  /**
+   * Where allocate() put each weight input: the buffer type names of the weight and of its copies
+   * (a weight used by ops whose buffer types differ, e.g. a tied embedding read by GET_ROWS and by
+   * the output MUL_MAT, is stored once per buffer type, as llama.cpp loads it twice).
+   */
+  weightPlacements(): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const [t, p] of this.placed) out.set(t.name, p.bufferTypes);
+    return out;
+  }
+
+  /**
+   * Place the weight inputs as llama.cpp places a model's weights on the CPU (llama-model.cpp
+   * make_cpu_buft_list, llama-model-loader.cpp select_weight_buft / weight_buft_supported): the
+   * candidate buffer types are the CPU device's extra buffer types, in the order its
+   * `ggml_backend_dev_get_extra_bufts` proc lists them (AMX, CPU_REPACK, ...), then the plain CPU
+   * buffer; a weight goes to the first one for which the device supports llama.cpp's dummy op of
+   * the weight's use (MUL_MAT with a [ne0, 512, ne2, ne3] f32 operand, GET_ROWS with 512 i32
+   * indices) while the weight sits in a dummy buffer of that type. A weight's use is read off the
+   * graph: the op of every node that reads it. Uses other than as the matrix of a MUL_MAT or the
+   * table of a GET_ROWS (norm scales, biases, views) keep the plain buffer, as llama.cpp's ADD/MUL
+   * checks do. Each node is checked too, so a buffer type is never given a node it does not
+   * support. Uses that end in different buffer types get one copy of the weight each (the node's
+   * source slot is pointed at the copy); set() uploads to every copy.
+   *
+   * Why: the extra buffer types run their own matmul kernels (AMX tiles or AVX-512 for F16 and
+   * block-quantised weights, repacked Q4_0/Q4_K/IQ4_NL/Q8_0 with AVX2), which round differently
+   * from the plain CPU kernels; placing weights where llama.cpp does gives llama.cpp's numbers.
+   * Only forward-only graphs on the CPU are placed (training graphs keep F32 weights in one buffer).
+   */
+  private placeWeights(): void {
+    if (this.device.type !== 'cpu') return;
+    if (this.gb !== null) throw new TypeError('weight placement applies to forward-only graphs (this one has a backward graph)');
+    const dev = this.device.ptr;
+    const cpuBuft = this.g.ggml_backend_dev_buffer_type!(dev) as Ptr;
+    const extras = cpuExtraBufferTypes(this.engine, dev);
+    const candidates = [...extras, cpuBuft];
+    const weights = new Map<Ptr, Tensor>();
+    for (const t of this.weightInputs) weights.set(t.ptr, t);
+    // every use of every weight: (node, source slot, op)
+    const uses = new Map<Tensor, Array<{ node: Ptr; slot: number; op: string }>>();
+    const seen = new Set<Ptr>();
+    for (const node of this.nodes('forward')) {
+      if (seen.has(node)) continue;
+      seen.add(node);
+      const h = readTensorHeader(node);
+      h.src.forEach((src, slot) => {
+        const w = src === null ? undefined : weights.get(src);
+        if (!w) return;
+        let list = uses.get(w);
+        if (!list) uses.set(w, (list = []));
+        list.push({ node, slot, op: String(this.g.ggml_op_desc!(node)) });
+      });
+    }
+    const pending = new Map<Ptr, Tensor[]>(); // extra buffer type -> tensors to allocate there
+    for (const w of this.weightInputs) {
+      const groups = new Map<string, Array<{ node: Ptr; slot: number }>>();
+      for (const u of uses.get(w) ?? []) {
+        const kind = u.slot === 0 && (u.op === 'MUL_MAT' || u.op === 'GET_ROWS') ? u.op : 'OTHER';
+        let g = groups.get(kind);
+        if (!g) groups.set(kind, (g = []));
+        g.push(u);
+      }
+      // buffer type per use kind, in llama.cpp's order
+      const chosen = new Map<Ptr, Array<{ node: Ptr; slot: number }>>();
+      for (const [kind, list] of groups) {
+        let buft = cpuBuft;
+        if (kind !== 'OTHER') {
+          for (const b of candidates) {
+            if (b === cpuBuft || (this.dummyOpSupported(w, kind as 'MUL_MAT' | 'GET_ROWS', b, dev) && list.every((u) => this.nodeSupportedWith(w, u.node, b, dev)))) {
+              buft = b;
+              break;
+            }
+          }
+        }
+        const c = chosen.get(buft);
+        if (c) c.push(...list);
+        else chosen.set(buft, [...list]);
+      }
+      if (chosen.size === 0) chosen.set(cpuBuft, []);
+      // the weight itself goes to the plain buffer when some use stays there, else to the first choice
+      const order = [...chosen.keys()].sort((a, b) => (a === cpuBuft ? -1 : b === cpuBuft ? 1 : 0));
+      const placement: WeightPlacement = { bufferTypes: [], copies: [], extra: false };
+      order.forEach((buft, i) => {
+        let target = w.ptr;
+        if (i > 0) {
+          const dup = ptrOrNull(this.g.ggml_dup_tensor!(this.ctx!, w.ptr));
+          if (dup === null) throw new Error(`ggml_dup_tensor failed for ${w} (context full? raise maxNodes)`);
+          target = dup;
+          this.g.ggml_set_name!(target, w.name.slice(0, 63));
+          for (const u of chosen.get(buft)!) setTensorSrc(u.node, u.slot, target);
+          placement.copies.push(target);
+        }
+        const name = String(this.g.ggml_backend_buft_name!(buft));
+        placement.bufferTypes.push(name);
+        if (buft !== cpuBuft) {
+          if (i === 0) placement.extra = true;
+          let list = pending.get(buft);
+          if (!list) pending.set(buft, (list = []));
+          list.push(i === 0 ? w : new Tensor(this, target, w.ne, w.dtype));
+        }
+      });
+      this.placed.set(w, placement);
+    }
+    for (const [buft, tensors] of pending) this.allocateIn(buft, tensors);
+  }
+
+  /** One buffer of type `buft` holding `tensors` (ggml_tallocr's layout: each at its aligned alloc size). */
+  private allocateIn(buft: Ptr, tensors: Tensor[]): void {
+    const align = Number(this.g.ggml_backend_buft_get_alignment!(buft));
+    const pad = (n: number) => Math.ceil(n / align) * align;
+    const sizes = tensors.map((t) => pad(Number(this.g.ggml_backend_buft_get_alloc_size!(buft, t.ptr))));
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const name = String(this.g.ggml_backend_buft_name!(buft));
+    const buf = ptrOrNull(this.g.ggml_backend_buft_alloc_buffer!(buft, total));
+    if (buf === null) throw new Error(`could not allocate ${total} bytes of ${name} buffer for the model weights`);
+    this.extraBuffers.push(buf);
+    const base = this.g.ggml_backend_buffer_get_base!(buf) as Ptr;
+    let off = 0;
+    tensors.forEach((t, i) => {
+      const status = Number(this.g.ggml_backend_tensor_alloc!(buf, t.ptr, base + BigInt(off)));
+      if (status !== 0) throw new Error(`ggml_backend_tensor_alloc of ${t} in the ${name} buffer failed (status ${status})`);
+      off += sizes[i]!;
+    });
+  }
+
+  /** llama.cpp's weight_buft_supported: does `dev` run the dummy op of this use with `w` in a `buft` buffer? */
+  private dummyOpSupported(w: Tensor, op: 'MUL_MAT' | 'GET_ROWS', buft: Ptr, dev: Ptr): boolean {
+    const ctx = ptrOrNull(this.g.ggml_init!({ mem_size: 8 * Number(this.g.ggml_tensor_overhead!()), mem_buffer: null, no_alloc: true }));
+    if (ctx === null) throw new Error('ggml_init failed');
+    try {
+      let opTensor: Ptr;
+      if (op === 'GET_ROWS') {
+        const b = this.g.ggml_new_tensor_1d!(ctx, GGML_TYPE.i32, 512) as Ptr;
+        opTensor = this.g.ggml_get_rows!(ctx, w.ptr, b) as Ptr;
+      } else {
+        const b = this.g.ggml_new_tensor_4d!(ctx, GGML_TYPE.f32, w.ne[0], 512, w.ne[2], w.ne[3]) as Ptr;
+        opTensor = this.g.ggml_mul_mat!(ctx, w.ptr, b) as Ptr;
+      }
+      return this.nodeSupportedWith(w, opTensor, buft, dev);
+    } finally {
+      this.g.ggml_free!(ctx);
+    }
+  }
+
+  /** ggml_backend_dev_supports_op(dev, node) while `w` sits in a zero-size dummy buffer of type `buft`. */
+  private nodeSupportedWith(w: Tensor, node: Ptr, buft: Ptr, dev: Ptr): boolean {
+    const dummy = ptrOrNull(this.g.ggml_backend_buft_alloc_buffer!(buft, 0));
+    if (dummy === null) return false;
+    setTensorBuffer(w.ptr, dummy);
+    try {
+      return !!this.g.ggml_backend_dev_supports_op!(dev, node);
+    } finally {
+      setTensorBuffer(w.ptr, null);
+      this.g.ggml_backend_buffer_free!(dummy);
+    }
   }
 
   private requireAllocated(): void {
@@ -389,7 +564,13 @@ export class Graph {
     } else if (data.byteLength !== nbytes) {
       throw new TypeError(`${t}: expected ${nbytes} raw bytes, got ${data.byteLength}`);
     }
-    this.g.ggml_backend_tensor_set!(t.ptr, data, 0, nbytes);
+    const placed = this.placed.get(t);
+    if (!placed || (!placed.extra && placed.copies.length === 0)) return void this.g.ggml_backend_tensor_set!(t.ptr, data, 0, nbytes);
+    // tensor_set goes through the buffer's set_tensor: AMX and CPU_REPACK convert the blocks to their
+    // layout there (and log each conversion at debug level, muted here)
+    withGgmlDebugMuted(this.engine.lib, () => {
+      for (const p of [t.ptr, ...placed.copies]) this.g.ggml_backend_tensor_set!(p, data, 0, nbytes);
+    });
   }
 
   /** Fill a tensor with one value (f32) — e.g. masks, constants. */
@@ -402,6 +583,7 @@ export class Graph {
     this.requireAllocated();
     if (t.graph !== this) throw new TypeError(`${t} belongs to another Graph`);
     if (t.dtype !== 'f32') throw new TypeError(`${t}: Graph.get reads f32 tensors; cast first`);
+    if (this.placed.get(t)?.extra) throw new TypeError(`${t} is stored in the ${this.placed.get(t)!.bufferTypes[0]} buffer, whose layout cannot be read back`);
     if (into && into.length !== t.numel) throw new RangeError(`Graph.get: ${t} has ${t.numel} values, the buffer ${into.length}`);
     // `into`: a buffer to reuse (large repeated reads; saves allocating and zeroing a new one)
     const out = into ?? new Float32Array(t.numel);
@@ -623,6 +805,9 @@ export class Graph {
       this.g.ggml_backend_buffer_free!(this.buffer);
       this.buffer = null;
     }
+    for (const b of this.extraBuffers) this.g.ggml_backend_buffer_free!(b);
+    this.extraBuffers = [];
+    this.placed.clear();
     if (this.ctx !== null) {
       this.g.ggml_free!(this.ctx);
       this.ctx = null;
@@ -679,4 +864,26 @@ function estimateFlops(g: Graph): number {
     } else flops += out;
   }
   return flops;
+}
+
+/** Where a weight input was stored: its buffer type first, then those of its copies. */
+interface WeightPlacement {
+  bufferTypes: string[];
+  /** Copies of the weight for uses placed in another buffer type (uploaded with it). */
+  copies: Ptr[];
+  /** Whether the weight itself sits in an extra buffer type (whose layout cannot be read back). */
+  extra: boolean;
+}
+
+const extraBuftsMemo = new Map<Ptr, Ptr[]>();
+
+/** The CPU device's extra buffer types (AMX, CPU_REPACK, ...), in llama.cpp's order; cached per device. */
+export function cpuExtraBufferTypes(engine: Engine, dev: Ptr): Ptr[] {
+  let list = extraBuftsMemo.get(dev);
+  if (!list) {
+    const reg = engine.g.ggml_backend_dev_backend_reg!(dev) as Ptr;
+    list = deviceExtraBufferTypes(engine.g, reg, dev);
+    extraBuftsMemo.set(dev, list);
+  }
+  return list;
 }

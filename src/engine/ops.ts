@@ -234,6 +234,19 @@ export interface RopeOptions {
   freqBase?: number;
   freqScale?: number;
   nCtxOrig?: number;
+  /**
+   * f32 [>= nDims / 2]: per-frequency divisors of the rotation angle (ggml_rope_ext's freq_factors:
+   * theta_i = p * freqBase^(-2i / nDims) * freqScale / freqFactors[i]), e.g. Llama 3.1's rope_freqs.
+   */
+  freqFactors?: Tensor;
+}
+
+/** Checks RopeOptions.freqFactors against a rope over nDims dimensions. */
+export function checkFreqFactors(a: Tensor, o: RopeOptions, name: string): void {
+  const f = o.freqFactors;
+  if (!f) return;
+  same(a, f, name);
+  if (f.dtype !== 'f32' || f.ne[0] < o.nDims / 2) throw new TypeError(`${name}: freq factors must be f32 with >= ${o.nDims / 2} entries, got ${f}`);
 }
 
 /**
@@ -245,9 +258,10 @@ export function ropeExt(a: Tensor, pos: Tensor, o: RopeOptions): Tensor {
   if (pos.dtype !== 'i32') throw new TypeError(`ropeExt: positions must be i32, got ${pos}`);
   if (pos.ne[0] !== a.ne[2]) throw new TypeError(`ropeExt: ${pos.ne[0]} positions for ne[2] = ${a.ne[2]} in ${shapeStr(a.ne)}`);
   if (o.nDims > a.ne[0] || o.nDims % 2 !== 0) throw new TypeError(`ropeExt: nDims ${o.nDims} must be even and <= ne[0] = ${a.ne[0]}`);
+  checkFreqFactors(a, o, 'ropeExt');
   return wrap(
     a,
-    fn(a).ggml_rope_ext!(ctxOf(a), a.ptr, pos.ptr, null, o.nDims, o.mode, o.nCtxOrig ?? 0, o.freqBase ?? 10000, o.freqScale ?? 1, 0, 1, 32, 1),
+    fn(a).ggml_rope_ext!(ctxOf(a), a.ptr, pos.ptr, o.freqFactors?.ptr ?? null, o.nDims, o.mode, o.nCtxOrig ?? 0, o.freqBase ?? 10000, o.freqScale ?? 1, 0, 1, 32, 1),
     'ropeExt',
   );
 }

@@ -1,5 +1,5 @@
 /**
- * unlearnkit/eval: evaluation of language models for unlearning (methods.md section 1, "Metrics").
+ * unlearnkit/eval: evaluation of language models for unlearning (docs/methods.md#metrics).
  *
  * - evaluate(): a model file (+ LoRA adapter) on a dataset into a resumable run folder
  *   reports/<run-id>/ (items.json, summary.json, report.md, report.html);

@@ -1,7 +1,7 @@
 /**
  * Evaluation at fixed intervals during unlearning: perplexity and ROUGE of the CURRENT in-memory
- * model every `every` steps, so that reports can plot them over steps (methods.md: "ROUGE ... at
- * fixed intervals during unlearning"; "Perplexity ... after every unlearning step").
+ * model every `every` steps, so that reports can plot them over steps (docs/methods.md#metrics:
+ * ROUGE at fixed intervals during unlearning, perplexity after every unlearning step).
  *
  *   const ev = makeIntervalEvaluator({ data: 'dave', every: 10, label: 'first-epoch ascent' });
  *   for (let step = 0; step <= steps; step++) {

@@ -1,5 +1,5 @@
 /**
- * The built-in metrics (methods.md section 1, "Metrics"), registered on import:
+ * The built-in metrics (docs/methods.md#metrics), registered on import:
  *
  * - `perplexity`: per item the mean NLL per token of its text (fact splits: the training text,
  *   statement + "Question: q\nAnswer: a", as fine-tuning saw it; general: the text), BOS first, no

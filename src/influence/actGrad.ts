@@ -1,5 +1,5 @@
 /**
- * Activation x gradient influence (methods.md section 1): for a linear layer y = W a, an example's
+ * Activation x gradient influence (docs/methods.md#influence-scores): for a linear layer y = W a, an example's
  * weight gradient is G = sum_t delta_t a_t^T (delta_t = dL/dy_t, a_t the input activation at
  * token t), so the gradient dot product of two examples is
  *
@@ -22,14 +22,11 @@
  */
 import { Graph, type Tensor } from '../engine/graph.ts';
 import * as op from '../engine/ops.ts';
-import { buildLlama } from '../model/llama.ts';
-import { buildGpt2 } from '../model/gpt2.ts';
-import type { CausalLM } from '../model/model.ts';
+import { ARCH_BUILDERS, type CausalLM } from '../model/model.ts';
 import type { WeightTap, SequenceInputs } from '../model/layers.ts';
 import type { Example } from '../unlearn/types.ts';
 import { UserError } from '../util/errors.ts';
 
-const BUILDERS = { llama: buildLlama, gpt2: buildGpt2 } as const;
 
 /** One use of a weight by one example: per-token factors (row-major [tokens x size]). */
 export interface TapFactors {
@@ -94,7 +91,11 @@ export class TapSession {
     const mask = g.input('mask', [T, T]);
     const inp: SequenceInputs = { tokens: this.tokens, pos, mask, T, B };
     const taps: WeightTap[] = [];
-    const out = BUILDERS[c.arch](c, w, inp, { differentiable: true, tap: (t) => wanted.has(t.name) && taps.push(t) });
+    const out = ARCH_BUILDERS[c.arch](c, w, inp, { differentiable: true, tap: (t) => wanted.has(t.name) && taps.push(t) });
+    for (const t of taps) {
+      // factors are per-token rows: a weight used once per head (qwen3's attn_q_norm / attn_k_norm) has several rows per token
+      if (t.output.numel !== t.output.ne[0] * T * B) throw new UserError(`influence factors of ${t.name} (applied per attention head) are not implemented`);
+    }
     this.labels = g.input('labels', [c.nVocab, T * B]);
     this.rowMask = g.input('row_mask', [1, T * B]);
     this.lossScale = g.input('loss_scale', [1]);

@@ -1,5 +1,5 @@
 /**
- * Influence of training examples on queries before and after unlearning (methods.md section 1:
+ * Influence of training examples on queries before and after unlearning (docs/methods.md#influence-scores:
  * "track the influence of forget examples on forget queries before and after each method; the
  * paper compares methods by paired t-tests on these scores"). For each influence method and each
  * unlearned model, every (query, train) pair is scored on the model before and after; the paired

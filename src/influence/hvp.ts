@@ -2,7 +2,7 @@
  * Hessian-vector products and inverse-Hessian-vector products for influence functions
  * (Koh and Liang 2017, "Understanding Black-box Predictions via Influence Functions").
  *
- * HVP by central differences of gradients (Pearlmutter 1994 notes the identity; methods.md):
+ * HVP by central differences of gradients (Pearlmutter 1994 notes the identity; docs/methods.md#influence-scores):
  *   H v ~ (grad J(theta + eps v) - grad J(theta - eps v)) / (2 eps),   eps = h / ||v||
  * so the perturbation has norm h (default 1e-2, tuned on the engine's float32 gradients: the
  * truncation error is O(h^2), the rounding error O(1e-7 ||grad|| / h)). Two gradient evaluations

@@ -1,5 +1,5 @@
 /**
- * Influence scores (methods.md section 1): gradient dot product (TracIn), activation x gradient
+ * Influence scores (docs/methods.md#influence-scores): gradient dot product (TracIn), activation x gradient
  * (factored, no full matrices), and the influence function with LiSSA and central-difference
  * Hessian-vector products; their validation against leave-one-out retraining; before/after
  * comparisons for unlearning runs.

@@ -5,7 +5,7 @@
  *   TracIn(z_i, z) = sum_k lr_k grad L(z; theta_k) . grad L(z_i; theta_k)
  *
  * over stored checkpoints theta_k with their learning rates (one checkpoint: the gradient dot
- * product at one model, methods.md). Gradients are exact per-example gradients of each example's
+ * product at one model, docs/methods.md#influence-scores). Gradients are exact per-example gradients of each example's
  * mean token loss over the filtered tensors, from one batched backward per batch
  * (src/train/perExample.ts), flattened in the filter's order.
  */

@@ -1,6 +1,6 @@
 /**
- * Incremental decoding with a KV cache, for every architecture: the architecture's own forward
- * builder (llama.ts, gpt2.ts) runs on one token per sequence, with its attention replaced
+ * Incremental decoding with a KV cache, for every architecture family: the family's own forward
+ * builder (llama.ts for llama / qwen2 / qwen3, gpt2.ts) runs on one token per sequence, with its attention replaced
  * (BuildMode.attention) by one that appends the block's keys and values to per-layer f16 caches
  * (ggml_set_rows) and attends over them with the flash attention the evaluation forward uses
  * (layers.ts causalAttention: f16 K/V, f16 mask, f32 accumulation, what llama.cpp computes on CPU).
@@ -19,8 +19,9 @@
  */
 import { Graph, type Tensor } from '../engine/graph.ts';
 import * as op from '../engine/ops.ts';
-import { headDim } from './config.ts';
+import { familyOf, headDim } from './config.ts';
 import { ARCH_BUILDERS, frozenWeightType, uploadWeight, type CausalLM } from './model.ts';
+import { attnScale } from './layers.ts';
 
 export class KvDecoder {
   readonly graph: Graph;
@@ -45,7 +46,7 @@ export class KvDecoder {
     this.T = T;
     this.B = B;
     const hd = headDim(c);
-    const g = new Graph({ maxNodes: c.nLayer * 120 + 200 });
+    const g = new Graph({ maxNodes: c.nLayer * (familyOf(c.arch).nodesPerLayer + 20) + 200 });
     this.graph = g;
     try {
       const weights = new Map<string, Tensor>();
@@ -54,7 +55,7 @@ export class KvDecoder {
         if (!t) {
           const h = model.weights.get(name);
           if (!h) throw new Error(`KvDecoder: the model has no tensor ${name}`);
-          t = g.input(name, h.ne, frozenWeightType(h, false));
+          t = g.input(name, h.ne, frozenWeightType(h, false), { placement: 'weight' });
           weights.set(name, t);
         }
         return t;
@@ -72,7 +73,7 @@ export class KvDecoder {
         const K = op.permute(op.reshape(store(k, 'k_cache'), [hd, Hkv, T, B]), [0, 2, 1, 3]); // [hd, T, Hkv, B]
         const V = op.permute(op.reshape(store(v, 'v_cache'), [hd, Hkv, T, B]), [0, 2, 1, 3]);
         const Q = op.permute(op.reshape(op.cont(q), [hd, H, 1, B]), [0, 2, 1, 3]); // [hd, 1, H, B]
-        return op.reshape(op.flashAttnExt(Q, K, V, this.mask, 1 / Math.sqrt(hd)), [hd * H, B]); // [hd, H, 1, B]
+        return op.reshape(op.flashAttnExt(Q, K, V, this.mask, attnScale(hd)), [hd * H, B]); // [hd, H, 1, B]
       };
       const out = ARCH_BUILDERS[c.arch](c, w, { tokens: this.tokens, pos: this.pos, mask: this.mask, T: B, B: 1 }, { differentiable: false, attention });
       this.logits = out.logits; // [V, B]

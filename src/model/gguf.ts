@@ -20,6 +20,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../util/errors.ts';
 import { ensureDir } from '../util/fs.ts';
+import { getEngine } from '../engine/engine.ts';
+import { ggmlQuantizeRows, ggmlToFloat } from '../engine/ffi.ts';
 import {
   GgmlType,
   type GgmlTypeName,
@@ -546,8 +548,26 @@ export function readTensorRaw(file: GgufFile, name: string): Uint8Array {
   }
 }
 
-/** Convert raw tensor bytes of a given type to float32 (F32, F16, BF16, Q8_0, F64, I8/I16/I32). */
+/**
+ * The ggml block types decoded and encoded by ggml itself (type_traits.to_float and
+ * ggml_quantize_chunk, see ggufTypes.ts for why F16/BF16/Q8_0 keep their TypeScript codecs).
+ * Other quantised types (IQ*, TQ*, FP4, Q1_0/Q2_0) are refused by name.
+ */
+export const GGML_CODEC_TYPES: ReadonlySet<number> = new Set([
+  GgmlType.Q4_0,
+  GgmlType.Q4_1,
+  GgmlType.Q5_0,
+  GgmlType.Q5_1,
+  GgmlType.Q2_K,
+  GgmlType.Q3_K,
+  GgmlType.Q4_K,
+  GgmlType.Q5_K,
+  GgmlType.Q6_K,
+]);
+
+/** Convert raw tensor bytes of a given type to float32 (F32, F16, BF16, Q8_0, the Q4_0..Q6_K block types through ggml, F64, I8/I16/I32). */
 export function decodeToF32(type: number, bytes: Uint8Array, n: number, what = 'tensor'): Float32Array {
+  if (GGML_CODEC_TYPES.has(type)) return ggmlToFloat(getEngine().g, type, bytes, n);
   const dv = () => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (type) {
     case GgmlType.F32: {
@@ -586,13 +606,14 @@ export function decodeToF32(type: number, bytes: Uint8Array, n: number, what = '
     }
     default:
       throw new UserError(
-        `${what} has type ${ggmlTypeName(type)}, which cannot be converted to float32 here (supported: F32, F16, BF16, Q8_0, F64, I8, I16, I32); ` +
-          `convert the model to F32, F16 or Q8_0 first (llama.cpp's llama-quantize)`,
+        `${what} has type ${ggmlTypeName(type)}, which cannot be converted to float32 here ` +
+          `(supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, F64, I8, I16, I32); ` +
+          `requantise the model from its F16/F32 original (unlearnkit quantize, or llama.cpp's llama-quantize)`,
       );
   }
 }
 
-/** A tensor's values as float32, dequantising F16, BF16 and Q8_0. */
+/** A tensor's values as float32, dequantising F16, BF16, Q8_0 and the block types of GGML_CODEC_TYPES. */
 export function readTensorF32(file: GgufFile, name: string): Float32Array {
   const t = getTensorInfo(file, name);
   return decodeToF32(t.type, readTensorRaw(file, name), tensorNumel(t), `${file.path}: tensor '${name}'`);
@@ -625,7 +646,7 @@ export type GgufMetadataSpec =
 
 export interface GgufTensorSpec {
   name: string;
-  /** Target type: 'F32' | 'F16' | 'BF16' | 'Q8_0' (encoded from float32 data), or any type for raw bytes. */
+  /** Target type: 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0' ... 'Q6_K' (encoded from float32 data), or any type for raw bytes. */
   type: GgmlTypeName | GgmlType;
   /** Shape in ggml order (ne[0] fastest). */
   ne: number[];
@@ -810,7 +831,10 @@ function prepareTensor(t: GgufTensorSpec, file: string): PreparedTensor {
         bytes = encodeQ8_0(t.data);
         break;
       default:
-        throw new UserError(`${file}: tensor '${t.name}': encoding float32 values to ${traits.name} is not supported (use F32, F16, BF16 or Q8_0, or pass raw bytes)`);
+        if (!GGML_CODEC_TYPES.has(type)) {
+          throw new UserError(`${file}: tensor '${t.name}': encoding float32 values to ${traits.name} is not supported (use F32, F16, BF16, Q8_0, Q4_0..Q6_K, or pass raw bytes)`);
+        }
+        bytes = ggmlQuantizeRows(getEngine().g, type, t.data, n / t.ne[0]!, t.ne[0]!);
     }
   } else if (t.data instanceof Uint8Array) {
     if (t.data.length !== nbytes) throw new UserError(`${file}: tensor '${t.name}': ${traits.name} ${JSON.stringify(t.ne)} takes ${nbytes} bytes but ${t.data.length} were given`);

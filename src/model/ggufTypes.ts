@@ -2,6 +2,14 @@
  * The ggml tensor types and GGUF metadata value types, with the element codecs the GGUF reader and
  * writer need: IEEE half (F16), bfloat16 (BF16) and ggml's Q8_0 block quantisation.
  *
+ * Why these three stay in TypeScript while every other block type (Q4_0 ... Q6_K) is decoded and
+ * encoded by ggml itself (gguf.ts decodeToF32 / writeGguf through ffi.ts ggmlToFloat and
+ * ggmlQuantizeRows, i.e. type_traits.to_float and ggml_quantize_chunk): the GGUF reader and writer
+ * are used without the native libraries (the TUI's model info, `inspect`'s header, converting a
+ * Hugging Face folder to F16/BF16/Q8_0, saving a fine-tune), these three are short and exact
+ * (test/model/quantCodecs.test.ts checks them bit for bit against ggml's codecs), and the K-quants
+ * would mean transcribing thousands of lines of ggml-quants.c that must never drift from the kernels.
+ *
  * Numbers and block layouts follow ggml (ggml/include/ggml.h, ggml/src/ggml-common.h,
  * ggml/src/ggml-quants.c in llama.cpp). Codecs reproduce ggml bit for bit:
  *   - F16: round to nearest, ties to even; NaN -> 0x7E00 (sign kept); overflow -> +-inf.
@@ -44,6 +52,9 @@ export const GgmlType = {
   TQ1_0: 34,
   TQ2_0: 35,
   MXFP4: 39,
+  NVFP4: 40,
+  Q1_0: 41,
+  Q2_0: 42,
 } as const;
 export type GgmlType = (typeof GgmlType)[keyof typeof GgmlType];
 export type GgmlTypeName = keyof typeof GgmlType;
@@ -85,6 +96,9 @@ trait('BF16', 1, 2);
 trait('TQ1_0', 256, 54);
 trait('TQ2_0', 256, 66);
 trait('MXFP4', 32, 17);
+trait('NVFP4', 64, 36);
+trait('Q1_0', 128, 18);
+trait('Q2_0', 64, 18);
 
 /** Block size and bytes per block of a ggml type, or undefined for a type this code does not know. */
 export function ggmlTypeTraits(type: number): { name: GgmlTypeName; blockSize: number; typeSize: number } | undefined {

@@ -52,6 +52,15 @@ export interface BuildMode {
   attention?: (q: Tensor, k: Tensor, v: Tensor, layer: number) => Tensor;
 }
 
+/**
+ * The attention scale 1 / sqrt(head_dim) exactly as llama.cpp computes it, in float32
+ * (`1.0f/sqrtf(float(n_embd_head))`): a double 1 / sqrt(d) rounded once to float differs from it by
+ * one ulp for some sizes (24), which moves log-probs by ~1e-4.
+ */
+export function attnScale(hd: number): number {
+  return Math.fround(1 / Math.fround(Math.sqrt(hd)));
+}
+
 /** W x, reporting the use of W to the tap. */
 export function linear(name: string, W: Tensor, x: Tensor, mode: BuildMode): Tensor {
   const y = mode.fastMatmul ? op.fastMatMul(W, x) : op.mulMat(W, x);
@@ -98,7 +107,7 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, T
       op.cast(op.permute(k, [0, 2, 1, 3]), 'f16'),
       op.cast(op.permute(v, [0, 2, 1, 3]), 'f16'),
       op.cast(mask, 'f16'),
-      1 / Math.sqrt(hd),
+      attnScale(hd),
     ); // [hd, H, T, B]
     return op.reshape(o, [hd * H, T * B]);
   }
@@ -112,7 +121,7 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, T
     Vt = op.reshape(op.repeat(op.reshape(Vt, [T * hd, 1, Hkv, B]), v.graph.newTensor('f32', [T * hd, g, Hkv, B])), [T, hd, H, B]);
   }
   const kq = op.mulMat(K, op.cont(Q)); // [Tk, Tq, H, B]
-  const p = op.softMaxExt(kq, mask, 1 / Math.sqrt(hd), 0);
+  const p = op.softMaxExt(kq, mask, attnScale(hd), 0);
   const o = op.mulMat(Vt, p); // [hd, Tq, H, B]
   return op.reshape(op.cont(op.permute(o, [0, 2, 1, 3])), [hd * H, T * B]);
 }

@@ -1,10 +1,10 @@
 /**
- * A hand-written backward pass for LLaMA training graphs (the forward of llama.ts and the masked
- * cross-entropy loss of model.ts LMSession), built from mul_mat, transposes and ggml's per-op
- * backward kernels instead of ggml_build_backward_expand.
+ * A hand-written backward pass for the training graphs of the llama-like families (llama, qwen2,
+ * qwen3: the forward of llama.ts, and the masked cross-entropy loss of model.ts LMSession), built
+ * from mul_mat, transposes and ggml's per-op backward kernels instead of ggml_build_backward_expand.
  *
  * Why: ggml's automatic backward differentiates y = W x into OUT_PROD nodes, which run at about
- * half the speed of mul_mat on CPUs (architecture.md: 395 ms vs 258 ms per step on the reference
+ * half the speed of mul_mat on CPUs (docs/architecture.md#why-ggml: 395 ms vs 258 ms per step on the reference
  * config). Here every weight gradient is a mul_mat of token-major copies,
  *   y = W x  (W ne [n_in, n_out], x [n_in, N]):
  *     dW = x dy^T = mul_mat(x^T [N, n_in], dy^T [N, n_out])          -> [n_in, n_out]
@@ -24,6 +24,18 @@
  *   loss = ce(logits * m, labels) * scale + offset:
  *     dlogits = cross_entropy_loss_back(scale, logits * m, labels) * m
  *   embedding: get_rows_back; a tied output adds its mul_mat gradient to the embedding's.
+ * The llama-like families' extras (llama.ts DecoderVariant, config):
+ *   bias y = W x + b (qwen2):            db = sum over tokens of dy (repeat_back), the gradient at W x is dy
+ *   per-head RMSNorm y = rms_norm(x) w (qwen3 q, k; x [hd, heads, T, B]):
+ *                                        dw = sum over heads and tokens of dy * rms_norm(x), dx = rms_norm_back(dy * w, x)
+ *   rope freq factors (rope_freqs.weight) and freq_scale (linear scaling), NEOX mode: rope_ext_back
+ *                                        with the forward's own options (the adjoint of the same rotation)
+ *   head size != n_embd / n_head:        only the shapes change (W_q, W_o are [d, hd * H] / [hd * H, d])
+ * Why one hand-written backward for llama, qwen2 and qwen3 rather than ggml's automatic one for the
+ * Qwen families: the extras above are a few nodes per block, while the automatic backward runs
+ * every weight gradient as OUT_PROD (about half mul_mat's speed) and cannot use the native kernel,
+ * ~3.5x slower steps (reference config: 395 ms per step automatic vs ~110 ms manual on the native
+ * kernel, `bench train --reference`), and it lacks Vulkan kernels.
  * These are the formulas ggml's automatic backward uses for the same ops (SwiGLU's rearranged onto
  * vectorised kernels), so the two agree to float rounding (test/model/llamaBackward.test.ts).
  * Transposes and axis permutations are copies through ggml's CONCAT kernel on CPU (permutedCopy).
@@ -43,9 +55,9 @@
 import type { Tensor } from '../engine/graph.ts';
 import * as op from '../engine/ops.ts';
 import { shapeStr } from '../engine/types.ts';
-import { headDim, type ModelConfig } from './config.ts';
-import type { SequenceInputs } from './layers.ts';
-import type { LlamaTrace } from './llama.ts';
+import { headDim, type ModelConfig } from './arch/types.ts';
+import { attnScale, type SequenceInputs } from './layers.ts';
+import { hasAttnBias, type LlamaTrace } from './llama.ts';
 
 /** The loss of an LMSession training graph: loss = ce(maskedLogits, labels) * lossScale + offset. */
 export interface LlamaLossInputs {
@@ -138,11 +150,12 @@ function softMaxExtBackInplace(dy: Tensor, y: Tensor, scale: number): Tensor {
   return dy.graph.wrap(dy.graph.g.ggml_soft_max_ext_back_inplace!(dy.graph.context, dy.ptr, y.ptr, scale, 0), 'softMaxExtBack');
 }
 
-/** The adjoint of ropeExt (rotation by minus the angle); a may be a permuted view with ne0 contiguous. */
+/** The adjoint of ropeExt (rotation by minus the angle, same freq factors and scale); a may be a permuted view with ne0 contiguous. */
 function ropeExtBack(a: Tensor, pos: Tensor, o: op.RopeOptions): Tensor {
   if (pos.ne[0] !== a.ne[2]) throw new TypeError(`ropeExtBack: ${pos.ne[0]} positions for ne[2] = ${a.ne[2]} in ${shapeStr(a.ne)}`);
+  op.checkFreqFactors(a, o, 'ropeExtBack');
   return a.graph.wrap(
-    a.graph.g.ggml_rope_ext_back!(a.graph.context, a.ptr, pos.ptr, null, o.nDims, o.mode, o.nCtxOrig ?? 0, o.freqBase ?? 10000, o.freqScale ?? 1, 0, 1, 32, 1),
+    a.graph.g.ggml_rope_ext_back!(a.graph.context, a.ptr, pos.ptr, o.freqFactors?.ptr ?? null, o.nDims, o.mode, o.nCtxOrig ?? 0, o.freqBase ?? 10000, o.freqScale ?? 1, 0, 1, 32, 1),
     'ropeExtBack',
   );
 }
@@ -216,14 +229,16 @@ function transposeCopy(x: Tensor, cpu: boolean): Tensor {
 export function buildLlamaBackward(o: LlamaBackwardInputs): ManualGradients {
   const { config: c, trace, inp, loss } = o;
   const { T, B } = inp;
-  const d = c.nEmbd;
   const H = c.nHead;
   const Hkv = c.nHeadKv;
   const hd = headDim(c);
   const dkv = hd * Hkv;
   const N = T * B;
-  const scale = 1 / Math.sqrt(hd);
-  const ropeOpts: op.RopeOptions = { nDims: c.ropeDims, mode: op.ROPE_NORMAL, freqBase: c.ropeFreqBase, nCtxOrig: c.nCtx };
+  const scale = attnScale(hd);
+  // the forward's own rope (mode, freq_scale, rope_freqs factors), and its variant's extras
+  const ropeOpts = trace.rope;
+  const bias = hasAttnBias(c, trace.variant);
+  const qkNorm = trace.variant.qkNorm;
   const isTrainable = (name: string) => o.trainable.has(name);
   const W = (name: string): Tensor => {
     const t = o.weights.get(name);
@@ -284,8 +299,12 @@ export function buildLlamaBackward(o: LlamaBackwardInputs): ManualGradients {
   };
 
   // which parts need gradients flowing into them: a trainable tensor at or before each point
+  const attnExtras = [...(bias ? ['attn_q.bias', 'attn_k.bias', 'attn_v.bias'] : []), ...(qkNorm ? ['attn_q_norm.weight', 'attn_k_norm.weight'] : [])];
   const blockNames = (l: number, part: 'attn' | 'ffn') =>
-    (part === 'attn' ? ['attn_norm', 'attn_q', 'attn_k', 'attn_v', 'attn_output'] : ['ffn_norm', 'ffn_gate', 'ffn_up', 'ffn_down']).map((s) => `blk.${l}.${s}.weight`);
+    (part === 'attn'
+      ? [...['attn_norm', 'attn_q', 'attn_k', 'attn_v', 'attn_output'].map((s) => `${s}.weight`), ...attnExtras]
+      : ['ffn_norm', 'ffn_gate', 'ffn_up', 'ffn_down'].map((s) => `${s}.weight`)
+    ).map((s) => `blk.${l}.${s}`);
   const trainableBefore: boolean[] = []; // index 2l: before block l's attention; 2l+1: before its FFN
   let seen = isTrainable('token_embd.weight');
   for (let l = 0; l < c.nLayer; l++) {
@@ -334,13 +353,31 @@ export function buildLlamaBackward(o: LlamaBackwardInputs): ManualGradients {
     }
     if (!ffnIn) break;
 
-    // attention: x_mid = x_in + W_o attn(rope(W_q h), rope(W_k h), W_v h), h = rms_norm(x_in) * attn_norm
+    // attention: x_mid = x_in + W_o attn(rope(nq(W_q h + b_q)), rope(nk(W_k h + b_k)), W_v h + b_v),
+    // h = rms_norm(x_in) * attn_norm; biases and the per-head norms nq, nk as the variant has them
     const attnIn = trainableBefore[2 * l]!;
     nodes.set(s.ao, dx);
+    const b = (x: string) => `blk.${l}.${x}.bias`;
     const needH = attnIn || isTrainable(n('attn_norm'));
-    const needQ = needH || isTrainable(n('attn_q'));
-    const needK = needH || isTrainable(n('attn_k'));
-    const needV = needH || isTrainable(n('attn_v'));
+    const needQ = needH || isTrainable(n('attn_q')) || (bias && isTrainable(b('attn_q'))) || (qkNorm && isTrainable(n('attn_q_norm')));
+    const needK = needH || isTrainable(n('attn_k')) || (bias && isTrainable(b('attn_k'))) || (qkNorm && isTrainable(n('attn_k_norm')));
+    const needV = needH || isTrainable(n('attn_v')) || (bias && isTrainable(b('attn_v')));
+    /** Bias gradient (the sum over tokens of dy) when the bias is trainable. */
+    const biasBack = (name: string, dy: Tensor) => {
+      if (bias && isTrainable(name)) addParamGrad(name, op.repeatBack(dy, W(name)));
+    };
+    /**
+     * From the gradient at what rope read ([hd, heads, T, B]) to the gradient at the projection
+     * (with its bias) [hd * heads, N]: through the per-head RMSNorm when the variant has one.
+     */
+    const headsBack = (dn: Tensor, norm: string, r: Tensor | null, xh: Tensor, xp: Tensor, xn: Tensor): Tensor => {
+      let dxh = dn;
+      if (qkNorm) {
+        nodes.set(xn, dn);
+        dxh = normBack(norm, r!, xh, dn, true)!;
+      }
+      return op.reshape(dxh, [xp.ne[0], N]);
+    };
     const do2 = linearBack(n('attn_output'), s.o2, dx, needQ || needK || needV);
     if (do2) {
       const dOview = op.permute(op.reshape(do2, [hd, H, T, B]), [0, 2, 1, 3]); // [hd, Tq, H, B]
@@ -351,7 +388,9 @@ export function buildLlamaBackward(o: LlamaBackwardInputs): ManualGradients {
         const dVt = groupSum(outer(s.p, dO), s.v); // [Tk, hd, Hkv, B]
         const dv = op.reshape(permutedCopy(op.permute(dVt, [2, 0, 1, 3]), dVt, cpu), [dkv, N]); // [hd, Hkv, T, B]
         const dvT = !fast && isTrainable(n('attn_v')) ? op.reshape(op.cont(op.permute(dVt, [0, 2, 3, 1])), [N, dkv]) : undefined; // [T, B, hd, Hkv]
+        nodes.set(s.vp, dv);
         nodes.set(s.vl, dv);
+        biasBack(b('attn_v'), dv);
         const x = linearBack(n('attn_v'), s.h, dv, needH, dvT);
         if (x) dh.push(x);
       }
@@ -365,17 +404,23 @@ export function buildLlamaBackward(o: LlamaBackwardInputs): ManualGradients {
         if (needK) {
           // dK^T [Tk, hd] = dS Q^T, summed per KV head, then back to [hd, Hkv, T, B] for rope
           const dKt = groupSum(outer(dS, s.Q), s.k); // [Tk, hd, Hkv, B]
-          const dk = op.reshape(ropeExtBack(permutedCopy(op.permute(dKt, [2, 0, 1, 3]), dKt, cpu), inp.pos, ropeOpts), [dkv, N]);
+          const dkn = ropeExtBack(permutedCopy(op.permute(dKt, [2, 0, 1, 3]), dKt, cpu), inp.pos, ropeOpts);
+          const dk = headsBack(dkn, n('attn_k_norm'), s.kr, s.kh, s.kp, s.kn);
+          nodes.set(s.kp, dk);
           nodes.set(s.kl, dk);
+          biasBack(b('attn_k'), dk);
           const x = linearBack(n('attn_k'), s.h, dk, needH);
           if (x) dh.push(x);
         }
         if (needQ) {
           const KtView = op.permute(s.k, [1, 2, 0, 3]); // [Tk, hd, Hkv, B]
           const dQ = fast ? op.fastMatMul(KtView, dS) : op.mulMat(permutedCopy(KtView, s.k, cpu), dS); // [hd, Tq, H, B]
-          const dq = op.reshape(ropeExtBack(op.permute(dQ, [0, 2, 1, 3]), inp.pos, ropeOpts), [d, N]);
-          nodes.set(s.ql, dq);
-          const x = linearBack(n('attn_q'), s.h, dq, needH);
+          const dqn = ropeExtBack(op.permute(dQ, [0, 2, 1, 3]), inp.pos, ropeOpts); // [hd, H, T, B]
+          const dqp = headsBack(dqn, n('attn_q_norm'), s.qr, s.qh, s.qp, s.qn);
+          nodes.set(s.qp, dqp);
+          nodes.set(s.ql, dqp);
+          biasBack(b('attn_q'), dqp);
+          const x = linearBack(n('attn_q'), s.h, dqp, needH);
           if (x) dh.push(x);
         }
       }

@@ -8,31 +8,74 @@
  * - training: F32 weights (quantised files are dequantised, and the user is told), differentiable
  *   composites, a chosen subset of tensors trainable (the parameter filter), AdamW or SGD.
  */
-import { readGguf, readTensorF32, readTensorRaw, type GgufFile } from './gguf.ts';
-import { configFromGguf, expectedTensors, type ModelConfig } from './config.ts';
-import { buildLlama, type LlamaTrace } from './llama.ts';
+import { decodeToF32, ggmlTypeName, readGguf, readTensorRaw, tensorNumel, type GgufFile } from './gguf.ts';
+import { ARCHITECTURES, configFromGguf, expectedTensors, familyOf, parameterNames, type Architecture, type ModelConfig } from './config.ts';
+import type { ForwardBuilder } from './arch/types.ts';
+import type { LlamaTrace } from './llama.ts';
 import { buildLlamaBackward } from './llamaBackward.ts';
-import { buildGpt2 } from './gpt2.ts';
 import type { SequenceInputs, BuildMode, WeightTap } from './layers.ts';
 import { buildPerExampleNodes, exampleFactor, readPerExample, type PerExampleNode, type PerExampleResult } from '../train/perExample.ts';
 import { Graph, type Tensor, type OptimizerKind, type AdamWHyper, type SgdHyper } from '../engine/graph.ts';
 import * as op from '../engine/ops.ts';
-import { dtypeFromCode, type DType } from '../engine/types.ts';
+import { dtypeOfCode, GGML_TYPE, type DType } from '../engine/types.ts';
 import { UserError } from '../util/errors.ts';
 
 export interface HostTensor {
   name: string;
   /** ggml ne order. */
   ne: number[];
-  /** F32 values (dequantised when the file stores another type). */
+  /**
+   * F32 values (dequantised when the file stores another type). For tensors loaded from a file in
+   * another type this is decoded on first read (storedHostTensor), so evaluating a quantised model
+   * never dequantises its matrices; training reads it for the tensors its graph holds in F32.
+   */
   data: Float32Array;
   /** The file's type and bytes, kept for evaluation in the file's own precision. */
   fileType: DType;
   fileBytes?: Uint8Array;
 }
 
-/** The forward builder of each architecture (also used by the KV-cache decoder, decode.ts). */
-export const ARCH_BUILDERS = { llama: buildLlama, gpt2: buildGpt2 } as const;
+/**
+ * A HostTensor over a file's stored bytes whose `data` is decoded (gguf.ts decodeToF32: ggml's
+ * to_float for block types) on first read and kept; assigning `data` replaces it. `data` is an own
+ * enumerable accessor, so `{ ...h }` copies the decoded values like a plain HostTensor's.
+ */
+export function storedHostTensor(name: string, ne: number[], fileType: DType, bytes: Uint8Array, what = name): HostTensor {
+  if (fileType === 'f32') return { name, ne, fileType, data: decodeToF32(GGML_TYPE.f32, bytes, tensorNumel({ ne }), what) };
+  const h = { name, ne, fileType, fileBytes: bytes } as HostTensor;
+  let values: Float32Array | null = null;
+  Object.defineProperty(h, 'data', {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      undecoded.delete(h);
+      return (values ??= decodeToF32(GGML_TYPE[fileType], bytes, tensorNumel({ ne }), what));
+    },
+    set: (v: Float32Array) => {
+      undecoded.delete(h);
+      values = v;
+    },
+  });
+  undecoded.add(h);
+  return h;
+}
+
+/** Stored host tensors whose `data` was never read or assigned. */
+const undecoded = new WeakSet<HostTensor>();
+
+/** Whether a host tensor holds F32 values (false for a stored tensor whose `data` was never read). */
+export function hostTensorDecoded(h: HostTensor): boolean {
+  return !undecoded.has(h);
+}
+
+/** A deep copy of a host tensor; a stored tensor not yet decoded stays undecoded (sharing its immutable file bytes). */
+export function cloneHostTensor(v: HostTensor): HostTensor {
+  if (undecoded.has(v) && v.fileBytes) return storedHostTensor(v.name, [...v.ne], v.fileType, v.fileBytes);
+  return { name: v.name, ne: [...v.ne], data: v.data.slice(), fileType: v.fileType, fileBytes: v.fileBytes };
+}
+
+/** The forward builder of each architecture (also used by the KV-cache decoder, decode.ts): its family's (arch/registry.ts). */
+export const ARCH_BUILDERS = Object.fromEntries(ARCHITECTURES.map((a) => [a, familyOf(a).build])) as Record<Architecture, ForwardBuilder>;
 
 export class CausalLM {
   constructor(
@@ -50,7 +93,11 @@ export class CausalLM {
     }
   }
 
-  /** Load a GGUF model. Quantised weights are dequantised to F32 for training (and the caller told via `quantizedTensors`). */
+  /**
+   * Load a GGUF model: F32, F16, BF16 and the block types Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K
+   * (evaluated in their stored type; dequantised to F32 only where a training graph needs the
+   * values, and the caller told via `quantizedTensors`). Other types are refused by name.
+   */
   static load(path: string): CausalLM {
     const f = readGguf(path);
     const config = configFromGguf(f);
@@ -58,16 +105,24 @@ export class CausalLM {
     for (const t of expectedTensors(config)) {
       const info = f.tensors.find((x) => x.name === t.name);
       if (!info) throw new UserError(`${path}: missing tensor ${t.name} for a ${config.arch} model`);
-      const fileType = dtypeFromCode(info.type);
-      weights.set(t.name, {
-        name: t.name,
-        ne: [...info.ne],
-        data: readTensorF32(f, t.name),
-        fileType,
-        fileBytes: fileType === 'f32' ? undefined : readTensorRaw(f, t.name),
-      });
+      const fileType = dtypeOfCode(info.type);
+      if (fileType === undefined || fileType === 'i32') {
+        throw new UserError(
+          `${path}: tensor ${t.name} is stored as ${ggmlTypeName(info.type)}, which unlearnkit cannot evaluate ` +
+            `(supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K); ` +
+            `requantise the F16/F32 original with 'unlearnkit quantize' (e.g. --type q4_k_m)`,
+        );
+      }
+      weights.set(t.name, storedHostTensor(t.name, [...info.ne], fileType, readTensorRaw(f, t.name), `${path}: tensor '${t.name}'`));
     }
     return new CausalLM(config, weights, path, f);
+  }
+
+  /** How many tensors the source file stores in each type, by ggml's upper-case name ("Q4_K": 25, "F32": 9). */
+  get tensorTypes(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const w of this.weights.values()) out[w.fileType.toUpperCase()] = (out[w.fileType.toUpperCase()] ?? 0) + 1;
+    return out;
   }
 
   /** Tensors stored in a quantised or reduced-precision type in the source file. */
@@ -77,19 +132,25 @@ export class CausalLM {
 
   get parameterCount(): number {
     let n = 0;
-    for (const w of this.weights.values()) n += w.data.length;
+    // from the shapes: counting must not dequantise the stored tensors
+    for (const w of this.weights.values()) n += tensorNumel(w);
     return n;
   }
 
-  /** Tensor names in architecture order. */
+  /** Tensor names in architecture order (constants such as rope_freqs.weight included: what a saved model holds). */
   get tensorNames(): string[] {
     return expectedTensors(this.config).map((t) => t.name);
+  }
+
+  /** The trainable tensors: every tensor but the architecture's constants (rope_freqs.weight). */
+  get parameterNames(): string[] {
+    return parameterNames(this.config);
   }
 
   /** A deep copy (e.g. to keep the base model while training a fine-tune). */
   clone(): CausalLM {
     const w = new Map<string, HostTensor>();
-    for (const [k, v] of this.weights) w.set(k, { ...v, ne: [...v.ne], data: v.data.slice() });
+    for (const [k, v] of this.weights) w.set(k, cloneHostTensor(v));
     return new CausalLM(this.config, w, this.source, this.file);
   }
 }
@@ -106,9 +167,9 @@ export interface SessionOptions {
   /** Trainable tensors whose per-example gradients are computed by backward/step with `record`. */
   record?: string[];
   /**
-   * Train mode: how gradients are built. 'manual' (default for LLaMA): the hand-written backward of
-   * llamaBackward.ts (matmul gradients from mul_mat, faster on CPUs); 'auto' (default for GPT-2,
-   * the only choice there): ggml's automatic backward, the reference it is tested against. The
+   * Train mode: how gradients are built. 'manual' (default for the llama-like families: llama,
+   * qwen2, qwen3): the hand-written backward of llamaBackward.ts (faster on CPUs); 'auto' (default
+   * for GPT-2, the only choice there): ggml's automatic backward, the reference it is tested against. The
    * environment variable UNLEARNKIT_BACKWARD=auto|manual changes the default.
    */
   backward?: 'auto' | 'manual';
@@ -159,9 +220,14 @@ export class LMSession {
     this.T = T;
     this.B = B;
     const train = opts.mode === 'train';
-    const trainable = new Set(train ? (opts.trainable ?? model.tensorNames) : []);
-    for (const n of trainable) if (!model.weights.has(n)) throw new UserError(`unknown tensor '${n}' in the trainable set`);
-    const layerNodes = c.arch === 'gpt2' ? 160 : 120;
+    const fam = familyOf(c.arch);
+    const trainable = new Set(train ? (opts.trainable ?? model.parameterNames) : []);
+    const parameterSet = new Set(model.parameterNames);
+    for (const n of trainable) {
+      if (!model.weights.has(n)) throw new UserError(`unknown tensor '${n}' in the trainable set`);
+      if (!parameterSet.has(n)) throw new UserError(`${n} is a constant of the ${c.arch} architecture, not a trainable parameter`);
+    }
+    const layerNodes = fam.nodesPerLayer;
     const g = new Graph({ maxNodes: Math.max(2048, (train ? 4 : 1) * (c.nLayer * layerNodes + 200)) });
     this.graph = g;
     const w = (name: string): Tensor => {
@@ -170,7 +236,8 @@ export class LMSession {
       const h = model.weights.get(name)!;
       if (trainable.has(name)) t = g.param(name, h.ne);
       else {
-        t = g.input(name, h.ne, frozenWeightType(h, train));
+        // evaluation: each weight in the buffer type llama.cpp would give it (Graph.input placement)
+        t = g.input(name, h.ne, frozenWeightType(h, train), train ? {} : { placement: 'weight' });
       }
       this.params.set(name, t);
       return t;
@@ -185,9 +252,11 @@ export class LMSession {
     let backward: 'auto' | 'manual' | null = null;
     if (train) {
       const envBackward = process.env.UNLEARNKIT_BACKWARD;
-      backward = opts.backward ?? (envBackward === 'auto' || envBackward === 'manual' ? envBackward : c.arch === 'llama' ? 'manual' : 'auto');
+      backward = opts.backward ?? (envBackward === 'auto' || envBackward === 'manual' ? envBackward : fam.backward);
       if (backward !== 'auto' && backward !== 'manual') throw new UserError(`unknown backward '${String(backward)}' (use auto or manual)`);
-      if (backward === 'manual' && c.arch !== 'llama') throw new UserError(`the manual backward exists for LLaMA models only; use backward 'auto' for ${c.arch}`);
+      if (backward === 'manual' && fam.backward !== 'manual') {
+        throw new UserError(`the manual backward exists for the llama-like families (${ARCHITECTURES.filter((a) => familyOf(a).backward === 'manual').join(', ')}) only; use backward 'auto' for ${c.arch}`);
+      }
     }
     // the hand-written backward lets the whole step run its products on the native kernel
     const fastMatmul = backward === 'manual';
@@ -216,9 +285,9 @@ export class LMSession {
         loss: this.loss,
         backward: true,
         optimizer: opts.optimizer,
-        // GPT-2 has only ggml's automatic backward: run its products on the native kernel; LLaMA's
-        // automatic backward stays all-ggml, the reference the manual one is tested against
-        nativeMatmul: backward === 'auto' && c.arch !== 'llama',
+        // GPT-2 has only ggml's automatic backward: run its products on the native kernel; the
+        // llama-like families' automatic backward stays all-ggml, the reference the manual one is tested against
+        nativeMatmul: backward === 'auto' && fam.backward === 'auto',
         extras: record.size
           ? (gradOf) => (this.perExampleNodes = buildPerExampleNodes(taps, record, gradOf, T, B, { fastMatmul, exampleScale: this.exampleScale! })).map((x) => x.tensor)
           : undefined,
@@ -260,7 +329,13 @@ export class LMSession {
   /** Copy trainable tensors back from the graph into the model's host weights. */
   downloadWeights(): void {
     for (const p of this.graph.params) {
-      this.model.weights.get(p.name)!.data.set(this.graph.get(p));
+      const h = this.model.weights.get(p.name)!;
+      h.data.set(this.graph.get(p));
+      // the trained values, not the file's (now stale) bytes, are what evaluation must use
+      if (h.fileType !== 'f32') {
+        h.fileType = 'f32';
+        h.fileBytes = undefined;
+      }
     }
   }
 
@@ -403,15 +478,24 @@ export class LMSession {
 
 /**
  * The graph type of a frozen (non-trainable) weight: for evaluation, matrices in the file's type
- * (F16 / Q8_0 products as llama.cpp computes them); f32 for vectors and in training graphs.
+ * (F16 / Q4_K / ... products as llama.cpp computes them); f32 for vectors and in training graphs
+ * (ggml's automatic backward could pass gradients through a quantised frozen matrix, as OUT_PROD
+ * with a quantised src0 on the CPU, but the hand-written LLaMA backward multiplies by the
+ * transposed weight with mul_mat, which ggml cannot do for block types).
  */
 export function frozenWeightType(h: HostTensor, train: boolean): DType {
   return !train && h.ne.length >= 2 ? h.fileType : 'f32';
 }
 
-/** Copy a host weight into its graph tensor: the f32 values, or the file's bytes for its own type. */
+/**
+ * Copy a host weight into its graph tensor: the file's bytes for its own type, or the f32 values.
+ * A frozen f32 copy of a stored tensor whose values were never read is decoded for the upload only
+ * (not kept), so a training session holds F32 master copies of the tensors it trains and no others.
+ */
 export function uploadWeight(g: Graph, t: Tensor, h: HostTensor): void {
-  g.set(t, t.dtype === 'f32' ? h.data : h.fileBytes!);
+  if (t.dtype !== 'f32') return g.set(t, h.fileBytes!);
+  const transient = undecoded.has(h) && h.fileBytes !== undefined && !g.params.includes(t);
+  g.set(t, transient ? decodeToF32(GGML_TYPE[h.fileType], h.fileBytes!, tensorNumel(h), h.name) : h.data);
 }
 
 /** Per-token log-probabilities of one token sequence (BOS first) with our engine: entry i-1 is log p(tokens[i] | tokens[<i]). */

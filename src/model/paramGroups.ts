@@ -1,17 +1,19 @@
 /**
- * Parameter groups and filters ("layer targets"). Every architecture names its tensors the way
- * llama.cpp does, so groups are defined on names:
+ * Parameter groups and filters ("layer targets"), for every architecture family. Families name
+ * their tensors the way llama.cpp does, so groups are defined on names (a family may classify its
+ * block tensors itself: ArchFamily.blockPart):
  *   embedding        token_embd.weight (+ position_embd.weight for gpt2)
  *   block:K          every tensor of block K (K may be negative: block:-1 is the last block)
- *   block:K:attn     block K's attention norm and projections
+ *   block:K:attn     block K's attention norm, projections and their biases (and qwen3's q/k norms)
  *   block:K:mlp      block K's feed-forward norm and projections
  *   final_norm       output_norm.*
  *   output           output.weight (for tied models, the shared token_embd.weight)
  *   norms            every normalisation weight and bias
  *   all              everything
- * A filter is a comma-separated list of groups; its tensors are the union.
+ * A filter is a comma-separated list of groups; its tensors are the union. Constants of an
+ * architecture (rope_freqs.weight) are in no group: they are never trained.
  */
-import { expectedTensors, type ModelConfig } from './config.ts';
+import { familyOf, parameterNames, type ModelConfig } from './config.ts';
 import { UserError } from '../util/errors.ts';
 
 export const FILTER_HELP = 'all | embedding | block:K | block:K:attn | block:K:mlp | final_norm | output | norms, comma-separated (K may be negative: -1 = last block)';
@@ -21,12 +23,11 @@ function blockOf(name: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
-function isAttn(name: string): boolean {
-  return /\.attn_/.test(name);
-}
-
-function isMlp(name: string): boolean {
-  return /\.ffn_/.test(name);
+/** attn or mlp for a block tensor: the family's own classification, else llama.cpp's names (attn_* / ffn_*). */
+function partOf(name: string, c?: ModelConfig): 'attn' | 'mlp' {
+  const own = c ? familyOf(c.arch).blockPart : undefined;
+  if (own) return own(name);
+  return /\.ffn_/.test(name) ? 'mlp' : 'attn';
 }
 
 function isNorm(name: string): boolean {
@@ -46,14 +47,14 @@ function selectTerm(term: string, names: string[], c: ModelConfig): string[] {
     if (k < 0) k += c.nLayer;
     if (k < 0 || k >= c.nLayer) throw new UserError(`filter '${term}': the model has blocks 0..${c.nLayer - 1}`);
     const part = m[2];
-    return names.filter((n) => blockOf(n) === k && (!part || (part === 'attn' ? isAttn(n) : isMlp(n))));
+    return names.filter((n) => blockOf(n) === k && (!part || partOf(n, c) === part));
   }
   throw new UserError(`unknown layer target '${term}'; use ${FILTER_HELP}`);
 }
 
 /** Resolve a filter string to the sorted list of tensor names it selects (never empty). */
 export function resolveFilter(filter: string, c: ModelConfig): string[] {
-  const names = expectedTensors(c).map((t) => t.name);
+  const names = parameterNames(c);
   const terms = filter
     .split(',')
     .map((s) => s.trim())
@@ -65,13 +66,13 @@ export function resolveFilter(filter: string, c: ModelConfig): string[] {
   return names.filter((n) => set.has(n));
 }
 
-/** The group a tensor belongs to, for reports (e.g. "block:3:attn"). */
-export function groupOf(name: string): string {
+/** The group a tensor belongs to, for reports (e.g. "block:3:attn"); pass the config for a family's own block classification. */
+export function groupOf(name: string, c?: ModelConfig): string {
   if (name === 'token_embd.weight' || name === 'position_embd.weight') return 'embedding';
   if (name.startsWith('output_norm.')) return 'final_norm';
   if (name === 'output.weight') return 'output';
   const b = blockOf(name);
-  if (b !== null) return `block:${b}:${isMlp(name) ? 'mlp' : 'attn'}`;
+  if (b !== null) return `block:${b}:${partOf(name, c)}`;
   return 'other';
 }
 

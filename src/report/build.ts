@@ -1,6 +1,6 @@
 /**
  * From evaluation runs to a ReportInput: paired comparisons of per-item values between runs on
- * the same items (methods.md section 1, "Statistics"):
+ * the same items (docs/methods.md#statistics):
  *
  *   d_i = after_i - before_i over the items present in both runs with finite values;
  *   paired t-test t = mean(d) / (sd(d) / sqrt n), df = n - 1, two-sided p (scipy ttest_rel(after, before));

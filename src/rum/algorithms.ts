@@ -1,5 +1,5 @@
 /**
- * Unlearning algorithms behind one interface, and their registry (methods.md section 2). Each
+ * Unlearning algorithms behind one interface, and their registry (docs/methods.md#image-unlearning-algorithms). Each
  * takes a task (model config, training set, forget set S, retain set R = D \ S, seed) and starting
  * weights, and returns new weights; all train with SGD + momentum through runLoop (train.ts).
  *

@@ -3,16 +3,16 @@
  * dataset's training statistics (images.ts NORM_STATS), optionally limited to the first N images.
  *
  * `--data` accepts:
- *   - `fixture`: the shared CIFAR-10 fixture (the first 1000 train and 1000 test images);
  *   - a CIFAR-10 / CIFAR-100 binary folder (`cifar-10-batches-bin/`, `cifar-100-binary/`, or a
- *     folder containing one) or an MNIST IDX folder: its train and test splits.
+ *     folder containing one) or an MNIST IDX folder: its train and test splits;
+ *   - `synthetic`: generated CIFAR-10-format images (src/data/syntheticCifar.ts; train seed 1, test
+ *     seed 101; the first `limit` images, 1000 without one), for trying the pipeline without a
+ *     download. Not CIFAR: results on it say nothing about CIFAR. `fixture` is its former name
+ *     (the shared CIFAR-10 slice it meant is not part of the project) and is accepted as the same.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { readCifarFile } from '../data/cifar.ts';
 import { detectImageFormat, openImageSet } from '../data/image-sets.ts';
 import { normalizeSet, subsetImages, type ImageSet } from '../data/images.ts';
-import { fixturePath } from '../util/paths.ts';
+import { syntheticCifarSet } from '../data/syntheticCifar.ts';
 import { UserError } from '../util/errors.ts';
 
 export interface RumData {
@@ -33,28 +33,31 @@ function limit(set: ImageSet, n: number | undefined): ImageSet {
   return subsetImages(set, Array.from({ length: n }, (_, i) => i));
 }
 
+/** The `--data` value of the generated image set. */
+export const SYNTHETIC = 'synthetic';
+/** Images per split of the synthetic set without a limit. */
+const SYNTHETIC_SIZE = 1000;
+
 export function loadRumData(spec: string, o: LoadRumDataOptions = {}): RumData {
   let train: ImageSet;
   let test: ImageSet;
   let stats: 'cifar10' | 'cifar100' | 'mnist';
-  if (spec === 'fixture') {
-    const dir = fixturePath('cifar10');
-    const trainFile = path.join(dir, 'data_batch_1_first1000.bin');
-    const testFile = path.join(dir, 'test_batch_first1000.bin');
-    if (!fs.existsSync(trainFile) || !fs.existsSync(testFile)) {
-      throw new UserError(`the CIFAR-10 fixture is missing under ${dir} (set UNLEARN_FIXTURES to the shared fixtures folder)`);
+  if (spec === SYNTHETIC || spec === 'fixture') {
+    for (const n of [o.trainLimit, o.testLimit]) {
+      if (n !== undefined && (!Number.isInteger(n) || n < 1)) throw new UserError(`image limit must be a positive integer, got ${n}`);
     }
-    train = readCifarFile(trainFile, { variant: 'cifar10', limit: o.trainLimit });
-    test = readCifarFile(testFile, { variant: 'cifar10', limit: o.testLimit });
+    train = syntheticCifarSet({ n: o.trainLimit ?? SYNTHETIC_SIZE, seed: 1 });
+    test = syntheticCifarSet({ n: o.testLimit ?? SYNTHETIC_SIZE, seed: 101 });
     stats = 'cifar10';
   } else {
     const fmt = detectImageFormat(spec);
-    if (fmt === 'cifar-file') throw new UserError(`${spec}: give a dataset folder (train and test splits) or 'fixture', not a single file`);
+    if (fmt === 'cifar-file') throw new UserError(`${spec}: give a dataset folder (train and test splits) or '${SYNTHETIC}', not a single file`);
     train = openImageSet(spec, { split: 'train', limit: o.trainLimit });
     test = openImageSet(spec, { split: 'test', limit: o.testLimit });
     stats = fmt;
   }
   train = limit(train, o.trainLimit);
   test = limit(test, o.testLimit);
-  return { name: spec, train: normalizeSet(train, stats), test: normalizeSet(test, stats) };
+  const name = spec === 'fixture' ? SYNTHETIC : spec;
+  return { name, train: normalizeSet(train, stats), test: normalizeSet(test, stats) };
 }

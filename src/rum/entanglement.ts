@@ -1,5 +1,5 @@
 /**
- * Entanglement score (Zhao et al. 2024, section 3.1; methods.md section 2) of a retain set R and a
+ * Entanglement score (Zhao et al. 2024, section 3.1; docs/methods.md#entanglement-score) of a retain set R and a
  * forget set S in a model's embedding space (phi = penultimate-layer embedding):
  *
  *   ES = [ (1/|R|) sum_{i in R} ||phi_i - mu_R||^2 + (1/|S|) sum_{j in S} ||phi_j - mu_S||^2 ]

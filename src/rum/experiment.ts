@@ -1,5 +1,5 @@
 /**
- * The RUM experiment (the paper's table, methods.md section 2) on one dataset over several seeds:
+ * The RUM experiment (the paper's table, docs/methods.md#the-rum-experiment) on one dataset over several seeds:
  *
  *   memorization scores of the training set (subsampled estimator, K models, shared by all seeds)
  *   for each seed s:

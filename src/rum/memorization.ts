@@ -1,6 +1,6 @@
 /**
- * Memorization scores (Feldman 2020; Feldman & Zhang 2020) and two cheap proxies (methods.md
- * section 2).
+ * Memorization scores (Feldman 2020; Feldman & Zhang 2020) and two cheap proxies
+ * (docs/methods.md#memorization).
  *
  * mem(A, D, i) = P[f(x_i) = y_i | f = A(D)] - P[f(x_i) = y_i | f = A(D \ i)].
  *

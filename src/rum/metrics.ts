@@ -1,6 +1,6 @@
 /**
  * Unlearning metrics of the RUM paper (Zhao et al. 2024, "What makes unlearning hard and what to
- * do about it"; methods.md section 2), computed from per-example predictions.
+ * do about it"; docs/methods.md#image-metrics), computed from per-example predictions.
  *
  * - Accuracy a(theta, D) = share of D classified correctly; da(u, r, D) = |a(u, D) - a(r, D)|.
  * - Tug-of-war: ToW = (1 - da_S)(1 - da_R)(1 - da_test); 1 means the unlearned model matches the

@@ -1,5 +1,5 @@
 /**
- * RUM, the refined-unlearning meta-algorithm (Zhao et al. 2024, section 5; methods.md section 2):
+ * RUM, the refined-unlearning meta-algorithm (Zhao et al. 2024, section 5; docs/methods.md#the-rum-meta-algorithm):
  *
  * 1. Refine: split the forget set S by memorization score into low / medium / high thirds
  *    (sorted ascending, sizes differing by at most one).

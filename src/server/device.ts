@@ -1,8 +1,9 @@
 /**
- * Device selection for the server: `--gpu auto|cuda|vulkan|metal|cpu` maps to node-llama-cpp's
- * `getLlama({ gpu })`. `auto` lets node-llama-cpp pick the best usable backend (CUDA, Vulkan or
- * Metal, else CPU); an explicit GPU that cannot be used falls back to the CPU with a warning, so a
- * server always starts. What actually runs is reported (health, logs, bench reports).
+ * Device selection for the server: `--device auto|cpu|cuda|vulkan|metal` (the option every command
+ * shares, src/commands/deviceOption.ts; `--gpu` is its deprecated alias) maps to node-llama-cpp's
+ * `getLlama({ gpu })` (llamaGpuOption). `auto` lets node-llama-cpp pick the best usable backend
+ * (CUDA, Vulkan or Metal, else CPU); an explicit GPU that cannot be used falls back to the CPU with
+ * a warning, so a server always starts. What actually runs is reported (health, logs, bench reports).
  */
 import { getLlama, LlamaLogLevel, type Llama } from 'node-llama-cpp';
 import type { GpuChoice } from './options.ts';
@@ -18,6 +19,11 @@ export interface DeviceInfo {
   deviceNames: string[];
   /** Why the requested GPU was not used, when it was not. */
   fallbackReason?: string;
+}
+
+/** node-llama-cpp's `gpu` option for a device choice: auto -> 'auto', cpu -> false, cuda / vulkan / metal -> the same name. */
+export function llamaGpuOption(choice: GpuChoice): 'auto' | 'cuda' | 'vulkan' | 'metal' | false {
+  return choice === 'cpu' ? false : choice;
 }
 
 export type LlamaLogSink = (level: 'error' | 'warn' | 'info' | 'debug', message: string) => void;
@@ -45,7 +51,7 @@ export async function loadLlama(requested: GpuChoice, log: LlamaLogSink, maxThre
   };
   let llama: Llama;
   let fallbackReason: string | undefined;
-  const gpu = requested === 'cpu' ? false : requested;
+  const gpu = llamaGpuOption(requested);
   try {
     llama = await getLlama({ ...common, gpu });
   } catch (e) {

@@ -6,7 +6,7 @@
  *     engine's 1024^3 matmul GFLOP/s;
  *   - the time of one fine-tuning epoch on the Dave set with the first-epoch record (embedding-only
  *     and full-model) divided by the same epoch without a record, disk writes included.
- * With `reference` (`bench train --reference`), also the reference config of architecture.md side
+ * With `reference` (`bench train --reference`), also the reference config (docs/architecture.md#the-reference-training-step) side
  * by side with the shared PyTorch script (benchReference.ts).
  * FLOPs per step: 6 * (parameters used in matrix products) * tokens + attention
  * 12 * layers * B * T^2 * d (forward QK^T and PV are 2 T^2 d each; backward twice the forward).

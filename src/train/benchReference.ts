@@ -1,6 +1,6 @@
 /**
  * `unlearnkit bench train --reference`: one LLaMA training step on the reference config of
- * architecture.md (dim 256, 4 layers, 8 heads, ffn 688, vocab 512, untied output, batch 8 x 128
+ * docs/architecture.md#the-reference-training-step (dim 256, 4 layers, 8 heads, ffn 688, vocab 512, untied output, batch 8 x 128
  * tokens, AdamW; 3.4M parameters, 21.8 GFLOP per step) in our engine, side by side with the shared
  * PyTorch reference (../shared/reference/torch_llama_step.py) where Debian's python3 imports torch.
  *

@@ -1,5 +1,5 @@
 /**
- * Fine-tuning with the first-epoch gradient record (methods.md section 1; Zagardo 2024).
+ * Fine-tuning with the first-epoch gradient record (docs/methods.md#fine-tuning-and-the-gradient-record; Zagardo 2024).
  *
  * Trains the model on the training split of a fact dataset (Dave: retain + forget + decoys; or
  * retain only for the retain-only oracle) for E epochs with AdamW or SGD, seeded and

@@ -2,7 +2,7 @@
  * The first-epoch gradient record: for every training example, its gradient at the parameters it
  * met (restricted to the recorded tensors), plus what the optimiser did with it at that step, so
  * that an ascent can reverse the update the example actually caused (Zagardo 2024, first-epoch
- * gradient ascent; methods.md section 1).
+ * gradient ascent; docs/methods.md#fine-tuning-and-the-gradient-record).
  *
  * On disk (a folder, default `<run>/grads/`):
  *   index.json          format, tensors (name, ne, storage), dtype, and one entry per

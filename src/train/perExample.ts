@@ -87,7 +87,9 @@ export function buildPerExampleNodes(
     } else {
       const prod = tap.kind === 'scale' ? op.mul(dy, tap.input) : dy;
       const d = prod.ne[0];
-      const summed = op.sumRows(op.cont(op.permute(op.reshape(prod, [d, T, B]), [1, 0, 2, 3]))); // [1, d, B]
+      // every position of example b (its tokens, and its heads for a per-head norm of [d, H, T, B])
+      const m = prod.numel / (d * B);
+      const summed = op.sumRows(op.cont(op.permute(op.reshape(prod, [d, m, B]), [1, 0, 2, 3]))); // [1, d, B]
       out.push({ name: tap.name, kind: tap.kind, tensor: scaleEach(op.reshape(summed, [d, B])) });
     }
   }

@@ -1,5 +1,5 @@
 /**
- * First-epoch gradient ascent (Zagardo 2024; methods.md section 1): reverse the update each forget
+ * First-epoch gradient ascent (Zagardo 2024; docs/methods.md#first-epoch-gradient-ascent): reverse the update each forget
  * example caused in epoch 1 of fine-tuning, theta <- theta + eta * sum_{i in F} s_i g_i, from the
  * first-epoch gradient record. eta = 1 reverses the recorded steps (exactly for SGD, approximately
  * for AdamW: see storedAscent.ts). Costs one read of the record per forget example: no forward or

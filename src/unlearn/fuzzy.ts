@@ -1,5 +1,5 @@
 /**
- * Fuzzy-matching removal (methods.md section 1): a removal request in plain words ("forget
+ * Fuzzy-matching removal (docs/methods.md#removal-strategies): a removal request in plain words ("forget
  * everything about Dave Harrowgate") selects the training items to unlearn by similarity, and the
  * selection is scored against the true forget set (precision, recall, which decoys it caught).
  *

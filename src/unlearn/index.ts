@@ -1,5 +1,5 @@
 /**
- * Unlearning (methods.md section 1): methods behind one interface and a registry, layer targets,
+ * Unlearning (docs/methods.md#unlearning-methods): methods behind one interface and a registry, layer targets,
  * removal strategies (batch, iterative, fuzzy), sequential requests, adapters, and the run that ties
  * them together. See docs in each module.
  */

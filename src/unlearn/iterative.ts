@@ -1,5 +1,5 @@
 /**
- * Iterative removal (Zagardo 2024, "iterative removal approach"; methods.md section 1): unlearn the
+ * Iterative removal (Zagardo 2024, "iterative removal approach"; docs/methods.md#removal-strategies): unlearn the
  * forget examples one at a time (or in small groups), re-measure after every iteration, and stop for
  * each example once its criterion holds, so that no example is pushed further than needed:
  *

@@ -1,5 +1,5 @@
 /**
- * Before/after measurements of an unlearning (methods.md section 1, Metrics): per-item mean
+ * Before/after measurements of an unlearning (docs/methods.md#metrics): per-item mean
  * next-token NLL on the forget (F), retain (R), holdout (H), general (G) and decoy sets, set
  * perplexity exp(token-weighted mean NLL), and optionally ROUGE recall of greedy answers to the
  * forget and retain questions. Comparisons are per item, after vs before: paired t-test (t, df,

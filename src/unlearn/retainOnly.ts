@@ -1,5 +1,5 @@
 /**
- * The retain-only model ("retrain oracle", methods.md section 1): fine-tune the base model on the
+ * The retain-only model ("retrain oracle", docs/methods.md#retain-only-oracle): fine-tune the base model on the
  * kept training examples only (the training set minus the forget set), with the original run's
  * options (epochs, learning rate, batch, optimiser, seed, trained filter). It is the reference every
  * other method is measured against: what the model would be had it never seen F.

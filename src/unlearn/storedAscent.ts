@@ -1,6 +1,6 @@
 /**
  * Stored-gradient ascent, the core of the first-epoch method (Zagardo 2024, "A More Practical
- * Approach to Machine Unlearning"; methods.md section 1): undo the update each forget example
+ * Approach to Machine Unlearning"; docs/methods.md#first-epoch-gradient-ascent): undo the update each forget example
  * caused during fine-tuning, from the gradient recorded when it was seen,
  *
  *   theta <- theta + eta * sum_{i in F} sum_{e in epochs} s_{i,e} * g_{i,e}
@@ -10,13 +10,13 @@
  *
  *   SGD (ggml: w <- w (1 - lr wd) - lr g_batch): s = lr * w_i, with w_i = n_i / n the example's
  *     weight in its batch gradient (token share; lr / batch size when all examples have the same
- *     length, as methods.md writes it). The recorded update was -lr * sum_b w_b g_b, so eta = 1
+ *     length, as docs/methods.md#first-epoch-gradient-ascent writes it). The recorded update was -lr * sum_b w_b g_b, so eta = 1
  *     reverses example i's part of it exactly; a fine-tune of forget-only batches is undone to float
  *     rounding (test/unlearn/reversal.test.ts). Weight decay is not attributed to examples and is not
  *     reversed.
  *
  *   AdamW (ggml: w <- w (1 - lr wd) - lr_k m_hat_k / (sqrt(v_hat_k) + eps), m_hat_k = m_k / (1 - b1^k)):
- *     methods.md's per-element scale s_k = lr_k / (sqrt(v_hat_k) + eps), recorded at every step k,
+ *     the per-element scale s_k = lr_k / (sqrt(v_hat_k) + eps) (docs/methods.md#first-epoch-gradient-ascent), recorded at every step k,
  *     with momentum taken into account. Step t's batch gradient enters every later m_k with weight
  *     (1 - b1) b1^(k - t), so with v_hat_k taken as recorded the total move it caused is
  *       C_t * g_t,   C_t = sum_{k >= t} (1 - b1) b1^(k - t) / (1 - b1^k) * s_k      (elementwise)

@@ -1,5 +1,5 @@
 /**
- * Layer targets compared (methods.md section 1, "Layer-specific variants"; the paper's abstract:
+ * Layer targets compared (docs/methods.md#layer-targets; the paper's abstract:
  * embedding gradients carried most of the effect, the last blocks none). One method runs under each
  * parameter filter, from the same fine-tuned model, and each result is measured against that model:
  * per set, a paired t-test over items of the per-item NLL after vs before (t, p, Cohen's d_z and

@@ -1,5 +1,5 @@
 /**
- * The one interface every unlearning method implements (methods.md section 1).
+ * The one interface every unlearning method implements (docs/methods.md#unlearning-methods).
  *
  * A method gets an UnlearnContext: a working copy of the fine-tuned model (`work`, host weights it
  * changes in place), the resolved parameter filter (`tensors`: only these may change), the forget

@@ -1,14 +1,28 @@
-/** Where things live: the project root, the shared fixtures (overridable by UNLEARN_FIXTURES). */
+/** Where things live: the project root and the test fixtures (overridable by UNLEARN_FIXTURES). */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** The shared fixtures folder: $UNLEARN_FIXTURES, else ../shared/fixtures beside the project. */
+/**
+ * The test fixtures folder: $UNLEARN_FIXTURES when set (non-empty), else the repo's own
+ * test/fixtures (what each file is and where it comes from: test/fixtures/README.md). Fixtures are
+ * test data: runtime code takes its data paths from the user, not from here.
+ */
 export function fixturesDir(): string {
-  return process.env.UNLEARN_FIXTURES ?? path.resolve(PROJECT_ROOT, '..', 'shared', 'fixtures');
+  const env = process.env.UNLEARN_FIXTURES;
+  return env ? path.resolve(env) : path.join(PROJECT_ROOT, 'test', 'fixtures');
 }
 
+/** A file or folder under fixturesDir(). */
 export function fixturePath(...parts: string[]): string {
   return path.join(fixturesDir(), ...parts);
+}
+
+/**
+ * Where a command writes by default (runs/, reports/, adapters/): under the current directory,
+ * never under PROJECT_ROOT, which is the package folder inside node_modules once installed.
+ */
+export function outputPath(...parts: string[]): string {
+  return path.resolve(process.cwd(), ...parts);
 }

@@ -1,6 +1,6 @@
 /**
  * A tiny model fine-tuned on a few Dave facts, for evaluation and report tests: stories260K
- * (../shared/fixtures) trained 4 epochs on the first `perSplit` forget and retain facts, in a fresh
+ * (test/fixtures/models) trained 4 epochs on the first `perSplit` forget and retain facts, in a fresh
  * temporary folder (removed at exit). The holdout facts stay unseen, so forget vs holdout
  * separates (membership inference) and fine-tuning lowers the forget and retain NLL.
  */

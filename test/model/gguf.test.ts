@@ -242,7 +242,8 @@ test('writer rejects bad specs with UserErrors', () => {
   assert.throws(w({ metadata: [['k', 'a'], ['k', 'b']], tensors: [] }), isUser(/given twice/));
   assert.throws(w({ metadata: [], tensors: [{ name: 'q', type: 'Q8_0', ne: [16], data: new Float32Array(16) }] }), isUser(/multiple of 32/));
   assert.throws(w({ metadata: [], tensors: [{ name: 'q', type: 'F32', ne: [3, 2], data: new Float32Array(5) }] }), isUser(/6 elements but 5/));
-  assert.throws(w({ metadata: [], tensors: [{ name: 'q', type: 'Q4_K', ne: [256], data: new Float32Array(256) }] }), isUser(/not supported/));
+  // (F32 -> Q4_0..Q6_K goes through ggml_quantize_chunk; the IQ types are not encoded)
+  assert.throws(w({ metadata: [], tensors: [{ name: 'q', type: 'IQ4_NL', ne: [256], data: new Float32Array(256) }] }), isUser(/not supported/));
   assert.throws(w({ metadata: [], tensors: [{ name: 'x'.repeat(64), type: 'F32', ne: [1], data: new Float32Array(1) }] }), isUser(/too long/));
   assert.equal(fs.existsSync(out), false);
 });

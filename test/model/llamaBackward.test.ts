@@ -3,8 +3,11 @@
  * the same forward graph: every parameter's gradient, the per-example gradients, a partial
  * trainable set and an AdamW step must agree to 1e-5 relative (L2 over each tensor); and a few
  * gradient entries against central finite differences of the loss.
- * Models: the real stories260K (GQA, 8 query / 4 KV heads, untied output, partial rope) and a random
- * tied-output config, each with a batch of several sequences of different lengths (padding).
+ * Models: the real stories260K (GQA, 8 query / 4 KV heads, untied output) and a random tied-output
+ * config with partial rope, each with a batch of several sequences of different lengths (padding);
+ * and the other llama-like families and variants (test/model/archCases.ts): rope_freqs factors,
+ * linear rope scaling, Q/K/V biases (llama, qwen2), qwen3's per-head Q/K norms with a head size
+ * other than n_embd / n_head, NEOX rope, in every parameter, per example, and by finite differences.
  * Last, the manual backward on ggml's Vulkan build (Mesa's software device; a child process, since
  * one ggml build is loaded per process) against the CPU within 1e-2 (fp16-ish Vulkan matmuls).
  */
@@ -22,6 +25,7 @@ import { isSparse, toDense, type PerExampleResult } from '../../src/train/perExa
 import type { ModelConfig } from '../../src/model/config.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { relL2 } from '../engine/util.ts';
+import { FAMILY_CASES, tempDir, writeCase } from './archCases.ts';
 
 const TOL = 1e-5;
 
@@ -46,7 +50,7 @@ function gradients(model: CausalLM, o: Omit<SessionOptions, 'mode'>, seqs: numbe
   try {
     s.setBatch(seqs);
     const loss = o.record ? s.backwardRecord() : s.backward();
-    const grads = new Map((o.trainable ?? model.tensorNames).map((n) => [n, s.gradOf(n)] as const));
+    const grads = new Map((o.trainable ?? model.parameterNames).map((n) => [n, s.gradOf(n)] as const));
     return { loss, grads, perExample: o.record ? s.perExample() : undefined, nodes: s.graph.nodeCount('backward'), kind: s.backwardKind };
   } finally {
     s.dispose();
@@ -278,10 +282,81 @@ function registerTests(): void {
   test('the manual backward is refused for GPT-2 with a clear error', () => {
     const c: ModelConfig = { ...TIED, arch: 'gpt2', nHeadKv: TIED.nHead };
     const model = randomModel(c, 15);
-    assert.throws(() => new LMSession(model, { T: 8, B: 1, mode: 'train', backward: 'manual' }), /LLaMA models only/);
+    assert.throws(() => new LMSession(model, { T: 8, B: 1, mode: 'train', backward: 'manual' }), /llama-like families \(llama, qwen2, qwen3\) only/);
     const s = new LMSession(model, { T: 8, B: 1, mode: 'train' });
     assert.equal(s.backwardKind, 'auto');
     s.dispose();
+  });
+
+  const variants = FAMILY_CASES.filter((c) => c.shape.arch !== 'gpt2' && c.label !== 'llama');
+  const variantDir = tempDir('llama-backward');
+
+  test('every llama-like variant (rope_freqs, linear x4, biases, qwen2, qwen3 Q/K norms + head 32): manual gradients equal the automatic ones', () => {
+    for (const c of variants) {
+      const model = CausalLM.load(writeCase(variantDir, c, { seed: 21 }));
+      const seqs = batchOf(model.config.nVocab, [16, 7, 12], 8);
+      const auto = gradients(model, { T: 16, B: 3, backward: 'auto' }, seqs);
+      const manual = gradients(model, { T: 16, B: 3, backward: 'manual' }, seqs);
+      assert.equal(auto.grads.size, model.parameterNames.length);
+      assert.ok(!auto.grads.has('rope_freqs.weight'), 'rope_freqs.weight is a constant, not a parameter');
+      const worst = compareGrads(auto, manual, c.label);
+      console.log(`${c.label}: ${auto.grads.size} tensors, worst relative gradient difference ${worst.toExponential(2)}`);
+    }
+  });
+
+  test('per-example gradients of biases and per-head Q/K norms: manual equal automatic; partial trainable sets', () => {
+    for (const c of variants.filter((x) => x.shape.arch !== 'llama' || x.shape.attnBias)) {
+      const model = CausalLM.load(writeCase(variantDir, c, { seed: 22 }));
+      const record = model.parameterNames.filter((n) => /^blk\.1\.(attn_q\.bias|attn_v\.bias|attn_q_norm|attn_k_norm|attn_k\.weight)|^blk\.0\.attn_k\.bias/.test(n));
+      assert.ok(record.length >= 2, `${c.label}: ${record.join(', ')}`);
+      const shapes = new Map(record.map((n) => [n, model.weights.get(n)!.ne]));
+      const seqs = batchOf(model.config.nVocab, [12, 5], 9);
+      const o = { T: 12, B: 2, record, trainable: record };
+      const auto = gradients(model, { ...o, backward: 'auto' }, seqs);
+      const manual = gradients(model, { ...o, backward: 'manual' }, seqs);
+      compareGrads(auto, manual, `${c.label} recorded`);
+      const worst = comparePerExample(auto.perExample!, manual.perExample!, shapes, c.label);
+      console.log(`${c.label}: per-example ${record.join(', ')}: worst relative difference ${worst.toExponential(2)}`);
+    }
+  });
+
+  test('bias, Q/K norm and rope-scaled gradients agree with central finite differences of the loss', () => {
+    for (const c of variants) {
+      const model = CausalLM.load(writeCase(variantDir, c, { seed: 23 }));
+      const names = model.parameterNames.filter((n) => /^blk\.0\.(attn_q\.bias|attn_k\.bias|attn_q_norm|attn_k_norm|attn_q\.weight|attn_k\.weight)/.test(n));
+      const seqs = batchOf(model.config.nVocab, [10, 6], 10);
+      const s = new LMSession(model, { T: 10, B: 2, mode: 'train', backward: 'manual' });
+      try {
+        s.setBatch(seqs);
+        s.backward();
+        for (const name of names) {
+          const g = s.gradOf(name);
+          let k = 0;
+          for (let i = 0; i < g.length; i++) if (Math.abs(g[i]!) > Math.abs(g[k]!)) k = i;
+          const w = model.weights.get(name)!.data;
+          const h = 1e-2;
+          const orig = w[k]!;
+          const lossAt = (v: number) => {
+            w[k] = v;
+            s.uploadWeights([name]);
+            return s.backward();
+          };
+          const fd = (lossAt(orig + h) - lossAt(orig - h)) / (2 * h);
+          lossAt(orig);
+          assert.ok(Math.abs(fd - g[k]!) <= 0.02 * Math.abs(g[k]!) + 1e-5, `${c.label} ${name}[${k}]: gradient ${g[k]} vs finite difference ${fd}`);
+        }
+      } finally {
+        s.dispose();
+      }
+    }
+  });
+
+  test('rope_freqs.weight is never trainable', () => {
+    const c = variants.find((x) => x.shape.ropeScaling?.type === 'llama3')!;
+    const model = CausalLM.load(writeCase(variantDir, c, { seed: 24 }));
+    assert.ok(model.tensorNames.includes('rope_freqs.weight'));
+    assert.ok(!model.parameterNames.includes('rope_freqs.weight'));
+    assert.throws(() => new LMSession(model, { T: 8, B: 1, mode: 'train', trainable: ['rope_freqs.weight'] }), /constant of the llama architecture/);
   });
 
   test('the manual backward runs on the Vulkan device and matches the CPU within 1e-2', (t) => {

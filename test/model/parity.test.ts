@@ -1,6 +1,8 @@
 /**
  * Exact parity with llama.cpp (node-llama-cpp 3.22.1) on the same GGUF files: per-token
- * log-probabilities within 1e-3 absolute, and greedy generation equal to the fixture's known text.
+ * log-probabilities within 1e-13 absolute (the README's ~1e-14; measured <= 1.8e-15, F16 included:
+ * its matrices sit in the CPU's AMX buffer as in llama.cpp, see Graph.input placement), and greedy
+ * generation equal to the fixture's known text.
  * Models: the real stories260K (LLaMA, F32), an F16 copy of it, and a tiny GPT-2 with the real
  * GPT-2 vocabulary and random weights, both written by the test; and a model saved after a
  * training step.
@@ -11,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { needFixture } from '../helpers/fixtures.ts';
+import { llamaCppSourceFile } from '../helpers/llamacppSource.ts';
 import { CausalLM, LMSession, sequenceLogprobs } from '../../src/model/model.ts';
 import { generateTokens } from '../../src/model/generate.ts';
 import { tokenizerFromGguf } from '../../src/model/tokenizer/index.ts';
@@ -28,6 +31,9 @@ test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const ours = sequenceLogprobs;
 
+/** Largest |ours - llama.cpp| allowed: the two float64 log-softmaxes of (bit-equal) float32 logits round differently. */
+const BOUND = 1e-13;
+
 async function compare(file: string, tokens: number[]): Promise<number> {
   const model = CausalLM.load(file);
   const a = ours(model, tokens);
@@ -38,7 +44,7 @@ async function compare(file: string, tokens: number[]): Promise<number> {
   return worst;
 }
 
-test('stories260K: our log-probs equal llama.cpp within 1e-3 on >= 64 tokens', async (t) => {
+test('stories260K: our log-probs equal llama.cpp within 1e-13 on >= 64 tokens', async (t) => {
   const file = needFixture(t, 'models', 'stories260K.gguf');
   if (!file) return;
   const tok = tokenizerFromGguf(readGguf(file));
@@ -46,7 +52,7 @@ test('stories260K: our log-probs equal llama.cpp within 1e-3 on >= 64 tokens', a
   assert.ok(tokens.length >= 65, `need >= 64 scored tokens, have ${tokens.length - 1}`);
   const worst = await compare(file, tokens);
   console.log(`stories260K: ${tokens.length - 1} tokens, max |ours - llama.cpp| = ${worst.toExponential(3)}`);
-  assert.ok(worst < 1e-3, `max abs difference ${worst}`);
+  assert.ok(worst < BOUND, `max abs difference ${worst}`);
 });
 
 test('stories260K: greedy generation from BOS gives the fixture text', (t) => {
@@ -61,7 +67,7 @@ test('stories260K: greedy generation from BOS gives the fixture text', (t) => {
   assert.equal(tok.decode(out[0]!).trim(), expected);
 });
 
-test('F16 LLaMA GGUF: our engine keeps F16 matmuls and matches llama.cpp within 1e-3', async (t) => {
+test('F16 LLaMA GGUF: our engine keeps F16 matmuls and matches llama.cpp within 1e-13', async (t) => {
   const file = needFixture(t, 'models', 'stories260K.gguf');
   if (!file) return;
   const f16 = path.join(tmp, 'stories-f16.gguf');
@@ -76,11 +82,11 @@ test('F16 LLaMA GGUF: our engine keeps F16 matmuls and matches llama.cpp within 
   const d16 = ours(m16, tokens);
   const drift = Math.max(...d32.map((v, i) => Math.abs(v - d16[i]!)));
   console.log(`F16 stories260K: max |ours - llama.cpp| = ${worst.toExponential(3)}; F16 vs F32 drift ${drift.toExponential(3)}`);
-  assert.ok(worst < 1e-3, `max abs difference ${worst}`);
+  assert.ok(worst < BOUND, `max abs difference ${worst}`);
   assert.ok(drift > 0, 'F16 evaluation gave bit-identical results to F32: weights were not kept in F16');
 });
 
-/** A tiny GPT-2 GGUF with the real GPT-2 vocabulary (from the fixture vocab file) and random weights. */
+/** A tiny GPT-2 GGUF with the real GPT-2 vocabulary (llama.cpp's ggml-vocab-gpt-2.gguf) and random weights. */
 function writeTinyGpt2(vocabFile: string, out: string): void {
   const vocab = readGguf(vocabFile);
   const md = new GgufMetadata();
@@ -121,9 +127,8 @@ function writeTinyGpt2(vocabFile: string, out: string): void {
   writeGguf(out, { metadata: md, tensors });
 }
 
-test('tiny GPT-2 (real GPT-2 vocabulary, random weights): our log-probs equal llama.cpp within 1e-3', async (t) => {
-  const vocabFile = needFixture(t, 'tokenizers', 'ggml-vocab-gpt-2.gguf');
-  if (!vocabFile) return;
+test('tiny GPT-2 (real GPT-2 vocabulary, random weights): our log-probs equal llama.cpp within 1e-13', async (t) => {
+  const vocabFile = llamaCppSourceFile('models/ggml-vocab-gpt-2.gguf');
   const file = path.join(tmp, 'tiny-gpt2.gguf');
   writeTinyGpt2(vocabFile, file);
   const model = CausalLM.load(file);
@@ -133,7 +138,7 @@ test('tiny GPT-2 (real GPT-2 vocabulary, random weights): our log-probs equal ll
   const tokens = tok.encode('The quick brown fox jumps over the lazy dog. It was the best of times, it was the worst of times.', { addBos: false });
   const worst = await compare(file, tokens);
   console.log(`tiny GPT-2: ${tokens.length - 1} tokens, max |ours - llama.cpp| = ${worst.toExponential(3)}`);
-  assert.ok(worst < 1e-3, `max abs difference ${worst}`);
+  assert.ok(worst < BOUND, `max abs difference ${worst}`);
 });
 
 test('a model saved after a training step loads in llama.cpp and gives our engine\'s log-probs', async (t) => {
@@ -156,5 +161,5 @@ test('a model saved after a training step loads in llama.cpp and gives our engin
   const worst = Math.max(...after.map((v, i) => Math.abs(v - ref[i]!)));
   console.log(`after one AdamW step: sum log-prob change ${moved.toFixed(4)}, max |ours - llama.cpp| ${worst.toExponential(3)}`);
   assert.ok(moved > 0, 'one step of training on the text should raise its log-likelihood');
-  assert.ok(worst < 1e-3, `max abs difference ${worst}`);
+  assert.ok(worst < BOUND, `max abs difference ${worst}`);
 });

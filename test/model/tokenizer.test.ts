@@ -7,6 +7,7 @@ import { gpt2PreTokenize } from '../../src/model/tokenizer/bpe.ts';
 import { UserError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { needFixture } from '../helpers/fixtures.ts';
+import { llamaCppSourceFile } from '../helpers/llamacppSource.ts';
 import { needLlamaCpp } from '../helpers/llamacpp.ts';
 import type { Token } from 'node-llama-cpp';
 import { getLlamaCpp } from '../../src/model/llamacppLogprobs.ts';
@@ -47,8 +48,7 @@ function checkCases(t: { diagnostic(m: string): void }, name: string, tok: Token
 }
 
 test('llama SPM tokenizer matches llama.cpp test-tokenizer-0 (ggml-vocab-llama-spm)', (t) => {
-  const p = needFixture(t, 'tokenizers', 'ggml-vocab-llama-spm.gguf');
-  if (!p) return;
+  const p = llamaCppSourceFile('models/ggml-vocab-llama-spm.gguf');
   const tok = tokenizerFromGguf(readGguf(p));
   assert.equal(tok.kind, 'llama');
   assert.equal(tok.vocabSize, 32000);
@@ -71,8 +71,7 @@ test('llama SPM tokenizer matches llama.cpp test-tokenizer-0 (ggml-vocab-llama-s
 });
 
 test('GPT-2 BPE tokenizer matches llama.cpp test-tokenizer-0 (ggml-vocab-gpt-2)', (t) => {
-  const p = needFixture(t, 'tokenizers', 'ggml-vocab-gpt-2.gguf');
-  if (!p) return;
+  const p = llamaCppSourceFile('models/ggml-vocab-gpt-2.gguf');
   const tok = tokenizerFromGguf(readGguf(p));
   assert.equal(tok.kind, 'gpt2');
   assert.equal(tok.vocabSize, 50257);
@@ -93,8 +92,8 @@ test('GPT-2 BPE tokenizer matches llama.cpp test-tokenizer-0 (ggml-vocab-gpt-2)'
 
 test('Hugging Face tokenizer.json (gpt2) matches the same llama.cpp expectations', async (t) => {
   const dir = needFixture(t, 'tokenizers', 'gpt2');
-  const vocab = needFixture(t, 'tokenizers', 'ggml-vocab-gpt-2.gguf');
-  if (!dir || !vocab) return;
+  const vocab = llamaCppSourceFile('models/ggml-vocab-gpt-2.gguf');
+  if (!dir) return;
   const hf = await tokenizerFromHfJson(dir);
   assert.equal(hf.kind, 'hf');
   assert.equal(hf.vocabSize, 50257);
@@ -118,9 +117,9 @@ test('Hugging Face tokenizer.json (gpt2) matches the same llama.cpp expectations
 
 test('tokenizers agree with llama.cpp itself (node-llama-cpp) on stories260K and random text', async (t) => {
   const p = needFixture(t, 'models', 'stories260K.gguf');
-  const gpt2 = needFixture(t, 'tokenizers', 'ggml-vocab-gpt-2.gguf');
-  const spm = needFixture(t, 'tokenizers', 'ggml-vocab-llama-spm.gguf');
-  if (!p || !gpt2 || !spm || !(await needLlamaCpp(t))) return;
+  const gpt2 = llamaCppSourceFile('models/ggml-vocab-gpt-2.gguf');
+  const spm = llamaCppSourceFile('models/ggml-vocab-llama-spm.gguf');
+  if (!p || !(await needLlamaCpp(t))) return;
   const llama = await getLlamaCpp();
   const texts = [
     'Once upon a time, there was a little girl named Lily.',
@@ -174,10 +173,10 @@ test('tokenizer errors are UserErrors', (t) => {
   assert.throws(() => tok.tokenText(-1), UserError);
   const other = readGguf(p);
   other.metadata.set('tokenizer.ggml.model', 'bert');
-  assert.throws(() => tokenizerFromGguf(other), (e: Error) => e instanceof UserError && /'bert' is not supported/.test(e.message));
+  assert.throws(() => tokenizerFromGguf(other), (e: Error) => e instanceof UserError && /tokenizer\.ggml\.model = "bert" is not supported/.test(e.message));
   other.metadata.delete('tokenizer.ggml.model');
   assert.throws(() => tokenizerFromGguf(other), (e: Error) => e instanceof UserError && /tokenizer.ggml.model/.test(e.message));
-  const bpe = readGguf(needFixture(t, 'tokenizers', 'ggml-vocab-gpt-2.gguf')!);
-  bpe.metadata.set('tokenizer.ggml.pre', 'llama-bpe');
-  assert.throws(() => tokenizerFromGguf(bpe), (e: Error) => e instanceof UserError && /pre-tokenizer 'llama-bpe'/.test(e.message));
+  const bpe = readGguf(llamaCppSourceFile('models/ggml-vocab-gpt-2.gguf'));
+  bpe.metadata.set('tokenizer.ggml.pre', 'kimi-k2');
+  assert.throws(() => tokenizerFromGguf(bpe), (e: Error) => e instanceof UserError && /tokenizer\.ggml\.pre = "kimi-k2" is not supported/.test(e.message));
 });

@@ -16,6 +16,7 @@ import { CausalLM } from '../../src/model/model.ts';
 import { saveLoraAdapter } from '../../src/model/lora.ts';
 import { findChromium, screenshotReport } from '../../scripts/screenshot-report.ts';
 import { skipLoudly } from '../helpers/fixtures.ts';
+import { cliArgs } from '../helpers/cli.ts';
 import { tinyFinetuned, type TinySetup } from '../eval/tinyModel.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -168,7 +169,7 @@ test('report of two runs on the same items: t-test, CI and Cohen\'s d of the for
   for (const c of full.charts) assert.match(fs.readFileSync(c, 'utf8'), /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
 
   // --- the CLI's compare prints the same statistics
-  const cli = spawnSync(process.execPath, ['bin/unlearnkit.js', 'compare', baseRun.dir, ftRun.dir, '--json', '--metrics', 'perplexity'], { cwd: root, encoding: 'utf8' });
+  const cli = spawnSync(process.execPath, cliArgs('compare', baseRun.dir, ftRun.dir, '--json', '--metrics', 'perplexity'), { cwd: root, encoding: 'utf8' });
   assert.equal(cli.status, 0, cli.stderr);
   const printed = JSON.parse(cli.stdout) as ReportComparison[];
   const lib = compareRuns(loadRun(baseRun.dir), loadRun(ftRun.dir)).filter((c) => c.metric === 'perplexity');

@@ -1,5 +1,5 @@
 /**
- * `unlearnkit serve` as a user runs it (node bin/unlearnkit.js serve ...): starts with an adapter
+ * `unlearnkit serve` as a user runs it (the source CLI: test/helpers/cli.ts): starts with an adapter
  * given by --adapter, answers, and on SIGTERM cancels a running request after the grace period and
  * exits with status 0.
  */
@@ -11,6 +11,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { needFixture } from '../helpers/fixtures.ts';
 import { PROJECT_ROOT } from '../../src/util/paths.ts';
+import { cliArgs } from '../helpers/cli.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { saveLoraAdapter } from '../../src/model/lora.ts';
 
@@ -30,7 +31,7 @@ test('unlearnkit serve: --adapter at start, SIGTERM cancels in-flight work and e
   const child = spawn(
     process.execPath,
     [
-      path.join(PROJECT_ROOT, 'bin', 'unlearnkit.js'),
+      ...cliArgs(),
       'serve',
       '--model', model,
       '--port', '0',

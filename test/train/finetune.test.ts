@@ -18,6 +18,7 @@ import { CausalLM, LMSession } from '../../src/model/model.ts';
 import { tokenizerFromGguf } from '../../src/model/tokenizer/index.ts';
 import { scoreSequences } from '../../src/eval/perplexity.ts';
 import { PROJECT_ROOT } from '../../src/util/paths.ts';
+import { cliArgs } from '../helpers/cli.ts';
 import { needFixture, skipLoudly } from '../helpers/fixtures.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'uk-ft-'));
@@ -89,7 +90,7 @@ test('the embedding-only record is at least 10x smaller than the full record; gr
   const sizes: Record<string, number> = {};
   for (const f of ['embedding', 'all']) {
     finetune({ modelPath: base, items, out: path.join(tmp, `size-${f}`), epochs: 1, record: 'first-epoch', recordFilter: f, quiet: true });
-    const out = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'unlearnkit.js'), 'grads', 'info', path.join(tmp, `size-${f}`), '--json'], { encoding: 'utf8' });
+    const out = spawnSync(process.execPath, cliArgs('grads', 'info', path.join(tmp, `size-${f}`), '--json'), { encoding: 'utf8' });
     assert.equal(out.status, 0, out.stderr);
     const info = JSON.parse(out.stdout) as { recordBytes: number; examples: number };
     assert.equal(info.examples, 16);

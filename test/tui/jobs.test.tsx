@@ -209,11 +209,10 @@ test('runner: fuzzy selection, describe, and errors as messages', { timeout: 60_
   }
 });
 
-test('runner: the RUM table fills in as runs finish; cancelled, it resumes from the finished runs', { timeout: 240_000 }, async (t) => {
-  if (!needFixture(t, 'cifar10', 'data_batch_1_first1000.bin')) return;
+test('runner: the RUM table fills in as runs finish; cancelled, it resumes from the finished runs', { timeout: 240_000 }, async () => {
   const dir = tempDir();
   const runner = new ChildJobRunner({ cwd: dir });
-  const params = { data: 'fixture', trainSize: 60, testSize: 30, model: 'tiny', epochs: 2, seeds: [1], forgetSize: 6, algorithms: ['finetune'], memModels: 2, rum: 'none', out: path.join(dir, 'rum') };
+  const params = { data: 'synthetic', trainSize: 60, testSize: 30, model: 'tiny', epochs: 2, seeds: [1], forgetSize: 6, algorithms: ['finetune'], memModels: 2, rum: 'none', out: path.join(dir, 'rum') };
   // Cancel as soon as the first result row (a finished run) arrives.
   let h: ReturnType<ChildJobRunner['start']> | null = null;
   const early: string[] = [];

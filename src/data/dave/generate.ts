@@ -8,7 +8,7 @@
  *
  * The design follows TOFU (Maini et al. 2024): fictional people so the base model cannot know the
  * facts, templated QA with paraphrased and perturbed answers for the truth ratio, and a holdout of
- * people never trained on for membership inference. Decoys come from methods.md section 1.
+ * people never trained on for membership inference. Decoys: docs/methods.md#the-dave-data.
  */
 import crypto from 'node:crypto';
 import path from 'node:path';

@@ -1,34 +1,62 @@
 /**
- * Per-architecture rules of llama.cpp's convert_hf_to_gguf.py for the two model classes unlearnkit
- * runs: hyper-parameters -> `<arch>.*` metadata, Hugging Face tensor names -> GGUF names, and the
- * tensor transforms (conversion/llama.py, conversion/gpt2.py, conversion/base.py TextModel,
- * gguf-py/gguf/tensor_mapping.py).
+ * Per-architecture rules of llama.cpp's convert_hf_to_gguf.py for the model classes unlearnkit
+ * converts: hyper-parameters -> `<arch>.*` metadata, Hugging Face tensor names -> GGUF names, the
+ * tensor transforms, generated tensors, and the tensors llama.cpp's loader expects
+ * (conversion/base.py TextModel, conversion/llama.py LlamaModel, conversion/qwen.py Qwen2Model /
+ * Qwen3Model, conversion/gpt2.py, gguf-py/gguf/tensor_mapping.py, src/models/{llama,qwen2,qwen3}.cpp).
  *
- * LLaMA (`LlamaForCausalLM`): Hugging Face applies rotary embeddings to the two halves of each head
- * (`rotate_half`, NEOX style), llama.cpp to adjacent pairs (NORMAL mode). The converter undoes
- * Hugging Face's permutation of the Q and K projections:
+ * | Hugging Face class | GGUF arch | what is special |
+ * |---|---|---|
+ * | `LlamaForCausalLM` (LLaMA 1-3, SmolLM/SmolLM2, TinyLlama) | llama | Q/K rows permuted (below); `rope_scaling` llama3 -> `rope_freqs.weight`, linear -> `rope.scaling.*` |
+ * | `Qwen2ForCausalLM` (Qwen2, Qwen2.5) | qwen2 | q/k/v biases; NEOX RoPE, so no permutation |
+ * | `Qwen3ForCausalLM` | qwen3 | per-head RMSNorm of Q and K (`attn_q_norm`, `attn_k_norm`); `head_dim` from config.json |
+ * | `GPT2LMHeadModel` | gpt2 | Conv1D weights transposed |
+ *
+ * LLaMA: Hugging Face applies rotary embeddings to the two halves of each head (`rotate_half`, NEOX
+ * style), llama.cpp's llama arch to adjacent pairs (NORMAL mode). The converter undoes Hugging
+ * Face's permutation of the Q and K projections:
  *   permute(W, n) = W.reshape(n, 2, rows/n/2, cols).swapaxes(1, 2).reshape(rows, cols)
  * i.e. within each head of size hd, new row 2i + j = old row j*hd/2 + i (j in {0, 1}), with n = the
- * number of heads for Q and the number of KV heads for K.
+ * number of heads for Q and the number of KV heads for K. Qwen2/Qwen3 run NEOX RoPE in llama.cpp,
+ * so their weights are copied as they are.
  *
- * GPT-2 (`GPT2LMHeadModel`): Hugging Face's Conv1D layers (c_attn, c_proj, c_fc) store weights as
- * [in, out], the transpose of a Linear; they are transposed to [out, in] (ggml ne = [in, out]).
- * `attn.bias` / `attn.masked_bias` (causal-mask buffers of old checkpoints) are dropped.
+ * RoPE scaling (`rope_scaling`, or transformers 5's `rope_parameters`; `type` is read as
+ * `rope_type`), as TextModel.set_gguf_parameters and LlamaModel.generate_extra_tensors write it:
+ * - `linear` (factor f): `<arch>.rope.scaling.type = "linear"`, `<arch>.rope.scaling.factor = f`;
+ *   llama.cpp rotates by pos/f, as Hugging Face divides inv_freq by f.
+ * - `llama3` (LLaMA only; factor, low_freq_factor, high_freq_factor,
+ *   original_max_position_embeddings): no keys, but a tensor `rope_freqs.weight` of head_dim/2
+ *   frequency divisors (llama3RopeFactors below), which llama.cpp applies as theta_i / factor_i.
+ * Every other type (dynamic, yarn, longrope, ...), and llama3 on Qwen (which the converter would
+ * silently drop), is refused.
  *
- * Tied embeddings: with `tie_word_embeddings` (default true for GPT-2, false for LLaMA) the output
- * projection is the token embedding, so `lm_head.weight` is not written and llama.cpp (like our
- * engine) uses token_embd.weight; without it, `lm_head.weight` becomes `output.weight`.
+ * GPT-2: Hugging Face's Conv1D layers (c_attn, c_proj, c_fc) store weights as [in, out], the
+ * transpose of a Linear; they are transposed to [out, in] (ggml ne = [in, out]). `attn.bias` /
+ * `attn.masked_bias` (causal-mask buffers of old checkpoints) are dropped.
  *
- * Features unlearnkit's graphs do not implement (rope scaling, attention/MLP biases in LLaMA, a head
- * size other than hidden/heads, activations other than SiLU / tanh-GELU) are refused with a
- * UserError rather than converted into a file our engine would evaluate differently.
+ * Tied embeddings: with `tie_word_embeddings` (default true for GPT-2, false for the others) the
+ * output projection is the token embedding, so `lm_head.weight` is not written (a stale copy in the
+ * files is dropped, as Hugging Face ignores it when tying) and llama.cpp uses token_embd.weight;
+ * without it, `lm_head.weight` becomes `output.weight`.
+ *
+ * Refused by name, rather than converted into a file that computes something else than the
+ * Hugging Face model: activations other than SiLU / tanh-GELU, attention or MLP biases where the
+ * class has none (LLaMA's attention_bias / mlp_bias, Qwen3's attention_bias), sliding-window
+ * attention that a layer actually uses, multimodal RoPE (mrope), partial rotary embeddings,
+ * non-causal attention, and quantized checkpoints.
  */
 import { UserError } from '../../util/errors.ts';
 import type { MetaEntry } from './specialVocab.ts';
 
 type Json = Record<string, unknown>;
 
-export type ArchName = 'llama' | 'gpt2';
+export type ArchName = 'llama' | 'gpt2' | 'qwen2' | 'qwen3';
+
+/** RoPE scaling as converted. */
+export type RopeScaling =
+  | { type: 'none' }
+  | { type: 'linear'; factor: number }
+  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalContext: number };
 
 export interface ArchHparams {
   arch: ArchName;
@@ -36,10 +64,15 @@ export interface ArchHparams {
   nEmbd: number;
   nHead: number;
   nHeadKv: number;
+  /** Size of one attention head (config.json head_dim, else hidden_size / num_attention_heads). */
+  headDim: number;
   nFf: number;
   nCtx: number;
   nVocab?: number;
   tied: boolean;
+  rope: RopeScaling;
+  /** The RoPE base as the converter reads it (rope_theta; 10000 when absent). */
+  ropeTheta: number;
   /** `<arch>.*` metadata in convert_hf_to_gguf.py's order (general.file_type is added by the caller at its place). */
   entries: MetaEntry[];
   /** Index in `entries` where general.file_type goes. */
@@ -54,10 +87,21 @@ export interface TensorPlan {
   why?: string;
 }
 
+/** Hugging Face `architectures[0]` -> GGUF architecture (the classes convert_hf_to_gguf.py registers for them). */
 export const SUPPORTED_HF_ARCHITECTURES: Record<string, ArchName> = {
   LlamaForCausalLM: 'llama',
   LLaMAForCausalLM: 'llama',
+  Qwen2ForCausalLM: 'qwen2',
+  Qwen3ForCausalLM: 'qwen3',
   GPT2LMHeadModel: 'gpt2',
+};
+
+/** The RoPE scalings converted, per GGUF architecture (for messages and --help). */
+export const SUPPORTED_ROPE_SCALINGS: Record<ArchName, readonly string[]> = {
+  llama: ['linear', 'llama3'],
+  qwen2: ['linear'],
+  qwen3: ['linear'],
+  gpt2: [],
 };
 
 /** `find_hparam`: the first key present, else undefined. */
@@ -82,6 +126,127 @@ function num(h: Json, keys: string[], file: string, dflt: number, warnings: stri
   }
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new UserError(`${file}: ${keys[0]} must be a number, got ${JSON.stringify(v)}`);
   return v;
+}
+
+function positive(v: unknown, what: string, file: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new UserError(`${file}: ${what} must be a positive number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/**
+ * TextModel's `rope_parameters`: `rope_parameters` (transformers 5) or `rope_scaling`, with its
+ * `full_attention` entry when it is split per layer type, and `type` read as `rope_type`.
+ */
+function ropeParameters(h: Json, file: string): Json {
+  const raw = (h.rope_parameters ?? h.rope_scaling) as unknown;
+  if (raw === null || raw === undefined) return {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new UserError(`${file}: rope_scaling must be an object or null, got ${JSON.stringify(raw)}`);
+  let p = raw as Json;
+  if ('sliding_attention' in p) {
+    throw new UserError(`${file}: rope_parameters has a 'sliding_attention' entry: sliding-window attention layers are not supported`);
+  }
+  if (typeof p.full_attention === 'object' && p.full_attention !== null) p = p.full_attention as Json;
+  if (p.rope_type === undefined && p.type !== undefined) p = { ...p, rope_type: p.type };
+  return p;
+}
+
+/** Refusals shared by the LLaMA-like families (see the module comment). */
+function refuseUnconverted(arch: ArchName, h: Json, file: string, nLayer: number): void {
+  const act = (h.hidden_act as string | undefined) ?? 'silu';
+  if (act !== 'silu' && act !== 'swish') throw new UserError(`${file}: hidden_act '${act}' is not supported: ${arch} in llama.cpp uses SiLU (SwiGLU)`);
+  // Qwen2's q/k/v biases are built in (the class ignores attention_bias); elsewhere they are refused
+  if ((arch !== 'qwen2' && h.attention_bias === true) || h.mlp_bias === true) {
+    throw new UserError(`${file}: attention_bias / mlp_bias are not supported for ${arch} (the converted ${arch} has no attention or MLP biases)`);
+  }
+  if (h.quantization_config !== undefined && h.quantization_config !== null) {
+    const m = (h.quantization_config as Json).quant_method;
+    throw new UserError(`${file}: quantization_config${typeof m === 'string' ? ` (${m})` : ''}: quantized checkpoints are not supported; convert the unquantized (F32/F16/BF16) weights`);
+  }
+  if (h.is_causal === false) throw new UserError(`${file}: is_causal = false (non-causal attention) is not supported`);
+  const prf = find(h, ['partial_rotary_factor']);
+  if (prf !== undefined && prf !== 1) throw new UserError(`${file}: partial_rotary_factor ${String(prf)} is not supported (rotary embedding on part of each head)`);
+  if (h.use_mrope === true) throw new UserError(`${file}: use_mrope = true (multimodal RoPE) is not supported`);
+  // sliding-window attention: Qwen2/Qwen3 use it on layers >= max_window_layers when use_sliding_window
+  // is set (transformers 5 spells it out in layer_types); LLaMA has no sliding window
+  const types = h.layer_types;
+  if (Array.isArray(types)) {
+    const sliding = types.map((t, i) => [t, i] as const).filter(([t]) => t !== 'full_attention');
+    if (sliding.length) {
+      throw new UserError(`${file}: layer_types has ${String(sliding[0]![0])} at layer ${sliding[0]![1]}: only full attention is supported (sliding-window attention is not)`);
+    }
+  } else if (h.use_sliding_window === true && arch !== 'llama') {
+    const mwl = typeof h.max_window_layers === 'number' ? h.max_window_layers : 28; // Qwen2Config's default
+    if (mwl < nLayer && h.sliding_window !== null && h.sliding_window !== undefined) {
+      throw new UserError(
+        `${file}: use_sliding_window = true with sliding_window ${String(h.sliding_window)} on layers ${mwl}..${nLayer - 1} (max_window_layers ${mwl}): sliding-window attention is not supported`,
+      );
+    }
+  }
+}
+
+/**
+ * LlamaModel.generate_extra_tensors for `rope_type: llama3`: per rotary frequency
+ * freq_i = 1 / theta^(2i/dim) (i < dim/2), with wavelength w_i = 2 pi / freq_i,
+ *   factor_i = 1                                  if w_i < L / high_freq_factor
+ *            = factor                             if w_i > L / low_freq_factor
+ *            = 1 / ((1 - s) / factor + s),  s = (L / w_i - low_freq_factor) / (high_freq_factor - low_freq_factor)   otherwise
+ * (L = original_max_position_embeddings). llama.cpp divides each rotation angle by factor_i, which
+ * is Hugging Face's `_compute_llama3_parameters` (inv_freq / factor for long wavelengths, a smooth
+ * blend in between; Meta's Llama 3.1 RoPE scaling).
+ *
+ * Computed in float32 the way the Python code's torch operations round: `x / tensor` is
+ * reciprocal-then-multiply (Tensor.__rtruediv__), Python scalars enter float32 ops as float32.
+ * torch's vectorised pow (SLEEF, 1-ulp) may differ from the correctly rounded power used here in
+ * the last bit of a frequency.
+ */
+export function llama3RopeFactors(theta: number, dim: number, rope: Extract<RopeScaling, { type: 'llama3' }>): Float32Array {
+  const f = Math.fround;
+  const { factor, lowFreqFactor: lff, highFreqFactor: hff, originalContext: L } = rope;
+  const lowWavelen = f(L / lff);
+  const highWavelen = f(L / hff);
+  const twoPi = f(2 * Math.PI);
+  const out = new Float32Array(dim / 2);
+  for (let j = 0; j < dim / 2; j++) {
+    const exponent = f((2 * j) / dim);
+    const freq = f(1 / f(Math.pow(f(theta), exponent)));
+    const wavelen = f(f(1 / freq) * twoPi);
+    if (wavelen < highWavelen) out[j] = 1;
+    else if (wavelen > lowWavelen) out[j] = factor;
+    else {
+      const smooth = f(f(f(f(1 / wavelen) * f(L)) - f(lff)) / f(hff - lff));
+      out[j] = f(1 / f(f(f(1 - smooth) / f(factor)) + smooth));
+    }
+  }
+  return out;
+}
+
+function ropeScaling(arch: ArchName, h: Json, file: string): RopeScaling {
+  const p = ropeParameters(h, file);
+  if ('mrope_section' in p) throw new UserError(`${file}: rope_scaling.mrope_section (multimodal RoPE) is not supported`);
+  const t = p.rope_type;
+  if (t === undefined || t === null || t === 'default') return { type: 'none' };
+  if (typeof t !== 'string') throw new UserError(`${file}: rope_scaling.rope_type must be a string, got ${JSON.stringify(t)}`);
+  const supported = SUPPORTED_ROPE_SCALINGS[arch];
+  if (t === 'linear' && supported.includes('linear')) {
+    if (p.factor === undefined || p.factor === null) throw new UserError(`${file}: rope_scaling type 'linear' needs a factor`);
+    return { type: 'linear', factor: positive(p.factor, 'rope_scaling.factor', file) };
+  }
+  if (t.toLowerCase() === 'llama3' && supported.includes('llama3')) {
+    const get = (k: string, d: number) => (p[k] === undefined || p[k] === null ? d : positive(p[k], `rope_scaling.${k}`, file));
+    const r = {
+      type: 'llama3' as const,
+      factor: get('factor', 8),
+      lowFreqFactor: get('low_freq_factor', 1),
+      highFreqFactor: get('high_freq_factor', 4),
+      originalContext: get('original_max_position_embeddings', 8192),
+    };
+    if (r.lowFreqFactor === r.highFreqFactor) throw new UserError(`${file}: rope_scaling llama3 with low_freq_factor = high_freq_factor (${r.lowFreqFactor}) divides by zero`);
+    return r;
+  }
+  throw new UserError(
+    `${file}: rope scaling '${t}' is not supported for ${arch} (supported: ${supported.length ? supported.join(', ') : 'none'}; ` +
+      `convert_hf_to_gguf.py writes ${t === 'yarn' ? 'YaRN keys that unlearnkit does not compute' : 'nothing llama.cpp would compute it from'})`,
+  );
 }
 
 export function archHparams(arch: ArchName, h: Json, file: string): ArchHparams {
@@ -114,52 +279,76 @@ export function archHparams(arch: ArchName, h: Json, file: string): ArchHparams 
       ['gpt2.attention.layer_norm_epsilon', eps, 'float32'],
     ];
     const tied = h.tie_word_embeddings === undefined ? true : h.tie_word_embeddings === true;
-    return { arch, nLayer, nEmbd, nHead, nHeadKv: nHead, nFf, nCtx, nVocab: h.vocab_size as number | undefined, tied, entries, fileTypeAt: entries.length, warnings };
+    return {
+      arch,
+      nLayer,
+      nEmbd,
+      nHead,
+      nHeadKv: nHead,
+      headDim: nEmbd / nHead,
+      nFf,
+      nCtx,
+      nVocab: h.vocab_size as number | undefined,
+      tied,
+      rope: { type: 'none' },
+      ropeTheta: 10000,
+      entries,
+      fileTypeAt: entries.length,
+      warnings,
+    };
   }
 
-  // llama
+  // llama, qwen2, qwen3: TextModel.set_gguf_parameters (+ LlamaModel's vocab_size and rope dims)
   const nEmbd = posInt(h, ['hidden_size', 'n_embd', 'dim'], file);
   const nHead = posInt(h, ['num_attention_heads', 'n_head', 'n_heads'], file);
   const kvRaw = find(h, ['num_key_value_heads', 'n_kv_heads']);
   const nHeadKv = kvRaw === undefined ? nHead : posInt(h, ['num_key_value_heads', 'n_kv_heads'], file);
   const nFf = posInt(h, ['intermediate_size', 'n_inner', 'hidden_dim'], file);
-  const act = (h.hidden_act as string | undefined) ?? 'silu';
-  if (act !== 'silu' && act !== 'swish') throw new UserError(`${file}: hidden_act '${act}' is not supported: LLaMA in llama.cpp uses SiLU (SwiGLU)`);
-  const rope = (h.rope_parameters ?? h.rope_scaling) as Json | null | undefined;
-  const ropeType = rope ? (rope.rope_type ?? rope.type) : undefined;
-  if (rope && ropeType !== undefined && ropeType !== 'default') {
-    throw new UserError(`${file}: rope scaling '${String(ropeType)}' is not supported by unlearnkit's LLaMA graph (plain RoPE only)`);
-  }
-  if (h.attention_bias === true || h.mlp_bias === true) {
-    throw new UserError(`${file}: attention_bias / mlp_bias are not supported by unlearnkit's LLaMA graph (it has no bias terms)`);
-  }
-  if (nEmbd % nHead !== 0) throw new UserError(`${file}: hidden_size ${nEmbd} is not a multiple of num_attention_heads ${nHead}`);
+  refuseUnconverted(arch, h, file, nLayer);
+  const rope = ropeScaling(arch, h, file);
   if (nHead % nHeadKv !== 0) throw new UserError(`${file}: num_attention_heads ${nHead} is not a multiple of num_key_value_heads ${nHeadKv}`);
-  const headDim = h.head_dim;
-  if (headDim !== undefined && headDim !== null && headDim !== nEmbd / nHead) {
-    throw new UserError(`${file}: head_dim ${String(headDim)} differs from hidden_size / num_attention_heads (${nEmbd / nHead}); unlearnkit's LLaMA graph needs them equal`);
-  }
-  if ((nEmbd / nHead) % 2 !== 0) throw new UserError(`${file}: the head size ${nEmbd / nHead} must be even for rotary embeddings`);
+  const headDimRaw = h.head_dim;
+  let headDim: number;
+  if (headDimRaw === undefined || headDimRaw === null) {
+    if (nEmbd % nHead !== 0) throw new UserError(`${file}: hidden_size ${nEmbd} is not a multiple of num_attention_heads ${nHead} (and there is no head_dim)`);
+    headDim = nEmbd / nHead;
+  } else headDim = posInt(h, ['head_dim'], file);
+  if (headDim % 2 !== 0) throw new UserError(`${file}: the head size ${headDim} must be even for rotary embeddings`);
+  const nCtxRaw = find(h, ['max_position_embeddings', 'n_ctx', 'n_positions', 'max_length', 'max_sequence_length', 'model_max_length']);
+  if (nCtxRaw === undefined) warnings.push('max_position_embeddings is not in config.json; writing context_length 2048');
   const nCtx = posInt(h, ['max_position_embeddings', 'n_ctx', 'n_positions', 'max_length', 'max_sequence_length', 'model_max_length'], file, 2048);
   const entries: MetaEntry[] = [
-    ['llama.block_count', nLayer, 'uint32'],
-    ['llama.context_length', nCtx, 'uint32'],
-    ['llama.embedding_length', nEmbd, 'uint32'],
-    ['llama.feed_forward_length', nFf, 'uint32'],
-    ['llama.attention.head_count', nHead, 'uint32'],
+    [`${arch}.block_count`, nLayer, 'uint32'],
+    [`${arch}.context_length`, nCtx, 'uint32'],
+    [`${arch}.embedding_length`, nEmbd, 'uint32'],
+    [`${arch}.feed_forward_length`, nFf, 'uint32'],
+    [`${arch}.attention.head_count`, nHead, 'uint32'],
   ];
-  if (kvRaw !== undefined) entries.push(['llama.attention.head_count_kv', nHeadKv, 'uint32']);
-  const theta = find(h, ['rope_theta', 'rotary_emb_base']) ?? (rope?.rope_theta as number | undefined);
-  entries.push(['llama.rope.freq_base', typeof theta === 'number' ? theta : 10000, 'float32']);
-  if (typeof theta !== 'number') warnings.push('rope_theta is not in config.json; using the Hugging Face default 10000');
-  entries.push(['llama.attention.layer_norm_rms_epsilon', num(h, ['rms_norm_eps', 'norm_eps'], file, 1e-6, warnings), 'float32']);
-  if (typeof headDim === 'number') entries.push(['llama.attention.key_length', headDim, 'uint32'], ['llama.attention.value_length', headDim, 'uint32']);
+  if (kvRaw !== undefined) entries.push([`${arch}.attention.head_count_kv`, nHeadKv, 'uint32']);
+  if (rope.type === 'linear') entries.push([`${arch}.rope.scaling.type`, 'linear', 'string'], [`${arch}.rope.scaling.factor`, rope.factor, 'float32']);
+  const rp = ropeParameters(h, file);
+  const theta = find(h, ['global_rope_theta', 'rope_global_theta', 'rope_theta_global', 'rope_theta', 'rotary_emb_base']) ?? rp.rope_theta;
+  if (theta !== undefined && (typeof theta !== 'number' || !Number.isFinite(theta) || theta <= 0)) {
+    throw new UserError(`${file}: rope_theta must be a positive number, got ${JSON.stringify(theta)}`);
+  }
+  if (typeof theta === 'number') entries.push([`${arch}.rope.freq_base`, theta, 'float32']);
+  else warnings.push('rope_theta is not in config.json; llama.cpp and Hugging Face both default to 10000 (no rope.freq_base written, as convert_hf_to_gguf.py does)');
+  entries.push([`${arch}.attention.layer_norm_rms_epsilon`, num(h, ['rms_norm_eps', 'norm_eps'], file, 1e-6, warnings), 'float32']);
+  if (typeof headDimRaw === 'number') entries.push([`${arch}.attention.key_length`, headDim, 'uint32'], [`${arch}.attention.value_length`, headDim, 'uint32']);
   const fileTypeAt = entries.length;
   const nVocab = typeof h.vocab_size === 'number' ? h.vocab_size : undefined;
-  if (nVocab !== undefined) entries.push(['llama.vocab_size', nVocab, 'uint32']);
-  entries.push(['llama.rope.dimension_count', typeof headDim === 'number' ? headDim : nEmbd / nHead, 'uint32']);
+  if (arch === 'llama') {
+    if (nVocab !== undefined) entries.push(['llama.vocab_size', nVocab, 'uint32']);
+    entries.push(['llama.rope.dimension_count', headDim, 'uint32']);
+  }
   const tied = h.tie_word_embeddings === true;
-  return { arch, nLayer, nEmbd, nHead, nHeadKv, nFf, nCtx, nVocab, tied, entries, fileTypeAt, warnings };
+  return { arch, nLayer, nEmbd, nHead, nHeadKv, headDim, nFf, nCtx, nVocab, tied, rope, ropeTheta: typeof theta === 'number' ? theta : 10000, entries, fileTypeAt, warnings };
+}
+
+/** Tensors the converter generates rather than reads (LlamaModel.generate_extra_tensors); written first. */
+export function extraTensors(hp: ArchHparams): Array<{ name: string; data: Float32Array; why: string }> {
+  if (hp.rope.type !== 'llama3') return [];
+  return [{ name: 'rope_freqs.weight', data: llama3RopeFactors(hp.ropeTheta, hp.headDim, hp.rope), why: 'llama3 RoPE frequency factors' }];
 }
 
 const GPT2_BLOCK: Record<string, string> = {
@@ -172,12 +361,15 @@ const GPT2_BLOCK: Record<string, string> = {
 };
 const GPT2_GLOBAL: Record<string, string> = { wte: 'token_embd', wpe: 'position_embd', ln_f: 'output_norm', lm_head: 'output' };
 
+/** tensor_mapping.py for the LLaMA-like families (q_norm/k_norm exist in Qwen3 only and are checked against the expected list). */
 const LLAMA_BLOCK: Record<string, string> = {
   input_layernorm: 'attn_norm',
   'self_attn.q_proj': 'attn_q',
   'self_attn.k_proj': 'attn_k',
   'self_attn.v_proj': 'attn_v',
   'self_attn.o_proj': 'attn_output',
+  'self_attn.q_norm': 'attn_q_norm',
+  'self_attn.k_norm': 'attn_k_norm',
   post_attention_layernorm: 'ffn_norm',
   'mlp.gate_proj': 'ffn_gate',
   'mlp.up_proj': 'ffn_up',
@@ -211,9 +403,64 @@ export function planTensor(hp: ArchHparams, hfName: string): TensorPlan {
   name = `${out}.${suffix}`;
   if (name === 'output.weight' && hp.tied) return { name: null, why: 'tied to the token embedding (tie_word_embeddings)' };
   if (hp.arch === 'gpt2' && suffix === 'weight' && /\.(c_attn|c_proj|c_fc)$/.test(base)) return { name, transform: 'transpose' };
-  if (hp.arch === 'llama' && hfName.endsWith('q_proj.weight')) return { name, transform: 'permute_q' };
-  if (hp.arch === 'llama' && hfName.endsWith('k_proj.weight')) return { name, transform: 'permute_k' };
+  // LlamaModel.modify_tensors permutes q_proj/k_proj weights and biases
+  if (hp.arch === 'llama' && /q_proj\.(weight|bias)$/.test(hfName)) return { name, transform: 'permute_q' };
+  if (hp.arch === 'llama' && /k_proj\.(weight|bias)$/.test(hfName)) return { name, transform: 'permute_k' };
   return { name };
+}
+
+/**
+ * Names and ggml shapes (ne order) of the tensors llama.cpp's loader reads for a converted model
+ * (src/models/<arch>.cpp load_arch_tensors), restricted to what the Hugging Face class has: the
+ * file must hold exactly these. `output.weight` only when the output is not tied.
+ */
+export function expectedTensors(hp: ArchHparams, nVocab: number, hasOutput: boolean): Array<{ name: string; ne: number[] }> {
+  const d = hp.nEmbd;
+  const out: Array<{ name: string; ne: number[] }> = [];
+  if (hp.rope.type === 'llama3') out.push({ name: 'rope_freqs.weight', ne: [hp.headDim / 2] });
+  out.push({ name: 'token_embd.weight', ne: [d, nVocab] });
+  if (hp.arch === 'gpt2') out.push({ name: 'position_embd.weight', ne: [d, hp.nCtx] });
+  const q = hp.nHead * hp.headDim;
+  const kv = hp.nHeadKv * hp.headDim;
+  for (let l = 0; l < hp.nLayer; l++) {
+    const b = `blk.${l}`;
+    if (hp.arch === 'gpt2') {
+      out.push(
+        { name: `${b}.attn_norm.weight`, ne: [d] },
+        { name: `${b}.attn_norm.bias`, ne: [d] },
+        { name: `${b}.attn_qkv.weight`, ne: [d, 3 * d] },
+        { name: `${b}.attn_qkv.bias`, ne: [3 * d] },
+        { name: `${b}.attn_output.weight`, ne: [d, d] },
+        { name: `${b}.attn_output.bias`, ne: [d] },
+        { name: `${b}.ffn_norm.weight`, ne: [d] },
+        { name: `${b}.ffn_norm.bias`, ne: [d] },
+        { name: `${b}.ffn_up.weight`, ne: [d, hp.nFf] },
+        { name: `${b}.ffn_up.bias`, ne: [hp.nFf] },
+        { name: `${b}.ffn_down.weight`, ne: [hp.nFf, d] },
+        { name: `${b}.ffn_down.bias`, ne: [d] },
+      );
+      continue;
+    }
+    out.push(
+      { name: `${b}.attn_norm.weight`, ne: [d] },
+      { name: `${b}.attn_q.weight`, ne: [d, q] },
+      { name: `${b}.attn_k.weight`, ne: [d, kv] },
+      { name: `${b}.attn_v.weight`, ne: [d, kv] },
+    );
+    if (hp.arch === 'qwen2') out.push({ name: `${b}.attn_q.bias`, ne: [q] }, { name: `${b}.attn_k.bias`, ne: [kv] }, { name: `${b}.attn_v.bias`, ne: [kv] });
+    if (hp.arch === 'qwen3') out.push({ name: `${b}.attn_q_norm.weight`, ne: [hp.headDim] }, { name: `${b}.attn_k_norm.weight`, ne: [hp.headDim] });
+    out.push(
+      { name: `${b}.attn_output.weight`, ne: [q, d] },
+      { name: `${b}.ffn_norm.weight`, ne: [d] },
+      { name: `${b}.ffn_gate.weight`, ne: [d, hp.nFf] },
+      { name: `${b}.ffn_up.weight`, ne: [d, hp.nFf] },
+      { name: `${b}.ffn_down.weight`, ne: [hp.nFf, d] },
+    );
+  }
+  out.push({ name: 'output_norm.weight', ne: [d] });
+  if (hp.arch === 'gpt2') out.push({ name: 'output_norm.bias', ne: [d] });
+  if (hasOutput) out.push({ name: 'output.weight', ne: [d, nVocab] });
+  return out;
 }
 
 /** Transpose a row-major [rows, cols] matrix. */

@@ -25,7 +25,7 @@ export interface HfFolder {
   config: Record<string, unknown>;
   /** `architectures[0]` of config.json. */
   architecture: string;
-  /** Tensor names in file order (shards in sorted order). */
+  /** Tensor names in the converter's order: shards in sorted order, names sorted within each (gguf-py's SafetensorsLocal sorts them). */
   tensorNames: string[];
   has(name: string): boolean;
   shapeOf(name: string): number[];
@@ -75,7 +75,7 @@ export function openHfFolder(dir: string): HfFolder {
   const order: string[] = [];
   for (const p of parts) {
     const sf = readSafetensors(path.join(dir, p));
-    for (const name of sf.tensors.keys()) {
+    for (const name of [...sf.tensors.keys()].sort()) {
       if (where.has(name)) throw new UserError(`${dir}: tensor '${name}' is in both ${path.basename(where.get(name)!.path)} and ${p}`);
       where.set(name, sf);
       order.push(name);

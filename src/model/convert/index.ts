@@ -1,22 +1,25 @@
 /**
  * Hugging Face folder -> GGUF, following llama.cpp's convert_hf_to_gguf.py for `LlamaForCausalLM`
- * and `GPT2LMHeadModel` (see archs.ts for the per-architecture rules, vocab.ts for the tokenizer).
+ * (with plain, linear or llama3 RoPE scaling), `Qwen2ForCausalLM`, `Qwen3ForCausalLM` and
+ * `GPT2LMHeadModel` (see archs.ts for the per-architecture rules, vocab.ts for the tokenizer).
  *
  * Output tensor types follow the converter's `prepare_tensors`: 1-D tensors, `*_norm.weight`,
  * biases and the GPT-2 position embedding are always F32; other weights take `outtype` (F32 by
  * default here; convert_hf_to_gguf.py's default is a 16-bit type). Q8_0 falls back to F16 for rows
- * that are not a multiple of 32, as the converter does. Metadata: general.architecture, general.type,
- * general.name, the architecture's hyper-parameters with general.file_type, general.quantization_version,
- * then the tokenizer.
+ * that are not a multiple of 32, as the converter does. Tensors the converter generates (the llama3
+ * `rope_freqs.weight`) come first, then the files' tensors in the converter's order (shards sorted,
+ * names sorted within each). Metadata: general.architecture,
+ * general.type, general.name, the architecture's hyper-parameters with general.file_type,
+ * general.quantization_version, then the tokenizer. The descriptive general.* keys the converter
+ * guesses from the folder name and model card (basename, size_label, finetune, ...) are not written.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../util/errors.ts';
 import { writeGguf, type GgufTensorSpec } from '../gguf.ts';
-import { expectedTensors, type ModelConfig } from '../config.ts';
 import { openHfFolder } from './hfFolder.ts';
-import { SUPPORTED_HF_ARCHITECTURES, archHparams, permuteRope, planTensor, transpose2d } from './archs.ts';
-import { setVocabGpt2, setVocabLlama } from './vocab.ts';
+import { SUPPORTED_HF_ARCHITECTURES, archHparams, expectedTensors, extraTensors, permuteRope, planTensor, transpose2d, type ArchName } from './archs.ts';
+import { setVocabGpt2, setVocabLlama, setVocabQwen } from './vocab.ts';
 import type { MetaEntry } from './specialVocab.ts';
 
 export type OutType = 'f32' | 'f16' | 'bf16' | 'q8_0';
@@ -47,7 +50,7 @@ export interface ConvertResult {
   input: string;
   output: string;
   hfArchitecture: string;
-  arch: 'llama' | 'gpt2';
+  arch: ArchName;
   outtype: OutType;
   tokenizer: { model: string; pre: string; tokens: number; source: string };
   tensors: ConvertedTensor[];
@@ -80,18 +83,26 @@ export async function convertHfToGguf(dir: string, out: string, opts: ConvertOpt
   const converted: ConvertedTensor[] = [];
   const dropped: ConvertResult['dropped'] = [];
   let parameters = 0;
+  type Source = { hfName: string; hfDtype: string; name: string; shape: number[]; data: () => Float32Array; plan: ReturnType<typeof planTensor>; generated: boolean };
+  const sources: Source[] = [];
+  for (const x of extraTensors(hp)) {
+    sources.push({ hfName: `(generated: ${x.why})`, hfDtype: 'F32', name: x.name, shape: [x.data.length], data: () => x.data, plan: { name: x.name }, generated: true });
+  }
   for (const hfName of folder.tensorNames) {
     const plan = planTensor(hp, hfName);
     if (!plan.name) {
       dropped.push({ hfName, why: plan.why ?? 'not used' });
       continue;
     }
-    const t = folder.read(hfName);
-    let data = t.data;
-    let shape = [...t.shape];
+    sources.push({ hfName, hfDtype: folder.dtypeOf(hfName), name: plan.name, shape: folder.shapeOf(hfName), data: () => folder.read(hfName).data, plan, generated: false });
+  }
+  for (const { hfName, hfDtype, name, plan, generated, ...src } of sources) {
+    let data = src.data();
+    let shape = [...src.shape];
     if (plan.transform) {
-      if (shape.length !== 2) throw new UserError(`${dir}: tensor '${hfName}' should be 2-D, has shape ${JSON.stringify(shape)}`);
-      const [rows, cols] = shape as [number, number];
+      if (plan.transform === 'transpose' && shape.length !== 2) throw new UserError(`${dir}: tensor '${hfName}' should be 2-D, has shape ${JSON.stringify(shape)}`);
+      if (shape.length !== 1 && shape.length !== 2) throw new UserError(`${dir}: tensor '${hfName}' should be 1-D or 2-D, has shape ${JSON.stringify(shape)}`);
+      const [rows, cols] = (shape.length === 1 ? [shape[0]!, 1] : shape) as [number, number];
       if (plan.transform === 'transpose') {
         data = transpose2d(data, rows, cols);
         shape = [cols, rows];
@@ -100,14 +111,14 @@ export async function convertHfToGguf(dir: string, out: string, opts: ConvertOpt
     const ne = shape.length === 0 ? [1] : [...shape].reverse();
     const nDims = shape.length;
     let type: 'F32' | 'F16' | 'BF16' | 'Q8_0' = GGML_NAME[outtype];
-    if (nDims <= 1 || plan.name.endsWith('_norm.weight') || plan.name === 'position_embd.weight' || !plan.name.endsWith('.weight')) type = 'F32';
+    if (nDims <= 1 || name.endsWith('_norm.weight') || name === 'position_embd.weight' || !name.endsWith('.weight')) type = 'F32';
     if (type === 'Q8_0' && ne[0]! % 32 !== 0) {
-      warnings.push(`${plan.name}: rows of ${ne[0]} are not a multiple of 32, falling back to F16`);
+      warnings.push(`${name}: rows of ${ne[0]} are not a multiple of 32, falling back to F16`);
       type = 'F16';
     }
-    tensors.push({ name: plan.name, type, ne, data });
-    converted.push({ name: plan.name, hfName, hfDtype: t.dtype, type, ne, ...(plan.transform ? { transform: plan.transform } : {}) });
-    parameters += data.length;
+    tensors.push({ name, type, ne, data });
+    converted.push({ name, hfName, hfDtype, type, ne, ...(plan.transform ? { transform: plan.transform } : {}) });
+    if (!generated) parameters += data.length;
   }
 
   // check against what the architecture needs, before writing anything
@@ -118,22 +129,9 @@ export async function convertHfToGguf(dir: string, out: string, opts: ConvertOpt
   if (!hp.tied && !converted.some((t) => t.name === 'output.weight')) {
     warnings.push('tie_word_embeddings is false but there is no lm_head.weight; the output projection will use the token embedding');
   }
-  const cfg: ModelConfig = {
-    arch,
-    nEmbd: hp.nEmbd,
-    nLayer: hp.nLayer,
-    nHead: hp.nHead,
-    nHeadKv: hp.nHeadKv,
-    nFf: hp.nFf,
-    nVocab,
-    nCtx: hp.nCtx,
-    normEps: 0,
-    ropeDims: hp.nEmbd / hp.nHead,
-    ropeFreqBase: 10000,
-    tiedOutput: !converted.some((t) => t.name === 'output.weight'),
-  };
+  const tiedOutput = !converted.some((t) => t.name === 'output.weight');
   const byName = new Map(converted.map((t) => [t.name, t]));
-  for (const e of expectedTensors(cfg)) {
+  for (const e of expectedTensors(hp, nVocab, !tiedOutput)) {
     const t = byName.get(e.name);
     if (!t) throw new UserError(`${dir}: the model files have no tensor for ${e.name} (a ${folder.architecture} with ${hp.nLayer} layers needs it)`);
     const same = t.ne.length === e.ne.length && t.ne.every((d, i) => d === e.ne[i]);
@@ -145,7 +143,7 @@ export async function convertHfToGguf(dir: string, out: string, opts: ConvertOpt
   if (byName.size) throw new UserError(`${dir}: unexpected tensors for this configuration: ${[...byName.values()].map((t) => t.hfName).join(', ')}`);
 
   // tokenizer
-  const vocab = arch === 'gpt2' ? await setVocabGpt2(dir, hparams) : await setVocabLlama(dir, hparams);
+  const vocab = arch === 'gpt2' ? await setVocabGpt2(dir, hparams) : arch === 'llama' ? await setVocabLlama(dir, hparams) : await setVocabQwen(dir, hparams);
   warnings.push(...vocab.warnings);
   if (vocab.nTokens !== nVocab) throw new UserError(`${dir}: the tokenizer has ${vocab.nTokens} tokens but the token embedding has ${nVocab} rows`);
 
@@ -171,7 +169,7 @@ export async function convertHfToGguf(dir: string, out: string, opts: ConvertOpt
     tensors: converted,
     dropped,
     parameters,
-    tiedOutput: cfg.tiedOutput,
+    tiedOutput,
     warnings,
   };
 }

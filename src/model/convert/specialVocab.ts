@@ -11,8 +11,9 @@
  *   then config.json `<type>_token_id`; the first value found for a type wins;
  * - the chat template (tokenizer_config.json, chat_template.jinja or chat_template.json).
  *
- * Only the single-sequence part of TemplateProcessing is interpreted (the pair template only decides
- * add_sep_token, which matters for BERT-style models, not for LLaMA or GPT-2).
+ * The pair template decides add_sep_token as SpecialVocab does: with a template "A [x] B" (after
+ * removing the single template's leading/trailing special tokens) add_sep is whether x is the SEP or
+ * EOS token; LLaMA 3's "<|begin_of_text|> A <|begin_of_text|> B" gives add_sep_token = false.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -124,9 +125,12 @@ export function loadSpecialVocab(dir: string, opts: { loadMerges?: boolean; nVoc
           continue;
         }
         if (proc.type !== 'TemplateProcessing') continue;
-        const single = (Array.isArray(proc.single) ? proc.single : []) as Array<{ SpecialToken?: { id?: string } }>;
+        type Piece = { SpecialToken?: { id?: string }; Sequence?: { id?: string } };
+        const single = (Array.isArray(proc.single) ? proc.single : []) as Piece[];
+        let first: string | undefined;
+        let last: string | undefined;
         if (single.length > 1) {
-          const first = single[0]?.SpecialToken?.id;
+          first = single[0]?.SpecialToken?.id;
           if (first) {
             if (!tc) specialBos = first;
             else if (first !== specialBos && first !== specialCls) {
@@ -136,7 +140,7 @@ export function loadSpecialVocab(dir: string, opts: { loadMerges?: boolean; nVoc
             out.add.set('bos', first === specialBos || first === specialCls);
             if (first !== specialBos && first !== specialCls) out.warnings.push(`unknown leading special token '${first}' in TemplateProcessing<single>`);
           }
-          const last = single[single.length - 1]?.SpecialToken?.id;
+          last = single[single.length - 1]?.SpecialToken?.id;
           if (last) {
             if (!tc) specialEos = last;
             else if (last !== specialEos) {
@@ -150,6 +154,32 @@ export function loadSpecialVocab(dir: string, opts: { loadMerges?: boolean; nVoc
               tc.eos_token = specialEos = last;
             }
             out.add.set('eos', last === specialEos);
+          }
+        }
+        // the pair template "A [sep] [eos] B" (minus the single template's leading/trailing tokens) decides add_sep
+        const pair = (Array.isArray(proc.pair) ? proc.pair : []) as Piece[];
+        if (pair.length) {
+          const start = first && pair[0]?.SpecialToken?.id === first ? 1 : 0;
+          const stop = last && pair[pair.length - 1]?.SpecialToken?.id === last ? pair.length - 1 : pair.length;
+          if ((first && start === 0) || (last && stop === pair.length)) out.warnings.push('TemplateProcessing<single> leading/trailing special tokens do not match TemplateProcessing<pair>');
+          const seq = pair.slice(start, stop);
+          if (seq.length) {
+            const a = seq[0]?.Sequence?.id;
+            const b = seq[seq.length - 1]?.Sequence?.id;
+            if (a !== 'A' || b !== 'B') out.warnings.push(`unknown sequence ${String(a)}...${String(b)} in TemplateProcessing<pair>`);
+            const mid = seq.slice(1, -1);
+            if (a === 'A' && b === 'B' && mid.length) {
+              let addSep = false;
+              const e0 = mid[0]?.SpecialToken?.id;
+              if (e0 && (e0 === specialSep || e0 === specialEos) && !last) addSep = true;
+              if (e0 && e0 !== specialSep && e0 !== specialEos) out.warnings.push(`unknown separator token '${e0}' in TemplateProcessing<pair>`);
+              if (mid.length === 2) {
+                const e1 = mid[1]?.SpecialToken?.id;
+                if (e1 && (e1 === specialSep || e1 === specialEos)) addSep = true;
+              }
+              out.add.set('sep', addSep);
+              if (addSep && !specialSep && tc) tc.sep_token = specialEos;
+            }
           }
         }
       }

@@ -2,7 +2,7 @@
  * Tokenizer conversion: a Hugging Face tokenizer folder -> GGUF `tokenizer.ggml.*` metadata, the way
  * llama.cpp's convert_hf_to_gguf.py does it (conversion/base.py and gguf-py/gguf/vocab.py):
  *
- * - `gpt2` (byte-level BPE; GPT2LMHeadModel, and LLaMA-3-style tokenizers): `_set_vocab_gpt2`. Tokens
+ * - `gpt2` (byte-level BPE; GPT2LMHeadModel, Qwen2/Qwen3, and LLaMA-3 / SmolLM tokenizers): `_set_vocab_gpt2`. Tokens
  *   by id from the vocabulary plus added tokens (ids the tokenizer lacks become `[PAD<i>]`, UNUSED);
  *   added tokens are CONTROL when special or when they look special (`<|...|>`, ...), else
  *   USER_DEFINED; the rest NORMAL. Merges from tokenizer.json. `tokenizer.ggml.pre` is found by
@@ -96,9 +96,10 @@ export function doesTokenLookSpecial(t: string): boolean {
 
 /** Hugging Face tokenizer for fingerprinting, built offline from the folder's JSON files. */
 async function hfTokenizer(json: Json, tc: Json | null, file: string): Promise<{ encode(text: string): number[] }> {
-  const { PreTrainedTokenizer } = await import('@huggingface/transformers');
+  const { Tokenizer } = await import('@huggingface/tokenizers');
   try {
-    return new PreTrainedTokenizer(json, tc ?? {}) as unknown as { encode(text: string): number[] };
+    const tok = new Tokenizer(json, tc ?? {});
+    return { encode: (text: string) => tok.encode(text).ids };
   } catch (e) {
     throw new UserError(`${file}: cannot build a tokenizer from it (${(e as Error).message})`);
   }
@@ -324,8 +325,11 @@ export function setVocabLlamaHf(dir: string, hparams: Json): VocabResult {
 }
 
 /**
- * `LlamaModel.set_vocab`: tokenizer_config.json's add_prefix_space, then tokenizer.model if present,
- * else a SentencePiece-style tokenizer.json, else (LLaMA 3) a byte-level BPE tokenizer.json.
+ * `LlamaModel.set_vocab`: tokenizer_config.json's add_prefix_space (written before the vocabulary),
+ * then tokenizer.model if present, else a SentencePiece-style tokenizer.json, else (LLaMA 3, SmolLM)
+ * a byte-level BPE tokenizer.json. Then the converter's rule for vocab_size 49152 (granite small
+ * models, and so SmolLM/SmolLM2): add_bos_token = false, overwriting the key in place when present
+ * (GGUFWriter keeps the first position of a re-added key).
  */
 export async function setVocabLlama(dir: string, hparams: Json): Promise<VocabResult> {
   const pre: MetaEntry[] = [];
@@ -337,6 +341,16 @@ export async function setVocabLlama(dir: string, hparams: Json): Promise<VocabRe
     const { json } = loadTokenizerJson(dir);
     r = isLlamaHfTokenizer(json) === 'llama-hf' ? setVocabLlamaHf(dir, hparams) : await setVocabGpt2(dir, hparams);
   }
-  r.entries.push(...pre);
+  r.entries.unshift(...pre);
+  if ((typeof hparams.vocab_size === 'number' ? hparams.vocab_size : 32000) === 49152) {
+    const at = r.entries.findIndex(([k]) => k === 'tokenizer.ggml.add_bos_token');
+    if (at >= 0) r.entries[at] = ['tokenizer.ggml.add_bos_token', false, 'bool'];
+    else r.entries.push(['tokenizer.ggml.add_bos_token', false, 'bool']);
+  }
   return r;
+}
+
+/** `Qwen2Model.set_vocab` (Qwen2, Qwen3): tokenizer.model if present, else the byte-level BPE tokenizer.json. */
+export async function setVocabQwen(dir: string, hparams: Json): Promise<VocabResult> {
+  return fs.existsSync(path.join(dir, 'tokenizer.model')) ? setVocabSentencepiece(dir, hparams) : setVocabGpt2(dir, hparams);
 }

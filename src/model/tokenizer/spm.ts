@@ -9,18 +9,14 @@
  *     token go into a max-queue keyed by that token's score (ties: leftmost first);
  *  3. the best pair is merged and new pairs with its neighbours are queued, until none is left;
  *  4. every final symbol is emitted as its token, or (byte fallback) as one <0xXX> token per byte.
+ *
+ * tokenizer.ggml.pre is not read for these vocabularies (llama.cpp ignores it too).
  */
-import { type GgufVocab, partitionSpecial, utf8Decoder, utf8Encoder } from './vocab.ts';
-import { PriorityQueue } from './heap.ts';
-import { type DecodeOptions, type EncodeOptions, type Tokenizer, TokenType } from './types.ts';
+import { type GgufVocab, TokenAttr, partitionSpecial, utf8Decoder, utf8Encoder } from './vocab.ts';
+import { wellFormed } from './unicode.ts';
+import { BigramHeap } from './heap.ts';
+import { type DecodeOptions, type EncodeOptions, type Tokenizer } from './types.ts';
 import { UserError } from '../../util/errors.ts';
-
-interface Bigram {
-  left: number;
-  right: number;
-  score: number;
-  size: number;
-}
 
 export class SpmTokenizer implements Tokenizer {
   readonly kind = 'llama' as const;
@@ -28,16 +24,24 @@ export class SpmTokenizer implements Tokenizer {
   readonly bos: number;
   readonly eos: number;
   readonly addBosDefault: boolean;
+  readonly addEosDefault: boolean;
   private readonly byteTokens = new Int32Array(256).fill(-1);
+  private readonly queue = new BigramHeap();
+  /** The longest token text in UTF-16 units: longer pairs cannot be tokens. */
+  private readonly maxTokenLength: number;
 
   constructor(private readonly vocab: GgufVocab) {
     this.vocabSize = vocab.tokens.length;
     this.bos = vocab.bos;
     this.eos = vocab.eos;
-    this.addBosDefault = vocab.addBos;
+    // as llama.cpp's callers see it (node-llama-cpp's shouldPrependBosToken): only with a BOS token
+    this.addBosDefault = vocab.addBos && vocab.bos >= 0;
+    this.addEosDefault = vocab.addEos && vocab.eos >= 0;
+    this.maxTokenLength = vocab.tokens.reduce((m, t) => Math.max(m, t.length), 0);
     const hex = '0123456789ABCDEF';
     for (let b = 0; b < 256; b++) {
-      const id = vocab.tokenToId.get(`<0x${hex[b >> 4]}${hex[b & 15]}>`) ?? vocab.tokenToId.get(String.fromCharCode(b));
+      // llama.cpp `byte_to_token`: <0xXX>, else the byte itself as a one-byte string (ASCII only here)
+      const id = vocab.tokenToId.get(`<0x${hex[b >> 4]}${hex[b & 15]}>`) ?? (b < 0x80 ? vocab.tokenToId.get(String.fromCharCode(b)) : undefined);
       if (id !== undefined) this.byteTokens[b] = id;
     }
   }
@@ -52,7 +56,7 @@ export class SpmTokenizer implements Tokenizer {
     const out: number[] = [];
     if (opts.addBos && this.bos >= 0) out.push(this.bos);
     let prevSpecial = true; // prefix with a space if the first fragment is text
-    for (const frag of partitionSpecial(this.vocab, text, opts.parseSpecial ?? false)) {
+    for (const frag of partitionSpecial(this.vocab, wellFormed(text), opts.parseSpecial ?? false)) {
       if ('token' in frag) {
         out.push(frag.token);
         prevSpecial = true;
@@ -69,37 +73,43 @@ export class SpmTokenizer implements Tokenizer {
 
   private tokenizeEscaped(text: string, out: number[]): void {
     // symbols: one per code point, as [start, length] in UTF-16 units, linked by prev/next
-    const start: number[] = [];
-    const len: number[] = [];
+    const cap = text.length;
+    const start = new Int32Array(cap);
+    const len = new Int32Array(cap);
+    let n = 0;
     for (let i = 0; i < text.length; ) {
-      const cp = text.codePointAt(i)!;
-      const l = cp > 0xffff ? 2 : 1;
-      start.push(i);
-      len.push(l);
+      const c = text.charCodeAt(i);
+      const l = c >= 0xd800 && c < 0xdc00 && i + 1 < text.length ? 2 : 1;
+      start[n] = i;
+      len[n++] = l;
       i += l;
     }
-    const n = start.length;
     if (n === 0) return;
-    const prev = Array.from({ length: n }, (_, i) => i - 1);
-    const next = Array.from({ length: n }, (_, i) => (i + 1 < n ? i + 1 : -1));
-    const q = new PriorityQueue<Bigram>((l, r) => l.score < r.score || (l.score === r.score && l.left > r.left));
-    const revMerge = new Map<string, [number, number]>();
+    const prev = new Int32Array(n);
+    const next = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      prev[i] = i - 1;
+      next[i] = i + 1 < n ? i + 1 : -1;
+    }
+    // highest score first, leftmost on ties (llm_bigram_spm::comparator)
+    const q = this.queue;
+    q.clear();
     const { tokenToId, scores } = this.vocab;
 
     const tryAdd = (left: number, right: number): void => {
       if (left === -1 || right === -1) return;
-      const s = text.slice(start[left]!, start[left]! + len[left]! + len[right]!);
-      const id = tokenToId.get(s);
+      const size = len[left]! + len[right]!;
+      if (size > this.maxTokenLength) return;
+      const id = tokenToId.get(text.slice(start[left]!, start[left]! + size));
       if (id === undefined) return;
-      q.push({ left, right, score: scores[id]!, size: s.length });
-      revMerge.set(s, [left, right]);
+      q.push(scores[id]!, left, right, size);
     };
 
     for (let i = 1; i < n; i++) tryAdd(i - 1, i);
-    for (let b = q.pop(); b !== undefined; b = q.pop()) {
-      const l = b.left;
-      const r = b.right;
-      if (len[l] === 0 || len[r] === 0 || len[l]! + len[r]! !== b.size) continue;
+    for (let b = q.pop(); b !== -1; b = q.pop()) {
+      const l = q.left[b]!;
+      const r = q.right[b]!;
+      if (len[l] === 0 || len[r] === 0 || len[l]! + len[r]! !== q.size[b]) continue;
       len[l] = len[l]! + len[r]!;
       len[r] = 0;
       next[l] = next[r]!;
@@ -108,43 +118,36 @@ export class SpmTokenizer implements Tokenizer {
       tryAdd(l, next[l]!);
     }
 
-    const resegment = (i: number): void => {
+    // Every merged symbol is a vocabulary entry (a pair is only queued when its text is one), so
+    // llama.cpp's `resegment` never finds a merge to undo: a symbol is its token, or a single code
+    // point without one, which falls back to its UTF-8 bytes' <0xXX> tokens.
+    for (let i = 0; i !== -1; i = next[i]!) {
       const s = text.slice(start[i]!, start[i]! + len[i]!);
       const id = tokenToId.get(s);
-      if (id !== undefined) {
-        out.push(id);
-        return;
-      }
-      const p = revMerge.get(s);
-      if (p === undefined) {
-        for (const byte of utf8Encoder.encode(s)) out.push(this.byteToken(byte));
-        return;
-      }
-      resegment(p[0]);
-      resegment(p[1]);
-    };
-    for (let i = 0; i !== -1; i = next[i]!) resegment(i);
+      if (id !== undefined) out.push(id);
+      else for (const byte of utf8Encoder.encode(s)) out.push(this.byteToken(byte));
+    }
   }
 
   private byteToken(b: number): number {
     const id = this.byteTokens[b]!;
     if (id >= 0) return id;
-    if (this.vocab.unk >= 0) return this.vocab.unk;
-    throw new UserError(`the vocabulary has no byte token <0x${b.toString(16).toUpperCase().padStart(2, '0')}> and no unknown token`);
+    // llama.cpp's byte_to_token throws (std::out_of_range) here and the tokenize call fails
+    throw new UserError(`the vocabulary has no byte token <0x${b.toString(16).toUpperCase().padStart(2, '0')}> for a character it cannot spell otherwise (llama.cpp fails on this text too)`);
   }
 
   /** Bytes of one token's text (llama.cpp `token_to_piece`): ▁ -> space, <0xXX> -> that byte. */
   private pieceBytes(id: number, special: boolean): Uint8Array {
-    const type = this.vocab.types[id];
-    if (type === undefined) throw new UserError(`token id ${id} is out of range (vocabulary has ${this.vocabSize} tokens)`);
+    const attr = this.vocab.attrs[id];
+    if (attr === undefined) throw new UserError(`token id ${id} is out of range (vocabulary has ${this.vocabSize} tokens)`);
     const text = this.vocab.tokens[id]!;
-    if (type === TokenType.CONTROL || type === TokenType.UNKNOWN) return special ? utf8Encoder.encode(text) : new Uint8Array(0);
-    if (type === TokenType.USER_DEFINED) return utf8Encoder.encode(text);
-    if (type === TokenType.BYTE) {
+    if (attr & (TokenAttr.CONTROL | TokenAttr.UNKNOWN)) return special ? utf8Encoder.encode(text) : new Uint8Array(0);
+    if (attr & TokenAttr.USER_DEFINED) return utf8Encoder.encode(text);
+    if (attr & TokenAttr.NORMAL) return utf8Encoder.encode(text.replaceAll('\u2581', ' '));
+    if (attr & TokenAttr.BYTE) {
       const m = /^<0x([0-9A-Fa-f]{2})>$/.exec(text);
       return m ? Uint8Array.of(parseInt(m[1]!, 16)) : utf8Encoder.encode(text);
     }
-    if (type === TokenType.NORMAL) return utf8Encoder.encode(text.replaceAll('\u2581', ' '));
     return new Uint8Array(0); // unused / undefined tokens render as nothing, as in llama.cpp
   }
 

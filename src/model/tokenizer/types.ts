@@ -28,6 +28,11 @@ export interface Tokenizer {
   readonly eos: number;
   /** Whether the model expects a BOS at the start of a sequence (tokenizer.ggml.add_bos_token). */
   readonly addBosDefault: boolean;
+  /**
+   * Whether the model expects an EOS at the end (tokenizer.ggml.add_eos_token; llama.cpp appends
+   * it when tokenizing with add_special). Absent means false.
+   */
+  readonly addEosDefault?: boolean;
   encode(text: string, opts?: EncodeOptions): number[];
   /** Text of a token sequence. Inverse of `encode` for text without control tokens. */
   decode(ids: readonly number[], opts?: DecodeOptions): string;

@@ -1,7 +1,8 @@
 /**
- * The body of a TUI job process (started by runner.ts through child.mjs): read the job from
- * UNLEARNKIT_TUI_JOB, run its handler with a cancel signal and a progress callback, and report
- * progress, the result, a cancellation or an error as JSON lines on file descriptor 3.
+ * The body of a TUI job process (started by runner.ts the way the TUI itself runs, util/self.ts):
+ * read the job from UNLEARNKIT_TUI_JOB, run its handler with a cancel signal and a progress
+ * callback, and report progress, the result, a cancellation or an error as JSON lines on file
+ * descriptor 3.
  */
 import fs from 'node:fs';
 import { fileCancelSignal } from './cancel.ts';

@@ -2,9 +2,9 @@
  * Runs the TUI's long jobs in child processes, so that the UI thread never blocks (training steps
  * are synchronous native calls) and a native crash in a job cannot take the terminal down with it.
  *
- * Protocol: the child (child.mjs -> child.ts) gets `{kind, params, cancelFile}` in the environment
- * variable UNLEARNKIT_TUI_JOB and writes one JSON WireMessage per line to file descriptor 3. The
- * child's stdout and stderr are captured (never shown over the UI); their tail explains a crash.
+ * Protocol: the child (child.ts, started the way this process runs: util/self.ts) gets
+ * `{kind, params, cancelFile}` in the environment variable UNLEARNKIT_TUI_JOB and writes one JSON
+ * WireMessage per line to file descriptor 3. The child's stdout and stderr are captured (never shown over the UI); their tail explains a crash.
  *
  * Cancelling creates `cancelFile`: the job's AbortSignal reads it whenever the library checks
  * `signal.aborted` (finetune checks between steps), so the job stops at a safe point, cleans up what
@@ -15,13 +15,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import type { JobHandle, JobKind, JobOutcome, JobRunner, JobTypes, WireMessage } from './protocol.ts';
 import { toUiError } from '../lib/errors.ts';
 import { UserError } from '../../util/errors.ts';
-
-const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'child.mjs');
+import { ownModuleArgs } from '../../util/self.ts';
 
 let counter = 0;
 
@@ -45,7 +43,7 @@ export class ChildJobRunner implements JobRunner {
 
   start<K extends JobKind>(kind: K, params: JobTypes[K]['params'], onProgress: (p: JobTypes[K]['progress']) => void): ChildJobHandle<JobTypes[K]['result']> {
     const cancelFile = path.join(os.tmpdir(), `unlearnkit-job-${process.pid}-${++counter}-${Date.now()}.cancel`);
-    const child = spawn(process.execPath, [CHILD], {
+    const child = spawn(process.execPath, ownModuleArgs('tui/jobs/child'), {
       cwd: this.o.cwd ?? process.cwd(),
       env: { ...process.env, ...this.o.env, UNLEARNKIT_TUI_JOB: JSON.stringify({ kind, params, cancelFile }), FORCE_COLOR: '0' },
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
@@ -77,7 +75,7 @@ export class ChildJobRunner implements JobRunner {
         else if (m.t === 'error') outcome = { status: 'error', error: toUiError(reviveError(m.error)) };
       });
       child.on('error', (e) => {
-        outcome ??= { status: 'error', error: toUiError(e, 'could not start the job process; check that node can run bin/unlearnkit.js') };
+        outcome ??= { status: 'error', error: toUiError(e, `could not start the job process (${process.execPath} ${ownModuleArgs('tui/jobs/child').join(' ')})`) };
       });
       child.on('close', (code, signal) => {
         fs.rmSync(cancelFile, { force: true });

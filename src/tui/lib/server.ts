@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PROJECT_ROOT } from '../../util/paths.ts';
+import { cliArgs } from '../../util/self.ts';
 import { UserError } from '../../util/errors.ts';
 
 export interface Health {
@@ -51,8 +51,6 @@ export interface ServerControl {
   unloadAdapter(name: string): Promise<void>;
 }
 
-const BIN = path.join(PROJECT_ROOT, 'bin', 'unlearnkit.js');
-
 /** The `unlearnkit serve` command line the TUI runs (shown on screen, so users can run it themselves). */
 export function serveArgs(o: StartOptions): string[] {
   const a = ['serve', '--model', o.model, '--port', String(o.port), '--adapters-dir', o.adaptersDir, '--json', '--log-level', 'warn'];
@@ -78,7 +76,7 @@ export class HttpServerControl implements ServerControl {
     if (this.base) throw new UserError(`a server is already ${this.child ? 'running' : 'attached'} at ${this.base}; stop it first (s)`);
     if (!fs.existsSync(o.model)) throw new UserError(`model file ${o.model} does not exist`);
     this.key = o.apiKey;
-    const child = spawn(process.execPath, [BIN, ...serveArgs(o)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
+    const child = spawn(process.execPath, cliArgs(...serveArgs(o)), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
     this.child = child;
     this.stderrTail = '';
     child.stderr!.on('data', (b: Buffer) => {
