@@ -75,6 +75,21 @@ const char *uk_kernel_info(void) {
 #endif
 }
 
+/*
+ * x in every lane, as one broadcast load from memory. Not (vf){0} + x: 0 + x is not x for x = -0,
+ * so the compiler has to add, then broadcast from a register, a shuffle on the port that one of the
+ * two FMA units sits on: the micro-kernel ran at ~40% of its peak that way.
+ */
+#if defined(__AVX512F__)
+#include <immintrin.h>
+static inline __attribute__((always_inline)) vf splat(float x) { return (vf)_mm512_set1_ps(x); }
+#elif defined(__AVX2__)
+#include <immintrin.h>
+static inline __attribute__((always_inline)) vf splat(float x) { return (vf)_mm256_set1_ps(x); }
+#else
+static inline __attribute__((always_inline)) vf splat(float x) { return (vf){x, x, x, x}; }
+#endif
+
 /* C[0..MR)[0..NR) (+)= Bp (kc x MR) * Ap (kc x NR). mr/nr < MR/NR: partial tile (edges). */
 static void micro_kernel(int kc, const float *restrict bp, const float *restrict ap, float *restrict c,
                          int64_t ldc, int mr, int nr, int accumulate) {
@@ -89,7 +104,7 @@ static void micro_kernel(int kc, const float *restrict bp, const float *restrict
     const float *bk = bp + (size_t)k * MR;
 #pragma GCC unroll 12
     for (int i = 0; i < MR; i++) {
-      const vf bi = (vf){0} + bk[i];
+      const vf bi = splat(bk[i]);
       acc[i][0] += bi * a0;
       acc[i][1] += bi * a1;
     }
@@ -167,13 +182,21 @@ static inline __attribute__((always_inline)) void pack_panels(const float *src, 
 /*
  * C[n0..n1)[m0..m1) = Bt * At for one 2-D product.
  * a: At[k][m] = a[k*ask + m*asm]; b: Bt[n][k] = b[k*bsk + n*bsn]; c row n at c + n*ldc.
+ * Blocking: per KC slice of k, a block of NCB rows of Bt and a block of MCB columns of At are
+ * packed (NCB * KC and MCB * KC floats, 512 KiB each: both kept in L2); then for each MR-row panel
+ * of the Bt block (12 KiB: kept in L1) the micro-kernel runs along every NR-wide panel of the At
+ * block, so that consecutive tiles of C continue along its rows (the same few pages and cache lines)
+ * instead of jumping a row stride each, and a large At (the 49152-row output projection of SmolLM2)
+ * is no longer streamed from memory once per Bt block: that product ran ~25% faster than with all
+ * of At packed per k slice and the tiles going down C's columns.
  */
+#define NCB ((512 / MR) * MR)
+#define MCB 512 /* a multiple of NR */
 static void gemm_block(int64_t K, const float *a, int64_t ask, int64_t asm_, const float *b, int64_t bsk,
                        int64_t bsn, float *c, int64_t ldc, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   if (m1 <= m0 || n1 <= n0) return;
-  const int64_t mpan = (m1 - m0 + NR - 1) / NR;
-  float *pa = grow(&pack_a, &pack_a_cap, (size_t)mpan * NR * KC);
-  float *pb = grow(&pack_b, &pack_b_cap, (size_t)MC * KC);
+  float *pa = grow(&pack_a, &pack_a_cap, (size_t)MCB * KC);
+  float *pb = grow(&pack_b, &pack_b_cap, (size_t)NCB * KC);
   if (!pa || !pb) abort();
   if (K == 0) {
     for (int64_t n = n0; n < n1; n++) memset(c + n * ldc + m0, 0, (size_t)(m1 - m0) * 4);
@@ -181,21 +204,45 @@ static void gemm_block(int64_t K, const float *a, int64_t ask, int64_t asm_, con
   }
   for (int64_t k0 = 0; k0 < K; k0 += KC) {
     const int kc = (int)(K - k0 < KC ? K - k0 : KC);
-    pack_panels(a, ask, asm_, k0, kc, m0, m1, NR, pa);
-    for (int64_t nb = n0; nb < n1; nb += MC) {
-      const int64_t ne = nb + MC < n1 ? nb + MC : n1;
+    for (int64_t nb = n0; nb < n1; nb += NCB) {
+      const int64_t ne = nb + NCB < n1 ? nb + NCB : n1;
       pack_panels(b, bsk, bsn, k0, kc, nb, ne, MR, pb);
-      for (int64_t mp = 0; mp < mpan; mp++) {
-        const int64_t m = m0 + mp * NR;
-        const int nr = (int)(m1 - m < NR ? m1 - m : NR);
-        const float *ap = pa + (size_t)mp * NR * kc;
+      for (int64_t mb = m0; mb < m1; mb += MCB) {
+        const int64_t me = mb + MCB < m1 ? mb + MCB : m1;
+        pack_panels(a, ask, asm_, k0, kc, mb, me, NR, pa);
         for (int64_t n = nb; n < ne; n += MR) {
           const int mr = (int)(ne - n < MR ? ne - n : MR);
-          micro_kernel(kc, pb + (size_t)((n - nb) / MR) * MR * kc, ap, c + n * ldc + m, ldc, mr, nr, k0 > 0);
+          const float *bp = pb + (size_t)((n - nb) / MR) * MR * kc;
+          for (int64_t m = mb; m < me; m += NR) {
+            const int nr = (int)(me - m < NR ? me - m : NR);
+            micro_kernel(kc, bp, pa + (size_t)((m - mb) / NR) * NR * kc, c + n * ldc + m, ldc, mr, nr, k0 > 0);
+          }
         }
       }
     }
   }
+}
+
+/* Per-thread scratch for gemm_narrow's transposed result. */
+static __thread float *narrow_c;
+static __thread size_t narrow_c_cap;
+
+/*
+ * C[n0..n1)[0..M) for a C only a few columns wide (M <= NR / 2, e.g. a LoRA factor's rank r:
+ * u = A x, dA): run as the transposed product C^T = At^T Bt^T, n along the vector lanes and m
+ * along the broadcast rows, into scratch, then copy transposed into C. In C's own layout most of
+ * every NR-wide tile would be padding (rank 16 used half of each 32-wide tile and ran at ~20
+ * GFLOP/s).
+ */
+static void gemm_narrow(int64_t K, const float *a, int64_t ask, int64_t asm_, const float *b, int64_t bsk,
+                        int64_t bsn, float *c, int64_t ldc, int64_t M, int64_t n0, int64_t n1) {
+  const int64_t w = n1 - n0;
+  float *t = grow(&narrow_c, &narrow_c_cap, (size_t)M * w);
+  if (!t) abort();
+  /* t[m][j] = sum_k b[k, n0 + j] a[k, m]: "At" is b (columns n), "Bt" is a (rows m) */
+  gemm_block(K, b + n0 * bsn, bsk, bsn, a, ask, asm_, t, w, 0, w, 0, M);
+  for (int64_t n = n0; n < n1; n++)
+    for (int64_t m = 0; m < M; m++) c[n * ldc + m] = t[m * w + (n - n0)];
 }
 
 /*
@@ -237,9 +284,161 @@ void uk_matmul_op(struct uk_tensor *dst, int ith, int nth, void *userdata) {
         if (m1 > M) m1 = M;
       }
     }
-    gemm_block(K, a, ask, asm_, b, bsk, bsn, c, ldc, m0, m1, n0, n1);
+    if (2 * M <= NR && n1 - n0 >= NR) gemm_narrow(K, a, ask, asm_, b, bsk, bsn, c, ldc, M, n0, n1);
+    else gemm_block(K, a, ask, asm_, b, bsk, bsn, c, ldc, m0, m1, n0, n1);
   }
 }
+
+/*
+ * Products with the transpose of a weight stored in another ggml type (block-quantised, f16, bf16):
+ *
+ *   dst[m, n, i2, i3] = sum_k W[k][m] * b(k, n, i2, i3)       W ne [M, K] (K rows of M values), 2-D
+ *
+ * i.e. dst = W^T b, what a backward pass needs for dX = W^T dY through a frozen weight y = W x
+ * (ggml's mul_mat cannot take a transposed block-quantised operand; ggml's out_prod for block
+ * types dequantises one row of W per (row, token) pair, N times the whole matrix). Here each
+ * thread owns a range of m (whole blocks of the type), dequantises KC rows of W at a time over
+ * its range with the type's own to_float (ggml's type traits, registered by uk_register_type)
+ * into a scratch panel, packs it and runs the register-tiled micro-kernel: every weight is
+ * dequantised once per product, and the products run at the f32 GEMM's speed.
+ *   userdata NULL: b = src[1] in mul_mat layout [K, N] (b(k, n) = src1[k, n])
+ *   userdata 1:    b = src[1] in out_prod layout [N, K] (b(k, n) = src1[n, k]; ggml's autodiff
+ *                  writes dX as out_prod(W, transpose(dY)), which graph.ts rewrites into this op)
+ * Threads split m, never k, so results do not depend on the thread count.
+ */
+typedef void (*uk_to_float_t)(const void *x, float *y, int64_t k);
+#define UK_MAX_TYPES 64
+static uk_to_float_t uk_to_float[UK_MAX_TYPES];
+static int64_t uk_blck[UK_MAX_TYPES];
+static size_t uk_tsize[UK_MAX_TYPES];
+
+/* Register a ggml type's row decoder (type_traits.to_float), block size and block bytes; 0 on success. */
+int uk_register_type(int type, void *to_float, int64_t blck, size_t type_size) {
+  if (type < 0 || type >= UK_MAX_TYPES || !to_float || blck < 1 || type_size < 1) return -1;
+  uk_to_float[type] = (uk_to_float_t)to_float;
+  uk_blck[type] = blck;
+  uk_tsize[type] = type_size;
+  return 0;
+}
+
+/* Whether a type has a registered decoder (the op aborts on one without). */
+int uk_type_registered(int type) { return type >= 0 && type < UK_MAX_TYPES && uk_to_float[type] != NULL; }
+
+static __thread float *deq_buf;
+static __thread size_t deq_cap;
+
+void uk_wtmatmul_op(struct uk_tensor *dst, int ith, int nth, void *userdata) {
+  const int outer = userdata == (void *)1;
+  const struct uk_tensor *W = dst->src[0], *B = dst->src[1];
+  const int type = W->type;
+  if (type < 0 || type >= UK_MAX_TYPES || !uk_to_float[type]) abort();
+  const uk_to_float_t to_float = uk_to_float[type];
+  const int64_t blck = uk_blck[type];
+  const size_t tsize = uk_tsize[type];
+  const int64_t M = W->ne[0], K = W->ne[1], N = dst->ne[1];
+  const int64_t bsk = (outer ? B->nb[1] : B->nb[0]) / 4, bsn = (outer ? B->nb[0] : B->nb[1]) / 4;
+  const int64_t ldc = dst->nb[1] / 4;
+  /* m is split in units of whole blocks (and whole tiles) */
+  const int64_t unit = blck >= NR ? blck : ((NR + blck - 1) / blck) * blck;
+  const int64_t units = (M + unit - 1) / unit;
+  const int64_t u0 = units * ith / nth, u1 = units * (ith + 1) / nth;
+  const int64_t m0 = u0 * unit, m1 = u1 * unit < M ? u1 * unit : M;
+  if (m1 <= m0) return;
+  const int64_t width = m1 - m0; /* whole blocks: m0 and M are multiples of blck */
+  const int64_t mpan = (width + NR - 1) / NR;
+  float *deq = grow(&deq_buf, &deq_cap, (size_t)KC * width);
+  float *pa = grow(&pack_a, &pack_a_cap, (size_t)mpan * NR * KC);
+  float *pb = grow(&pack_b, &pack_b_cap, (size_t)MC * KC);
+  if (!deq || !pa || !pb) abort();
+  const size_t off0 = (size_t)(m0 / blck) * tsize;
+  for (int64_t i3 = 0; i3 < dst->ne[3]; i3++) {
+    for (int64_t i2 = 0; i2 < dst->ne[2]; i2++) {
+      const float *b = (const float *)((const char *)B->data + i2 * B->nb[2] + i3 * B->nb[3]);
+      float *c = (float *)((char *)dst->data + i2 * dst->nb[2] + i3 * dst->nb[3]);
+      if (K == 0) {
+        for (int64_t n = 0; n < N; n++) memset(c + n * ldc + m0, 0, (size_t)width * 4);
+        continue;
+      }
+      for (int64_t k0 = 0; k0 < K; k0 += KC) {
+        const int kc = (int)(K - k0 < KC ? K - k0 : KC);
+        for (int k = 0; k < kc; k++) to_float((const char *)W->data + (k0 + k) * W->nb[1] + off0, deq + (size_t)k * width, width);
+        pack_panels(deq, width, 1, 0, kc, 0, width, NR, pa);
+        for (int64_t nb = 0; nb < N; nb += MC) {
+          const int64_t ne = nb + MC < N ? nb + MC : N;
+          pack_panels(b, bsk, bsn, k0, kc, nb, ne, MR, pb);
+          for (int64_t mp = 0; mp < mpan; mp++) {
+            const int64_t m = m0 + mp * NR;
+            const int nr = (int)(m1 - m < NR ? m1 - m : NR);
+            const float *ap = pa + (size_t)mp * NR * kc;
+            for (int64_t n = nb; n < ne; n += MR) {
+              const int mr = (int)(ne - n < MR ? ne - n : MR);
+              micro_kernel(kc, pb + (size_t)((n - nb) / MR) * MR * kc, ap, c + n * ldc + m, ldc, mr, nr, k0 > 0);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+void *uk_wtmatmul_op_ptr(void) { return (void *)uk_wtmatmul_op; }
+
+/*
+ * The forward product through a weight stored in another type, dst = W x (ggml_mul_mat(W, x)'s
+ * semantics: W ne [K, M] (M rows of K values), x [K, N, ...] f32 -> dst [M, N, ...]) computed on the
+ * decoded weights in f32: unlike ggml's mul_mat for block types, which rounds x to a quantised
+ * activation type (q8_0 / q8_K) first, this is the smooth function of x and of the dequantised
+ * weights that a training graph differentiates (its backward multiplies by W^T with uk_wtmatmul_op).
+ * Each thread owns a range of rows m and decodes, KC columns at a time, only those rows' blocks.
+ */
+void uk_wmatmul_op(struct uk_tensor *dst, int ith, int nth, void *userdata) {
+  (void)userdata;
+  const struct uk_tensor *W = dst->src[0], *X = dst->src[1];
+  const int type = W->type;
+  if (type < 0 || type >= UK_MAX_TYPES || !uk_to_float[type]) abort();
+  const uk_to_float_t to_float = uk_to_float[type];
+  const int64_t blck = uk_blck[type];
+  const size_t tsize = uk_tsize[type];
+  const int64_t K = W->ne[0], M = W->ne[1], N = dst->ne[1];
+  if (KC % blck != 0) abort();
+  const int64_t bsk = X->nb[0] / 4, bsn = X->nb[1] / 4;
+  const int64_t ldc = dst->nb[1] / 4;
+  const int64_t tiles = (M + NR - 1) / NR;
+  const int64_t m0 = tiles * ith / nth * NR, m1 = tiles * (ith + 1) / nth * NR < M ? tiles * (ith + 1) / nth * NR : M;
+  if (m1 <= m0) return;
+  const int64_t rows = m1 - m0;
+  const int64_t mpan = (rows + NR - 1) / NR;
+  float *deq = grow(&deq_buf, &deq_cap, (size_t)KC * rows);
+  float *pa = grow(&pack_a, &pack_a_cap, (size_t)mpan * NR * KC);
+  float *pb = grow(&pack_b, &pack_b_cap, (size_t)MC * KC);
+  if (!deq || !pa || !pb) abort();
+  for (int64_t i3 = 0; i3 < dst->ne[3]; i3++) {
+    for (int64_t i2 = 0; i2 < dst->ne[2]; i2++) {
+      const float *b = (const float *)((const char *)X->data + i2 * X->nb[2] + i3 * X->nb[3]);
+      float *c = (float *)((char *)dst->data + i2 * dst->nb[2] + i3 * dst->nb[3]);
+      for (int64_t k0 = 0; k0 < K; k0 += KC) {
+        const int kc = (int)(K - k0 < KC ? K - k0 : KC); /* K is whole blocks, KC a multiple of the block */
+        for (int64_t r = 0; r < rows; r++) to_float((const char *)W->data + (m0 + r) * W->nb[1] + (size_t)(k0 / blck) * tsize, deq + (size_t)r * kc, kc);
+        pack_panels(deq, 1, kc, 0, kc, 0, rows, NR, pa);
+        for (int64_t nb = 0; nb < N; nb += MC) {
+          const int64_t ne = nb + MC < N ? nb + MC : N;
+          pack_panels(b, bsk, bsn, k0, kc, nb, ne, MR, pb);
+          for (int64_t mp = 0; mp < mpan; mp++) {
+            const int64_t m = m0 + mp * NR;
+            const int nr = (int)(m1 - m < NR ? m1 - m : NR);
+            const float *ap = pa + (size_t)mp * NR * kc;
+            for (int64_t n = nb; n < ne; n += MR) {
+              const int mr = (int)(ne - n < MR ? ne - n : MR);
+              micro_kernel(kc, pb + (size_t)((n - nb) / MR) * MR * kc, ap, c + n * ldc + m, ldc, mr, nr, k0 > 0);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+void *uk_wmatmul_op_ptr(void) { return (void *)uk_wmatmul_op; }
 
 /* The op's address, for ggml_custom_4d (koffi returns it as a plain pointer). */
 void *uk_matmul_op_ptr(void) { return (void *)uk_matmul_op; }

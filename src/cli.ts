@@ -125,7 +125,8 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     await program.parseAsync(argv);
-    return 0;
+    // a command that finished but failed its own check (doctor: engine NOT OK) sets process.exitCode
+    return Number(process.exitCode ?? 0) || 0;
   } catch (e) {
     return reportFailure(e, json);
   }

@@ -23,7 +23,7 @@ import { UserError } from '../util/errors.ts';
 
 export interface ServeBenchOptions {
   quick?: boolean;
-  /** Model GGUF (default: the stories260K fixture). */
+  /** Model GGUF (default: the embedded model). */
   model?: string;
   requests?: number;
   concurrency?: number;
@@ -63,7 +63,6 @@ interface CompletionReply {
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
 export async function runServeBench(opts: ServeBenchOptions = {}) {
-  // the embedded default model (the fixture stories260K where it is absent)
   const model = opts.model ?? defaultModelPath();
   const requests = opts.requests ?? (opts.quick ? 100 : 400);
   const concurrency = opts.concurrency ?? 8;

@@ -3,6 +3,7 @@
  *   data generate-dave [--seed 7] [--out datasets/dave] [--json]
  *   data show <set>[:split] [--split S] [--limit N] [--json]
  *   data info [set] [--json]
+ * `show` and `info` take the dataset options (--forget-split, --group-by, ...: datasetOptions.ts).
  */
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -10,7 +11,8 @@ import { UserError } from '../util/errors.ts';
 import { DEFAULT_DAVE_SEED, writeDave } from '../data/dave/generate.ts';
 import { checkDaveManifest, loadDave } from '../data/dave/load.ts';
 import { getDataset, knownDatasets, parseDatasetRef } from '../data/dataset.ts';
-import { ALL_SPLITS, type AnySplit, type FactItem, type TextItem } from '../data/types.ts';
+import { EVERY_SPLIT, type AnySplit, type FactItem, type TextItem } from '../data/types.ts';
+import { addDatasetOptions, datasetOptionsOf } from './datasetOptions.ts';
 
 function intOption(v: string, name: string, min: number): number {
   const n = Number(v);
@@ -52,20 +54,20 @@ export function register(program: Command): void {
       }
     });
 
-  data
+  const show = data
     .command('show <set>')
-    .description('Print items of a dataset: a name (dave), a Dave-format folder or a TOFU file; "dave:forget" picks a split')
-    .option('--split <split>', `one of ${ALL_SPLITS.join(', ')}`)
+    .description('Print items of a dataset: a name (dave), a Dave- or TOFU-format folder or a TOFU file; "dave:forget" picks a split')
+    .option('--split <split>', `one of ${EVERY_SPLIT.join(', ')}`)
     .option('--limit <n>', 'print at most N items', '20')
-    .option('--json', 'print a JSON array')
-    .action((set: string, opts: { split?: string; limit: string; json?: boolean }) => {
+    .option('--json', 'print a JSON array');
+  addDatasetOptions(show).action((set: string, opts: { split?: string; limit: string; json?: boolean }) => {
       const ref = parseDatasetRef(set);
       const split = (opts.split ?? ref.split) as AnySplit | undefined;
-      if (split !== undefined && !(ALL_SPLITS as readonly string[]).includes(split)) {
-        throw new UserError(`unknown split "${split}"; use one of ${ALL_SPLITS.join(', ')}`);
+      if (split !== undefined && !(EVERY_SPLIT as readonly string[]).includes(split)) {
+        throw new UserError(`unknown split "${split}"; use one of ${EVERY_SPLIT.join(', ')}`);
       }
       const limit = intOption(opts.limit, 'limit', 0);
-      const ds = getDataset(ref.name);
+      const ds = getDataset(ref.name, datasetOptionsOf(opts));
       const items: Array<FactItem | TextItem> = split === 'general' ? ds.texts() : split ? ds.facts(split) : [...ds.facts(), ...ds.texts()];
       const shown = items.slice(0, limit);
       if (opts.json) {
@@ -76,25 +78,34 @@ export function register(program: Command): void {
       process.stdout.write(`(${shown.length} of ${items.length} items)\n`);
     });
 
-  data
+  const info = data
     .command('info [set]')
-    .description('Items and people per split (default: dave)')
-    .option('--json', 'print JSON')
-    .action((set: string | undefined, opts: { json?: boolean }) => {
+    .description('Items and people per split (default: dave); for a TOFU folder also the file each split came from')
+    .option('--json', 'print JSON');
+  addDatasetOptions(info).action((set: string | undefined, opts: { json?: boolean }) => {
       const name = set ?? 'dave';
-      const ds = getDataset(name);
+      const ds = getDataset(name, datasetOptionsOf(opts));
       const counts = ds.counts();
       const people = ds.people();
       let manifestProblems: string[] | undefined;
       if (ds.format === 'dave') manifestProblems = checkDaveManifest(ds.source, loadDave(ds.source).manifest);
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ name: ds.name, format: ds.format, source: ds.source, counts, people, manifestProblems }, null, 2) + '\n');
+        process.stdout.write(JSON.stringify({ name: ds.name, format: ds.format, source: ds.source, sha256: ds.sha256, options: ds.options, layout: ds.layout, counts, evalCounts: ds.layout ? Object.fromEntries(Object.keys(ds.layout.files).map((s) => [s, ds.evalFacts(s as FactItem['split']).length])) : undefined, people, manifestProblems }, null, 2) + '\n');
         return;
       }
       process.stdout.write(`${ds.name} (${ds.format}, ${ds.source})\n`);
-      for (const s of ALL_SPLITS) {
-        const p = s === 'general' ? '' : `  ${people[s]} people`;
-        process.stdout.write(`  ${s.padEnd(8)} ${String(counts[s]).padStart(5)} items${p}\n`);
+      for (const s of EVERY_SPLIT) {
+        if (counts[s] === 0 && (ds.format === 'tofu' || s === 'real_authors' || s === 'world_facts')) continue;
+        const p = s === 'general' || (ds.format === 'tofu' && (s === 'real_authors' || s === 'world_facts')) ? '' : people[s] === null ? '  (authors not grouped: --group-by FIELD or --group-size N)' : `  ${people[s]} people`;
+        const f = s !== 'general' ? ds.layout?.files[s] : undefined;
+        const evalN = s !== 'general' && ds.layout ? ds.evalFacts(s).length : counts[s];
+        const from = f ? `  from ${f.file}${f.perturbed && f.perturbed !== f.file ? ` + ${f.perturbed}` : ''}${evalN !== counts[s] ? ` (evaluated on the ${evalN} in ${f.perturbed})` : ''}` : '';
+        process.stdout.write(`  ${s.padEnd(12)} ${String(counts[s]).padStart(5)} items${p}${from}\n`);
+      }
+      if (ds.layout) {
+        const l = ds.layout;
+        for (const k of ['forget', 'retain', 'holdout'] as const) if (l.available[k].length > 1) process.stdout.write(`  ${k} files present: ${l.available[k].join(', ')} (choose with --${k}-split)\n`);
+        if (l.ignored.length) process.stdout.write(`  ignored (not a TOFU split name): ${l.ignored.join(', ')}\n`);
       }
       if (manifestProblems && manifestProblems.length > 0) {
         process.stdout.write(`  manifest mismatch (hand-edited?):\n${manifestProblems.map((p) => `    ${p}`).join('\n')}\n`);

@@ -18,6 +18,10 @@ import { fmt, fmtP } from '../report/render.ts';
 import type { ReportComparison } from '../report/types.ts';
 import { UserError } from '../util/errors.ts';
 import { deviceOption, resolveDevice } from './deviceOption.ts';
+import { addDatasetOptions, datasetOptionsOf } from './datasetOptions.ts';
+import { resolveDataset } from '../data/record.ts';
+import { retainReferenceFromRun } from '../eval/reference.ts';
+import type { SummaryEntry } from '../eval/types.ts';
 
 function list(v: string | undefined): string[] | undefined {
   if (!v) return undefined;
@@ -47,7 +51,15 @@ function progressPrinter(quiet: boolean): (e: ProgressEvent) => void {
     else if (e.phase === 'start') process.stderr.write(`${tag} ...\n`);
     else if (e.phase === 'info') process.stderr.write(`    ${e.message}\n`);
     else if (e.phase === 'done') process.stderr.write(`${tag}: done in ${e.seconds?.toFixed(1)} s\n`);
+    else if (e.phase === 'skipped') process.stderr.write(`not computed: ${e.metric}: ${e.message}\n`);
   };
+}
+
+/** "0.4123 (over retain, real_authors)" / "not computed (reason)" for a TOFU summary entry. */
+function entryText(e: SummaryEntry | undefined): string {
+  if (!e) return 'not computed';
+  if (e.value === null) return `not computed (${e.reason ?? 'unknown reason'})`;
+  return `${fmt(e.value)}${Array.isArray(e.over) ? ` (over ${e.over.join(', ')})` : ''}`;
 }
 
 /** A plain-text table (columns padded). */
@@ -89,17 +101,17 @@ function openInBrowser(file: string): void {
 }
 
 export function register(program: Command): void {
-  program
+  const evalCmd = program
     .command('eval')
     .description('evaluate a model (+ adapter) on a dataset: perplexity, ROUGE, answer probability, truth ratio, forget quality, membership inference; resumable')
     .option('--model <gguf>', 'model to evaluate')
-    .option('--adapter <gguf>', 'LoRA adapter (merged in memory) or a full model file evaluated instead')
+    .option('--adapter <gguf>', 'LoRA adapter (applied as llama.cpp applies it: W x + s B (A x), the base in its stored types) or a full model file evaluated instead')
     .option('--adapter-scale <x>', 'LoRA adapter scale', '1')
-    .option('--data <dataset>', 'dataset name or path', 'dave')
+    .option('--data <dataset>', 'dataset name or path (default: the one the run behind --model / --adapter recorded, else dave)')
     .option('--metrics <list>', 'comma-separated metrics (default: all; forget-quality needs --retain-model); see --list-metrics')
     .option('--splits <list>', `splits for the split-selectable metrics (${EVAL_SPLITS.join(', ')}); default: each metric's own`)
     .option('--limit <n>', 'at most n items per split (the first ones)')
-    .option('--retain-model <path>', 'retain-only reference for forget quality: a GGUF model or an evaluation run folder')
+    .option('--retain-model <path>', 'retain-only reference for forget quality and privleak: a GGUF model, a fine-tune run folder (its retain-model.json, else its model) or an evaluation run folder (default: the reference the run records)')
     .option('--max-new-tokens <n>', 'greedy answer length for ROUGE', '32')
     .option('--batch <n>', 'sequences per scoring graph', '16')
     .option('--out <dir>', 'run folder (default reports/<run-id>); re-running with the same folder resumes')
@@ -112,8 +124,9 @@ export function register(program: Command): void {
     .option('--list-metrics', 'list the available metrics and exit')
     .option('--quiet', 'no progress on stderr')
     .option('--json', 'print the summary as JSON')
-    .addOption(deviceOption())
-    .action(async (o: Record<string, string | boolean | undefined>) => {
+    .addOption(deviceOption());
+  addDatasetOptions(evalCmd);
+  evalCmd.action(async (o: Record<string, string | boolean | undefined>) => {
       if (o.listMetrics) {
         const ms = listMetrics().map((m) => ({ name: m.name, description: m.description, splits: m.defaultSplits }));
         if (o.json) return void process.stdout.write(JSON.stringify(ms, null, 2) + '\n');
@@ -123,14 +136,26 @@ export function register(program: Command): void {
       resolveDevice(o);
       if (!o.model) throw new UserError('eval needs --model <gguf> (see unlearnkit eval --help)');
       const splits = list(o.splits as string | undefined) as EvalSplit[] | undefined;
+      const quiet = !!o.quiet || !!o.json;
+      const runPaths = [o.adapter ? String(o.adapter) : undefined, String(o.model)];
+      const data = resolveDataset(o.data === undefined ? undefined : String(o.data), datasetOptionsOf(o), runPaths);
+      const limit = int(o.limit as string | undefined, '--limit');
+      let retainReference: string | { model: string; adapter?: string } | undefined = o.retainModel ? String(o.retainModel) : undefined;
+      const notes = [data.note];
+      if (!retainReference && data.dataset.evalFacts('forget').length) {
+        const found = retainReferenceFromRun(runPaths, data.dataset.evalFacts('forget').slice(0, limit ?? Infinity).map((f) => f.id));
+        retainReference = found.reference;
+        if (found.reference) notes.push(found.note);
+      }
+      if (!quiet) for (const n of notes) process.stderr.write(`${n}\n`);
       const r = await evaluate({
         modelPath: String(o.model),
         adapter: o.adapter ? String(o.adapter) : undefined,
         adapterScale: num(o.adapterScale as string, '--adapter-scale'),
-        data: String(o.data),
+        data: data.dataset,
         metrics: list(o.metrics as string | undefined),
         splits,
-        limit: int(o.limit as string | undefined, '--limit'),
+        limit,
         out: o.out ? String(o.out) : undefined,
         runId: o.runId ? String(o.runId) : undefined,
         label: o.label ? String(o.label) : undefined,
@@ -139,18 +164,23 @@ export function register(program: Command): void {
         series: o.series ? readSeriesFile(String(o.series)) : undefined,
         report: o.report !== false,
         options: {
-          retainReference: o.retainModel ? String(o.retainModel) : undefined,
+          retainReference,
           maxNewTokens: int(o.maxNewTokens as string, '--max-new-tokens'),
           batch: int(o.batch as string, '--batch'),
         },
-        onProgress: progressPrinter(!!o.quiet || !!o.json),
+        onProgress: progressPrinter(quiet),
       });
       if (o.json) {
-        const out = { runId: r.runId, dir: r.dir, computed: r.computed, reused: r.reused, metrics: Object.fromEntries(Object.entries(r.results).map(([k, v]) => [k, { splits: Object.fromEntries(Object.entries(v.splits).map(([s, x]) => [s, x!.summary])), summary: v.summary }])) };
+        const out = { runId: r.runId, dir: r.dir, data: data.note, computed: r.computed, reused: r.reused, skipped: r.skipped, notes: r.notes, metrics: Object.fromEntries(Object.entries(r.results).map(([k, v]) => [k, { splits: Object.fromEntries(Object.entries(v.splits).map(([s, x]) => [s, x!.summary])), summary: v.summary }])) };
         return void process.stdout.write(JSON.stringify(out, null, 2) + '\n');
       }
       const lines = [`evaluation ${r.runId} -> ${r.dir}` + (r.reused.length ? ` (kept ${r.reused.length} finished metric(s))` : '')];
       for (const [name, res] of Object.entries(r.results)) {
+        if (name === 'tofu') {
+          const t = res.summary as Record<string, SummaryEntry>;
+          lines.push(`  tofu            forget_quality ${entryText(t.forget_quality)}; model_utility ${entryText(t.model_utility)}; privleak ${entryText(t.privleak)}; extraction_strength ${entryText(t.extraction_strength)}`);
+          continue;
+        }
         const parts = Object.entries(res.splits).map(([s, x]) => {
           const entries = Object.entries(x!.summary).filter(([k]) => k !== 'n' && k !== 'tokens').slice(0, 2);
           return `${s} ${entries.map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`;
@@ -160,6 +190,8 @@ export function register(program: Command): void {
           .map(([k, v]) => `${k} ${fmt(v as number)}`);
         lines.push(`  ${name.padEnd(15)} ${[...parts, ...sum].join('; ')}`);
       }
+      for (const k of r.skipped) lines.push(`  not computed: ${k.metric}${k.split ? ` on ${k.split}` : ''}: ${k.reason}`);
+      for (const n of r.notes) lines.push(`  not computed: ${n}`);
       if (o.report !== false) lines.push(`  report: ${r.dir}/report.html`);
       process.stdout.write(lines.join('\n') + '\n');
     });

@@ -37,10 +37,11 @@ const serve = () => import('./serve.ts');
 const evalCmd = () => import('./eval.ts');
 const unlearn = () => import('./unlearn.ts');
 const rum = () => import('./rum.ts');
+const sweep = () => import('./sweep.ts');
 
 export const commands: readonly CommandEntry[] = [
   { name: 'doctor', usage: '[options]', load: doctor, description: 'check Node, node-llama-cpp, ggml, the CPU variant and every device (runs a tiny forward + backward on each)' },
-  { name: 'bench', usage: '[options] <suite>', load: bench, description: 'run benchmarks and write reports/bench/<suite>.json (suites: engine, eval, train, unlearn, rum, serve, all)' },
+  { name: 'bench', usage: '[options] <suite>', load: bench, description: 'run benchmarks and write reports/bench/<suite>.json (suites: engine, eval, train, unlearn, rum, serve, sweep, all)' },
   { name: 'inspect', usage: '[options] <model>', load: model, description: 'architecture, sizes and parameter groups of a GGUF model' },
   { name: 'logprobs', usage: '[options]', load: model, description: 'per-token log-probabilities of a text, from our engine or from llama.cpp' },
   { name: 'generate', usage: '[options]', load: model, description: 'generate text with our engine' },
@@ -54,7 +55,7 @@ export const commands: readonly CommandEntry[] = [
       'Other rope scalings (yarn, dynamic, longrope), sliding-window attention, biases the class does not have and quantized checkpoints are refused',
   },
   { name: 'quantize', usage: '[options] <in> <out>', load: () => import('./quantize.ts'), description: "quantise a GGUF model as llama.cpp's llama-quantize does (same tensor types and bytes): q4_k_m, q5_k_m, q4_0 ... q6_k, q8_0, f16, bf16, f32" },
-  { name: 'finetune', usage: '[options]', load: train, description: "fine-tune a model on a fact dataset, recording each example's first-epoch gradient" },
+  { name: 'finetune', usage: '[options]', load: train, description: "fine-tune a model (its weights, or LoRA adapters on the frozen base with --lora) on a fact dataset, recording each example's first-epoch gradient" },
   { name: 'pretrain', usage: '[options]', load: train, description: 'train the embedded default model (LLaMA architecture, own tokenizer) on generated text; not part of tests or the demo' },
   { name: 'grads', usage: '', load: train, description: 'inspect gradient records' },
   { name: 'demo', usage: '[options]', load: demo, description: 'the Dave unlearning pipeline on the embedded default model, ending in a report' },
@@ -84,6 +85,13 @@ export const commands: readonly CommandEntry[] = [
     description: 'influence of training examples on forget queries (TracIn, activation x gradient, influence function) before and after unlearning runs',
   },
   { name: 'rum', usage: '', load: rum, description: 'RUM on images: memorization, entanglement, refined unlearning, the ToW / MIA-gap table' },
+  {
+    name: 'sweep',
+    usage: '[options] [spec]',
+    load: sweep,
+    description: 'run a grid of unlearning runs (methods x layer targets x step settings x seeds) or RUM memorization models from a spec file, locally or on a Redis queue, into one report',
+  },
+  { name: 'worker', usage: '[options]', load: sweep, description: 'take sweep jobs from a Redis queue and run each in a child process; results go back through the queue, artifacts to the shared --store' },
 ];
 
 /** Every distinct command module, in table order (for tools that need the full program). */

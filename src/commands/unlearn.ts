@@ -24,7 +24,7 @@ import type { ProgressEvent, UnlearnHyper } from '../unlearn/types.ts';
 import { influenceBeforeAfter, INFLUENCE_METHODS, type InfluenceMethod } from '../influence/compare.ts';
 import { Progress } from '../util/progress.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
-import { PROJECT_ROOT } from '../util/paths.ts';
+import { outputPath } from '../util/paths.ts';
 import { UserError } from '../util/errors.ts';
 import { deviceOption, resolveDevice } from './deviceOption.ts';
 import type { OptimizerKind } from '../engine/graph.ts';
@@ -75,7 +75,8 @@ function addHyperOptions(c: Command): Command {
 function addDataOptions(c: Command): Command {
   return c
     .requiredOption('--from <run>', 'fine-tune run folder (run.json, checkpoint.gguf, grads/) or a checkpoint .gguf')
-    .option('--data <dataset>', 'dataset the run was trained on', 'dave')
+    .option('--data <dataset>', 'dataset the run was trained on (default: the one its run.json records, else dave)')
+    .option('--forget-split <name>', 'TOFU folder: the forget file (default: the one the run recorded)')
     .option('--forget <set>', 'forget set: a split of the dataset or a file of ids (JSON array or one per line)', 'forget')
     .option('--limit <n>', 'only the first N forget examples')
     .option('--eval-limit <n>', 'items per evaluation set (0 = all)', '50')
@@ -158,7 +159,8 @@ export function register(program: Command): void {
       const pr = progressPrinter(!!o.quiet || !!o.json);
       const r = await runUnlearn({
         from: String(o.from),
-        data: String(o.data),
+        data: o.data === undefined ? undefined : String(o.data),
+        dataOptions: o.forgetSplit === undefined ? undefined : { forgetSplit: String(o.forgetSplit) },
         forget: String(o.forget),
         request: o.request === undefined ? undefined : String(o.request),
         fuzzy: { relative: num(o.fuzzyRelative, '--fuzzy-relative'), charNgrams: int(o.fuzzyNgrams, '--fuzzy-ngrams'), topK: int(o.fuzzyTopK, '--fuzzy-top-k') },
@@ -200,11 +202,11 @@ export function register(program: Command): void {
     .addOption(deviceOption())
     .action((o: Opts) => {
       resolveDevice(o);
-      const p = prepare({ from: String(o.from), data: String(o.data), forget: String(o.forget), limit: int(o.limit, '--limit'), evalLimit: int(o.evalLimit, '--eval-limit'), seed: int(o.seed, '--seed') });
+      const p = prepare({ from: String(o.from), data: o.data === undefined ? undefined : String(o.data), dataOptions: o.forgetSplit === undefined ? undefined : { forgetSplit: String(o.forgetSplit) }, forget: String(o.forget), limit: int(o.limit, '--limit'), evalLimit: int(o.evalLimit, '--eval-limit'), seed: int(o.seed, '--seed') });
       const targets = o.targets ? String(o.targets).split(';').map((s) => s.trim()).filter(Boolean) : undefined;
       const quiet = !!o.quiet || !!o.json;
       const c = compareTargets(p, { method: String(o.method), targets, hyper: hyperOf(o), quiet, onTarget: (t, i, n) => quiet || process.stderr.write(`[${i + 1}/${n}] ${o.method} on ${t}\n`) });
-      const out = String(o.out ?? path.join(PROJECT_ROOT, 'reports', 'unlearn', `compare-targets-${stamp()}`));
+      const out = String(o.out ?? outputPath('reports', 'unlearn', `compare-targets-${stamp()}`));
       const md = `# ${c.method} across layer targets\n\n${p.forget.length} forget examples from ${p.source.dir ?? p.source.checkpoint}\n\n` + targetsMarkdown(c);
       writeJsonAtomic(path.join(out, 'compare-targets.json'), c);
       writeFileAtomic(path.join(out, 'compare-targets.md'), md);
@@ -231,7 +233,7 @@ export function register(program: Command): void {
     .addOption(deviceOption())
     .action(async (o: Opts) => {
       resolveDevice(o);
-      const p = prepare({ from: String(o.from), data: String(o.data), forget: String(o.forget), limit: int(o.limit, '--limit'), evalLimit: int(o.evalLimit, '--eval-limit'), seed: int(o.seed, '--seed') });
+      const p = prepare({ from: String(o.from), data: o.data === undefined ? undefined : String(o.data), dataOptions: o.forgetSplit === undefined ? undefined : { forgetSplit: String(o.forgetSplit) }, forget: String(o.forget), limit: int(o.limit, '--limit'), evalLimit: int(o.evalLimit, '--eval-limit'), seed: int(o.seed, '--seed') });
       const requests: SequentialRequest[] = [];
       const reqTexts = (o.request as string[] | undefined) ?? [];
       if (reqTexts.length) {
@@ -255,7 +257,7 @@ export function register(program: Command): void {
         quiet,
         onStep: (s) => quiet || process.stderr.write(`request ${s.step}/${requests.length} (${s.request}): ${s.forgetCount} examples in ${s.seconds.toFixed(2)} s\n`),
       });
-      const out = String(o.out ?? path.join(PROJECT_ROOT, 'reports', 'unlearn', `sequential-${stamp()}`));
+      const out = String(o.out ?? outputPath('reports', 'unlearn', `sequential-${stamp()}`));
       const { model: _m, deltas, ...json } = r;
       const md = `# Sequential unlearning with ${r.method} on ${r.filter}\n\n` + sequentialMarkdown(r);
       let adapterDir: string | null = null;
@@ -339,7 +341,7 @@ export function register(program: Command): void {
         lissa: { damping: num(o.damping, '--damping'), depth: int(o.depth, '--depth') },
         onProgress: (s) => quiet || process.stderr.write(`influence ${s}\n`),
       });
-      const out = String(o.out ?? path.join(PROJECT_ROOT, 'reports', 'unlearn', `influence-${stamp()}`));
+      const out = String(o.out ?? outputPath('reports', 'unlearn', `influence-${stamp()}`));
       writeJsonAtomic(path.join(out, 'influence.json'), r);
       if (o.json) return void process.stdout.write(JSON.stringify(r, null, 2) + '\n');
       const lines = [`influence of ${train.length} training examples on ${queries.length} queries (${r.pairs.length} pairs), ${tensors.length} tensors`];

@@ -9,12 +9,22 @@
  * paraphrased answer so the ratio compares like with like.
  */
 
-export const FACT_SPLITS = ['forget', 'retain', 'holdout', 'decoy'] as const;
+export const FACT_SPLITS = ['forget', 'retain', 'holdout', 'decoy', 'real_authors', 'world_facts'] as const;
+/**
+ * forget / retain / holdout / decoy: the unlearning splits. real_authors / world_facts: TOFU's
+ * utility sets (questions about real authors and world facts, each with perturbed wrong answers),
+ * scored but never trained on; Dave has none.
+ */
 export type FactSplit = (typeof FACT_SPLITS)[number];
 
-/** Every split a fact dataset can have: the four fact splits and plain text. */
-export const ALL_SPLITS = [...FACT_SPLITS, 'general'] as const;
-export type AnySplit = (typeof ALL_SPLITS)[number];
+/** A split of a fact dataset: a fact split or plain text. */
+export type AnySplit = FactSplit | 'general';
+
+/** Every split a fact dataset can have: the fact splits and plain text. */
+export const EVERY_SPLIT: readonly AnySplit[] = [...FACT_SPLITS, 'general'];
+
+/** The splits of an unlearning dataset and plain text, in display order (Dave's five; TOFU adds real_authors, world_facts). */
+export const ALL_SPLITS: readonly AnySplit[] = ['forget', 'retain', 'holdout', 'decoy', 'general'];
 
 export interface FactItem {
   /** Stable, unique across all files of a dataset. */
@@ -36,6 +46,12 @@ export interface FactItem {
   perturbed_answers: string[];
   /** Decoys only: the id of the Dave fact this item imitates. */
   decoy_of?: string;
+  /**
+   * True when the source gave no paraphrased answer (TOFU files without `paraphrased_answer`):
+   * `paraphrased_answer` then repeats the answer, and TOFU's truth ratio on forget / retain, which
+   * compares the paraphrase with the perturbed answers, is not computed for the item.
+   */
+  paraphrase_missing?: boolean;
 }
 
 /** Plain text (the general / utility set). */

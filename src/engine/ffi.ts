@@ -179,6 +179,11 @@ const DECLS: Array<[LibName, string]> = [
   ['base', 'void ggml_graph_add_node(void* cgraph, void* tensor)'],
   // ggml-alloc.h
   ['base', 'void* ggml_backend_alloc_ctx_tensors(void* ctx, void* backend)'],
+  ['base', 'void* ggml_gallocr_new(void* buft)'],
+  ['base', 'void ggml_gallocr_free(void* galloc)'],
+  ['base', 'bool ggml_gallocr_alloc_graph(void* galloc, void* cgraph)'],
+  ['base', 'size_t ggml_gallocr_get_buffer_size(void* galloc, int buffer_id)'],
+  ['base', 'void* ggml_backend_get_default_buffer_type(void* backend)'],
   // ggml-backend.h: buffer types (weights placed in the CPU's extra buffer types, as llama.cpp places them)
   ['base', 'const char* ggml_backend_buft_name(void* buft)'],
   ['base', 'void* ggml_backend_buft_alloc_buffer(void* buft, size_t size)'],
@@ -515,6 +520,12 @@ export function setTensorBuffer(t: Ptr, buffer: Ptr | null): void {
   koffi.encode(t, koffi.offsetof(TensorStruct, 'buffer'), 'void*', buffer);
 }
 
+/** Forget where a tensor was allocated (`buffer` and `data` NULL), so that ggml's graph allocator places it again. */
+export function clearTensorAllocation(t: Ptr): void {
+  koffi.encode(t, koffi.offsetof(TensorStruct, 'buffer'), 'void*', null);
+  koffi.encode(t, koffi.offsetof(TensorStruct, 'data'), 'void*', null);
+}
+
 /** Point source slot `slot` of graph node `node` at tensor `src` (e.g. a weight's copy in another buffer). */
 export function setTensorSrc(node: Ptr, slot: number, src: Ptr): void {
   koffi.encode(node, koffi.offsetof(TensorStruct, 'src') + 8 * slot, 'void*', src);
@@ -591,6 +602,17 @@ const keptLibraries: unknown[] = [];
 export interface LoadedNativeKernels {
   /** Address of `uk_matmul_op`, a ggml_custom_op_t with ggml_mul_mat's semantics. */
   matmulOp: Ptr;
+  /**
+   * Address of `uk_wtmatmul_op`: dst = W^T b for a 2-D weight W stored in any type whose row decoder
+   * was registered (block-quantised, f16, bf16), b f32 (see native/matmul.c).
+   */
+  wtMatmulOp: Ptr;
+  /** Address of `uk_wmatmul_op`: dst = W x (mul_mat's semantics) for such a weight, on its decoded values in f32. */
+  wMatmulOp: Ptr;
+  /** Register a ggml type's to_float row decoder, block size and block bytes with the kernel library. */
+  registerType(type: number, toFloat: Ptr, blockSize: number, typeSize: number): boolean;
+  /** Whether a type's decoder is registered. */
+  typeRegistered(type: number): boolean;
   /** What the compiler built (tile size and instruction set). */
   info: string;
 }
@@ -615,7 +637,20 @@ export function loadNativeKernelLibrary(file: string): LoadedNativeKernels {
   }
   const matmulOp = asPtr(lib.func('void* uk_matmul_op_ptr()')());
   if (matmulOp === null) throw new Error(`native kernels in ${file}: uk_matmul_op_ptr() returned NULL`);
-  return { matmulOp, info: String(lib.func('const char* uk_kernel_info()')()) };
+  const wtMatmulOp = asPtr(lib.func('void* uk_wtmatmul_op_ptr()')());
+  if (wtMatmulOp === null) throw new Error(`native kernels in ${file}: uk_wtmatmul_op_ptr() returned NULL`);
+  const wMatmulOp = asPtr(lib.func('void* uk_wmatmul_op_ptr()')());
+  if (wMatmulOp === null) throw new Error(`native kernels in ${file}: uk_wmatmul_op_ptr() returned NULL`);
+  const register = lib.func('int uk_register_type(int type, void* to_float, int64_t blck, size_t type_size)');
+  const registered = lib.func('int uk_type_registered(int type)');
+  return {
+    matmulOp,
+    wtMatmulOp,
+    wMatmulOp,
+    registerType: (type, toFloat, blockSize, typeSize) => Number(register(type, toFloat, blockSize, typeSize)) === 0,
+    typeRegistered: (type) => Number(registered(type)) !== 0,
+    info: String(lib.func('const char* uk_kernel_info()')()),
+  };
 }
 
 /**

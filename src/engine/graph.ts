@@ -24,10 +24,11 @@
  * plain buffer; see placeWeights), in buffers of their own next to the graph's.
  */
 import { getEngine, type Engine, type DeviceInfo } from './engine.ts';
-import { readTensorHeader, ptrOrNull, rewriteAsCustomOp, deviceExtraBufferTypes, setTensorBuffer, setTensorSrc, withGgmlDebugMuted, type Ptr } from './ffi.ts';
-import { checkShape, dtypeFromCode, GGML_TYPE, numel, shapeStr, trimShape, type DType, type Shape } from './types.ts';
+import { readTensorHeader, ptrOrNull, rewriteAsCustomOp, clearTensorAllocation, deviceExtraBufferTypes, setTensorBuffer, setTensorSrc, withGgmlDebugMuted, type Ptr } from './ffi.ts';
+import { checkShape, dtypeFromCode, dtypeOfCode, GGML_TYPE, numel, shapeStr, trimShape, type DType, type Shape } from './types.ts';
 import { assertDifferentiable } from './autodiff.ts';
 import { isNativeMatMulNode, nativeKernels } from './native.ts';
+import { nativeWeightKernels } from './ops.ts';
 
 export class Tensor {
   constructor(
@@ -67,7 +68,12 @@ export interface BuildOptions {
   loss?: Tensor;
   /** Build the backward graph. */
   backward?: boolean;
-  /** Accumulate gradients across computes into per-parameter buffers until zeroGrads(). */
+  /**
+   * Accumulate gradients across computes into per-parameter buffers until zeroGrads() (gradient
+   * accumulation over micro-batches); step() then runs the update only, from the accumulated sums.
+   * With a manual backward the accumulators are f32 tensors of the parameters' shapes that each
+   * backward adds its gradients into (ggml_add_inplace).
+   */
   accumulate?: boolean;
   /** Build an optimiser update for every parameter. */
   optimizer?: OptimizerKind;
@@ -80,9 +86,9 @@ export interface BuildOptions {
   /**
    * A hand-written backward instead of ggml's automatic one (e.g. matmul gradients from mul_mat
    * rather than OUT_PROD, for speed): returns the gradient tensor of every parameter and, for
-   * `extras`, of any intermediate node it can. Incompatible with `accumulate`.
+   * `extras`, of any intermediate node it can.
    */
-  manualBackward?: () => { params: Map<Tensor, Tensor>; nodes?: Map<Tensor, Tensor> };
+  manualBackward?: () => { params: Map<Tensor, Tensor>; nodes?: Map<Tensor, Tensor>; parts?: Array<[Tensor, Tensor]> };
   /**
    * CPU graphs (forward-only, or with ggml's automatic backward): once every gradient is built, turn the f32 MUL_MAT
    * and OUT_PROD nodes (forward products and the gradients autodiff made of them) into unlearnkit's
@@ -111,6 +117,15 @@ export interface GraphOptions {
   device?: DeviceInfo;
   /** Upper bound on graph nodes (forward + backward). */
   maxNodes?: number;
+  /**
+   * Allocate the intermediate tensors with ggml's graph allocator (ggml_gallocr) before each
+   * compute, reusing memory between nodes whose lifetimes do not overlap, as llama.cpp allocates its
+   * graphs; only parameters, inputs, optimiser moments and gradient accumulators get memory of their
+   * own (allocated once). Tensors read after a compute must be graph outputs (build's `outputs`,
+   * the loss, gradients, extras): other intermediates are overwritten. Without it (the default)
+   * every tensor has its own memory for the graph's life. Not with ggml's automatic backward.
+   */
+  reuse?: boolean;
 }
 
 export type Phase = 'forward' | 'backward' | 'step' | 'backwardExtras' | 'stepExtras';
@@ -145,12 +160,23 @@ export class Graph {
   /** Buffers of the extra buffer types holding placed weights (freed with the graph). */
   private extraBuffers: Ptr[] = [];
   private threadStats = new Map<Ptr, { n: number; best: Map<number, number>; chosen: number }>();
+  /** GraphOptions.reuse: the graph allocator, and the graph whose intermediates it placed last. */
+  private readonly reuse: boolean;
+  private galloc: Ptr | null = null;
+  private gallocBuft: Ptr | null = null;
+  private allocatedFor: Ptr | null = null;
+  /** GraphOptions.reuse: the tensors with memory of their own, and each phase graph's others (cached). */
+  private staticPtrs = new Set<Ptr>();
+  private placedByGraph = new Map<Ptr, Ptr[]>();
+  /** Manual backward with accumulate: each parameter's gradient accumulator. */
+  private accs = new Map<Tensor, Tensor>();
 
   constructor(opts: GraphOptions = {}) {
     this.engine = opts.engine ?? getEngine();
     this.g = this.engine.g;
     this.device = opts.device ?? this.engine.device;
     this.maxNodes = opts.maxNodes ?? 8192;
+    this.reuse = opts.reuse === true;
     const overhead = Number(this.g.ggml_tensor_overhead!());
     const memSize = overhead * this.maxNodes * 3 + 3 * Number(this.g.ggml_graph_overhead_custom!(this.maxNodes, true)) + 1024 * 1024;
     const ctx = ptrOrNull(this.g.ggml_init!({ mem_size: memSize, mem_buffer: null, no_alloc: true }));
@@ -244,7 +270,6 @@ export class Graph {
       if (this.params.length === 0) throw new TypeError('a backward graph needs at least one parameter (Graph.param)');
       this.lossT = loss;
       if (opts.manualBackward) {
-        if (opts.accumulate) throw new TypeError('accumulate is not supported with a manual backward');
         const mb = opts.manualBackward();
         this.manual = mb;
         for (const p of this.params) {
@@ -254,11 +279,31 @@ export class Graph {
         }
         this.gb = this.g.ggml_new_graph_custom!(ctx, this.maxNodes, false) as Ptr;
         this.g.ggml_build_forward_expand!(this.gb, loss.ptr);
-        for (const p of this.params) this.g.ggml_build_forward_expand!(this.gb, mb.params.get(p)!.ptr);
+        if (opts.accumulate) {
+          // acc += grad, in place: the accumulators persist between computes (zeroGrads clears them).
+          // Each part of a gradient is added in the order the backward produces them (else in reverse
+          // parameter order, about the same), so that each add follows its part and the graph
+          // allocator frees the part at once
+          this.accumulate = true;
+          for (const p of this.params) this.accs.set(p, this.newTensor('f32', p.ne, `acc.${p.name}`.slice(0, 63)));
+          const parts = mb.parts ?? [...this.params].reverse().map((p) => [p, mb.params.get(p)!] as [Tensor, Tensor]);
+          for (const [p, part] of parts) {
+            const acc = this.accs.get(p);
+            if (!acc) throw new TypeError(`the manual backward gives a gradient part for ${p.name}, which is not a parameter of this graph`);
+            this.g.ggml_build_forward_expand!(this.gb, this.g.ggml_add_inplace!(ctx, acc.ptr, part.ptr));
+          }
+        } else {
+          for (const p of this.params) {
+            this.g.ggml_set_output!(mb.params.get(p)!.ptr);
+            this.g.ggml_build_forward_expand!(this.gb, mb.params.get(p)!.ptr);
+          }
+        }
         this.buildExtrasAndOptimizer(opts, ctx);
+        if (opts.nativeMatmul) this.nativeMatmulNodes = this.rewriteMatmuls();
         this.built = true;
         return;
       }
+      if (this.reuse) throw new TypeError('Graph reuse needs a manual backward (ggml\'s automatic one keeps its gradient state in the graph)');
       this.g.ggml_set_loss!(loss.ptr);
       assertDifferentiable(this, this.gf, { accumulate: !!opts.accumulate });
       this.gb = this.g.ggml_graph_dup!(ctx, this.gf, true) as Ptr;
@@ -306,6 +351,28 @@ export class Graph {
         if (op !== 'MUL_MAT' && op !== 'OUT_PROD') continue;
         const h = readTensorHeader(node);
         const f32 = (p: Ptr | null) => p !== null && readTensorHeader(p).type === GGML_TYPE.f32;
+        if (op === 'OUT_PROD' && h.type === GGML_TYPE.f32 && f32(h.src[1]!) && h.src[0] !== null && !f32(h.src[0]!)) {
+          // out_prod(W, dY^T) through a frozen weight in another type (autodiff's dX = W^T dY): the
+          // native kernel decodes W's rows in blocks instead of once per (row, token) pair
+          const w = readTensorHeader(h.src[0]!);
+          const dt = dtypeOfCode(w.type);
+          if (dt === undefined || w.ne[2] !== 1 || w.ne[3] !== 1 || h.ne[2] !== 1 || h.ne[3] !== 1) continue;
+          if (!nativeWeightKernels(new Tensor(this, h.src[0]!, w.ne, dt))) continue;
+          rewriteAsCustomOp(node, customOpCode(this), k.wtMatmulOp, 1n);
+          n++;
+          continue;
+        }
+        if (op === 'MUL_MAT' && h.type === GGML_TYPE.f32 && f32(h.src[1]!) && h.src[0] !== null && !f32(h.src[0]!)) {
+          // a product with a frozen weight in another type: on its decoded values (x not rounded to
+          // an activation type), the function whose derivative the rewritten OUT_PROD above computes
+          const w = readTensorHeader(h.src[0]!);
+          const dt = dtypeOfCode(w.type);
+          if (dt === undefined || dt === 'i32' || w.ne[2] !== 1 || w.ne[3] !== 1) continue;
+          if (!nativeWeightKernels(new Tensor(this, h.src[0]!, w.ne, dt))) continue;
+          rewriteAsCustomOp(node, customOpCode(this), k.wMatmulOp, 0n);
+          n++;
+          continue;
+        }
         if (h.type !== GGML_TYPE.f32 || !f32(h.src[0]!) || !f32(h.src[1]!)) continue;
         rewriteAsCustomOp(node, customOpCode(this), k.matmulOp, op === 'OUT_PROD' ? 1n : 0n);
         n++;
@@ -343,7 +410,10 @@ export class Graph {
       this.optHyper = this.newTensor('f32', [opts.optimizer === 'adamw' ? 7 : 2], 'opt.hyper');
       const stepNodes: Ptr[] = [];
       for (const p of this.params) {
-        const grad = this.gradTensor(p).ptr;
+        // accumulating under ggml's autodiff: the accumulator itself (a leaf), not the node that adds
+        // into it, which would pull a whole backward pass into the update-only graph
+        const acc = this.accumulate && !this.manual ? ptrOrNull(this.g.ggml_graph_get_grad_acc!(this.gb, p.ptr)) : null;
+        const grad = acc ?? this.gradTensor(p).ptr;
         if (opts.optimizer === 'adamw') {
           const m = this.newTensor('f32', p.ne, `m.${p.name}`.slice(0, 63));
           const v = this.newTensor('f32', p.ne, `v.${p.name}`.slice(0, 63));
@@ -370,11 +440,91 @@ export class Graph {
     const ctx = this.ctx!;
     const backend = this.engine.backend(this.device);
     if (this.weightInputs.size > 0) this.placeWeights();
+    if (this.reuse) return this.allocateStatic(backend);
     const buf = ptrOrNull(this.g.ggml_backend_alloc_ctx_tensors!(ctx, backend));
     if (buf === null) throw new Error(`could not allocate the graph's tensors on ${this.device.name} (out of device memory?)`);
     this.buffer = buf;
     this.g.ggml_backend_buffer_clear!(buf, 0);
     if (this.gb !== null && !this.manual) this.g.ggml_graph_reset!(this.gb);
+  }
+
+  /**
+   * GraphOptions.reuse: one buffer for the tensors that persist between computes (parameters,
+   * inputs not placed elsewhere, optimiser moments and hyper-parameters, gradient accumulators),
+   * zeroed; every other tensor is placed by the graph allocator before each compute (compute()).
+   */
+  private allocateStatic(backend: Ptr): void {
+    const statics: Tensor[] = [...this.params, ...this.inputs, ...this.accs.values()];
+    for (const { m, v } of this.moments.values()) statics.push(m, ...(v ? [v] : []));
+    if (this.optHyper) statics.push(this.optHyper);
+    const todo = [...new Set(statics)].filter((t) => readTensorHeader(t.ptr).buffer === null);
+    for (const t of statics) this.staticPtrs.add(t.ptr);
+    const buft = this.g.ggml_backend_get_default_buffer_type!(backend) as Ptr;
+    const align = Number(this.g.ggml_backend_buft_get_alignment!(buft));
+    const pad = (n: number) => Math.ceil(n / align) * align;
+    const sizes = todo.map((t) => pad(Number(this.g.ggml_backend_buft_get_alloc_size!(buft, t.ptr))));
+    const buf = ptrOrNull(this.g.ggml_backend_buft_alloc_buffer!(buft, Math.max(align, sizes.reduce((a, b) => a + b, 0))));
+    if (buf === null) throw new Error(`could not allocate the graph's parameters and inputs on ${this.device.name} (out of device memory?)`);
+    this.buffer = buf;
+    const base = this.g.ggml_backend_buffer_get_base!(buf) as Ptr;
+    let off = 0;
+    todo.forEach((t, i) => {
+      const status = Number(this.g.ggml_backend_tensor_alloc!(buf, t.ptr, base + BigInt(off)));
+      if (status !== 0) throw new Error(`ggml_backend_tensor_alloc of ${t} failed (status ${status})`);
+      off += sizes[i]!;
+    });
+    this.g.ggml_backend_buffer_clear!(buf, 0);
+    this.gallocBuft = buft;
+    this.galloc = this.newGallocr();
+  }
+
+  private newGallocr(): Ptr {
+    const galloc = ptrOrNull(this.g.ggml_gallocr_new!(this.gallocBuft));
+    if (galloc === null) throw new Error('ggml_gallocr_new failed');
+    return galloc;
+  }
+
+  /**
+   * GraphOptions.reuse: free the memory of the intermediates now (it is allocated again by the next
+   * compute), e.g. while a trainer writes a checkpoint. Outputs of the last compute are lost.
+   */
+  releaseIntermediates(): void {
+    if (this.galloc === null) return;
+    this.g.ggml_gallocr_free!(this.galloc);
+    this.galloc = this.newGallocr();
+    this.allocatedFor = null;
+  }
+
+  /**
+   * Place a phase graph's intermediates (GraphOptions.reuse) unless they were placed for it last.
+   * The allocator keeps a tensor wherever it already has memory, and the phases share tensors (the
+   * backward graph holds the forward's) under different lifetimes, so every intermediate of the
+   * graph is unplaced first and the whole graph planned afresh.
+   */
+  private allocateIntermediates(graph: Ptr): void {
+    if (this.galloc === null || this.allocatedFor === graph) return;
+    for (const t of this.intermediatesOf(graph)) clearTensorAllocation(t);
+    if (!this.g.ggml_gallocr_alloc_graph!(this.galloc, graph)) throw new Error(`could not allocate the graph's intermediate tensors on ${this.device.name} (out of memory?)`);
+    this.allocatedFor = graph;
+  }
+
+  /** Every tensor a graph reads or computes (sources and view sources included) that has no memory of its own. */
+  private intermediatesOf(graph: Ptr): Ptr[] {
+    let list = this.placedByGraph.get(graph);
+    if (list) return list;
+    const seen = new Set<Ptr>();
+    const visit = (p: Ptr | null): void => {
+      if (p === null || seen.has(p) || this.staticPtrs.has(p)) return;
+      seen.add(p);
+      const h = readTensorHeader(p);
+      for (const s of h.src) visit(s);
+      visit(h.viewSrc);
+    };
+    const n = Number(this.g.ggml_graph_n_nodes!(graph));
+    for (let i = 0; i < n; i++) visit(this.node(graph, i));
+    list = [...seen];
+    this.placedByGraph.set(graph, list);
+    return list;
   }
 
   /**
@@ -604,7 +754,7 @@ export class Graph {
     if (this.ctx === null) throw new Error('this Graph was disposed');
     if (this.gb === null) throw new Error('no backward graph: build with backward: true');
     if (this.manual) {
-      const m = this.manual.params.get(p);
+      const m = this.accs.get(p) ?? this.manual.params.get(p);
       if (!m) throw new TypeError(`${p} has no gradient (is it a Graph.param?)`);
       return m;
     }
@@ -622,6 +772,10 @@ export class Graph {
   zeroGrads(): void {
     this.requireAllocated();
     if (this.gb === null) throw new Error('no backward graph');
+    if (this.manual) {
+      for (const acc of this.accs.values()) this.g.ggml_backend_tensor_memset!(acc.ptr, 0, 0, Number(this.g.ggml_nbytes!(acc.ptr)));
+      return;
+    }
     this.g.ggml_graph_reset!(this.gb);
   }
 
@@ -674,6 +828,7 @@ export class Graph {
       this.assertSupported(graph, backend);
       this.checkedSupport.add(graph);
     }
+    this.allocateIntermediates(graph);
     const threads = this.device.type !== 'cpu' ? 1 : opts.threads !== undefined ? Math.max(1, Math.min(opts.threads, this.engine.maxThreads)) : this.pickThreads(graph, phase);
     this.engine.setThreads(threads, this.device);
     const t0 = performance.now();
@@ -805,6 +960,11 @@ export class Graph {
       this.g.ggml_backend_buffer_free!(this.buffer);
       this.buffer = null;
     }
+    if (this.galloc !== null) {
+      this.g.ggml_gallocr_free!(this.galloc);
+      this.galloc = null;
+      this.allocatedFor = null;
+    }
     for (const b of this.extraBuffers) this.g.ggml_backend_buffer_free!(b);
     this.extraBuffers = [];
     this.placed.clear();
@@ -822,9 +982,12 @@ export class Graph {
     return this.flopsForward;
   }
 
-  /** Bytes of the device buffer. */
+  /** Bytes of the graph's device buffers: its own, the graph allocator's (GraphOptions.reuse) and the placed weights'. */
   get bufferBytes(): number {
-    return this.buffer === null ? 0 : Number(this.g.ggml_backend_buffer_get_size!(this.buffer));
+    let n = this.buffer === null ? 0 : Number(this.g.ggml_backend_buffer_get_size!(this.buffer));
+    if (this.galloc !== null) n += Number(this.g.ggml_gallocr_get_buffer_size!(this.galloc, 0));
+    for (const b of this.extraBuffers) n += Number(this.g.ggml_backend_buffer_get_size!(b));
+    return n;
   }
 
   /** Allocated-shape sanity for callers that compute sizes: numel of a shape. */

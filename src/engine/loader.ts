@@ -29,6 +29,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../util/errors.ts';
+import { installedPackageVersion } from '../util/packages.ts';
 
 /** What `--device` accepts. */
 export type DeviceChoice = 'auto' | 'cpu' | 'cuda' | 'vulkan' | 'metal';
@@ -520,20 +521,5 @@ export function describeBuilds(bins: BinsDir, loaded: BuildStatus[], over: Parti
 
 /** The installed node-llama-cpp version (from its package.json). */
 export function nodeLlamaCppVersion(): string {
-  try {
-    const pkgPath = require.resolve('node-llama-cpp/package.json');
-    return (JSON.parse(fs.readFileSync(pkgPath, 'utf8')) as { version: string }).version;
-  } catch {
-    const main = require.resolve('node-llama-cpp');
-    let dir = path.dirname(main);
-    while (dir !== path.dirname(dir)) {
-      const p = path.join(dir, 'package.json');
-      if (fs.existsSync(p)) {
-        const j = JSON.parse(fs.readFileSync(p, 'utf8')) as { name?: string; version: string };
-        if (j.name === 'node-llama-cpp') return j.version;
-      }
-      dir = path.dirname(dir);
-    }
-    return 'unknown';
-  }
+  return installedPackageVersion('node-llama-cpp');
 }

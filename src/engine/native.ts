@@ -8,7 +8,7 @@
  * reads its operands through their strides, so a backward pass needs no transposed copies.
  *
  * How it is built: on first use, with the machine's C compiler (`$CC`, else cc, gcc or clang),
- * `-O3 -march=native`, into a cache folder (UNLEARNKIT_NATIVE_CACHE, else node_modules/.cache/unlearnkit,
+ * `-O3 -march=native`, into a cache folder (UNLEARNKIT_NATIVE_CACHE, else ~/.cache/unlearnkit,
  * else the system temp folder). The file name hashes the source, the compiler's version and the CPU's
  * model and flags, so a copy of the folder on another machine rebuilds instead of running code for
  * the wrong CPU. The build writes a temporary file and renames it, so concurrent processes never see
@@ -71,10 +71,15 @@ function compilerVersion(cc: string[]): string | null {
   }
 }
 
+/**
+ * Where built kernels are kept: UNLEARNKIT_NATIVE_CACHE, else the user's cache folder
+ * ($XDG_CACHE_HOME or ~/.cache, /unlearnkit), else the system temp folder. Never the package's own
+ * folder: once installed it sits in a consumer's node_modules, which is not ours to write.
+ */
 function cacheDirs(): string[] {
-  const root = path.resolve(path.dirname(NATIVE_SOURCE), '..');
-  const dirs = [path.join(root, 'node_modules', '.cache', 'unlearnkit'), path.join(os.tmpdir(), `unlearnkit-native-${os.userInfo().uid}`)];
-  return process.env.UNLEARNKIT_NATIVE_CACHE ? [process.env.UNLEARNKIT_NATIVE_CACHE] : dirs;
+  if (process.env.UNLEARNKIT_NATIVE_CACHE) return [process.env.UNLEARNKIT_NATIVE_CACHE];
+  const userCache = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return [path.join(userCache, 'unlearnkit'), path.join(os.tmpdir(), `unlearnkit-native-${os.userInfo().uid}`)];
 }
 
 function writableDir(dirs: string[]): string | null {

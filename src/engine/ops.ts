@@ -7,7 +7,7 @@
  */
 import type { Tensor } from './graph.ts';
 import { GGML_TYPE, shapeStr, type DType } from './types.ts';
-import { pointerArray } from './ffi.ts';
+import { pointerArray, readTypeTraits, type LoadedNativeKernels } from './ffi.ts';
 import { nativeKernels } from './native.ts';
 
 function same(a: Tensor, b: Tensor, op: string): void {
@@ -147,10 +147,13 @@ export function nativeMatMulFor(a: Tensor): boolean {
  * be any strided views: transposes and permutes are read through their strides instead of copied
  * (on the ggml fallback they are made contiguous first). Not differentiable by ggml's autodiff (a
  * custom op): for graphs with a hand-written backward, and for forward graphs that need no
- * bit-parity with llama.cpp (evaluation keeps ggml_mul_mat for that).
+ * bit-parity with llama.cpp (evaluation keeps ggml_mul_mat for that). A 2-D `a` in another type
+ * (a frozen F16 / quantised weight) runs weightMatMul: the product with its decoded values, x not
+ * rounded to an activation type.
  */
 export function fastMatMul(a: Tensor, b: Tensor): Tensor {
   checkMatMulShapes(a, b, 'fastMatMul');
+  if (a.dtype !== 'f32' && a.dtype !== 'i32' && b.dtype === 'f32' && a.ne[2] === 1 && a.ne[3] === 1 && nativeWeightKernels(a)) return weightMatMul(a, b);
   const k = a.graph.device.type === 'cpu' ? nativeKernels().kernels : null;
   if (!k || a.dtype !== 'f32' || b.dtype !== 'f32') {
     const contig = (t: Tensor) => (t.graph.g.ggml_is_contiguous!(t.ptr) ? t : cont(t));
@@ -159,6 +162,65 @@ export function fastMatMul(a: Tensor, b: Tensor): Tensor {
   const ne = [a.ne[1]!, b.ne[1]!, b.ne[2]!, b.ne[3]!];
   const p = fn(a).ggml_custom_4d!(ctxOf(a), GGML_TYPE.f32, ne[0], ne[1], ne[2], ne[3], pointerArray([a.ptr, b.ptr]), 2, k.matmulOp, -1, null);
   return wrap(a, p, 'fastMatMul');
+}
+
+/**
+ * The native kernels when they can run products with the transpose of a weight of `w`'s type
+ * (a CPU graph, the kernels built, and ggml's row decoder for the type registered with them).
+ */
+export function nativeWeightKernels(w: Tensor): LoadedNativeKernels | null {
+  if (w.graph.device.type !== 'cpu') return null;
+  const k = nativeKernels().kernels;
+  if (!k) return null;
+  const code = GGML_TYPE[w.dtype];
+  if (!k.typeRegistered(code)) {
+    const tr = readTypeTraits(w.graph.g, code);
+    if (!tr || tr.toFloat === null || !k.registerType(code, tr.toFloat, tr.blockSize, tr.typeSize)) return null;
+  }
+  return k;
+}
+
+/**
+ * W^T b for a 2-D weight W [M, K] in its stored type (f32, f16, bf16 or block-quantised) and
+ * b [K, N, ...] f32 -> [M, N, ...]: the product a backward pass needs for dX = W^T dY through a
+ * frozen y = W x. ggml's mul_mat cannot read a block-quantised matrix transposed; on CPU graphs
+ * with the native kernels this runs uk_wtmatmul_op (native/matmul.c: rows of W dequantised in
+ * blocks by ggml's own to_float, then the packed f32 GEMM), elsewhere ggml's out_prod(W, b^T) (a
+ * row of W dequantised per (row, column of b) pair: correct but ~N times slower) or, for f32 W,
+ * mul_mat of the transposed copy.
+ */
+export function weightTMatMul(W: Tensor, b: Tensor): Tensor {
+  same(W, b, 'weightTMatMul');
+  if (W.ne[2] !== 1 || W.ne[3] !== 1) throw new TypeError(`weightTMatMul: the weight must be 2-D, got ${shapeStr(W.ne)}`);
+  if (b.ne[0] !== W.ne[1]) throw new TypeError(`weightTMatMul: W ${shapeStr(W.ne)} has ${W.ne[1]} rows but b ${shapeStr(b.ne)} has ne[0] = ${b.ne[0]}`);
+  if (b.dtype !== 'f32') throw new TypeError(`weightTMatMul: b must be f32, got ${b}`);
+  if (W.dtype === 'i32') throw new TypeError(`weightTMatMul: expected a float or quantised weight, got ${W}`);
+  if (W.dtype === 'f32') return fastMatMul(transpose(W), b);
+  const k = nativeWeightKernels(W);
+  if (k) {
+    const p = fn(W).ggml_custom_4d!(ctxOf(W), GGML_TYPE.f32, W.ne[0], b.ne[1], b.ne[2], b.ne[3], pointerArray([W.ptr, b.ptr]), 2, k.wtMatmulOp, -1, null);
+    return wrap(W, p, 'weightTMatMul');
+  }
+  if (b.ne[2] !== 1 || b.ne[3] !== 1) throw new TypeError(`weightTMatMul: without the native kernels b must be 2-D, got ${shapeStr(b.ne)}`);
+  return outProd(W, transpose(b));
+}
+
+/**
+ * W x for a 2-D weight W [K, M] in its stored type (f16, bf16, block-quantised) and x [K, N, ...]
+ * f32 -> [M, N, ...], on the CPU's native kernels (uk_wmatmul_op): the product of x with W's decoded
+ * values in f32. ggml's mul_mat rounds x to the weight type's activation type first (q8_0, q8_K,
+ * f16), which llama.cpp's evaluation does and evaluation graphs keep; a training graph computes this
+ * smooth function instead, whose exact derivative its backward takes (x through W^T:
+ * weightTMatMul). Without the kernels (other devices, no compiler) it is ggml's mul_mat.
+ */
+export function weightMatMul(W: Tensor, x: Tensor): Tensor {
+  checkMatMulShapes(W, x, 'weightMatMul');
+  if (W.ne[2] !== 1 || W.ne[3] !== 1) throw new TypeError(`weightMatMul: the weight must be 2-D, got ${shapeStr(W.ne)}`);
+  if (x.dtype !== 'f32') throw new TypeError(`weightMatMul: x must be f32, got ${x}`);
+  const k = W.dtype === 'f32' || W.dtype === 'i32' ? null : nativeWeightKernels(W);
+  if (!k) return mulMat(W, x.graph.g.ggml_is_contiguous!(x.ptr) ? x : cont(x));
+  const p = fn(W).ggml_custom_4d!(ctxOf(W), GGML_TYPE.f32, W.ne[1], x.ne[1], x.ne[2], x.ne[3], pointerArray([W.ptr, x.ptr]), 2, k.wMatmulOp, -1, null);
+  return wrap(W, p, 'weightMatMul');
 }
 
 /** Outer product a [M, K] (x) b [N, K] -> [M, N] (ggml_out_prod). */

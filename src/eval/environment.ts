@@ -8,6 +8,7 @@ import path from 'node:path';
 import { getEngine } from '../engine/engine.ts';
 import { nodeLlamaCppVersion } from '../engine/loader.ts';
 import { PROJECT_ROOT } from '../util/paths.ts';
+import { installedPackageVersion } from '../util/packages.ts';
 
 export interface Environment {
   unlearnkit: string;
@@ -43,8 +44,8 @@ export function describeEnvironment(opts: { engine?: boolean } = {}): Environmen
     cpu: cpus[0]?.model?.trim() ?? 'unknown',
     cpus: cpus.length,
     device: 'not loaded',
-    vega: packageVersion(path.join(PROJECT_ROOT, 'node_modules', 'vega')),
-    vegaLite: packageVersion(path.join(PROJECT_ROOT, 'node_modules', 'vega-lite')),
+    vega: installedPackageVersion('vega'),
+    vegaLite: installedPackageVersion('vega-lite'),
   };
   if (opts.engine) {
     const e = getEngine();

@@ -5,7 +5,9 @@
  *   run.json      what was evaluated (model and adapter with sha256, dataset hash, splits, limit,
  *                 label/method/target for reports) and the device and versions
  *   items.json    per-item results { metrics: { <metric>: { <split>: ItemResult[] } } }
- *   summary.json  per-split and overall summaries, and `completed`: the finished metrics
+ *   summary.json  per-split and overall summaries, `completed`: the finished metrics, `skipped`:
+ *                 default metrics (or splits) the data could not feed and why, `notes`: parts of
+ *                 planned metrics not computed (TOFU's forget quality without a reference, ...)
  *   series.json   (optional) metric values over unlearning steps, from makeIntervalEvaluator
  *   report.md, report.html, charts/   the single-run report (src/report)
  *
@@ -23,10 +25,10 @@ import { tokenizerFromGguf, type Tokenizer } from '../model/tokenizer/index.ts';
 import { loadEvalModel } from './loadModel.ts';
 import { planEvaluation, type EvalPlan, type PlanInput } from './plan.ts';
 import { describeEnvironment, type Environment } from './environment.ts';
-import type { EvalSplit, ItemResult, MetricContext, MetricResult, ProgressEvent } from './types.ts';
+import type { EvalSplit, ItemResult, MetricContext, MetricResult, ProgressEvent, SkippedMetric } from './types.ts';
 import type { ReportSeries } from '../report/types.ts';
 import { readJsonIfExists, writeJsonAtomic, ensureDir } from '../util/fs.ts';
-import { PROJECT_ROOT } from '../util/paths.ts';
+import { outputPath } from '../util/paths.ts';
 import { UserError } from '../util/errors.ts';
 
 export const RUN_FORMAT = 1;
@@ -50,6 +52,8 @@ export interface RunMeta {
   adapterScale?: number;
   data: string;
   dataHash: string;
+  /** The dataset's format, files' sha256 and the options it was read with (a TOFU folder's chosen files). */
+  dataset?: { format: string; sha256: string; options: Record<string, unknown> };
   limit: number | null;
   configHash: string;
   createdAt: string;
@@ -62,6 +66,10 @@ export interface RunSummaryFile {
   configHash: string;
   /** Finished metrics, in the order they finished. */
   completed: string[];
+  /** Default metrics (or their splits) the data could not feed, and why (the latest evaluation's plan). */
+  skipped?: SkippedMetric[];
+  /** Parts of planned metrics that are not computed, and why. */
+  notes?: string[];
   metrics: Record<string, Omit<MetricResult, 'splits'> & { splits: Partial<Record<EvalSplit, Record<string, number>>> }>;
 }
 
@@ -104,6 +112,10 @@ export interface EvaluateResult {
   computed: string[];
   /** Finished metrics found in the folder and kept. */
   reused: string[];
+  /** Metrics (or splits) left out because the data lacks what they need. */
+  skipped: SkippedMetric[];
+  /** Parts of metrics not computed, and why. */
+  notes: string[];
 }
 
 function sha256File(file: string): string {
@@ -204,6 +216,7 @@ export interface EvaluateModelOptions extends PlanInput {
 /** Evaluate an in-memory model; nothing is written. */
 export async function evaluateModel(o: EvaluateModelOptions): Promise<Record<string, MetricResult>> {
   const plan = planEvaluation(o);
+  reportPlan(plan, o.onProgress);
   const tokenizer = o.tokenizer ?? (o.model.file ? tokenizerFromGguf(o.model.file) : null);
   if (!tokenizer) throw new UserError('evaluateModel: the model has no GGUF file to take a tokenizer from; pass `tokenizer`');
   const { results } = await runPlan(plan, () => ({ model: o.model, tokenizer }), { onProgress: o.onProgress });
@@ -218,7 +231,7 @@ export async function evaluate(o: EvaluateOptions): Promise<EvaluateResult> {
   const plan = planEvaluation(o);
   const runId = o.runId ?? (o.out ? path.basename(path.resolve(o.out)) : `eval-${stamp()}`);
   if (!/^[A-Za-z0-9._-]+$/.test(runId)) throw new UserError(`run id '${runId}' may only hold letters, digits, '.', '_' and '-'`);
-  const dir = path.resolve(o.out ?? path.join(PROJECT_ROOT, 'reports', runId));
+  const dir = path.resolve(o.out ?? outputPath('reports', runId));
   const modelSha256 = sha256File(o.modelPath);
   const adapterSha256 = o.adapter ? sha256File(o.adapter) : undefined;
   const configHash = crypto
@@ -251,6 +264,7 @@ export async function evaluate(o: EvaluateOptions): Promise<EvaluateResult> {
     adapterScale: o.adapter ? (o.adapterScale ?? 1) : undefined,
     data: plan.dataset.name,
     dataHash: plan.dataHash,
+    dataset: { format: plan.dataset.format, sha256: plan.dataset.sha256, options: { ...plan.dataset.options } },
     limit: plan.limit,
     configHash,
     createdAt: prev?.createdAt ?? now,
@@ -264,6 +278,10 @@ export async function evaluate(o: EvaluateOptions): Promise<EvaluateResult> {
   if (summaryFile.configHash !== configHash || itemsFile.configHash !== configHash) {
     throw new UserError(`${dir}: summary.json or items.json belongs to another evaluation; delete the folder to start over`);
   }
+  summaryFile.skipped = plan.skipped;
+  summaryFile.notes = plan.notes;
+  writeJsonAtomic(summaryPath, summaryFile);
+  reportPlan(plan, o.onProgress);
   const series = [...(o.series ?? []), ...(o.intervalCallback?.series() ?? [])];
   if (series.length) writeJsonAtomic(path.join(dir, 'series.json'), series);
 
@@ -299,5 +317,12 @@ export async function evaluate(o: EvaluateOptions): Promise<EvaluateResult> {
     const { writeRunReport } = await import('../report/write.ts');
     await writeRunReport([dir], { out: dir });
   }
-  return { runId, dir, results: Object.fromEntries(run.results), computed: run.computed, reused: run.reused };
+  return { runId, dir, results: Object.fromEntries(run.results), computed: run.computed, reused: run.reused, skipped: plan.skipped, notes: plan.notes };
+}
+
+/** Tell the caller, before anything is computed, what will not be (phase 'skipped' events). */
+function reportPlan(plan: EvalPlan, onProgress?: (e: ProgressEvent) => void): void {
+  const total = plan.metrics.length;
+  for (const k of plan.skipped) onProgress?.({ metric: k.metric, phase: 'skipped', index: -1, total, message: k.split ? `${k.split} split skipped: ${k.reason}` : `skipped: ${k.reason}` });
+  for (const n of plan.notes) onProgress?.({ metric: n.slice(0, n.indexOf(':')), phase: 'skipped', index: -1, total, message: n.slice(n.indexOf(':') + 2) });
 }

@@ -7,7 +7,7 @@
  * Per-item results (sum log-prob, tokens, mean NLL, per-token log-probs) feed the paired
  * statistics and membership-inference scores.
  */
-import { CausalLM, LMSession } from '../model/model.ts';
+import { CausalLM, EVAL_TOKENS_PER_GRAPH, LMSession } from '../model/model.ts';
 
 export interface ItemScore {
   id: string;
@@ -26,12 +26,12 @@ export interface SetScore {
   items: ItemScore[];
 }
 
-/** Score token sequences (each with BOS first) in batches of `batch`. */
+/** Score token sequences (each with BOS first) in batches of up to `batch` (fewer for long sequences: EVAL_TOKENS_PER_GRAPH). */
 export function scoreSequences(model: CausalLM, seqs: Array<{ id: string; tokens: number[] }>, batch = 8): SetScore {
   const valid = seqs.filter((s) => s.tokens.length >= 2);
   if (valid.length === 0) return { perplexity: NaN, meanNll: NaN, tokens: 0, items: [] };
   const T = Math.min(model.config.nCtx, Math.max(...valid.map((s) => s.tokens.length)));
-  const B = Math.min(batch, valid.length);
+  const B = Math.max(1, Math.min(batch, valid.length, Math.floor(EVAL_TOKENS_PER_GRAPH / T)));
   const session = new LMSession(model, { T, B, mode: 'eval' });
   const items: ItemScore[] = [];
   try {

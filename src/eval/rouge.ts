@@ -1,32 +1,33 @@
 /**
  * ROUGE-1, ROUGE-2 and ROUGE-L of a candidate (model answer) against a reference (gold answer),
- * with precision, recall and F1, following Google's `rouge_score` package (`RougeScorer.score(
- * target=reference, prediction=candidate)`), whose recall TOFU reports (Maini et al. 2024):
+ * with precision, recall and F1, as Google's `rouge_score` computes them with `use_stemmer=True`
+ * (`RougeScorer(['rouge1', 'rouge2', 'rougeL'], use_stemmer=True).score(target=reference,
+ * prediction=candidate)`), which is what TOFU (Maini et al. 2024) and open-unlearning report
+ * (open-unlearning's `rougeL_recall`, `rouge1_recall`, `rougeL_f1`). docs/methods.md#metrics.
  *
- * Tokens: lowercase; every run of characters outside [a-z0-9] becomes a space; split on
- * whitespace; optional stemming of tokens longer than 3 characters; keep tokens matching
- * ^[a-z0-9]+$. So punctuation never counts, "Dave's" -> dave s, and non-ASCII letters drop out.
+ * Tokens (rouge_score's `tokenize`): lowercase; every run of characters outside [a-z0-9] becomes a
+ * space; split on whitespace; tokens longer than 3 characters are replaced by their Porter stem
+ * (NLTK's `PorterStemmer()`, default mode NLTK_EXTENSIONS: ./porter.ts, an exact port); keep
+ * tokens matching ^[a-z0-9]+$. So punctuation never counts, "Dave's" -> dave s, non-ASCII letters
+ * drop out, and "books" / "book" or "lived" / "lives" match.
  * ROUGE-N (Lin 2004): overlap = sum over n-grams g of min(count_cand(g), count_ref(g)) (clipped),
- *   precision = overlap / #cand n-grams, recall = overlap / #ref n-grams (0 when either has none),
+ *   precision = overlap / max(#cand n-grams, 1), recall = overlap / max(#ref n-grams, 1),
  *   F1 = 2 P R / (P + R) (0 when P + R = 0).
  * ROUGE-L: L = length of the longest common subsequence of the two token lists (no sentence
- *   splitting; this is rouge_score's `rougeL`, not `rougeLsum`); P = L / |cand|, R = L / |ref|.
+ *   splitting; this is rouge_score's `rougeL`, not `rougeLsum`); P = L / |cand|, R = L / |ref|,
+ *   all 0 when either list is empty.
  *
- * Stemming: TOFU's evaluation calls RougeScorer(..., use_stemmer=True) (NLTK Porter stemmer).
- * No stemmer ships here, so the default is none (exact token match); pass `stemmer` to plug one
- * in. Without stemming, inflected variants ("books" vs "book") do not match, so recall can be a
- * little lower than TOFU's on the same text.
+ * Checked against reference values computed from NLTK's own stemmer by
+ * scripts/reference/porter_reference.py (test/fixtures/rouge/, test/eval/rougeReference.test.ts): equal to
+ * 1e-9 on 200 reference/candidate pairs. `{ stemmer: false }` gives rouge_score's default
+ * `use_stemmer=False`; a function plugs in another stemmer (applied under the same > 3 rule).
  *
- * Why not the installed `js-rouge` (3.2.3): it clips repeated n-gram counts correctly, but
- * (1) it returns only the F-score, not the recall TOFU reports; (2) its default tokenizer is
- * case-sensitive Penn-Treebank style and counts punctuation as tokens ("Paris, France." has
- * 4 tokens there, 2 here), which changes every score; (3) its ROUGE-L is the summary-level union
- * LCS over detected sentences (rougeLsum), so swapping two sentences scores 1.0 where rougeL
- * gives 4/7 in the test example; (4) it throws on an empty candidate, while an empty model
- * answer should score 0.
- * test/eval/rouge.test.ts demonstrates each difference.
+ * The `js-rouge` package is not used: it reports only F, tokenizes case-sensitively with
+ * punctuation as tokens, computes a sentence-level (rougeLsum-like) ROUGE-L, and throws on an
+ * empty candidate, so its numbers are not rouge_score's.
  */
 import { UserError } from '../util/errors.ts';
+import { porterStem } from './porter.ts';
 
 export interface RougeScore {
   precision: number;
@@ -41,19 +42,39 @@ export interface RougeResult {
 }
 
 export interface RougeOptions {
-  /** Stemmer applied to tokens longer than 3 characters (rouge_score's rule); none by default. */
-  stemmer?: (token: string) => string;
+  /**
+   * Stemming of tokens longer than 3 characters (rouge_score's rule): `true` (default) is NLTK's
+   * Porter stemmer as rouge_score's `use_stemmer=True`; `false` is `use_stemmer=False`; a function
+   * is used as the stemmer.
+   */
+  stemmer?: boolean | ((token: string) => string);
+}
+
+/** Porter stems of the tokens seen so far (answers repeat words; the stemmer is pure). */
+const stemCache = new Map<string, string>();
+const STEM_CACHE_MAX = 100_000;
+
+function cachedPorterStem(token: string): string {
+  let s = stemCache.get(token);
+  if (s === undefined) {
+    s = porterStem(token);
+    if (stemCache.size >= STEM_CACHE_MAX) stemCache.clear();
+    stemCache.set(token, s);
+  }
+  return s;
 }
 
 function assertText(name: string, s: unknown): asserts s is string {
   if (typeof s !== 'string') throw new UserError(`${name} must be a string, got ${s === null ? 'null' : typeof s}`);
 }
 
-/** rouge_score tokenization (see module doc). */
+/** rouge_score tokenization (see module doc); Porter-stemmed unless `stemmer: false`. */
 export function rougeTokenize(text: string, opts: RougeOptions = {}): string[] {
   assertText('rougeTokenize: text', text);
   let tokens = text.toLowerCase().replace(/[^a-z0-9]+/g, ' ').split(/\s+/);
-  const stem = opts.stemmer;
+  const opt = opts.stemmer ?? true;
+  if (typeof opt !== 'boolean' && typeof opt !== 'function') throw new UserError(`ROUGE: stemmer must be true, false or a function, got ${typeof opt}`);
+  const stem = opt === true ? cachedPorterStem : opt === false ? null : opt;
   if (stem) tokens = tokens.map((t) => (t.length > 3 ? stem(t) : t));
   return tokens.filter((t) => /^[a-z0-9]+$/.test(t));
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { joinResult, type RunItemsFile, type RunMeta, type RunSummaryFile } from './evaluate.ts';
 import type { MetricResult } from './types.ts';
 import type { ReportSeries } from '../report/types.ts';
-import { PROJECT_ROOT } from '../util/paths.ts';
+import { outputPath } from '../util/paths.ts';
 import { UserError } from '../util/errors.ts';
 
 export interface LoadedRun {
@@ -20,7 +20,7 @@ export interface LoadedRun {
 
 /** Folder of a run given as a path or as an id under reports/. */
 export function resolveRunDir(ref: string): string {
-  const candidates = [ref, path.join(PROJECT_ROOT, 'reports', ref)];
+  const candidates = [ref, outputPath('reports', ref)];
   for (const c of candidates) {
     if (fs.existsSync(path.join(c, 'run.json'))) return path.resolve(c);
   }

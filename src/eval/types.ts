@@ -3,13 +3,13 @@
  * in memory. Every metric returns per-item values (so that two runs on the same items can be
  * compared with paired statistics) and per-split summaries.
  */
-import type { FactItem, FactSplit, TextItem } from '../data/types.ts';
+import { FACT_SPLITS, type FactItem, type FactSplit, type TextItem } from '../data/types.ts';
 import type { CausalLM } from '../model/model.ts';
 import type { Tokenizer } from '../model/tokenizer/index.ts';
 
-/** A split an evaluation can run on: the four fact splits and the general (plain text) set. */
+/** A split an evaluation can run on: the fact splits and the general (plain text) set. */
 export type EvalSplit = FactSplit | 'general';
-export const EVAL_SPLITS: readonly EvalSplit[] = ['forget', 'retain', 'holdout', 'decoy', 'general'];
+export const EVAL_SPLITS: readonly EvalSplit[] = [...FACT_SPLITS, 'general'];
 
 /** One item's results under one metric. */
 export interface ItemResult {
@@ -27,11 +27,31 @@ export interface SplitResult {
   summary: Record<string, number>;
 }
 
+/**
+ * A named number with what it was computed over, or why it was not (value null): TOFU's summary
+ * entries, e.g. { value: 0.42, over: ['retain'] } or { value: null, reason: 'no holdout split ...' }.
+ */
+export interface SummaryEntry {
+  value: number | null;
+  reason?: string;
+  [detail: string]: number | string | null | string[] | Record<string, number | string | null> | undefined;
+}
+
+export type SummaryValue = number | string | null | SummaryEntry;
+
 /** What a metric computes (before bookkeeping). */
 export interface MetricComputation {
   splits: Partial<Record<EvalSplit, SplitResult>>;
-  /** Numbers spanning splits (membership-inference AUCs, forget quality). */
-  summary: Record<string, number | string | null>;
+  /** Numbers spanning splits (membership-inference AUCs, forget quality, TOFU's entries). */
+  summary: Record<string, SummaryValue>;
+}
+
+/** A metric (or one of its splits) the plan leaves out, and why. */
+export interface SkippedMetric {
+  metric: string;
+  /** The split left out; absent when the whole metric is. */
+  split?: EvalSplit;
+  reason: string;
 }
 
 /** A finished metric as stored in a run. */
@@ -56,6 +76,8 @@ export interface EvalData {
   name: string;
   facts: Partial<Record<FactSplit, FactItem[]>>;
   general: TextItem[];
+  /** What would supply a split the dataset lacks (for "not computed" reasons). */
+  supplyHint?: (split: EvalSplit) => string;
 }
 
 /** Options every metric may read (defaults filled in by evaluate()). */
@@ -71,17 +93,17 @@ export interface MetricOptions {
   /** Truth-ratio mean over perturbed answers ('arithmetic' = the paper). */
   perturbedMean: 'arithmetic' | 'geometric';
   /**
-   * Retain-only reference for forget quality: a GGUF model (its truth ratios on the same forget
-   * items are computed), a run folder that holds truth-ratio results on the forget split, or the
-   * ratios themselves.
+   * Retain-only reference for forget quality and privleak (reference.ts): a GGUF model, a fine-tune
+   * run folder, an evaluation run folder holding its results, { model, adapter }, or the forget-set
+   * truth ratios themselves.
    */
-  retainReference?: string | number[];
+  retainReference?: string | number[] | { model: string; adapter?: string };
 }
 
 export interface ProgressEvent {
   metric: string;
-  /** 'start' before computing, 'done' after writing, 'reused' when a finished result was kept. */
-  phase: 'start' | 'done' | 'reused' | 'info';
+  /** 'start' before computing, 'done' after writing, 'reused' when a finished result was kept, 'skipped' (before any computing) when the data lacks what it needs. */
+  phase: 'start' | 'done' | 'reused' | 'info' | 'skipped';
   index: number;
   total: number;
   seconds?: number;
@@ -112,11 +134,20 @@ export interface MetricDef {
   defaultSplits: readonly EvalSplit[];
   /** Whether it needs exactly the splits it names (e.g. MIA: forget vs holdout), ignoring the caller's choice. */
   fixedSplits?: boolean;
+  /** With fixedSplits: it runs on whichever of its splits the dataset has (TOFU's suite), reporting the rest as not computed. */
+  optionalSplits?: boolean;
+  /** Up-front notes on the parts it will not compute with the splits present (`present`) and these options (TOFU: no reference). */
+  notes?(present: ReadonlySet<EvalSplit>, options: MetricOptions, hint: (split: EvalSplit) => string): string[];
   /** Metrics whose results it reads (computed first). */
   deps?: readonly string[];
   /** Per-item values used by paired comparisons; the first is the primary one. */
   paired: readonly PairedKey[];
   /** Option names (of MetricOptions) that change its results. */
   optionKeys: ReadonlyArray<keyof MetricOptions>;
+  /**
+   * Bumped when what the metric computes changes (ROUGE 2: stemmed as rouge_score): part of the
+   * resume key, so a resumed evaluation never mixes results of two definitions.
+   */
+  version?: number;
   compute(ctx: MetricContext, splits: EvalSplit[]): Promise<MetricComputation> | MetricComputation;
 }

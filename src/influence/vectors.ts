@@ -6,6 +6,7 @@
  */
 import type { CausalLM } from '../model/model.ts';
 import { isSparse, type ExampleGrad } from '../train/perExample.ts';
+import { factoredToDense, isFactored } from '../train/factored.ts';
 import { UserError } from '../util/errors.ts';
 
 export class ParamSpace {
@@ -36,7 +37,7 @@ export class ParamSpace {
       if (off === undefined) continue;
       if (isSparse(g)) {
         for (let j = 0; j < g.rows.length; j++) out.set(g.values.subarray(j * g.rowSize, (j + 1) * g.rowSize), off + g.rows[j]! * g.rowSize);
-      } else out.set(g, off);
+      } else out.set(isFactored(g) ? factoredToDense(g) : g, off);
     }
     return out;
   }

@@ -20,7 +20,7 @@
 import { Graph, type Tensor } from '../engine/graph.ts';
 import * as op from '../engine/ops.ts';
 import { familyOf, headDim } from './config.ts';
-import { ARCH_BUILDERS, frozenWeightType, uploadWeight, type CausalLM } from './model.ts';
+import { ARCH_BUILDERS, frozenWeightType, loraHook, uploadWeight, type CausalLM } from './model.ts';
 import { attnScale } from './layers.ts';
 
 export class KvDecoder {
@@ -55,7 +55,9 @@ export class KvDecoder {
         if (!t) {
           const h = model.weights.get(name);
           if (!h) throw new Error(`KvDecoder: the model has no tensor ${name}`);
-          t = g.input(name, h.ne, frozenWeightType(h, false), { placement: 'weight' });
+          // a LoRA adapter's factors stay out of the repacking buffer types, as llama.cpp keeps them
+          const adapter = name.endsWith('.lora_a') || name.endsWith('.lora_b');
+          t = g.input(name, h.ne, frozenWeightType(h, false), adapter ? {} : { placement: 'weight' });
           weights.set(name, t);
         }
         return t;
@@ -75,7 +77,7 @@ export class KvDecoder {
         const Q = op.permute(op.reshape(op.cont(q), [hd, H, 1, B]), [0, 2, 1, 3]); // [hd, 1, H, B]
         return op.reshape(op.flashAttnExt(Q, K, V, this.mask, attnScale(hd)), [hd * H, B]); // [hd, H, 1, B]
       };
-      const out = ARCH_BUILDERS[c.arch](c, w, { tokens: this.tokens, pos: this.pos, mask: this.mask, T: B, B: 1 }, { differentiable: false, attention });
+      const out = ARCH_BUILDERS[c.arch](c, w, { tokens: this.tokens, pos: this.pos, mask: this.mask, T: B, B: 1 }, { differentiable: false, attention, lora: loraHook(model, w) });
       this.logits = out.logits; // [V, B]
       g.build({ outputs: [this.logits] });
       g.allocate();

@@ -650,8 +650,12 @@ export interface GgufTensorSpec {
   type: GgmlTypeName | GgmlType;
   /** Shape in ggml order (ne[0] fastest). */
   ne: number[];
-  /** float32 values (encoded to `type`) or the raw bytes of `type` (length must match). */
-  data: Float32Array | Uint8Array;
+  /**
+   * float32 values (encoded to `type`) or the raw bytes of `type` (length must match); or a function
+   * giving them, called when the tensor is written (one tensor's data in memory at a time: large
+   * models written from graph values or re-read from another file).
+   */
+  data: Float32Array | Uint8Array | (() => Float32Array | Uint8Array);
 }
 
 export interface GgufWriteSpec {
@@ -801,6 +805,7 @@ interface PreparedTensor {
 }
 
 function prepareTensor(t: GgufTensorSpec, file: string): PreparedTensor {
+  if (typeof t.data === 'function') return prepareTensor({ ...t, data: t.data() }, file);
   const type = ggmlTypeFromName(t.type as string | number);
   const traits = type === undefined ? undefined : ggmlTypeTraits(type);
   if (type === undefined || !traits) throw new UserError(`${file}: tensor '${t.name}': unknown ggml type ${String(t.type)}`);
@@ -878,11 +883,17 @@ export function writeGguf(file: string, spec: GgufWriteSpec): void {
   }
 
   const names = new Set<string>();
-  const prepared = spec.tensors.map((t) => {
+  // lazy tensors (data given as a function) are encoded while writing, from their type and shape here
+  const prepared: Array<PreparedTensor | { name: string; type: GgmlType; ne: number[]; nbytes: number; lazy: GgufTensorSpec }> = spec.tensors.map((t) => {
     if (names.has(t.name)) throw new UserError(`${file}: tensor '${t.name}' given twice`);
     names.add(t.name);
-    return prepareTensor(t, file);
+    if (typeof t.data !== 'function') return prepareTensor(t, file);
+    const type = ggmlTypeFromName(t.type as string | number);
+    const traits = type === undefined ? undefined : ggmlTypeTraits(type);
+    if (type === undefined || !traits) throw new UserError(`${file}: tensor '${t.name}': unknown ggml type ${String(t.type)}`);
+    return { name: t.name, type, ne: t.ne, nbytes: (tensorNumel(t) / traits.blockSize) * traits.typeSize, lazy: t };
   });
+  const sizeOf = (t: (typeof prepared)[number]) => ('lazy' in t ? t.nbytes : t.bytes.length);
   let rel = 0;
   for (const t of prepared) {
     w.str(t.name);
@@ -890,7 +901,7 @@ export function writeGguf(file: string, spec: GgufWriteSpec): void {
     for (const d of t.ne) w.u64(d);
     w.u32(t.type);
     w.u64(rel);
-    rel += Math.ceil(t.bytes.length / alignment) * alignment;
+    rel += Math.ceil(sizeOf(t) / alignment) * alignment;
   }
   if (prepared.length > 0) w.pad(alignment);
 
@@ -901,8 +912,10 @@ export function writeGguf(file: string, spec: GgufWriteSpec): void {
     writeAll(fd, w.bytes());
     const zeros = new Uint8Array(alignment);
     for (const t of prepared) {
-      writeAll(fd, t.bytes);
-      const padN = (alignment - (t.bytes.length % alignment)) % alignment;
+      const bytes = 'lazy' in t ? prepareTensor(t.lazy, file).bytes : t.bytes;
+      if (bytes.length !== sizeOf(t)) throw new UserError(`${file}: tensor '${t.name}' gave ${bytes.length} bytes, expected ${sizeOf(t)}`);
+      writeAll(fd, bytes);
+      const padN = (alignment - (bytes.length % alignment)) % alignment;
       if (padN) writeAll(fd, zeros.subarray(0, padN));
     }
     fs.fsyncSync(fd);

@@ -50,6 +50,12 @@ export interface BuildMode {
    * (decode.ts) uses it to attend over its caches with the architectures' own builders.
    */
   attention?: (q: Tensor, k: Tensor, v: Tensor, layer: number) => Tensor;
+  /**
+   * LoRA adapters (model.ts loraHook): called by `linear` after every weight product y = W x with
+   * the weight's name, x and y; returns what the graph uses instead of y (y + s B (A x) for an
+   * adapted weight, as llama.cpp's build_lora_mm computes it; y itself otherwise).
+   */
+  lora?: (name: string, x: Tensor, y: Tensor, mode: BuildMode) => Tensor;
 }
 
 /**
@@ -65,7 +71,7 @@ export function attnScale(hd: number): number {
 export function linear(name: string, W: Tensor, x: Tensor, mode: BuildMode): Tensor {
   const y = mode.fastMatmul ? op.fastMatMul(W, x) : op.mulMat(W, x);
   mode.tap?.({ name, kind: 'matmul', input: x, output: y });
-  return y;
+  return mode.lora ? mode.lora(name, x, y, mode) : y;
 }
 
 /** x * w (w broadcast over rows), reporting the use of w. */

@@ -48,9 +48,19 @@
  * The graph has no op without a Vulkan kernel (OUT_PROD only with contiguous sources), so unlike the
  * automatic backward it also trains on ggml's Vulkan devices.
  *
+ * Frozen weights in their stored type (F16, BF16, Q8_0, K-quants: model.ts frozenWeightType):
+ *   dx = W^T dy with op.weightTMatMul (the native kernel decodes W's rows in blocks; ggml's mul_mat
+ *   cannot read a block-quantised matrix transposed).
+ * LoRA (y = W x + s z, z = B u, u = A x; model.ts loraHook), per adapted weight:
+ *   dz = s dy,  dB = u dz^T  (mul_mat(u^T, dz^T) [r, n_out]),  du = B^T dz,
+ *   dA = x du^T ([n_in, r]),  dx = W^T dy + A^T du
+ * so a LoRA step differentiates through the frozen base once per matrix (dx) and costs only rank-r
+ * products for the adapter's own gradients.
+ *
  * Only what a trainable tensor needs is built: gradients of frozen weights are skipped, and the
- * backward stops below the lowest trainable tensor. The gradients of the tapped weight outputs (for
- * per-example gradients, src/train/perExample.ts) are returned in `nodes`.
+ * backward stops below the lowest trainable tensor (or adapter). The gradients of the tapped weight
+ * outputs (for per-example gradients, src/train/perExample.ts; the adapter's u and z included) are
+ * returned in `nodes`.
  */
 import type { Tensor } from '../engine/graph.ts';
 import * as op from '../engine/ops.ts';
@@ -58,6 +68,7 @@ import { shapeStr } from '../engine/types.ts';
 import { headDim, type ModelConfig } from './arch/types.ts';
 import { attnScale, type SequenceInputs } from './layers.ts';
 import { hasAttnBias, type LlamaTrace } from './llama.ts';
+import type { LoraUse } from './model.ts';
 
 /** The loss of an LMSession training graph: loss = ce(maskedLogits, labels) * lossScale + offset. */
 export interface LlamaLossInputs {
@@ -83,6 +94,8 @@ export interface LlamaBackwardInputs {
   loss: LlamaLossInputs;
   /** Build the products with op.fastMatMul (the forward was built with BuildMode.fastMatmul). */
   fastMatmul?: boolean;
+  /** LoRA adapters of the graph by base weight name (model.ts loraHook); their A, B are in `weights`. */
+  lora?: Map<string, LoraUse>;
 }
 
 export interface ManualGradients {
@@ -90,6 +103,12 @@ export interface ManualGradients {
   params: Map<Tensor, Tensor>;
   /** Gradients of intermediate nodes: every tapped weight output whose gradient was built. */
   nodes: Map<Tensor, Tensor>;
+  /**
+   * Every part of a parameter's gradient (a tied embedding gets one from its lookup and one from the
+   * output product) in the order the backward produces them, for graphs that accumulate gradients:
+   * each part can be added to its accumulator as soon as it exists and then freed.
+   */
+  parts: Array<[Tensor, Tensor]>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -240,6 +259,8 @@ export function buildLlamaBackward(o: LlamaBackwardInputs): ManualGradients {
   const bias = hasAttnBias(c, trace.variant);
   const qkNorm = trace.variant.qkNorm;
   const isTrainable = (name: string) => o.trainable.has(name);
+  /** A weight whose product needs a gradient: trainable itself, or with a trainable adapter. */
+  const needsGrad = (name: string) => isTrainable(name) || (o.lora?.has(name) === true && (isTrainable(`${name}.lora_a`) || isTrainable(`${name}.lora_b`)));
   const W = (name: string): Tensor => {
     const t = o.weights.get(name);
     if (!t) throw new Error(`llama backward: no tensor ${name} in the graph`);
@@ -248,10 +269,12 @@ export function buildLlamaBackward(o: LlamaBackwardInputs): ManualGradients {
 
   const params = new Map<Tensor, Tensor>();
   const nodes = new Map<Tensor, Tensor>();
+  const parts: Array<[Tensor, Tensor]> = [];
   const addParamGrad = (name: string, g: Tensor) => {
     const p = W(name);
     const prev = params.get(p);
     params.set(p, prev ? op.add(prev, g) : g);
+    parts.push([p, g]);
   };
 
   // token-major copies [n, N] -> [N, n] (and transposed weights), made once per tensor
@@ -273,13 +296,37 @@ export function buildLlamaBackward(o: LlamaBackwardInputs): ManualGradients {
    * `dyT` may give dy^T when it is cheaper to make than a transpose of dy.
    */
   const linearBack = (name: string, x: Tensor, dy: Tensor, needDx: boolean, dyT?: Tensor): Tensor | null => {
+    const loraDx = loraBack(name, x, dy, needDx);
+    let dx: Tensor | null = null;
+    const w = W(name);
     if (fast) {
       // the native kernel reads the transposes through their strides: no copies
       if (isTrainable(name)) addParamGrad(name, op.fastMatMul(op.transpose(x), op.transpose(dy)));
-      return needDx ? op.fastMatMul(op.transpose(W(name)), dy) : null;
+      if (needDx) dx = w.dtype === 'f32' ? op.fastMatMul(op.transpose(w), dy) : op.weightTMatMul(w, dy);
+    } else {
+      if (isTrainable(name)) addParamGrad(name, op.mulMat(tr(x), dyT ?? tr(dy)));
+      if (needDx) dx = w.dtype === 'f32' ? op.mulMat(tr(w), dy) : op.weightTMatMul(w, dy);
     }
-    if (isTrainable(name)) addParamGrad(name, op.mulMat(tr(x), dyT ?? tr(dy)));
-    return needDx ? op.mulMat(tr(W(name)), dy) : null;
+    return dx && loraDx ? inplace('ggml_add_inplace', dx, loraDx) : dx;
+  };
+  /** a^T b for a [K, M], b [K, N] given as contiguous tensors (transposes read by the native kernel or copied). */
+  const tt = (a: Tensor, b: Tensor): Tensor => (fast ? op.fastMatMul(op.transpose(a), op.transpose(b)) : op.mulMat(tr(a), tr(b)));
+  /** a^T b for a contiguous a [M, K] and b [M, N]. */
+  const tn = (a: Tensor, b: Tensor): Tensor => (fast ? op.fastMatMul(op.transpose(a), b) : op.mulMat(tr(a), b));
+  /** The adapter's part of the backward of y = W x + s B (A x) (see the module comment); returns A^T du when `needDx`. */
+  const loraBack = (name: string, x: Tensor, dy: Tensor, needDx: boolean): Tensor | null => {
+    const use = o.lora?.get(name);
+    if (!use) return null;
+    const aName = `${name}.lora_a`;
+    const bName = `${name}.lora_b`;
+    const dz = op.scale(dy, use.scale); // [n_out, N]
+    nodes.set(use.z, dz);
+    if (isTrainable(bName)) addParamGrad(bName, tt(use.u, dz)); // [r, n_out]
+    if (!isTrainable(aName) && !needDx) return null;
+    const du = tn(W(bName), dz); // B^T dz [r, N]
+    nodes.set(use.u, du);
+    if (isTrainable(aName)) addParamGrad(aName, tt(x, du)); // [n_in, r]
+    return needDx ? tn(W(aName), du) : null; // A^T du [n_in, N]
   };
   /** out_prod(a, b) = a b^T per batch (a [M, K], b [N, K] -> [M, N]); on the native kernel a product of transposed views. */
   const outer = (a: Tensor, b: Tensor): Tensor => (fast ? op.fastMatMul(op.transpose(a), op.transpose(b)) : op.outProd(a, b));
@@ -309,9 +356,9 @@ export function buildLlamaBackward(o: LlamaBackwardInputs): ManualGradients {
   let seen = isTrainable('token_embd.weight');
   for (let l = 0; l < c.nLayer; l++) {
     trainableBefore.push(seen);
-    seen ||= blockNames(l, 'attn').some(isTrainable);
+    seen ||= blockNames(l, 'attn').some(needsGrad);
     trainableBefore.push(seen);
-    seen ||= blockNames(l, 'ffn').some(isTrainable);
+    seen ||= blockNames(l, 'ffn').some(needsGrad);
   }
   const anyBeforeHead = seen;
 
@@ -336,7 +383,7 @@ export function buildLlamaBackward(o: LlamaBackwardInputs): ManualGradients {
     const ffnIn = trainableBefore[2 * l + 1]!;
     nodes.set(s.fo, dx);
     const needH2 = ffnIn || isTrainable(n('ffn_norm'));
-    const needA = needH2 || isTrainable(n('ffn_gate')) || isTrainable(n('ffn_up'));
+    const needA = needH2 || needsGrad(n('ffn_gate')) || needsGrad(n('ffn_up'));
     const da = linearBack(n('ffn_down'), s.a, dx, needA);
     if (da) {
       const { dg: dGate, du: dUp } = swigluBack(da, s.gp, s.up);
@@ -359,9 +406,9 @@ export function buildLlamaBackward(o: LlamaBackwardInputs): ManualGradients {
     nodes.set(s.ao, dx);
     const b = (x: string) => `blk.${l}.${x}.bias`;
     const needH = attnIn || isTrainable(n('attn_norm'));
-    const needQ = needH || isTrainable(n('attn_q')) || (bias && isTrainable(b('attn_q'))) || (qkNorm && isTrainable(n('attn_q_norm')));
-    const needK = needH || isTrainable(n('attn_k')) || (bias && isTrainable(b('attn_k'))) || (qkNorm && isTrainable(n('attn_k_norm')));
-    const needV = needH || isTrainable(n('attn_v')) || (bias && isTrainable(b('attn_v')));
+    const needQ = needH || needsGrad(n('attn_q')) || (bias && isTrainable(b('attn_q'))) || (qkNorm && isTrainable(n('attn_q_norm')));
+    const needK = needH || needsGrad(n('attn_k')) || (bias && isTrainable(b('attn_k'))) || (qkNorm && isTrainable(n('attn_k_norm')));
+    const needV = needH || needsGrad(n('attn_v')) || (bias && isTrainable(b('attn_v')));
     /** Bias gradient (the sum over tokens of dy) when the bias is trainable. */
     const biasBack = (name: string, dy: Tensor) => {
       if (bias && isTrainable(name)) addParamGrad(name, op.repeatBack(dy, W(name)));
@@ -441,5 +488,5 @@ export function buildLlamaBackward(o: LlamaBackwardInputs): ManualGradients {
   for (const name of o.trainable) {
     if (!params.has(W(name))) throw new Error(`llama backward: no gradient was built for ${name}`);
   }
-  return { params, nodes };
+  return { params, nodes, parts };
 }

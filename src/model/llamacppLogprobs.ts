@@ -10,10 +10,14 @@
  * LoRA adapters (llama.cpp adapter GGUFs) are applied with `createContext({ lora: { adapters } })`.
  * Contexts are created with `threads: 1` by default: node-llama-cpp's default of 4 threads is
  * hundreds of times slower on a shared 2-core machine.
+ *
+ * The log-softmax is logsumexp.ts's, the one our engine uses, so the two engines' log-probs differ
+ * only where their logits do.
  */
 import fs from 'node:fs';
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
 import { UserError } from '../util/errors.ts';
+import { sharedLogSoftmaxKernel } from './logsumexp.ts';
 
 export interface LlamaCppOptions {
   /** CPU threads for evaluation (default 1). */
@@ -33,6 +37,21 @@ export interface TokenLogprobs {
   logprobs: Float64Array;
   /** With `full: true`: the whole log-softmax row at every position 0..n-1 (row i predicts token i+1). */
   rows?: Float64Array[];
+}
+
+/** The internals of node-llama-cpp 3.22.1's LlamaContextSequence that computeLogits uses. */
+interface InternalSequence {
+  _decodeTokens(
+    tokens: number[],
+    logits: boolean[],
+    evaluationPriority: number,
+    tokenMeter: unknown,
+    contextShift: { size: unknown; strategy: unknown },
+    logitDataMapper: (batchLogitIndex: number, tokenIndex: number) => undefined,
+    afterBatchAction: undefined,
+  ): Promise<unknown>;
+  _tokenMeter: unknown;
+  _contextShift?: { size: unknown; strategy: unknown };
 }
 
 const llamaCache = new Map<string, Promise<Llama>>();
@@ -56,15 +75,31 @@ export async function getLlamaCpp(gpu: false | 'auto' = false): Promise<Llama> {
   return p;
 }
 
-/** log-softmax of a logits vector, in float64. */
+/**
+ * log-softmax of a logits vector, in float64: x_i - max - log(sum exp(x - max)), the same
+ * arithmetic (logsumexp.ts, its WebAssembly SIMD kernel) as our engine's log-probs, so that the two
+ * engines' numbers differ only where their logits do. llama.cpp's logits are float32; a vector
+ * holding other values (not float32-exact) takes the Math.exp path.
+ */
 export function logSoftmax(logits: ArrayLike<number>): Float64Array {
+  const n = logits.length;
+  const k = sharedLogSoftmaxKernel();
+  if (logits instanceof Float32Array) return k.logSoftmaxRow(logits, 0, n);
+  const f = k.scratch(n);
+  let exact = true;
+  for (let i = 0; i < n; i++) {
+    const v = logits[i]!;
+    f[i] = v;
+    if (f[i] !== v && !Number.isNaN(v)) exact = false;
+  }
+  if (exact) return k.logSoftmaxRow(f, 0, n);
   let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) if (logits[i]! > max) max = logits[i]!;
+  for (let i = 0; i < n; i++) if (logits[i]! > max) max = logits[i]!;
   let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! - max);
-  const lse = max + Math.log(sum);
-  const out = new Float64Array(logits.length);
-  for (let i = 0; i < logits.length; i++) out[i] = logits[i]! - lse;
+  for (let i = 0; i < n; i++) sum += Math.exp(logits[i]! - max);
+  const ls = Math.log(sum);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = logits[i]! - max - ls;
   return out;
 }
 
@@ -136,7 +171,8 @@ export class LlamaCppScorer {
       const m = out[i]?.next.logits;
       if (!m) throw new Error(`llama.cpp returned no logits for position ${i}`);
       const size = nVocab ?? Math.max(...m.keys()) + 1;
-      const logits = new Float64Array(size).fill(-Infinity);
+      // float32, as llama.cpp computed them (exactly representable), for the log-softmax kernel
+      const logits = new Float32Array(size).fill(-Infinity);
       for (const [tok, v] of m) logits[tok] = v;
       const row = logSoftmax(logits);
       if (i < n - 1) logprobs[i] = row[tokens[i + 1]!]!;
@@ -144,6 +180,32 @@ export class LlamaCppScorer {
     }
     await this.sequence.clearHistory();
     return { tokens: tokens.slice(1), logprobs, ...(opts.full ? { rows } : {}) };
+  }
+
+  /**
+   * llama.cpp's evaluation of the sequence with the logits of every position but the last computed
+   * (as logprobs() asks for them), none of them read back: its forward pass and output projection
+   * without node-llama-cpp's per-position work (one sampler call per position, the V logits turned
+   * into a JavaScript Map), the reference for the compute part of `bench eval`. With `lastOnly`,
+   * only the second-to-last position's logits: llama.cpp then skips the output projection of the
+   * others, less work than any per-token scoring (a bound).
+   *
+   * node-llama-cpp has no public call for this: it uses LlamaContextSequence._decodeTokens, the
+   * internal method controlledEvaluate runs (node-llama-cpp 3.22.1, the pinned version), with a
+   * mapper that reads nothing.
+   */
+  async computeLogits(tokens: readonly number[], opts: { lastOnly?: boolean } = {}): Promise<void> {
+    if (tokens.length < 2) throw new UserError('need at least two tokens');
+    if (tokens.length > this.context.contextSize) throw new UserError(`sequence of ${tokens.length} tokens is longer than the context (${this.context.contextSize})`);
+    const seq = this.sequence as unknown as InternalSequence;
+    if (typeof seq._decodeTokens !== 'function' || !seq._contextShift) {
+      throw new Error('this node-llama-cpp has no LlamaContextSequence._decodeTokens (written for node-llama-cpp 3.22.1)');
+    }
+    await this.sequence.clearHistory();
+    const n = tokens.length;
+    const logits = tokens.map((_, i) => (opts.lastOnly ? i === n - 2 : i < n - 1));
+    await seq._decodeTokens([...tokens], logits, 5, seq._tokenMeter, { size: seq._contextShift.size, strategy: seq._contextShift.strategy }, () => undefined, undefined);
+    await this.sequence.clearHistory();
   }
 
   async dispose(): Promise<void> {

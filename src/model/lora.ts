@@ -16,8 +16,12 @@
  * scale * B A = U_k S_k V_k^T at adapter scale 1. The reported relative Frobenius error
  * ||Delta - scale B A||_F / ||Delta||_F is computed from the float32 factors actually written.
  */
-import { type GgufFile, type GgufTensorSpec, GgmlType, getTensorInfo, readGguf, readTensorF32, readTensorRaw, requireMeta, writeGguf } from './gguf.ts';
+import { type GgufFile, type GgufTensorSpec, GgmlType, getMeta, getTensorInfo, readGguf, readTensorF32, readTensorRaw, requireMeta, writeGguf } from './gguf.ts';
 import { truncatedSvd } from './linalg.ts';
+import { parameterNames, type ModelConfig } from './config.ts';
+import { resolveFilter } from './paramGroups.ts';
+import type { CausalLM } from './model.ts';
+import { Rng } from '../util/rng.ts';
 import { UserError } from '../util/errors.ts';
 
 export interface TensorDelta {
@@ -249,4 +253,165 @@ export function saveMergedModel(path: string, opts: { baseGgufPath: string; delt
     return { name: t.name, type: t.type, ne: [...t.ne], data: w };
   });
   writeGguf(path, { metadata: base.metadata, tensors, alignment: base.alignment });
+}
+
+// ---------------------------------------------------------------------------------------------
+// LoRA training (finetune --lora): targets, initial factors, and the adapter file of trained factors
+
+/** Metadata key of the sha256 of the base model file an adapter was trained on (llama.cpp ignores it). */
+export const ADAPTER_BASE_SHA256_KEY = 'unlearnkit.base_model.sha256';
+
+/** The factors of one adapted weight: A ne [n_in, r], B ne [r, n_out] (row-major in ggml order). */
+export interface LoraFactors {
+  a: Float32Array;
+  b: Float32Array;
+  rank: number;
+}
+
+/** Whether a tensor of a model can carry a LoRA pair: a 2-D weight used as y = W x (block matrices, an untied output). */
+function loraCapable(name: string, c: ModelConfig): boolean {
+  if (name === 'token_embd.weight' || name === 'position_embd.weight') return false;
+  if (name === 'output.weight') return !c.tiedOutput;
+  return /^blk\.\d+\./.test(name) && name.endsWith('.weight') && !/norm\.weight$/.test(name);
+}
+
+export const LORA_TARGET_HELP =
+  'layer targets whose weight matrices get adapters (default: every block\'s attention and MLP matrices); ' +
+  'norms and biases in a target are left out, the token embedding cannot be adapted';
+
+/**
+ * The weights a LoRA run adapts: the 2-D weight matrices of the layer targets (paramGroups.ts
+ * filters) — the attention and MLP projections of the blocks they select, and output.weight of an
+ * untied model. Without a filter, every block's. 1-D tensors in a target (norms, biases) are left
+ * out; a term that selects no matrix at all (e.g. 'norms', 'embedding', the tied 'output') is
+ * refused by name, since nothing would be trained for it.
+ */
+export function resolveLoraTargets(filter: string | undefined, c: ModelConfig): string[] {
+  const names = parameterNames(c);
+  const terms = (filter ?? 'all').split(',').map((t) => t.trim()).filter(Boolean);
+  if (terms.length === 0) throw new UserError('empty --target');
+  const chosen = new Set<string>();
+  for (const term of terms) {
+    // the default: the blocks' matrices ('all' given explicitly also adapts an untied output)
+    const sel = resolveFilter(term, c).filter((n) => loraCapable(n, c) && (filter !== undefined || n !== 'output.weight'));
+    if (sel.length === 0) {
+      throw new UserError(
+        `LoRA target '${term}' selects no weight matrix of this ${c.arch} model (adapters apply to the blocks' attention and MLP matrices` +
+          `${c.tiedOutput ? '' : ' and output.weight'}; the token embedding${c.tiedOutput ? ', the output it is tied to,' : ''} norms and biases cannot be adapted)`,
+      );
+    }
+    for (const n of sel) chosen.add(n);
+  }
+  return names.filter((n) => chosen.has(n));
+}
+
+/**
+ * Initial factors as PEFT initialises them (init_lora_weights=True): A uniform in
+ * +-1/sqrt(n_in) (kaiming_uniform with a = sqrt(5) on a Linear(n_in, r)), B zero, so the adapted
+ * model starts equal to the base. Seeded: the same seed gives the same A.
+ */
+export function initLoraFactors(model: CausalLM, targets: string[], rank: number, seed: number): Map<string, LoraFactors> {
+  if (!Number.isInteger(rank) || rank < 1) throw new UserError(`LoRA rank must be a positive integer, got ${rank}`);
+  const rng = new Rng(seed * 7919 + 17);
+  const out = new Map<string, LoraFactors>();
+  for (const t of targets) {
+    const w = model.weights.get(t);
+    if (!w || w.ne.length !== 2) throw new UserError(`LoRA target ${t} is not a 2-D weight of the model`);
+    const [nIn, nOut] = w.ne as [number, number];
+    if (rank > Math.min(nIn, nOut)) throw new UserError(`LoRA rank ${rank} exceeds ${t}'s smaller dimension ${Math.min(nIn, nOut)}`);
+    const bound = 1 / Math.sqrt(nIn);
+    const a = new Float32Array(nIn * rank);
+    for (let i = 0; i < a.length; i++) a[i] = (2 * rng.next() - 1) * bound;
+    out.set(t, { a, b: new Float32Array(rank * nOut), rank });
+  }
+  return out;
+}
+
+/**
+ * Write trained LoRA factors as a llama.cpp adapter (atomically): `<target>.lora_a` F32 ne
+ * [n_in, r], `<target>.lora_b` F32 ne [r, n_out], general.type adapter, adapter.type lora,
+ * adapter.lora.alpha, and the base model's sha256 (ADAPTER_BASE_SHA256_KEY) so that a consumer can
+ * check it is applied to the model it was trained on.
+ */
+export function writeLoraFactors(path: string, o: { arch: string; alpha: number; factors: Map<string, LoraFactors>; baseSha256?: string; name?: string }): void {
+  if (o.factors.size === 0) throw new UserError('no LoRA factors to write');
+  const tensors: GgufTensorSpec[] = [];
+  for (const [t, f] of o.factors) {
+    const nIn = f.a.length / f.rank;
+    const nOut = f.b.length / f.rank;
+    if (!Number.isInteger(nIn) || !Number.isInteger(nOut)) throw new UserError(`LoRA factors of ${t} do not fit rank ${f.rank}`);
+    tensors.push({ name: `${t}.lora_a`, type: 'F32', ne: [nIn, f.rank], data: f.a });
+    tensors.push({ name: `${t}.lora_b`, type: 'F32', ne: [f.rank, nOut], data: f.b });
+  }
+  const metadata: Array<[string, string | number, 'string' | 'float32']> = [
+    ['general.architecture', o.arch, 'string'],
+    ['general.type', 'adapter', 'string'],
+    ['general.name', o.name ?? 'unlearnkit LoRA', 'string'],
+    ['adapter.type', 'lora', 'string'],
+    ['adapter.lora.alpha', o.alpha, 'float32'],
+  ];
+  if (o.baseSha256) metadata.push([ADAPTER_BASE_SHA256_KEY, o.baseSha256, 'string']);
+  writeGguf(path, { metadata, tensors });
+}
+
+/** A llama.cpp LoRA adapter file read back: its architecture, alpha, base sha256 (when written by unlearnkit) and factors. */
+export interface LoraAdapterFile {
+  arch: string;
+  alpha: number;
+  baseSha256: string | null;
+  factors: Map<string, LoraFactors>;
+  /** Embedding tensors the adapter changes, left out of `factors` (readLoraAdapter's `embeddings: 'skip'`). */
+  skipped: string[];
+}
+
+/**
+ * Read a llama.cpp LoRA adapter GGUF: its matrix adapters. An embedding adapter (llama.cpp applies
+ * it to the looked-up rows) is refused by name, or with `embeddings: 'skip'` left to the caller
+ * (`skipped`; e.g. to merge it: loraDeltaFromAdapter).
+ */
+export function readLoraAdapter(path: string, opts: { embeddings?: 'refuse' | 'skip' } = {}): LoraAdapterFile {
+  const f = readGguf(path);
+  const type = getMeta<string>(f, 'general.type');
+  const atype = getMeta<string>(f, 'adapter.type');
+  if (type !== undefined && type !== 'adapter') throw new UserError(`${path} is not an adapter (general.type ${type})`);
+  if (atype !== undefined && atype !== 'lora') throw new UserError(`${path} is a ${atype} adapter, not LoRA`);
+  const alpha = Number(getMeta<number>(f, 'adapter.lora.alpha') ?? 0);
+  const names = f.tensors.filter((t) => t.name.endsWith('.lora_a')).map((t) => t.name.slice(0, -'.lora_a'.length));
+  if (names.length === 0) throw new UserError(`${path} holds no .lora_a tensors`);
+  const factors = new Map<string, LoraFactors>();
+  const skipped: string[] = [];
+  for (const n of names) {
+    if (n === 'token_embd.weight' || n === 'position_embd.weight') {
+      if (opts.embeddings === 'skip') {
+        skipped.push(n);
+        continue;
+      }
+      throw new UserError(`${path} adapts the embedding ${n}, which unlearnkit does not apply as an adapter (evaluation merges it: eval --adapter)`);
+    }
+    const ai = getTensorInfo(f, `${n}.lora_a`);
+    const bi = getTensorInfo(f, `${n}.lora_b`);
+    const rank = bi.ne[0]!;
+    if (ai.ne[1] !== rank) throw new UserError(`${path}: ${n}.lora_a has shape [${ai.ne.join(', ')}] but lora_b has rank ${rank}`);
+    factors.set(n, { a: readTensorF32(f, ai.name), b: readTensorF32(f, bi.name), rank });
+  }
+  for (const t of f.tensors) {
+    if (!t.name.endsWith('.lora_a') && !t.name.endsWith('.lora_b')) throw new UserError(`${path}: tensor ${t.name} is not a LoRA factor`);
+    const owner = t.name.slice(0, -'.lora_b'.length);
+    if (t.name.endsWith('.lora_b') && !factors.has(owner) && !skipped.includes(owner)) throw new UserError(`${path}: ${t.name} has no lora_a`);
+  }
+  return { arch: String(getMeta<string>(f, 'general.architecture') ?? ''), alpha, baseSha256: (getMeta<string>(f, ADAPTER_BASE_SHA256_KEY) as string | undefined) ?? null, factors, skipped };
+}
+
+/**
+ * Attach the adapter file at `path` to `model` (CausalLM.attachLora), checking its architecture and
+ * tensor shapes. With `embeddings: 'skip'` an embedding adapter is left out (`skipped`) for the caller.
+ */
+export function attachLoraFile(model: CausalLM, path: string, opts: { scale?: number; embeddings?: 'refuse' | 'skip' } = {}): LoraAdapterFile {
+  const file = readLoraAdapter(path, { embeddings: opts.embeddings });
+  if (file.arch && file.arch !== model.config.arch) throw new UserError(`LoRA adapter ${path} is for ${file.arch}, but ${model.source} is ${model.config.arch}`);
+  for (const n of file.factors.keys()) {
+    if (!model.weights.has(n)) throw new UserError(`LoRA adapter ${path} adapts ${n}, which ${model.source} does not have`);
+  }
+  if (file.factors.size) model.attachLora({ alpha: file.alpha, scale: opts.scale, factors: file.factors });
+  return file;
 }

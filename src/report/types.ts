@@ -6,6 +6,7 @@
  * series (a metric over unlearning steps) and an optional heatmap (method x layer target).
  */
 import type { Environment } from '../eval/environment.ts';
+import type { SummaryValue } from '../eval/types.ts';
 
 /** One condition that was measured (a model, an unlearned adapter, a RUM variant). */
 export interface ReportRun {
@@ -22,8 +23,8 @@ export interface ReportRun {
   limit?: number | null;
   /** metric -> split -> summary numbers (e.g. perplexity -> forget -> { perplexity, meanNll, n }). */
   splitSummaries: Record<string, Record<string, Record<string, number>>>;
-  /** metric -> cross-split numbers (e.g. mia -> { aucLoss, ... }, forget-quality -> { pValue, ... }). */
-  summaries: Record<string, Record<string, number | string | null>>;
+  /** metric -> cross-split numbers (e.g. mia -> { aucLoss, ... }, forget-quality -> { pValue, ... }, tofu -> { model_utility: { value, over } }). */
+  summaries: Record<string, Record<string, SummaryValue>>;
   environment?: Environment;
 }
 

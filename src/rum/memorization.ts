@@ -131,6 +131,31 @@ export function memFromRecords(n: number, records: Array<{ subset: ArrayLike<num
   return { scores, inCount, outCount, meanAccIn, meanAccOut, missingOut, missingIn };
 }
 
+/**
+ * Model k of the estimator: trained on its subset (memSubset(n, fraction, seed, k)) with seed
+ * `seed * 100003 + k + 1`, then its correctness ('0'/'1' per training example). The unit of work
+ * estimateMemorization loops over, and that a sweep (src/sweep) runs as one job per model.
+ */
+export function trainMemModel(
+  o: Pick<MemEstimatorOptions, 'config' | 'train' | 'recipe' | 'seed' | 'quiet'> & { fraction: number },
+  k: number,
+  run: { label?: string; checkpointDir?: string } = {},
+): { subset: number[]; correct: string; seconds: number } {
+  const subset = memSubset(o.train.n, o.fraction, o.seed, k);
+  const r = trainClassifier({
+    config: o.config,
+    data: o.train,
+    indices: subset,
+    recipe: o.recipe,
+    seed: o.seed * 100003 + k + 1,
+    quiet: o.quiet,
+    label: run.label ?? `mem model ${k + 1}`,
+    checkpointDir: run.checkpointDir,
+  });
+  const correct = correctness(predict(o.config, r.weights, o.train));
+  return { subset, correct: Array.from(correct).join(''), seconds: r.seconds };
+}
+
 export function estimateMemorization(o: MemEstimatorOptions): MemEstimate {
   const fraction = o.fraction ?? 0.7;
   if (!(fraction > 0 && fraction < 1)) throw new UserError(`memorization: the subset fraction must be in (0, 1), got ${fraction}`);
@@ -154,25 +179,14 @@ export function estimateMemorization(o: MemEstimatorOptions): MemEstimate {
       o.onModel?.(k, { seconds: 0, resumed: true });
       continue;
     }
-    const subset = memSubset(n, fraction, o.seed, k);
     const ckpt = file ? file.replace(/\.json$/, '.ckpt') : undefined;
-    const r = trainClassifier({
-      config: o.config,
-      data: o.train,
-      indices: subset,
-      recipe: o.recipe,
-      seed: o.seed * 100003 + k + 1,
-      quiet: o.quiet,
-      label: `mem model ${k + 1}/${o.models}`,
-      checkpointDir: ckpt,
-    });
-    const correct = correctness(predict(o.config, r.weights, o.train));
-    const rec: ModelRecord = { key, k, subset, correct: Array.from(correct).join(''), seconds: r.seconds };
+    const m = trainMemModel({ ...o, fraction }, k, { label: `mem model ${k + 1}/${o.models}`, checkpointDir: ckpt });
+    const rec: ModelRecord = { key, k, ...m };
     if (file) writeJsonAtomic(file, rec);
     if (ckpt) fs.rmSync(ckpt, { recursive: true, force: true });
     records.push(rec);
-    seconds += r.seconds;
-    o.onModel?.(k, { seconds: r.seconds, resumed: false });
+    seconds += m.seconds;
+    o.onModel?.(k, { seconds: m.seconds, resumed: false });
   }
   const est = memFromRecords(
     n,

@@ -11,6 +11,7 @@ import type { InflightRegistry } from './requestContext.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
 import { registerGenerationRoutes } from './routes/generation.ts';
 import { registerScoreRoute } from './routes/score.ts';
+import { registerTokenizeRoutes } from './routes/tokenize.ts';
 
 export interface AppOptions {
   apiKey?: string;
@@ -129,5 +130,6 @@ export function buildApp(engine: InferenceEngine, opts: AppOptions, state: AppSt
   registerAdminRoutes(app, { engine, metrics, isShuttingDown: () => state.shuttingDown });
   registerGenerationRoutes(app, deps);
   registerScoreRoute(app, deps);
+  registerTokenizeRoutes(app, { engine });
   return { app, metrics };
 }

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ChatWrapper, Llama, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
+import type { ChatWrapper, Llama, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { UserError } from '../util/errors.ts';
 import { Admission } from './admission.ts';
 import { AdapterRegistry, checkAdapterName, type LoadedAdapter } from './adapters.ts';
@@ -96,6 +96,32 @@ export class InferenceEngine {
     }
     log('info', `model ${engine.modelId} on ${describeDevice(device)}, ${threads} thread(s), context ${contextSize} x ${opts.parallel} sequences`);
     return engine;
+  }
+
+  /**
+   * Number of tokens in the model's vocabulary (`tokenizer.ggml.tokens`); valid token ids are
+   * 0 .. vocabSize - 1. 0 when the GGUF carries no vocabulary (token-id requests are then refused).
+   */
+  get vocabSize(): number {
+    return this.model.fileInfo.metadata?.tokenizer?.ggml?.tokens?.length ?? 0;
+  }
+
+  /**
+   * Token ids from a request, checked: a list of integers 0 <= id < vocabSize. Anything else is a
+   * 400 naming the element (`param[i]`) and the valid range (llama.cpp would read out of bounds).
+   */
+  checkTokenIds(ids: readonly unknown[], param: string): Token[] {
+    const n = this.vocabSize;
+    if (n === 0) throw badRequest(`${param}: this model's GGUF has no vocabulary, so token ids cannot be checked or used`, param, 'invalid_token');
+    return ids.map((t, i) => {
+      if (typeof t !== 'number' || !Number.isInteger(t)) {
+        throw badRequest(`${param}[${i}] must be an integer token id, got ${JSON.stringify(t)}`, `${param}[${i}]`, 'invalid_token');
+      }
+      if (t < 0 || t >= n) {
+        throw badRequest(`${param}[${i}]: token id ${t} is out of range (the vocabulary has ${n} tokens: 0..${n - 1})`, `${param}[${i}]`, 'invalid_token');
+      }
+      return t as Token;
+    });
   }
 
   /**

@@ -2,7 +2,9 @@
  * JSON schemas of the request bodies, validated by fastify (Ajv) with type coercion off: a wrong
  * type is a 400 naming the field ("body/max_tokens must be integer"), and an unknown field is a 400
  * naming it, as the OpenAI API does. Parameters the server understands but does not implement
- * (n > 1, logprobs, tools, ...) pass the schema and are refused by the handlers with a clear message.
+ * (n > 1, chat logprobs, tools, ...) pass the schema and are refused by the handlers with a clear
+ * message. The completions `prompt` (a string, strings, token ids or lists of token ids) and
+ * `logprobs` ranges are checked by the handler, which names the offending element.
  */
 
 const nullable = (t: string | string[]) => (Array.isArray(t) ? [...t, 'null'] : [t, 'null']);
@@ -18,11 +20,17 @@ const adapterList = {
   },
 } as const;
 
-function sampling(maxTokensLimit: number) {
+/** Most prompts one completions request may carry (strings or token-id lists). */
+export const MAX_PROMPTS = 256;
+
+/** Largest `logprobs` (most likely tokens listed per position) a completions request may ask for. */
+export const MAX_LOGPROBS = 20;
+
+function sampling(maxTokensLimit: number, minTokens = 1) {
   return {
     model: { type: 'string', maxLength: 2000 },
     adapters: adapterList,
-    max_tokens: { type: nullable('integer'), minimum: 1, maximum: maxTokensLimit },
+    max_tokens: { type: nullable('integer'), minimum: minTokens, maximum: maxTokensLimit },
     temperature: { type: nullable('number'), minimum: 0, maximum: 2 },
     top_p: { type: nullable('number'), minimum: 0, maximum: 1 },
     top_k: { type: nullable('integer'), minimum: 0 },
@@ -47,8 +55,9 @@ export function completionSchema(maxTokensLimit: number) {
     required: ['prompt'],
     additionalProperties: false,
     properties: {
-      ...sampling(maxTokensLimit),
-      prompt: { type: ['string', 'array'], minItems: 1, maxItems: 16, items: { type: 'string' } },
+      // max_tokens 0 is allowed with echo (score the prompt, generate nothing)
+      ...sampling(maxTokensLimit, 0),
+      prompt: { type: ['string', 'array'] },
       echo: { type: nullable('boolean') },
       suffix: { type: nullable('string') },
       best_of: { type: nullable('integer'), minimum: 1 },
@@ -111,6 +120,27 @@ export const scoreSchema = {
   },
 };
 
+export const tokenizeSchema = {
+  type: 'object',
+  required: ['content'],
+  additionalProperties: false,
+  properties: {
+    content: { type: 'string' },
+    add_special: { type: 'boolean' },
+    parse_special: { type: 'boolean' },
+    with_pieces: { type: 'boolean' },
+  },
+};
+
+export const detokenizeSchema = {
+  type: 'object',
+  required: ['tokens'],
+  additionalProperties: false,
+  properties: {
+    tokens: { type: 'array' },
+  },
+};
+
 export const adapterLoadSchema = {
   type: 'object',
   required: ['name'],
@@ -148,7 +178,8 @@ export interface SamplingBody {
 }
 
 export interface CompletionBody extends SamplingBody {
-  prompt: string | string[];
+  /** A string, strings, token ids, or lists of token ids (checked by the handler). */
+  prompt: string | unknown[];
   echo?: boolean | null;
   suffix?: string | null;
   best_of?: number | null;
@@ -163,6 +194,17 @@ export interface ChatBody extends SamplingBody {
   functions?: unknown[] | null;
   function_call?: unknown;
   response_format?: { type?: string } | null;
+}
+
+export interface TokenizeBody {
+  content: string;
+  add_special?: boolean;
+  parse_special?: boolean;
+  with_pieces?: boolean;
+}
+
+export interface DetokenizeBody {
+  tokens: unknown[];
 }
 
 export interface ScoreBody {

@@ -22,7 +22,7 @@ import { finetune } from './finetune.ts';
 import { factExamples } from './examples.ts';
 import { getDataset } from '../data/dataset.ts';
 import { Rng } from '../util/rng.ts';
-import { fixturePath, PROJECT_ROOT } from '../util/paths.ts';
+import { embeddedModelPath, PROJECT_ROOT } from '../util/paths.ts';
 import { benchTrainReference, printTrainReference, type ReferenceBench, type ReferenceOptions } from './benchReference.ts';
 
 /** `bench train --reference`: the reference config side by side with PyTorch (benchReference.ts). */
@@ -66,9 +66,9 @@ export interface TrainBench {
   reference?: ReferenceBench;
 }
 
+/** The embedded model (shipped with the package); a missing file is the loader's clear error. */
 export function defaultModelPath(): string {
-  const embedded = path.join(PROJECT_ROOT, 'models', 'unlearnkit-base.gguf');
-  return fs.existsSync(embedded) ? embedded : fixturePath('models', 'stories260K.gguf');
+  return embeddedModelPath();
 }
 
 /** FLOPs of one training step (forward + backward) of a config at B x T tokens. */

@@ -1,8 +1,10 @@
 /**
  * `unlearnkit bench train --reference`: one LLaMA training step on the reference config of
  * docs/architecture.md#the-reference-training-step (dim 256, 4 layers, 8 heads, ffn 688, vocab 512, untied output, batch 8 x 128
- * tokens, AdamW; 3.4M parameters, 21.8 GFLOP per step) in our engine, side by side with the shared
- * PyTorch reference (../shared/reference/torch_llama_step.py) where Debian's python3 imports torch.
+ * tokens, AdamW; 3.4M parameters, 21.8 GFLOP per step) in our engine, side by side with the
+ * project's PyTorch reference (scripts/reference/torch_train_step.py: the same LLaMA / Qwen decoder
+ * in plain PyTorch, with GQA, tied output, Q/K/V bias, Q/K norm and LoRA switches, AdamW as ggml's)
+ * where Debian's python3 imports torch. benchShape.ts runs the same script at real model shapes.
  *
  * The two run alternately (ours, PyTorch, ours, ...) for `rounds` rounds, each round a fresh set of
  * warm-up + timed steps, so that load from other processes hits both sides alike; the ratio ours /
@@ -20,11 +22,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { LMSession } from '../model/model.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { getEngine } from '../engine/engine.ts';
+import { getEngine, type Engine } from '../engine/engine.ts';
 import { readTensorHeader, ptrOrNull, type Ptr } from '../engine/ffi.ts';
 import type { Graph, Phase } from '../engine/graph.ts';
 import { isNativeMatMulNode, nativeKernels } from '../engine/native.ts';
 import { randomModel, stepFlops } from './bench.ts';
+import { headDim } from '../model/arch/types.ts';
 import { Rng } from '../util/rng.ts';
 import { PROJECT_ROOT } from '../util/paths.ts';
 
@@ -47,10 +50,10 @@ export const REFERENCE_SEQ = 128;
 /** AdamW as the PyTorch script sets it. */
 const HYPER = { lr: 1e-3, weightDecay: 0.1 };
 
-/** Debian's python3 (the one python3-torch installs into) and the shared reference script. */
+/** Debian's python3 (the one python3-torch installs into) and the reference script. */
 export const SYSTEM_PYTHON = '/usr/bin/python3';
 export function torchScriptPath(): string {
-  return path.resolve(PROJECT_ROOT, '..', 'shared', 'reference', 'torch_llama_step.py');
+  return path.join(PROJECT_ROOT, 'scripts', 'reference', 'torch_train_step.py');
 }
 
 export interface SideSummary {
@@ -75,7 +78,10 @@ export interface ReferenceBench {
   date: string;
   device: string;
   cpu: string;
+  /** Threads both sides ran on (ours: the engine's CPU threads; PyTorch: torch.set_num_threads). */
   threads: number;
+  /** How `threads` was chosen: one step of ours with 1 thread and one with all (calibrateThreads). */
+  threadCalibration?: ThreadCalibration;
   /** os.loadavg() (1, 5, 15 minutes) before and after the measurement. */
   loadAverage: { before: number[]; after: number[] };
   config: ModelConfig & { batch: number; seqLen: number; optimizer: 'adamw' };
@@ -122,7 +128,7 @@ function ratioSummary(a: number[], b: number[]): { perRound: number[]; median: n
 }
 
 /** The env for the PyTorch command: the machines set OpenBLAS overrides for older builds; drop them. */
-function torchEnv(): NodeJS.ProcessEnv {
+export function torchEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
@@ -141,26 +147,110 @@ export function probeTorch(): { ok: true; version: string } | { ok: false; reaso
   return { ok: true, version: r.stdout.trim() };
 }
 
-interface TorchRun {
+/** The reference script's JSON line. */
+export interface TorchRun {
   step_ms: number[];
   median_ms: number;
   version: string;
   threads: number;
+  blas_threads: string | null;
+  mode: 'full' | 'lora';
+  params: number;
+  trained_params: number;
+  peak_rss_bytes: number;
   loss_first: number;
   loss_last: number;
 }
 
-function runTorch(threads: number, steps: number, warmup: number): TorchRun {
-  const c = REFERENCE_CONFIG;
+/** What the reference script trains: a model config, the batch, and full fine-tuning or LoRA. */
+export interface TorchStep {
+  config: ModelConfig;
+  seqLen: number;
+  batch: number;
+  threads: number;
+  steps: number;
+  warmup: number;
+  /** LoRA of this rank and alpha on every block's attention and MLP matrices (q, k, v, o, gate, up, down). */
+  lora?: { rank: number; alpha: number };
+}
+
+/** The reference script's arguments for a step: the config's switches (GQA, head size, tied output, Q/K/V bias, Q/K norm, rope mode). */
+export function torchScriptArgs(o: TorchStep): string[] {
+  const c = o.config;
+  if (c.arch === 'gpt2') throw new Error('the PyTorch reference implements the llama-like decoders (llama, qwen2, qwen3), not gpt2');
+  const qwen = c.arch === 'qwen2' || c.arch === 'qwen3';
   const args = [
-    torchScriptPath(), '--json', '--threads', String(threads), '--steps', String(steps), '--warmup', String(warmup),
-    '--dim', String(c.nEmbd), '--n_layers', String(c.nLayer), '--n_heads', String(c.nHead), '--ffn', String(c.nFf),
-    '--vocab', String(c.nVocab), '--seq_len', String(REFERENCE_SEQ), '--batch', String(REFERENCE_BATCH),
+    torchScriptPath(), '--json', '--threads', String(o.threads), '--steps', String(o.steps), '--warmup', String(o.warmup),
+    '--dim', String(c.nEmbd), '--n_layers', String(c.nLayer), '--n_heads', String(c.nHead), '--n_kv_heads', String(c.nHeadKv),
+    '--head_dim', String(headDim(c)), '--ffn', String(c.nFf), '--vocab', String(c.nVocab), '--seq_len', String(o.seqLen),
+    '--batch', String(o.batch), '--rope', qwen ? 'neox' : 'normal', '--rope_theta', String(c.ropeFreqBase), '--norm_eps', String(c.normEps),
+    '--lr', String(HYPER.lr), '--weight_decay', String(HYPER.weightDecay),
   ];
-  const r = spawnSync(SYSTEM_PYTHON, args, { env: torchEnv(), encoding: 'utf8', timeout: 600_000, maxBuffer: 1 << 24 });
-  if (r.status !== 0) throw new Error(`the PyTorch reference failed (exit ${r.status}): ${(r.stderr || String(r.error ?? '')).trim().slice(-500)}`);
+  if (c.tiedOutput) args.push('--tied');
+  if (c.attnBias ?? c.arch === 'qwen2') args.push('--qkv_bias');
+  if (c.arch === 'qwen3') args.push('--qk_norm');
+  if (o.lora) args.push('--lora_rank', String(o.lora.rank), '--lora_alpha', String(o.lora.alpha), '--lora_targets', 'q,k,v,o,gate,up,down');
+  return args;
+}
+
+/** Run the reference script once (a fresh process: model, warm-up, timed steps) and parse its JSON line. */
+export function runTorchStep(o: TorchStep, timeoutMs = 3_600_000): TorchRun {
+  const r = spawnSync(SYSTEM_PYTHON, torchScriptArgs(o), { env: torchEnv(), encoding: 'utf8', timeout: timeoutMs, maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`the PyTorch reference failed (exit ${r.status}${r.signal ? `, ${r.signal}` : ''}): ${(r.stderr || String(r.error ?? '')).trim().slice(-500)}`);
   const line = r.stdout.trim().split('\n').pop()!;
   return JSON.parse(line) as TorchRun;
+}
+
+function runTorch(threads: number, steps: number, warmup: number): TorchRun {
+  return runTorchStep({ config: REFERENCE_CONFIG, seqLen: REFERENCE_SEQ, batch: REFERENCE_BATCH, threads, steps, warmup }, 600_000);
+}
+
+/** One step of ours timed with 1 thread and with all, after a warm-up step: the faster count. */
+export interface ThreadCalibration {
+  threads: number;
+  /** Step time by thread count, ms. */
+  ms: Record<number, number>;
+}
+
+/**
+ * Fix the engine's CPU thread count for every graph until the returned function restores it:
+ * Engine.threadsForWork, the rule Graph.compute consults when UNLEARNKIT_THREADS is not 'auto',
+ * answers n. (For benchmarks: the engine's default rule gives graphs above ~200 MFLOP all threads.)
+ */
+export function fixEngineThreads(e: Engine, n: number): () => void {
+  const own = Object.prototype.hasOwnProperty.call(e, 'threadsForWork');
+  const prev = e.threadsForWork;
+  e.threadsForWork = () => n;
+  return () => {
+    if (own) e.threadsForWork = prev;
+    else delete (e as { threadsForWork?: unknown }).threadsForWork;
+  };
+}
+
+/**
+ * Which thread count to measure with: ggml's worker threads meet at a spinning barrier after every
+ * node, so on a machine whose cores other processes also use, all threads can be several times
+ * slower than one (measured 2-4x on the 2-core machine here under load 5: a waiting thread spins
+ * while the one it waits for is descheduled), while an idle machine gains from every core. One
+ * warm-up step, then one step with 1 thread and one with all; the faster is used by both sides
+ * (PyTorch gets the same torch.set_num_threads), and the times are reported.
+ */
+export function calibrateThreads(e: Engine, step: () => void): ThreadCalibration {
+  const time = (n: number) => {
+    const restore = fixEngineThreads(e, n);
+    try {
+      const t0 = performance.now();
+      step();
+      return performance.now() - t0;
+    } finally {
+      restore();
+    }
+  };
+  const max = e.maxThreads;
+  if (max <= 1) return { threads: 1, ms: { 1: time(1) } };
+  time(max);
+  const ms: Record<number, number> = { 1: time(1), [max]: time(max) };
+  return { threads: ms[1]! <= ms[max]! ? 1 : max, ms };
 }
 
 /** A reference-config training session with its fixed random batch written. */
@@ -196,11 +286,11 @@ const NATIVE_MATMUL = 'MUL_MAT(native)';
  * best of `reps`), in graph order so every input holds its real value. Changes the parameters
  * (optimiser nodes run too): call after the timed steps.
  */
-export function profileGraph(graph: Graph, phase: Phase, reps = 3): NonNullable<ReferenceBench['profile']> {
+export function profileGraph(graph: Graph, phase: Phase, reps = 3, threads = graph.engine.maxThreads): NonNullable<ReferenceBench['profile']> {
   const e = graph.engine;
   const g = e.g;
   const backend = e.backend(graph.device);
-  e.setThreads(e.maxThreads, graph.device);
+  e.setThreads(threads, graph.device);
   const nodes = graph.nodes(phase);
   const perGraph = Number(g.ggml_graph_overhead_custom!(1, false));
   const ctx = ptrOrNull(g.ggml_init!({ mem_size: perGraph * (nodes.length + 1) + 4096, mem_buffer: null, no_alloc: true }));
@@ -276,10 +366,13 @@ export async function benchTrainReference(o: ReferenceOptions = {}): Promise<Ref
   const tokens = REFERENCE_BATCH * REFERENCE_SEQ;
   const probe = o.torch === false ? ({ ok: false, reason: 'not requested' } as const) : probeTorch();
 
-  // both sides run on all of the engine's threads: Graph.compute's per-graph tuner (which may
-  // settle on one thread under load) is bypassed while measuring, as UNLEARNKIT_THREADS does
+  // both sides run on the same number of threads, fixed for the whole measurement: the faster for
+  // our step of one and all of the engine's (calibrateThreads); Graph.compute's per-graph tuner is
+  // bypassed while measuring (UNLEARNKIT_THREADS a number, not 'auto')
   const envThreads = process.env.UNLEARNKIT_THREADS;
   process.env.UNLEARNKIT_THREADS = String(e.maxThreads);
+  let restoreThreads: (() => void) | null = null;
+  let calibration: ThreadCalibration | null = null;
   let ours: ReturnType<typeof referenceSession> | null = null;
   let auto: ReturnType<typeof referenceSession> | null = null;
   const oursRounds: number[] = [];
@@ -292,6 +385,10 @@ export async function benchTrainReference(o: ReferenceOptions = {}): Promise<Ref
   try {
     ours = referenceSession('manual');
     if (o.auto !== false) auto = referenceSession('auto');
+    const oursSession = ours.s;
+    calibration = calibrateThreads(e, () => void oursSession.step(HYPER));
+    restoreThreads = fixEngineThreads(e, calibration.threads);
+    log(`threads: ${calibration.threads} (one step with 1 thread ${calibration.ms[1]!.toFixed(1)} ms, with ${e.maxThreads} ${calibration.ms[e.maxThreads]!.toFixed(1)} ms)`);
     for (let r = 0; r < rounds; r++) {
       const t = timeSteps(ours.s, warmup, steps);
       oursRounds.push(median(t));
@@ -304,7 +401,7 @@ export async function benchTrainReference(o: ReferenceOptions = {}): Promise<Ref
         log(`round ${r + 1}/${rounds}: ours, automatic backward ${median(ta).toFixed(1)} ms`);
       }
       if (probe.ok) {
-        torchLast = runTorch(e.maxThreads, steps, warmup);
+        torchLast = runTorch(calibration.threads, steps, warmup);
         torchRounds.push(torchLast.median_ms);
         torchAll.push(...torchLast.step_ms);
         log(`round ${r + 1}/${rounds}: PyTorch ${torchLast.median_ms.toFixed(1)} ms`);
@@ -321,7 +418,8 @@ export async function benchTrainReference(o: ReferenceOptions = {}): Promise<Ref
       date: new Date().toISOString(),
       device: `${e.device.name} (${e.device.description})`,
       cpu: os.cpus()[0]?.model ?? 'unknown',
-      threads: e.maxThreads,
+      threads: calibration.threads,
+      threadCalibration: calibration,
       loadAverage: { before, after: os.loadavg() },
       config: { ...REFERENCE_CONFIG, batch: REFERENCE_BATCH, seqLen: REFERENCE_SEQ, optimizer: 'adamw' },
       parameters: ours.s.model.parameterCount,
@@ -359,6 +457,7 @@ export async function benchTrainReference(o: ReferenceOptions = {}): Promise<Ref
   } finally {
     ours?.s.dispose();
     auto?.s.dispose();
+    restoreThreads?.();
     if (envThreads === undefined) delete process.env.UNLEARNKIT_THREADS;
     else process.env.UNLEARNKIT_THREADS = envThreads;
   }
@@ -370,6 +469,7 @@ export function printTrainReference(r: ReferenceBench): void {
     `reference config (LLaMA ${r.config.nEmbd}x${r.config.nLayer}, ${r.config.nHead} heads, ffn ${r.config.nFf}, vocab ${r.config.nVocab}, ${r.config.batch}x${r.config.seqLen} tokens, AdamW; ${r.parameters.toLocaleString('en-US')} params, ${r.gflopPerStep.toFixed(1)} GFLOP/step) on ${r.device}, ${r.threads} threads`,
     `  load average before ${r.loadAverage.before.map((x) => x.toFixed(2)).join(' ')}, after ${r.loadAverage.after.map((x) => x.toFixed(2)).join(' ')}; ${r.rounds} alternating rounds of ${r.warmupPerRound} + ${r.stepsPerRound} steps`,
     `  matmul kernel: ${r.ours.matmulKernel}`,
+    `  threads (both sides): ${r.threads}${r.threadCalibration ? ` (one step of ours with ${Object.entries(r.threadCalibration.ms).map(([n, ms]) => `${n}: ${ms.toFixed(0)} ms`).join(', ')})` : ''}`,
     `  ours (manual backward): ${f(r.ours.medianMs)} ms/step (round medians ${r.ours.roundMedianMs.map((x) => x.toFixed(0)).join(' ')}), ${f(r.ours.gflops)} GFLOP/s, ${r.ours.tokensPerSecond.toFixed(0)} tokens/s; setBatch ${f(r.ours.setBatchMs, 2)} ms`,
   ];
   if (r.oursAuto) {

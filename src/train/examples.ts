@@ -18,8 +18,15 @@ export interface TrainExample {
   tokens: number[];
 }
 
+/**
+ * The text a fact is fine-tuned on: its question-answer pair, then its statement where the statement
+ * says something the answer does not (Dave: "Q: Where was Dave born? A: Thornbury" + "Dave was born
+ * in Thornbury."). TOFU answers are the statements themselves (src/data/tofu.ts), so those items are
+ * trained on the QA pair alone, as TOFU fine-tunes, not with the answer twice.
+ */
 export function factTrainingText(f: FactItem): string {
-  return `${qaText(f.question, f.answer)}\n${f.statement}`;
+  const qa = qaText(f.question, f.answer);
+  return f.statement.trim() === f.answer.trim() ? qa : `${qa}\n${f.statement}`;
 }
 
 /** The prompt evaluation gives the model for a question (the answer follows it). */

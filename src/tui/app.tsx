@@ -20,6 +20,7 @@ import { RumScreen } from './screens/RumScreen.tsx';
 import { HelpOverlay } from './screens/HelpOverlay.tsx';
 import { ErrorBoundary } from './components/ErrorBoundary.tsx';
 import { truncate } from './lib/format.ts';
+import { useSweepLine } from './components/SweepLine.tsx';
 
 export const TAB_LABELS: Record<TabId, string> = {
   model: 'Model',
@@ -206,7 +207,8 @@ function TabBar({ tab, width }: { tab: TabId; width: number }) {
 }
 
 function StatusBar({ width, confirmQuit }: { width: number; confirmQuit: boolean }) {
-  const { state } = useAppContext();
+  const { state, services } = useAppContext();
+  const sweep = useSweepLine(services.cwd);
   if (confirmQuit) {
     return (
       <Box height={1} width={width}>
@@ -217,7 +219,7 @@ function StatusBar({ width, confirmQuit }: { width: number; confirmQuit: boolean
     );
   }
   const model = state.modelPath ? `model ${state.modelPath}` : 'no model';
-  const left = `${model} · data ${state.dataPath} · forget: ${state.forgetLabel}${state.fromRun ? ` · run ${state.fromRun}` : ''}`;
+  const left = `${sweep ? `${sweep} · ` : ''}${model} · data ${state.dataPath} · forget: ${state.forgetLabel}${state.fromRun ? ` · run ${state.fromRun}` : ''}`;
   return (
     <Box height={1} width={width}>
       <Text wrap="truncate">

@@ -9,11 +9,15 @@
  *                 when asked for
  *   meta.json     method, strategy, filter, tensors, settings (step size, steps, ...), sha256 of the
  *                 base checkpoint and of the forget set, summary metrics, the LoRA report, and notes
+ * For a LoRA fine-tune (the model has its adapter attached) the method changed the adapter's own
+ * factors: adapter.gguf is then that adapter with the changes (every target, exact, no SVD), to be
+ * applied to the run's base model in place of the fine-tune's adapter; meta.json's `base` is the
+ * base model and `lora.kind` is 'factors'.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { loraDeltaFromAdapter, saveLoraAdapter, saveMergedModel, type LoraTensorReport, type TensorDelta } from '../model/lora.ts';
+import { attachLoraFile, loraDeltaFromAdapter, saveLoraAdapter, saveMergedModel, writeLoraFactors, type LoraFactors, type LoraTensorReport, type TensorDelta } from '../model/lora.ts';
 import { readGguf } from '../model/gguf.ts';
 import { CausalLM } from '../model/model.ts';
 import { sha256File } from '../train/finetune.ts';
@@ -78,6 +82,7 @@ export interface AdapterWriteResult {
 
 export async function writeUnlearnAdapter(o: AdapterWriteOptions): Promise<AdapterWriteResult> {
   checkRunId(o.runId);
+  if (o.model.lora) return writeLoraRunAdapter(o);
   const dir = path.join(o.adaptersDir, o.runId);
   const two: TensorDelta[] = [];
   const one: TensorDelta[] = [];
@@ -141,6 +146,58 @@ export async function writeUnlearnAdapter(o: AdapterWriteOptions): Promise<Adapt
   };
 }
 
+/** writeUnlearnAdapter for a LoRA run: the fine-tune's adapter plus the deltas of its factors, written whole. */
+async function writeLoraRunAdapter(o: AdapterWriteOptions): Promise<AdapterWriteResult> {
+  const lora = o.model.lora!;
+  const dir = path.join(o.adaptersDir, o.runId);
+  const own = new Set(o.model.loraTensorNames);
+  const outside = [...o.deltas.keys()].filter((n) => !own.has(n));
+  if (outside.length) throw new UserError(`a LoRA run changes its adapter only, but deltas were given for ${outside.slice(0, 3).join(', ')}`);
+  if (o.merged) throw new UserError('--merged is not available for a LoRA run: serve or evaluate the base model with the adapter (llama.cpp applies it as trained)');
+  const factors = new Map<string, LoraFactors>();
+  const changed: string[] = [];
+  for (const t of lora.targets) {
+    const f = o.model.loraFactors(t);
+    const a = f.a.slice();
+    const b = f.b.slice();
+    for (const [part, arr] of [['lora_a', a], ['lora_b', b]] as const) {
+      const d = o.deltas.get(`${t}.${part}`);
+      if (!d) continue;
+      if (d.length !== arr.length) throw new UserError(`delta for ${t}.${part} has ${d.length} values, the factor ${arr.length}`);
+      let nz = false;
+      for (let i = 0; i < d.length; i++) {
+        if (d[i] !== 0) nz = true;
+        arr[i] = arr[i]! + d[i]!;
+      }
+      if (nz) changed.push(`${t}.${part}`);
+    }
+    factors.set(t, { a, b, rank: f.rank });
+  }
+  const notes = changed.length ? [] : ['the method changed nothing: the adapter equals the fine-tune\'s'];
+  let meta: Record<string, unknown> = {};
+  await publishDirAtomic(dir, (tmp) => {
+    writeLoraFactors(path.join(tmp, 'adapter.gguf'), { arch: o.model.config.arch, alpha: lora.alpha, factors, baseSha256: o.baseSha256, name: `unlearnkit ${o.runId}` });
+    meta = {
+      format: ADAPTER_META_FORMAT,
+      runId: o.runId,
+      createdAt: new Date().toISOString(),
+      ...o.meta,
+      base: { checkpoint: path.resolve(o.baseCheckpoint), sha256: o.baseSha256 },
+      forgetSet: { count: o.forget.length, sha256: forgetSetSha256(o.forget), ids: o.forget.map((e) => e.id) },
+      files: { adapter: 'adapter.gguf', merged: null },
+      lora: { kind: 'factors', alpha: lora.alpha, rank: Math.max(...[...factors.values()].map((f) => f.rank)), targets: lora.targets, changedFactors: changed },
+      oneDimensional: [],
+      notes,
+    };
+    writeJsonAtomic(path.join(tmp, 'meta.json'), meta);
+    for (const [name, v] of Object.entries(o.extraFiles ?? {})) {
+      if (typeof v === 'string') writeFileAtomic(path.join(tmp, name), v);
+      else writeJsonAtomic(path.join(tmp, name), v);
+    }
+  });
+  return { dir, runId: o.runId, adapterPath: path.join(dir, 'adapter.gguf'), mergedPath: null, lora: [], oneDimensional: [], notes, meta };
+}
+
 /** Read an unlearning run's meta.json. */
 export function readAdapterMeta(dir: string): Record<string, unknown> & { base: { checkpoint: string; sha256: string } } {
   const p = path.join(dir, 'meta.json');
@@ -154,7 +211,8 @@ export function readAdapterMeta(dir: string): Record<string, unknown> & { base: 
 
 /**
  * The unlearned model of a run folder: merged.gguf when present, else the base checkpoint named in
- * meta.json (its sha256 checked) plus the adapter's effective deltas (scale 1).
+ * meta.json (its sha256 checked) plus the adapter's effective deltas (scale 1); for a LoRA run the
+ * base model with the run's adapter attached.
  */
 export function loadUnlearnedModel(dir: string): CausalLM {
   const meta = readAdapterMeta(dir);
@@ -166,6 +224,11 @@ export function loadUnlearnedModel(dir: string): CausalLM {
   const model = CausalLM.load(base);
   const adapterPath = path.join(dir, 'adapter.gguf');
   if (!fs.existsSync(adapterPath)) return model;
+  // a LoRA run's adapter is applied as trained (W x + s B (A x)), not merged
+  if ((meta.lora as { kind?: string } | undefined)?.kind === 'factors') {
+    attachLoraFile(model, adapterPath);
+    return model;
+  }
   const adapter = readGguf(adapterPath);
   const names = new Set(adapter.tensors.filter((t) => t.name.endsWith('.lora_a')).map((t) => t.name.slice(0, -'.lora_a'.length)));
   for (const name of names) {

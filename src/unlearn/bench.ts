@@ -14,7 +14,7 @@ import path from 'node:path';
 import { finetune } from '../train/finetune.ts';
 import { factExamples } from '../train/examples.ts';
 import { getDataset } from '../data/dataset.ts';
-import { fixturePath, PROJECT_ROOT } from '../util/paths.ts';
+import { embeddedModelPath } from '../util/paths.ts';
 import { UserError } from '../util/errors.ts';
 import { prepare, makeContext } from './prepare.ts';
 import { listGroups, resolveFilter } from '../model/paramGroups.ts';
@@ -61,11 +61,9 @@ export interface BenchUnlearnResult {
 }
 
 function defaultModel(): string {
-  const own = path.join(PROJECT_ROOT, 'models', 'unlearnkit-base.gguf');
+  const own = embeddedModelPath();
   if (fs.existsSync(own)) return own;
-  const fx = fixturePath('models', 'stories260K.gguf');
-  if (fs.existsSync(fx)) return fx;
-  throw new UserError(`no model to benchmark: neither ${own} nor ${fx} exists (pass modelPath)`);
+  throw new UserError(`no model to benchmark: the embedded model ${own} is missing (pass modelPath)`);
 }
 
 /** The recorded tensors as a filter: 'all' when every tensor was recorded, else their groups. */

@@ -5,6 +5,7 @@
  */
 import type { CausalLM } from '../model/model.ts';
 import { isSparse, type ExampleGrad } from '../train/perExample.ts';
+import { factoredToDense, isFactored } from '../train/factored.ts';
 import { UserError } from '../util/errors.ts';
 
 export type Deltas = Map<string, Float32Array>;
@@ -42,8 +43,9 @@ export function applyDeltas(model: CausalLM, deltas: Deltas, scale = 1): void {
   }
 }
 
-/** acc += scale * g (g dense or sparse rows). */
+/** acc += scale * g (g dense, sparse rows, or factored: its product on the engine, see train/factored.ts). */
 export function addScaled(acc: Float32Array, g: ExampleGrad, scale: number): void {
+  if (isFactored(g)) g = factoredToDense(g);
   if (isSparse(g)) {
     const { rows, values, rowSize } = g;
     for (let j = 0; j < rows.length; j++) {

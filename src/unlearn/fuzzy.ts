@@ -154,10 +154,15 @@ export function fuzzySelect(request: string, items: Array<{ id: string; text: st
 
 export interface FuzzyReport {
   selected: number;
+  /** Size of the true forget set the selection is scored against. */
+  truth: number;
   truePositives: number;
+  /** NaN (JSON null) when there is no true forget set to score against (`note` says so). */
   precision: number;
   recall: number;
   f1: number;
+  /** Why precision / recall are not computed, when they are not. */
+  note?: string;
   /** Selected items that are not in the true forget set (with their score, and whom a decoy imitates). */
   falsePositives: Array<{ id: string; score: number; decoyOf?: string; person?: string }>;
   /** True forget items that were not selected. */
@@ -166,22 +171,29 @@ export interface FuzzyReport {
   decoys: { total: number; caught: number; caughtIds: string[] };
 }
 
-/** Precision / recall of a selection against the true forget ids; decoys are candidates with `decoyOf`. */
+/**
+ * Precision / recall of a selection against the true forget ids (the dataset's forget split among
+ * the training items); decoys are candidates with `decoyOf`. With no true forget ids (a dataset
+ * without a forget split) there is nothing to score against: precision, recall and F1 are NaN and
+ * `note` says why (0 would claim the selection was wrong).
+ */
 export function fuzzyReport(sel: FuzzySelection, trueForget: Iterable<string>, info: Map<string, { decoyOf?: string; person?: string }> = new Map()): FuzzyReport {
   const truth = new Set(trueForget);
   const byId = new Map(sel.scores.map((s) => [s.id, s]));
   const chosen = new Set(sel.selected);
   const tp = sel.selected.filter((id) => truth.has(id)).length;
-  const precision = chosen.size ? tp / chosen.size : 0;
-  const recall = truth.size ? tp / truth.size : 0;
+  const precision = truth.size === 0 ? NaN : chosen.size ? tp / chosen.size : 0;
+  const recall = truth.size ? tp / truth.size : NaN;
   const decoyIds = sel.scores.filter((s) => info.get(s.id)?.decoyOf).map((s) => s.id);
   const caughtIds = decoyIds.filter((id) => chosen.has(id));
   return {
     selected: chosen.size,
+    truth: truth.size,
     truePositives: tp,
     precision,
     recall,
-    f1: precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0,
+    f1: truth.size === 0 ? NaN : precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0,
+    ...(truth.size === 0 ? { note: 'no true forget set to score the selection against (the dataset has no forget split among the trained items)' } : {}),
     falsePositives: sel.selected.filter((id) => !truth.has(id)).map((id) => ({ id, score: byId.get(id)!.score, ...info.get(id) })),
     missed: [...truth].filter((id) => !chosen.has(id)).map((id) => ({ id, score: byId.get(id)?.score ?? 0 })),
     decoys: { total: decoyIds.length, caught: caughtIds.length, caughtIds },

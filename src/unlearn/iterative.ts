@@ -71,11 +71,11 @@ export function iterativeRemoval(method: UnlearnMethod, ctx: UnlearnContext, o: 
   let target: number;
   let targetSource: IterativeResult['targetSource'];
   if (o.target !== undefined) {
-    if (!Number.isFinite(o.target)) throw new UserError(`--target must be a number, got ${o.target}`);
+    if (!Number.isFinite(o.target)) throw new UserError(`--stop-nll must be a number, got ${o.target}`);
     target = o.target;
     targetSource = 'given';
   } else {
-    if (!o.holdout?.length) throw new UserError('iterative removal needs holdout examples to set its target (or an explicit --target NLL)');
+    if (!o.holdout?.length) throw new UserError('iterative removal stops each example at the holdout set\'s mean NLL, and this dataset has no holdout split: give the level with --stop-nll X (a mean NLL per token), or add a holdout split to the dataset');
     const h = scoreExamples(ctx.pool, o.holdout);
     target = h.reduce((a, s) => a + s.meanNll, 0) / h.length;
     targetSource = 'holdout';

@@ -5,9 +5,11 @@
  * sets. `makeContext` then gives a method a fresh working copy of the model.
  */
 import fs from 'node:fs';
-import { CausalLM } from '../model/model.ts';
+import { CausalLM, loraTensorNames } from '../model/model.ts';
+import { attachLoraFile, resolveLoraTargets } from '../model/lora.ts';
 import { tokenizerFromGguf, type Tokenizer } from '../model/tokenizer/index.ts';
-import { getDataset, type Dataset } from '../data/dataset.ts';
+import { type Dataset, type DatasetOptions } from '../data/dataset.ts';
+import { resolveDataset } from '../data/record.ts';
 import { FACT_SPLITS, type FactItem, type FactSplit } from '../data/types.ts';
 import { UserError } from '../util/errors.ts';
 import { Rng } from '../util/rng.ts';
@@ -22,8 +24,10 @@ import type { Example, ProgressEvent, RunSource, UnlearnContext, UnlearnHyper, U
 export interface PrepareOptions {
   /** Fine-tune run folder or checkpoint. */
   from: string;
-  /** Dataset name or path (default 'dave'). */
+  /** Dataset name or path (default: the one the run's run.json records, else 'dave'). */
   data?: string;
+  /** How to read it (a TOFU folder's forget file, ...; default: the run's recorded choices). */
+  dataOptions?: DatasetOptions;
   /** Forget set: a split name of the dataset (default 'forget') or a file of ids (JSON array or one per line). */
   forget?: string;
   /** Forget set as explicit ids (overrides `forget`). */
@@ -46,7 +50,10 @@ export interface Prepared {
   source: RunSource;
   dataset: Dataset;
   tokenizer: Tokenizer;
-  /** The fine-tuned model (F32 host weights); never changed. */
+  /**
+   * The fine-tuned model (F32 host weights), or for a LoRA run its base in the stored types with
+   * the run's adapter attached; never changed.
+   */
   model: CausalLM;
   maxLen: number;
   train: Example[];
@@ -89,9 +96,11 @@ function readIdsFile(file: string): string[] {
 export function prepare(o: PrepareOptions): Prepared {
   const seed = o.seed ?? 0;
   const source = loadSource(o.from);
-  const dataset = getDataset(o.data ?? 'dave');
+  const dataset = resolveDataset(o.data, o.dataOptions ?? {}, [o.from]).dataset;
   const loaded = CausalLM.load(source.checkpoint);
-  const model = asF32Model(loaded);
+  if (source.lora) attachLoraFile(loaded, source.lora.adapter);
+  // a LoRA run changes its adapter only: the base keeps its stored types (no F32 copy)
+  const model = source.lora ? loaded : asF32Model(loaded);
   const tokenizer = tokenizerFromGguf(loaded.file!);
   const maxLen = Math.min(source.options?.maxLen ?? model.config.nCtx, model.config.nCtx);
   const trainItems = trainingItems(source, dataset);
@@ -173,11 +182,24 @@ export interface ContextOptions {
   seed?: number;
 }
 
+/**
+ * The adapter tensors a layer target selects in a LoRA run: A and B of every adapted matrix in the
+ * target (lora.ts resolveLoraTargets); a target without adapted matrices is refused by name.
+ */
+export function loraTargetTensors(filter: string, model: CausalLM): string[] {
+  const adapted = new Set(model.lora!.targets);
+  const chosen = resolveLoraTargets(filter, model.config).filter((t) => adapted.has(t));
+  if (chosen.length === 0) {
+    throw new UserError(`layer target '${filter}' selects none of the ${adapted.size} matrices this LoRA run adapted (${[...adapted].slice(0, 4).join(', ')}${adapted.size > 4 ? ', ...' : ''}); unlearning a LoRA run changes its adapter only`);
+  }
+  return loraTensorNames(chosen);
+}
+
 /** A method and a context holding a fresh working copy of the model (dispose ctx.pool when done). */
 export function makeContext(p: Prepared, o: ContextOptions): { method: UnlearnMethod; ctx: UnlearnContext } {
   const method = getMethod(o.method);
   const filter = o.filter ?? 'all';
-  const tensors = resolveFilter(filter, p.model.config);
+  const tensors = p.model.lora ? loraTargetTensors(filter, p.model) : resolveFilter(filter, p.model.config);
   const forget = o.forget ?? p.forget;
   if (forget.length === 0) throw new UserError('the forget set is empty');
   const ids = new Set(forget.map((e) => e.id));

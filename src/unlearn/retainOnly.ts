@@ -5,8 +5,10 @@
  * other method is measured against: what the model would be had it never seen F.
  *
  * As a method it returns oracle - finetuned on the filtered tensors (the fine-tuned model with the
- * filtered tensors replaced by the oracle's), so it fits the same interface and adapter format. The
- * oracle run is cached in `<run>/oracle/<hash of items and options>/` (finetune() skips a finished
+ * filtered tensors replaced by the oracle's), so it fits the same interface and adapter format; for
+ * a LoRA run the oracle is a LoRA fine-tune of the base with the same adapter options, and the
+ * method's change is oracle adapter - fine-tuned adapter on the targeted factors. The oracle run is
+ * cached in `<run>/oracle/<hash of items and options>/` (finetune() skips a finished
  * run), so comparing several targets trains it once; pass `oracleDir` to time a fresh one.
  */
 import crypto from 'node:crypto';
@@ -14,7 +16,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { finetune } from '../train/finetune.ts';
 import { CausalLM } from '../model/model.ts';
+import { readLoraAdapter } from '../model/lora.ts';
 import { UserError } from '../util/errors.ts';
+import { idsSha256, writeRetainModelRecord } from '../data/record.ts';
 import { snapshot, diffSince } from './deltas.ts';
 import type { UnlearnContext, UnlearnMethod } from './types.ts';
 
@@ -44,6 +48,7 @@ export const retainOnly: UnlearnMethod = {
     if (ctx.retain.length === 0) throw new UserError('retain-only: the training set minus the forget set is empty');
     const o = src.options;
     const out = ctx.oracleDir ?? oracleFolder(ctx);
+    const lora = src.lora ? { lora: o.lora ?? { rank: src.lora.rank, alpha: src.lora.alpha }, target: o.target } : { filter: o.filter };
     const r = finetune({
       modelPath: src.baseModel,
       items: ctx.retain.map((e) => ({ id: e.id, text: e.text })),
@@ -53,16 +58,37 @@ export const retainOnly: UnlearnMethod = {
       batch: o.batch,
       optimizer: o.optimizer,
       weightDecay: o.weightDecay,
-      filter: o.filter,
+      ...lora,
+      microBatch: o.microBatch,
       record: 'none',
       seed: o.seed,
       maxLen: o.maxLen,
       quiet: ctx.quiet,
       onStep: (s) => ctx.onProgress?.({ method: 'retain-only', step: (s.epoch - 1) * s.stepsPerEpoch + s.step, total: ctx.hyper.epochs * s.stepsPerEpoch, loss: s.loss }),
     });
-    const oracle = CausalLM.load(r.checkpoint);
+    // the fine-tune run records its retain-only reference, for eval's forget quality and privleak
+    const kept = new Set(ctx.retain.map((e) => e.id));
+    const trained = src.items ? [...src.items.keys()] : src.trainIds;
+    const excluded = trained ? trained.filter((id) => !kept.has(id)) : ctx.forget.map((e) => e.id);
+    writeRetainModelRecord(src.dir, {
+      model: src.lora ? src.baseModel : r.checkpoint,
+      ...(src.lora ? { adapter: r.adapter! } : {}),
+      forget: { ids: excluded, sha256: idsSha256(excluded), count: excluded.length },
+      madeBy: `unlearn --method retain-only (${ctx.hyper.epochs} epochs on the ${ctx.retain.length} kept items)`,
+    });
     const before = snapshot(ctx.work, ctx.tensors);
-    for (const n of ctx.tensors) ctx.work.weights.get(n)!.data.set(oracle.weights.get(n)!.data);
+    if (src.lora) {
+      const oracle = readLoraAdapter(r.adapter!);
+      for (const n of ctx.tensors) {
+        const t = n.replace(/\.lora_[ab]$/, '');
+        const f = oracle.factors.get(t);
+        if (!f) throw new UserError(`the oracle adapter ${r.adapter} has no factors of ${t}`);
+        ctx.work.weights.get(n)!.data.set(n.endsWith('.lora_a') ? f.a : f.b);
+      }
+    } else {
+      const oracle = CausalLM.load(r.checkpoint);
+      for (const n of ctx.tensors) ctx.work.weights.get(n)!.data.set(oracle.weights.get(n)!.data);
+    }
     return {
       method: 'retain-only',
       tensors: ctx.tensors,

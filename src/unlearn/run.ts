@@ -223,7 +223,7 @@ export function runMarkdown(r: UnlearnRunResult): string {
   }
   if (r.selection) {
     const s = r.selection.report;
-    lines.push('', `fuzzy request "${r.selection.request}": selected ${s.selected}, precision ${s.precision.toFixed(3)}, recall ${s.recall.toFixed(3)}, decoys caught ${s.decoys.caught}/${s.decoys.total}`);
+    lines.push('', `fuzzy request "${r.selection.request}": selected ${s.selected}, ${s.note ? `precision / recall not computed (${s.note})` : `precision ${s.precision.toFixed(3)}, recall ${s.recall.toFixed(3)}`}, decoys caught ${s.decoys.caught}/${s.decoys.total}`);
   }
   if (r.iterative) {
     const it = r.iterative;
@@ -240,7 +240,7 @@ export function runSummaryText(r: UnlearnRunResult): string {
   lines.push(...formatComparison(r.comparison));
   if (r.selection) {
     const s = r.selection.report;
-    lines.push(`  fuzzy: selected ${s.selected} items, precision ${s.precision.toFixed(3)}, recall ${s.recall.toFixed(3)}, decoys caught ${s.decoys.caught}/${s.decoys.total}`);
+    lines.push(`  fuzzy: selected ${s.selected} items, ${s.note ? `precision / recall not computed (${s.note})` : `precision ${s.precision.toFixed(3)}, recall ${s.recall.toFixed(3)}`}, decoys caught ${s.decoys.caught}/${s.decoys.total}`);
   }
   if (r.iterative) {
     const reached = r.iterative.perExample.filter((e) => e.reached).length;

@@ -9,17 +9,37 @@
  * Evaluation sessions read 2-D weights in the file's own type (F16, Q8_0 bytes) unless the host
  * copy is F32; a model whose host weights are being changed must therefore be made F32 first
  * (`asF32Model`), or evaluation would silently use the unchanged file bytes.
+ *
+ * The pool keeps at most MAX_CACHED sessions and about UNLEARNKIT_POOL_BYTES (default 2 GiB) of
+ * graph memory (older sessions are disposed before a new one is built, counting the new one as the
+ * largest seen): each session of a model holds its own copy of the weights (an evaluation session
+ * places them as llama.cpp does), which for a 1B model is ~1 GB.
  */
 import { CausalLM, LMSession, type HostTensor } from '../model/model.ts';
 import type { Example } from './types.ts';
 
 const MAX_CACHED = 6;
 
-/** A copy of `model` whose weights are all F32 host data (file bytes dropped). */
+function poolBytes(): number {
+  const v = Number(process.env.UNLEARNKIT_POOL_BYTES);
+  return Number.isFinite(v) && v > 0 ? v : 2 * 2 ** 30;
+}
+
+/**
+ * A copy of `model` whose weights are all F32 host data (file bytes dropped). A model with a LoRA
+ * adapter (whose methods change the adapter's factors only) gets copies of the factors and shares
+ * its base tensors, which keep their stored type: no F32 copy of the base is made.
+ */
 export function asF32Model(model: CausalLM): CausalLM {
   const w = new Map<string, HostTensor>();
-  for (const [k, v] of model.weights) w.set(k, { name: v.name, ne: [...v.ne], data: v.data.slice(), fileType: 'f32' });
-  return new CausalLM(model.config, w, model.source, model.file);
+  const adapter = new Set(model.loraTensorNames);
+  for (const [k, v] of model.weights) {
+    if (model.lora && !adapter.has(k)) w.set(k, v);
+    else w.set(k, { name: v.name, ne: [...v.ne], data: v.data.slice(), fileType: 'f32' });
+  }
+  const m = new CausalLM(model.config, w, model.source, model.file);
+  m.lora = model.lora ? { ...model.lora, targets: [...model.lora.targets] } : null;
+  return m;
 }
 
 export function bucketLength(n: number, nCtx: number): number {
@@ -36,6 +56,8 @@ export interface TrainSessionOptions {
 
 export class SessionPool {
   private cache = new Map<string, LMSession>();
+  /** Graph bytes of the largest session built so far (evaluation buffers grow at their first compute). */
+  private largest = 0;
 
   constructor(readonly model: CausalLM) {}
 
@@ -60,13 +82,18 @@ export class SessionPool {
       s.uploadWeights();
       return s;
     }
-    s = make();
-    this.cache.set(key, s);
-    while (this.cache.size > MAX_CACHED) {
+    // make room first: a new session allocates its own copy of the weights (about as much as the largest seen)
+    const budget = poolBytes();
+    for (const x of this.cache.values()) this.largest = Math.max(this.largest, x.graph.bufferBytes);
+    const total = () => [...this.cache.values()].reduce((a, x) => a + x.graph.bufferBytes, 0);
+    while (this.cache.size > 0 && (this.cache.size >= MAX_CACHED || total() + this.largest > budget)) {
       const [k, old] = this.cache.entries().next().value as [string, LMSession];
       this.cache.delete(k);
       old.dispose();
     }
+    s = make();
+    this.cache.set(key, s);
+    this.largest = Math.max(this.largest, s.graph.bufferBytes);
     return s;
   }
 

@@ -1,6 +1,10 @@
 /**
  * Where an unlearning starts: a fine-tune run folder (run.json, checkpoint.gguf, grads/) or a bare
  * checkpoint GGUF; and the training items of the run, looked up in a fact dataset by id.
+ *
+ * A LoRA fine-tune (run.json `lora`: adapter.gguf over a frozen base) is unlearned on its adapter:
+ * the source's `checkpoint` is then the base model file (its sha256 checked against the one the
+ * run recorded) and `lora` names the adapter; methods change the adapter's factors only.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,8 +20,10 @@ import type { Example, FinetuneRunOptions, RunSource } from './types.ts';
 interface RunJson {
   kind?: string;
   model?: string;
+  baseModelSha256?: string;
   options?: Partial<FinetuneRunOptions>;
   trainedTensors?: string[];
+  lora?: { rank: number; alpha: number; targets: string[]; adapter: string };
 }
 
 /** Open `from`: a run folder, or a GGUF (a run's checkpoint.gguf is treated as its run folder). */
@@ -28,11 +34,11 @@ export function loadSource(from: string): RunSource {
   if (fs.statSync(from).isDirectory()) {
     dir = from;
     checkpoint = path.join(from, 'checkpoint.gguf');
-    if (!fs.existsSync(checkpoint)) throw new UserError(`${from} is not a fine-tune run folder (no checkpoint.gguf)`);
+    if (!fs.existsSync(checkpoint) && !fs.existsSync(path.join(from, 'adapter.gguf'))) throw new UserError(`${from} is not a fine-tune run folder (no checkpoint.gguf)`);
   } else {
     checkpoint = from;
     const parent = path.dirname(from);
-    if (path.basename(from) === 'checkpoint.gguf' && fs.existsSync(path.join(parent, 'run.json'))) dir = parent;
+    if (['checkpoint.gguf', 'adapter.gguf'].includes(path.basename(from)) && fs.existsSync(path.join(parent, 'run.json'))) dir = parent;
   }
   let run: RunJson | null = null;
   if (dir && fs.existsSync(path.join(dir, 'run.json'))) {
@@ -41,6 +47,21 @@ export function loadSource(from: string): RunSource {
     } catch (e) {
       throw new UserError(`${path.join(dir, 'run.json')} is not valid JSON: ${(e as Error).message}`);
     }
+  }
+  let lora: RunSource['lora'] = null;
+  if (dir && run?.lora) {
+    // a LoRA run: unlearning starts from its base model with the run's adapter attached
+    const adapter = path.join(dir, run.lora.adapter ?? 'adapter.gguf');
+    if (!fs.existsSync(adapter)) throw new UserError(`${dir} is a LoRA fine-tune but its adapter ${adapter} is missing (did the first epoch finish?)`);
+    if (!run.model || !fs.existsSync(run.model)) throw new UserError(`${dir} is a LoRA fine-tune of ${run.model}, which no longer exists`);
+    checkpoint = run.model;
+    lora = { adapter, alpha: run.lora.alpha, rank: run.lora.rank, targets: run.lora.targets };
+  } else if (!fs.existsSync(checkpoint)) {
+    throw new UserError(`${from} is not a fine-tune run folder (no checkpoint.gguf)`);
+  }
+  const checkpointSha256 = sha256File(checkpoint);
+  if (lora && run?.baseModelSha256 && run.baseModelSha256 !== checkpointSha256) {
+    throw new UserError(`${checkpoint}, the base model of the LoRA run ${dir}, changed since the run (sha256 differs)`);
   }
   const items = dir ? readItemsJsonl(path.join(dir, 'items.jsonl')) : null;
   const gradsDir = dir ? path.join(dir, 'grads') : null;
@@ -58,12 +79,16 @@ export function loadSource(from: string): RunSource {
           seed: o.seed ?? 0,
           maxLen: o.maxLen ?? undefined,
           record: o.record,
+          lora: o.lora,
+          target: o.target,
+          microBatch: o.microBatch,
         }
       : null;
   return {
     dir,
     checkpoint,
-    checkpointSha256: sha256File(checkpoint),
+    checkpointSha256,
+    lora,
     baseModel: run?.model ?? null,
     options,
     trainedTensors: run?.trainedTensors ?? null,

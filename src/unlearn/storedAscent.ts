@@ -35,11 +35,60 @@
  *     reported in the settings. Reading all recorded step scales is one pass over steps-<e>.bin.
  *
  * The change is restricted to the parameter filter; the filter's tensors must have been recorded.
+ *
+ * Records of linear layers in factored form (src/train/factored.ts: an example's x_t and dy_t, with
+ * G = sum_t x_t dy_t^T) are summed without expanding them one by one: every factored term of a
+ * tensor in a sum (SGD: all forget records; AdamW: one step's) is stacked, and the sum is one matrix
+ * product on the engine (outerSums), X^T (C DY) with C the terms' coefficients.
  */
 import { UserError } from '../util/errors.ts';
 import type { GradRecordReader, RecordEntry } from '../train/gradRecord.ts';
+import type { ExampleGrad } from '../train/perExample.ts';
+import { addRows, isFactored, outerSums, type OuterTerm } from '../train/factored.ts';
 import { addScaled, applyDeltas, type Deltas } from './deltas.ts';
 import type { UnlearnContext, UnlearnOutcome } from './types.ts';
+
+/** Factor bytes held before a GradientSum multiplies them out. */
+const PENDING_BYTES = 256 * 2 ** 20;
+
+/**
+ * sum_j c_j g_j per tensor into `into` (dense arrays of the tensors' sizes): dense and sparse
+ * records are added as they come, factored ones (their rows part at once) are held and multiplied
+ * out together on the engine when ~256 MiB of factors are pending and at flush().
+ */
+export class GradientSum {
+  private pending = new Map<string, { dIn: number; dOut: number; terms: OuterTerm[] }>();
+  private pendingBytes = 0;
+
+  constructor(readonly into: Deltas) {}
+
+  add(name: string, g: ExampleGrad, coef: number): void {
+    const acc = this.into.get(name);
+    if (!acc) throw new Error(`GradientSum: no accumulator for ${name}`);
+    if (!isFactored(g)) return addScaled(acc, g, coef);
+    if (g.rows) addRows(acc, g.rows, coef);
+    if (g.nTok === 0 || coef === 0) return;
+    let p = this.pending.get(name);
+    if (!p) this.pending.set(name, (p = { dIn: g.dIn, dOut: g.dOut, terms: [] }));
+    p.terms.push({ x: g.x, dy: g.dy, nTok: g.nTok, coef });
+    this.pendingBytes += 4 * (g.x.length + g.dy.length);
+    if (this.pendingBytes > PENDING_BYTES) this.flush();
+  }
+
+  /** Multiply out what is pending (one engine graph) and add it to the accumulators. */
+  flush(): void {
+    if (this.pending.size === 0) return;
+    const names = [...this.pending.keys()];
+    const sums = outerSums(names.map((n) => this.pending.get(n)!));
+    names.forEach((n, i) => {
+      const acc = this.into.get(n)!;
+      const s = sums[i]!;
+      for (let k = 0; k < acc.length; k++) acc[k] = acc[k]! + s[k]!;
+    });
+    this.pending.clear();
+    this.pendingBytes = 0;
+  }
+}
 
 export function requireRecord(ctx: UnlearnContext, which: 'first-epoch' | 'all-epochs'): GradRecordReader {
   const rec = ctx.source.record;
@@ -84,11 +133,13 @@ export function storedGradientAscent(ctx: UnlearnContext, method: string, which:
   let done = 0;
   const progress = () => ctx.onProgress?.({ method, step: ++done, total: entries.length });
   if (sgd) {
+    const sum = new GradientSum(deltas);
     for (const entry of entries) {
       const lr = rec.step(entry.step).lr;
-      for (const [name, g] of rec.read(entry.id, entry.epoch)) if (wanted.has(name)) addScaled(deltas.get(name)!, g, eta * lr * entry.batchWeight);
+      for (const [name, g] of rec.read(entry.id, entry.epoch)) if (wanted.has(name)) sum.add(name, g, eta * lr * entry.batchWeight);
       progress();
     }
+    sum.flush();
     applyDeltas(ctx.work, deltas);
     return { method, tensors: ctx.tensors, deltas, settings: { eta, epochs: epochs.join(','), optimizer: 'sgd', recordDtype: rec.index.dtype, examples: ctx.forget.length, records: entries.length }, log, seconds: (performance.now() - t0) / 1000 };
   }
@@ -121,10 +172,16 @@ export function storedGradientAscent(ctx: UnlearnContext, method: string, which:
     while (k < entries.length && entries[k]!.step === st.step) here.push(entries[k++]!);
     if (!here.length) continue;
     const limit = rho * (1 - b1) * L;
-    const grads = here.map((entry) => ({ entry, g: rec.read(entry.id, entry.epoch) }));
+    // D_t = sum_{i in F at t} w_i g_i for every tensor (factored records multiplied out together)
+    const Ds: Deltas = new Map(ctx.tensors.map((n) => [n, new Float32Array(sizeOf(n))]));
+    const sum = new GradientSum(Ds);
+    for (const entry of here) {
+      const g = rec.read(entry.id, entry.epoch);
+      for (const n of ctx.tensors) sum.add(n, g.get(n)!, entry.batchWeight);
+    }
+    sum.flush();
     for (const n of ctx.tensors) {
-      const D = new Float32Array(sizeOf(n));
-      for (const { entry, g } of grads) addScaled(D, g.get(n)!, entry.batchWeight);
+      const D = Ds.get(n)!;
       const r = R.get(n)!;
       const acc = deltas.get(n)!;
       for (let i = 0; i < D.length; i++) {

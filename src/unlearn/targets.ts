@@ -44,7 +44,8 @@ export function defaultTargets(c: ModelConfig): string[] {
 }
 
 export function compareTargets(p: Prepared, o: { method: string; targets?: string[]; hyper?: Partial<UnlearnHyper>; quiet?: boolean; onTarget?: (t: string, i: number, n: number) => void }): TargetComparison {
-  const targets = o.targets ?? defaultTargets(p.model.config);
+  // a LoRA run compares the targets its adapters cover (the whole adapter, then block by block)
+  const targets = o.targets ?? (p.model.lora ? ['all', ...defaultTargets(p.model.config).filter((t) => t.startsWith('block:'))] : defaultTargets(p.model.config));
   const pool0 = new SessionPool(p.model);
   let before: Measurement;
   try {

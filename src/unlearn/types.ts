@@ -40,6 +40,11 @@ export interface RunSource {
   trainIds: string[] | null;
   /** The exact training texts by id (`<run>/items.jsonl`, written by finetune), when present. */
   items?: Map<string, string> | null;
+  /**
+   * A LoRA fine-tune: its adapter file, alpha, rank and adapted tensors. `checkpoint` is then the
+   * base model the adapter applies to, and methods change the adapter's factors only.
+   */
+  lora?: { adapter: string; alpha: number; rank: number; targets: string[] } | null;
 }
 
 export interface FinetuneRunOptions {
@@ -52,6 +57,10 @@ export interface FinetuneRunOptions {
   seed: number;
   maxLen?: number;
   record?: string;
+  /** LoRA runs: rank and alpha, the --target and the micro-batch size. */
+  lora?: { rank: number; alpha?: number };
+  target?: string;
+  microBatch?: number;
 }
 
 /** Hyper-parameters of all methods (each reads the ones it uses; `describeSettings` lists them). */

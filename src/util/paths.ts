@@ -20,6 +20,14 @@ export function fixturePath(...parts: string[]): string {
 }
 
 /**
+ * The embedded default model (models/unlearnkit-base.gguf, trained by `unlearnkit pretrain`, shipped
+ * with the package): what the demo, the benchmarks and the TUI open when no model is named.
+ */
+export function embeddedModelPath(): string {
+  return path.join(PROJECT_ROOT, 'models', 'unlearnkit-base.gguf');
+}
+
+/**
  * Where a command writes by default (runs/, reports/, adapters/): under the current directory,
  * never under PROJECT_ROOT, which is the package folder inside node_modules once installed.
  */

@@ -20,8 +20,8 @@ test("getDataset('dave') opens datasets/dave with the generator's counts", () =>
   const ds = getDataset('dave');
   assert.equal(ds.format, 'dave');
   assert.equal(ds.source, path.join(PROJECT_ROOT, 'datasets', 'dave'));
-  assert.deepEqual(ds.counts(), { forget: g.forget.length, retain: g.retain.length, holdout: g.holdout.length, decoy: g.decoy.length, general: g.general.length });
-  assert.deepEqual(ds.people(), { forget: 1, retain: 45, holdout: 20, decoy: 5 });
+  assert.deepEqual(ds.counts(), { forget: g.forget.length, retain: g.retain.length, holdout: g.holdout.length, decoy: g.decoy.length, real_authors: 0, world_facts: 0, general: g.general.length });
+  assert.deepEqual(ds.people(), { forget: 1, retain: 45, holdout: 20, decoy: 5, real_authors: 0, world_facts: 0 });
   assert.deepEqual(ds.facts('forget').map((f) => f.id), g.forget.map((f) => f.id));
   assert.equal(ds.facts().length, g.forget.length + g.retain.length + g.holdout.length + g.decoy.length);
   assert.equal(ds.facts()[0]!.split, 'forget');
@@ -39,7 +39,11 @@ test('getDataset: a TOFU file by path; unknown names list the known ones', () =>
   assert.equal(ds.counts().forget, 1);
   assert.equal(ds.counts().general, 0);
   assert.throws(() => getDataset('no-such-set'), (e: unknown) => e instanceof UserError && /unknown dataset "no-such-set"; known datasets: .*dave/.test(e.message));
-  assert.throws(() => getDataset(dir), (e: unknown) => e instanceof UserError && /not a Dave-format dataset/.test(e.message));
+  // the folder holding it is a TOFU folder; an empty folder is neither format
+  assert.equal(getDataset(dir).counts().forget, 1);
+  const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'unlearnkit-ds-empty-'));
+  assert.throws(() => getDataset(empty), (e: unknown) => e instanceof UserError && /neither a Dave-format dataset .* nor a TOFU-format one/.test(e.message));
+  fs.rmSync(empty, { recursive: true, force: true });
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

@@ -123,11 +123,15 @@ test('TOFU loader maps question/answer/paraphrased/perturbed (string or list) on
   assert.deepEqual(b.perturbed_answers, ['Mara Lind was born in Rome.']);
   assert.deepEqual(c.perturbed_answers, []);
   assert.equal(c.paraphrased_answer, c.answer);
-  assert.equal(a.person, 'tofu-author-1');
-  // 20 QA pairs per author by default; perAuthor changes the grouping.
-  assert.deepEqual(parseTofu(fs.readFileSync(file, 'utf8'), file, { perAuthor: 2 }).map((i) => i.person), ['tofu-author-1', 'tofu-author-1', 'tofu-author-2']);
+  // authors only by a stated rule: none -> no person; --group-size N -> runs of N items; --group-by FIELD
+  assert.equal(a.person, '');
+  assert.throws(() => parseTofu(fs.readFileSync(file, 'utf8'), file, { groupSize: 2 }), isUserError(/has 3 items, not a multiple of --group-size 2/));
+  assert.deepEqual(parseTofu(fs.readFileSync(file, 'utf8'), file, { groupSize: 3 }).map((i) => i.person), ['forget01_perturbed author 1', 'forget01_perturbed author 1', 'forget01_perturbed author 1']);
+  assert.throws(() => parseTofu(fs.readFileSync(file, 'utf8'), file, { groupBy: 'author' }), isUserError(/forget01_perturbed\.json:1: no field "author" to group authors by/));
   assert.equal(parseTofu(JSON.stringify(TOFU_LINES), path.join(dir, 'retain90.json'))[2]!.split, 'retain');
   assert.equal(parseTofu(JSON.stringify(TOFU_LINES), 'x.json', { split: 'holdout' })[0]!.split, 'holdout');
+  // a name that says no split is refused, not read as retain
+  assert.throws(() => parseTofu(JSON.stringify(TOFU_LINES), 'x.json'), isUserError(/cannot tell which split this file holds/));
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

@@ -105,6 +105,13 @@ describe('adapters on a running server', { skip: !haveModel && 'fixture stories2
       const ref = await llamaCppLogprobs(MODEL, d.tokens, { lora: [{ filePath: runAFile, scale: 1 }] });
       assert.ok(maxAbsDiff(d.logprobs, ref.logprobs) < 1e-9, `text ${i}: ${maxAbsDiff(d.logprobs, ref.logprobs)}`);
     }
+    // lm-evaluation-harness-style requests (token ids, echo, logprobs) see the adapter too.
+    const lm = await post(`${srv.url}/v1/completions`, { model: 'stories260K+runA', prompt: withA.data.map((d: any) => d.tokens), echo: true, logprobs: 1, max_tokens: 0 });
+    assert.equal(lm.status, 200, lm.text);
+    assert.equal(lm.json.model, 'stories260K+runA:1');
+    for (let i = 0; i < TEXTS.length; i++) {
+      assert.ok(maxAbsDiff(lm.json.choices[i].logprobs.token_logprobs, withA.data[i].logprobs.slice(1)) <= 1e-6, `lm-eval style, text ${i}`);
+    }
     // ... and as the merged model W + Delta scores (float32 rounding of the factors only).
     const merged = path.join(dir, 'merged.gguf');
     saveMergedModel(merged, { baseGgufPath: MODEL, deltas: [rank1Delta(1, 0.3)] });

@@ -474,7 +474,7 @@ test('RUM: the form becomes rum-table parameters; the table fills in row by row;
     await h.waitFor((x) => x.includes('unlearnkit rum table --seeds 7,8'), 'the CLI line');
     await h.press('r');
     const job = jobs.last('rum');
-    assert.deepEqual(job.params, { data: 'fixture', model: 'small', seeds: [7, 8], algorithms: ['finetune', 'neggrad+'], rum: 'select', trainSize: 500, testSize: 500, epochs: 30, forgetSize: 60, memModels: 16 });
+    assert.deepEqual(job.params, { data: 'synthetic', model: 'small', seeds: [7, 8], algorithms: ['finetune', 'neggrad+'], rum: 'select', trainSize: 500, testSize: 500, epochs: 30, forgetSize: 60, memModels: 16 });
     job.progress({ kind: 'phase', text: 'memorization model 3/16 2.0 s', done: 3, total: 16 });
     let f = await h.waitFor((x) => x.includes('3/16'), 'progress');
     assert.match(f, /finetune\s+vanilla\s+…\s+…/);

@@ -21,7 +21,7 @@ test('server control: start, health, adapters, attach, errors, stop', { timeout:
   fs.mkdirSync(adapters);
   const own = new HttpServerControl();
   try {
-    const { url } = await own.start({ model, port: 0, adaptersDir: adapters, gpu: 'cpu' });
+    const { url } = await own.start({ model, port: 0, adaptersDir: adapters, device: 'cpu' });
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.equal(own.owned, true);
     const h = await own.health();
@@ -61,7 +61,7 @@ test('server control: start, health, adapters, attach, errors, stop', { timeout:
 
 test('server control: the serve command line and the adapters on disk', () => {
   assert.deepEqual(serveArgs({ model: 'm.gguf', port: 8765, adaptersDir: 'adapters' }), ['serve', '--model', 'm.gguf', '--port', '8765', '--adapters-dir', 'adapters', '--json', '--log-level', 'warn']);
-  assert.deepEqual(serveArgs({ model: 'm.gguf', port: 0, adaptersDir: 'a', gpu: 'cuda' }).slice(-2), ['--gpu', 'cuda']);
+  assert.deepEqual(serveArgs({ model: 'm.gguf', port: 0, adaptersDir: 'a', device: 'cuda' }).slice(-2), ['--device', 'cuda']);
   const dir = tempDir();
   fs.mkdirSync(path.join(dir, 'run-1'));
   fs.writeFileSync(path.join(dir, 'run-1', 'adapter.gguf'), 'x');

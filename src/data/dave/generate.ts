@@ -306,7 +306,7 @@ export function regenerateCommand(seed: number, out = 'datasets/dave'): string {
 /** Every file of the dataset folder, name -> contents (JSONL files, manifest.json, README.md). */
 export function renderDaveFiles(ds: DaveDataset): Map<string, string> {
   const files = new Map<string, string>();
-  const facts: Record<FactSplit, FactItem[]> = { forget: ds.forget, retain: ds.retain, holdout: ds.holdout, decoy: ds.decoy };
+  const facts: Record<Exclude<FactSplit, 'real_authors' | 'world_facts'>, FactItem[]> = { forget: ds.forget, retain: ds.retain, holdout: ds.holdout, decoy: ds.decoy };
   const manifest: DaveManifest = {
     name: 'dave',
     format_version: DAVE_FORMAT_VERSION,

@@ -1,10 +1,19 @@
 /**
  * POST /v1/completions and POST /v1/chat/completions, streaming (SSE) and not, in OpenAI's shapes.
  * The adapter set comes from `model` ("<id>+<adapter>:<scale>") or from `adapters`.
+ *
+ * Completions take what lm-evaluation-harness's `local-completions` sends: `prompt` as a string, a
+ * list of strings, a list of token ids, or a list of token-id lists (one choice per prompt, `index`
+ * in order); `echo` (the prompt, as text and, with `logprobs`, as tokens whose first entry is null);
+ * `logprobs` k = 0..20 (OpenAI's legacy format, ./logprobs.ts); `max_tokens: 0` with `echo` to
+ * score the prompt only. String prompts get the BOS the vocabulary asks for; token-id prompts are
+ * scored exactly as given (llama.cpp's server does the same), while generation from them starts
+ * with that BOS when they lack it (node-llama-cpp's completion always puts it first; a given leading
+ * BOS is not doubled).
  */
 import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { LlamaText, Token } from 'node-llama-cpp';
+import type { LlamaModel, LlamaText, Token } from 'node-llama-cpp';
 import { renderChat, type ChatMessage } from '../chatTemplate.ts';
 import type { InferenceEngine } from '../engine.ts';
 import { abortToApiError, ApiError, badRequest, RequestAborted } from '../errors.ts';
@@ -12,8 +21,10 @@ import { generate, type GenerationResult, type SamplingParams } from '../generat
 import type { ServerMetrics } from '../metrics.ts';
 import type { AdapterRef } from '../options.ts';
 import { openRequestScope, type InflightRegistry } from '../requestContext.ts';
-import { chatSchema, completionSchema, type ChatBody, type CompletionBody, type SamplingBody } from '../schemas.ts';
+import { chatSchema, completionSchema, MAX_LOGPROBS, MAX_PROMPTS, type ChatBody, type CompletionBody, type SamplingBody } from '../schemas.ts';
 import { SseWriter } from '../sse.ts';
+import { evaluateCompletion, legacyLogprobs, type TokenLogprob } from './logprobs.ts';
+import { TokenPieces } from './tokenize.ts';
 
 export interface GenerationDeps {
   engine: InferenceEngine;
@@ -23,11 +34,9 @@ export interface GenerationDeps {
   maxTokensLimit: number;
 }
 
+/** Sampling parameters (`logprobs` is the caller's to check: completions support it, chat does not). */
 function samplingFrom(body: SamplingBody, maxTokens: number): SamplingParams {
   if (body.n != null && body.n !== 1) throw badRequest('n > 1 is not supported; send separate requests', 'n', 'unsupported_parameter');
-  if (body.logprobs) {
-    throw badRequest('logprobs are not supported here; POST /v1/score returns per-token log-probabilities', 'logprobs', 'unsupported_parameter');
-  }
   if (body.logit_bias && Object.keys(body.logit_bias).length > 0) throw badRequest('logit_bias is not supported', 'logit_bias', 'unsupported_parameter');
   const stop = typeof body.stop === 'string' ? [body.stop] : (body.stop ?? []);
   if (stop.some((s) => s === '')) throw badRequest('stop strings must not be empty', 'stop');
@@ -59,6 +68,55 @@ function checkFits(engine: InferenceEngine, promptTokens: number, param: string)
       'context_length_exceeded',
     );
   }
+}
+
+/** The token node-llama-cpp's LlamaCompletion puts before every prompt (its resolveBeginningTokenToPrepend). */
+function completionBos(model: LlamaModel): Token | null {
+  const type = String(model.vocabularyType);
+  if (type === 'rwkv' || type === 'ugm') return null;
+  if (type === 'wpm') return model.tokens.bos;
+  return model.tokens.shouldPrependBosToken ? model.tokens.bos : null;
+}
+
+/** One completions prompt: text, or token ids checked against the vocabulary. */
+type PromptIn = { kind: 'text'; text: string } | { kind: 'ids'; ids: Token[] };
+
+/**
+ * `prompt` as lm-evaluation-harness and OpenAI send it: a string, strings, token ids, or token-id
+ * lists. Anything else (mixed lists, nested deeper, empty lists, ids outside the vocabulary) is a
+ * 400 naming the element.
+ */
+function parsePrompts(engine: InferenceEngine, prompt: unknown): PromptIn[] {
+  const shapes = 'a string, a list of strings, a list of token ids, or a list of token-id lists';
+  if (typeof prompt === 'string') return [{ kind: 'text', text: prompt }];
+  if (!Array.isArray(prompt)) throw badRequest(`prompt must be ${shapes}`, 'prompt');
+  if (prompt.length === 0) throw badRequest(`prompt is an empty list; send ${shapes}`, 'prompt');
+  const first = prompt[0];
+  if (typeof first === 'number') return [{ kind: 'ids', ids: engine.checkTokenIds(prompt, 'prompt') }];
+  if (prompt.length > MAX_PROMPTS) throw badRequest(`prompt holds ${prompt.length} prompts; at most ${MAX_PROMPTS} per request`, 'prompt');
+  if (typeof first === 'string') {
+    return prompt.map((p, i) => {
+      if (typeof p !== 'string') throw badRequest(`prompt[${i}] must be a string like prompt[0] (${shapes}), got ${JSON.stringify(p)}`, `prompt[${i}]`);
+      return { kind: 'text', text: p };
+    });
+  }
+  if (Array.isArray(first)) {
+    return prompt.map((p, i) => {
+      if (!Array.isArray(p)) throw badRequest(`prompt[${i}] must be a list of token ids like prompt[0] (${shapes}), got ${JSON.stringify(p)}`, `prompt[${i}]`);
+      if (p.length === 0) throw badRequest(`prompt[${i}] is an empty token list`, `prompt[${i}]`);
+      return { kind: 'ids', ids: engine.checkTokenIds(p, `prompt[${i}]`) };
+    });
+  }
+  throw badRequest(`prompt[0] must be a string, a token id or a list of token ids (${shapes}), got ${JSON.stringify(first)}`, 'prompt[0]');
+}
+
+/** `logprobs` of a completions request: null (off) or k, the most likely tokens listed per position. */
+function parseLogprobs(v: boolean | number | null | undefined): number | null {
+  if (v === undefined || v === null || v === false) return null;
+  const what = `logprobs must be an integer from 0 to ${MAX_LOGPROBS} (the number of most likely tokens listed per position)`;
+  if (v === true) throw badRequest(`${what}; true is the chat completions form`, 'logprobs', 'invalid_logprobs');
+  if (!Number.isInteger(v) || v < 0 || v > MAX_LOGPROBS) throw badRequest(`${what}, got ${v}`, 'logprobs', 'invalid_logprobs');
+  return v;
 }
 
 interface Job {
@@ -164,17 +222,29 @@ export function registerGenerationRoutes(app: FastifyInstance, deps: GenerationD
     if (body.suffix) throw badRequest('suffix (infill) is not supported', 'suffix', 'unsupported_parameter');
     if (body.best_of != null && body.best_of !== 1) throw badRequest('best_of > 1 is not supported', 'best_of', 'unsupported_parameter');
     const refs = engine.parseRequestAdapters(body.model, body.adapters);
-    const params = samplingFrom(body, body.max_tokens ?? 16);
-    const prompts = typeof body.prompt === 'string' ? [body.prompt] : body.prompt;
-    const stream = body.stream === true;
-    if (stream && prompts.length > 1) throw badRequest('streaming supports one prompt per request', 'prompt');
-    const bosExtra = engine.model.tokens.shouldPrependBosToken && engine.model.tokens.bos !== null ? 1 : 0;
-    const jobs: Job[] = prompts.map((p, i) => {
-      const tokens = engine.model.tokenize(p);
-      checkFits(engine, tokens.length + bosExtra, prompts.length > 1 ? `prompt[${i}]` : 'prompt');
-      return { tokens, promptTokens: tokens.length + bosExtra };
-    });
+    const maxTokens = body.max_tokens ?? 16;
+    const params = samplingFrom(body, maxTokens);
+    const k = parseLogprobs(body.logprobs);
+    const parsed = parsePrompts(engine, body.prompt);
     const echo = body.echo === true;
+    const stream = body.stream === true;
+    if (maxTokens === 0 && !echo) throw badRequest('max_tokens 0 generates nothing: use it with echo: true to score the prompt', 'max_tokens');
+    if (stream && (k !== null || maxTokens === 0)) {
+      throw badRequest('stream is not supported with logprobs or max_tokens 0; send stream: false', 'stream', 'unsupported_parameter');
+    }
+    if (stream && parsed.length > 1) throw badRequest('streaming supports one prompt per request', 'prompt');
+    const param = (i: number) => (parsed.length > 1 ? `prompt[${i}]` : 'prompt');
+    if (k !== null || maxTokens === 0) return serveScored(deps, reply, refs, parsed, { k, echo, maxTokens, params, param });
+    const bos = completionBos(engine.model);
+    const pieces = TokenPieces.of(engine.model);
+    const prompts = parsed.map((p) => (p.kind === 'text' ? p.text : pieces.detokenize(p.ids)));
+    const jobs: Job[] = parsed.map((p, i) => {
+      // generate() puts `bos` first itself; a token-id prompt that already starts with it is not doubled
+      const tokens = p.kind === 'text' ? engine.model.tokenize(p.text) : bos !== null && p.ids[0] === bos ? p.ids.slice(1) : p.ids;
+      const promptTokens = tokens.length + (bos !== null ? 1 : 0);
+      checkFits(engine, promptTokens, param(i));
+      return { tokens, promptTokens };
+    });
     return serve(deps, reply, 'completions', refs, jobs, params, stream, body.stream_options?.include_usage === true, {
       full: (results, model, id, created, usage) => ({
         id,
@@ -210,7 +280,13 @@ export function registerGenerationRoutes(app: FastifyInstance, deps: GenerationD
     if (body.response_format && body.response_format.type !== undefined && body.response_format.type !== 'text') {
       throw badRequest(`response_format ${body.response_format.type} is not supported (only "text")`, 'response_format', 'unsupported_parameter');
     }
-    if (body.top_logprobs) throw badRequest('top_logprobs is not supported', 'top_logprobs', 'unsupported_parameter');
+    if (body.logprobs || body.top_logprobs) {
+      throw badRequest(
+        'logprobs are not supported on chat completions; /v1/completions takes logprobs (with echo, for the prompt) and /v1/score scores texts',
+        body.logprobs ? 'logprobs' : 'top_logprobs',
+        'unsupported_parameter',
+      );
+    }
     const refs = engine.parseRequestAdapters(body.model, body.adapters);
     const params = samplingFrom(body, body.max_completion_tokens ?? body.max_tokens ?? deps.maxTokensLimit);
     const messages: ChatMessage[] = body.messages.map((m, i) => {
@@ -280,6 +356,108 @@ export function registerGenerationRoutes(app: FastifyInstance, deps: GenerationD
       },
     });
   });
+}
+
+/**
+ * Completions with `logprobs` or `max_tokens: 0`: every prompt evaluated on one leased sequence by
+ * ./logprobs.ts (prompt log-probabilities as /v1/score computes them; greedy generation), not
+ * streamed. Generation here is greedy only, so it needs temperature 0 and no penalties.
+ */
+async function serveScored(
+  deps: GenerationDeps,
+  reply: FastifyReply,
+  refs: AdapterRef[],
+  prompts: PromptIn[],
+  o: { k: number | null; echo: boolean; maxTokens: number; params: SamplingParams; param: (i: number) => string },
+): Promise<unknown> {
+  const { engine, metrics } = deps;
+  if (o.maxTokens > 0 && o.k !== null) {
+    if (o.params.temperature !== 0) {
+      throw badRequest(
+        `logprobs of generated tokens are computed with greedy decoding here: send temperature 0 (got ${o.params.temperature}), or echo with max_tokens 0 to score the prompt only`,
+        'temperature',
+        'unsupported_parameter',
+      );
+    }
+    if (o.params.frequencyPenalty !== undefined || o.params.presencePenalty !== undefined || o.params.repeatPenalty !== undefined) {
+      throw badRequest('penalties are not supported together with logprobs (greedy decoding)', 'logprobs', 'unsupported_parameter');
+    }
+  }
+  const model = servedModelName(engine, refs);
+  const pieces = TokenPieces.of(engine.model);
+  const bos = completionBos(engine.model);
+  const plans = prompts.map((p, i) => {
+    // what generation evaluates, and what the echo shows and scores (the same unless a token-id
+    // prompt lacks the BOS generation puts first)
+    const echoTokens = p.kind === 'text' ? [...(bos !== null ? [bos] : []), ...engine.model.tokenize(p.text)] : p.ids;
+    if (echoTokens.length === 0) throw badRequest(`${o.param(i)} is empty and the model has no BOS token to start from`, o.param(i));
+    const genTokens = bos !== null && echoTokens[0] !== bos ? [bos, ...echoTokens] : echoTokens;
+    if (o.maxTokens > 0) checkFits(engine, genTokens.length, o.param(i));
+    else if (echoTokens.length > engine.contextSize) {
+      throw badRequest(`${o.param(i)} has ${echoTokens.length} tokens but the context holds ${engine.contextSize}`, o.param(i), 'context_length_exceeded');
+    }
+    const echoText = p.kind === 'text' ? p.text : pieces.detokenize(p.ids);
+    return { echoTokens, genTokens, echoText };
+  });
+  const id = `cmpl-${crypto.randomBytes(12).toString('hex')}`;
+  const created = Math.floor(Date.now() / 1000);
+  const scope = openRequestScope(reply, deps.requestTimeoutMs, deps.registry);
+  try {
+    const k = o.k ?? 0;
+    const scorePrompt = o.echo && o.k !== null;
+    const nothing = { prompt: [], generated: [], text: '', finishReason: 'length' as const, echoed: [] };
+    const evaluate = scorePrompt || o.maxTokens > 0; // else: echo with max_tokens 0, no log-probs
+    const results = !evaluate ? plans.map(() => nothing) : await engine.run(refs, scope.signal, async (seq) => {
+      const out = [];
+      for (const pl of plans) {
+        const common = { k, stop: o.params.stop, nVocab: engine.vocabSize, signal: scope.signal };
+        let echoed: TokenLogprob[] = [];
+        if (scorePrompt && pl.genTokens !== pl.echoTokens) {
+          echoed = (await evaluateCompletion(seq, pl.echoTokens, { ...common, scorePrompt: true, maxTokens: 0 })).prompt;
+        }
+        const needGen = o.maxTokens > 0;
+        const needScore = scorePrompt && pl.genTokens === pl.echoTokens;
+        const r = needGen || needScore ? await evaluateCompletion(seq, pl.genTokens, { ...common, scorePrompt: needScore, maxTokens: o.maxTokens }) : nothing;
+        out.push({ ...r, echoed: needScore ? r.prompt : echoed });
+      }
+      return out;
+    });
+    const promptTotal = plans.reduce((a, p) => a + (o.maxTokens > 0 ? p.genTokens.length : p.echoTokens.length), 0);
+    const completionTokens = results.reduce((a, r) => a + r.generated.length, 0);
+    metrics.promptTokens.inc({ endpoint: 'completions' }, promptTotal);
+    metrics.completionTokens.inc({ endpoint: 'completions' }, completionTokens);
+    metrics.scoredTokens.inc({}, results.reduce((a, r) => a + r.echoed.length, 0));
+    void reply.headers({ 'x-unlearnkit-device': engine.device.backend, 'x-unlearnkit-model': model });
+    return {
+      id,
+      object: 'text_completion',
+      created,
+      model,
+      choices: results.map((r, i) => {
+        const pl = plans[i]!;
+        const echoText = o.echo ? pl.echoText : '';
+        return {
+          text: echoText + r.text,
+          index: i,
+          logprobs:
+            o.k === null
+              ? null
+              : legacyLogprobs(pieces, o.echo ? { first: pl.echoTokens[0]!, rest: r.echoed } : null, r.generated, [...echoText].length),
+          finish_reason: r.finishReason,
+        };
+      }),
+      usage: { prompt_tokens: promptTotal, completion_tokens: completionTokens, total_tokens: promptTotal + completionTokens },
+    };
+  } catch (e) {
+    const why = e instanceof RequestAborted ? e : scope.reason();
+    if (why) {
+      metrics.aborted.inc({ reason: why.reason });
+      throw abortToApiError(why, deps.requestTimeoutMs);
+    }
+    throw e instanceof ApiError ? e : new ApiError(500, `completion failed: ${(e as Error).message}`);
+  } finally {
+    scope.done();
+  }
 }
 
 function textChunk(text: string, model: string, id: string, created: number) {

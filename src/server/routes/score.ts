@@ -7,6 +7,7 @@
  * Response: { "object": "list", "model": ..., "data": [ { "object": "score", "index", "tokens",
  *             "logprobs": [null, ...], "sum_logprob", "n_tokens", "n_scored", "perplexity" } ],
  *             "usage": { "prompt_tokens", "total_tokens" } }
+ *
  */
 import type { FastifyInstance } from 'fastify';
 import type { InferenceEngine } from '../engine.ts';

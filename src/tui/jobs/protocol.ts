@@ -204,7 +204,7 @@ export interface FuzzyView {
 // ---- RUM ---------------------------------------------------------------------------------------
 
 export interface RumParams {
-  /** 'fixture' (the shared CIFAR-10 fixture) or a CIFAR-10 / CIFAR-100 / MNIST folder. */
+  /** 'synthetic' (generated CIFAR-format images, src/data/syntheticCifar.ts) or a CIFAR-10 / CIFAR-100 / MNIST folder. */
   data: string;
   trainSize: number;
   testSize: number;

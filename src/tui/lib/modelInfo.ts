@@ -11,7 +11,7 @@ import { readGguf, tensorNumel } from '../../model/gguf.ts';
 import { configFromGguf, type ModelConfig } from '../../model/config.ts';
 import { listGroups, resolveFilter } from '../../model/paramGroups.ts';
 import { ggmlTypeName } from '../../model/ggufTypes.ts';
-import { fixturePath, PROJECT_ROOT } from '../../util/paths.ts';
+import { PROJECT_ROOT } from '../../util/paths.ts';
 import { UserError } from '../../util/errors.ts';
 
 export interface ModelInfo {
@@ -92,17 +92,12 @@ function readHfFolder(dir: string): HfFolderInfo {
 /** The embedded default model (committed by `unlearnkit pretrain`). */
 export const EMBEDDED_MODEL = path.join('models', 'unlearnkit-base.gguf');
 
-/**
- * The model the TUI opens first: the embedded model when it exists, else the stories260K fixture
- * (with a note saying so), else none.
- */
+/** The model the TUI opens first: the embedded model when it exists, else none (with a note). */
 export function defaultModel(cwd = process.cwd()): { path: string | null; note?: string } {
   for (const base of [cwd, PROJECT_ROOT]) {
     const p = path.join(base, EMBEDDED_MODEL);
     if (fs.existsSync(p)) return { path: rel(cwd, p) };
   }
-  const s = fixturePath('models', 'stories260K.gguf');
-  if (fs.existsSync(s)) return { path: rel(cwd, s), note: `the embedded model ${EMBEDDED_MODEL} is not built yet; using the stories260K fixture instead` };
   return { path: null, note: `no model found: build the embedded one with \`unlearnkit pretrain\`, or type the path of a GGUF file (p)` };
 }
 
@@ -111,13 +106,17 @@ function rel(cwd: string, p: string): string {
   return r.length < p.length ? r : p;
 }
 
-/** GGUF files the Model screen offers: models/, the fixtures, and fine-tuned checkpoints under runs/. */
-export function candidateModels(cwd = process.cwd()): string[] {
+/**
+ * GGUF files the Model screen offers: the open model (wherever it is), models/ (here and the
+ * package's), and fine-tuned checkpoints under runs/.
+ */
+export function candidateModels(cwd = process.cwd(), open?: string | null): string[] {
   const out = new Set<string>();
   const add = (p: string) => {
-    if (fs.existsSync(p)) out.add(rel(cwd, p));
+    if (fs.existsSync(p)) out.add(rel(cwd, path.resolve(cwd, p)));
   };
-  for (const dir of [path.join(cwd, 'models'), path.join(PROJECT_ROOT, 'models'), fixturePath('models')]) {
+  if (open) add(open);
+  for (const dir of [path.join(cwd, 'models'), path.join(PROJECT_ROOT, 'models')]) {
     if (!fs.existsSync(dir)) continue;
     for (const f of fs.readdirSync(dir).sort()) if (f.endsWith('.gguf')) add(path.join(dir, f));
   }

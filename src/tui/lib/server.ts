@@ -32,7 +32,8 @@ export interface StartOptions {
   model: string;
   port: number;
   adaptersDir: string;
-  gpu?: string;
+  /** `--device` of `unlearnkit serve` (auto|cpu|cuda|vulkan|metal). */
+  device?: string;
   apiKey?: string;
 }
 
@@ -54,7 +55,7 @@ export interface ServerControl {
 /** The `unlearnkit serve` command line the TUI runs (shown on screen, so users can run it themselves). */
 export function serveArgs(o: StartOptions): string[] {
   const a = ['serve', '--model', o.model, '--port', String(o.port), '--adapters-dir', o.adaptersDir, '--json', '--log-level', 'warn'];
-  if (o.gpu && o.gpu !== 'auto') a.push('--gpu', o.gpu);
+  if (o.device && o.device !== 'auto') a.push('--device', o.device);
   return a;
 }
 

@@ -24,7 +24,7 @@ type ServerState = 'stopped' | 'starting' | 'running' | 'attached' | 'stopping';
 export function ModelScreen({ active, keysActive, width, height }: ScreenProps) {
   const { services, state, update, editingRef, setEditing } = useAppContext();
   const [pane, setPane, paneRef] = useSyncState<Pane>('models');
-  const [models, setModels] = useState<string[]>(() => candidateModels(services.cwd));
+  const [models, setModels] = useState<string[]>(() => candidateModels(services.cwd, state.modelPath));
   const [cur, setCur, curRef] = useSyncState(0);
   const [typing, setTypingState, typingRef] = useSyncState<null | 'path' | 'url' | 'port'>(null);
   const setTyping = (t: null | 'path' | 'url' | 'port') => {
@@ -66,7 +66,7 @@ export function ModelScreen({ active, keysActive, width, height }: ScreenProps) 
   // Rescan the lists whenever the screen is shown (new checkpoints, new adapters).
   useEffect(() => {
     if (!active) return;
-    setModels(candidateModels(services.cwd));
+    setModels(candidateModels(services.cwd, state.modelPath));
     setOnDisk(listAdapterNames(path.join(services.cwd, 'adapters')));
   }, [active, services.cwd]);
 
@@ -158,7 +158,7 @@ export function ModelScreen({ active, keysActive, width, height }: ScreenProps) 
         return;
       }
       if (input === 'r') {
-        setModels(candidateModels(services.cwd));
+        setModels(candidateModels(services.cwd, state.modelPath));
         setOnDisk(listAdapterNames(path.join(services.cwd, 'adapters')));
         if (srv.status === 'running' || srv.status === 'attached') void refresh();
         return;

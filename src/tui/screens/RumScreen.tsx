@@ -29,14 +29,14 @@ export function rumParams(v: Record<string, string>): RumParams | string {
   if (new Set(seeds).size !== seeds.length) return 'seeds must be distinct';
   const algorithms = (v.algorithms ?? '').split(',').filter(Boolean);
   if (!algorithms.length) return 'choose at least one algorithm (Enter on "algorithms")';
-  if (!v.data) return "give the image data: 'fixture', or a CIFAR-10 / CIFAR-100 / MNIST folder";
+  if (!v.data) return "give the image data: 'synthetic' (generated CIFAR-format images, not CIFAR), or a CIFAR-10 / CIFAR-100 / MNIST folder";
   return { data: v.data, model: v.model || 'small', seeds, algorithms, rum: v.rum || 'select', ...(nums as Record<keyof typeof nums, number>) };
 }
 
 /** The `unlearnkit rum table` command that does the same (flags at their default left out). */
 export function rumCli(p: RumParams): string {
   return cliLine(['rum', 'table'], {
-    data: p.data === 'fixture' ? undefined : p.data,
+    data: p.data === 'synthetic' ? undefined : p.data,
     'train-size': p.trainSize === 500 ? undefined : p.trainSize,
     'test-size': p.testSize === 500 ? undefined : p.testSize,
     model: p.model === 'small' ? undefined : p.model,
@@ -71,7 +71,7 @@ export function rumRows(algorithms: string[], cells: RumCell[]): Array<{ algorit
 
 export function RumScreen({ active, keysActive, width, height }: ScreenProps) {
   const [values, setValues, valuesRef] = useSyncState<Record<string, string>>({
-    data: 'fixture',
+    data: 'synthetic',
     trainSize: '500',
     testSize: '500',
     model: 'small',
@@ -91,7 +91,7 @@ export function RumScreen({ active, keysActive, width, height }: ScreenProps) {
 
   const fields: FieldSpec[] = useMemo(
     () => [
-      { key: 'data', label: 'data', kind: 'text', help: "'fixture' or a CIFAR-10 / CIFAR-100 / MNIST folder" },
+      { key: 'data', label: 'data', kind: 'text', help: "'synthetic' or a CIFAR-10 / CIFAR-100 / MNIST folder" },
       { key: 'trainSize', label: 'train size', kind: 'number' },
       { key: 'testSize', label: 'test size', kind: 'number' },
       { key: 'model', label: 'model', kind: 'choice', options: ['small', 'tiny', 'resnet18'] },
