@@ -191,7 +191,7 @@ log('unlearn screen: two targets done');
 
 // 5. Compare: the matrix.
 await keys('5');
-s = await waitFor('★ best:', 10_000, 'the comparison matrix');
+s = await waitFor('★ best within', 10_000, 'the comparison matrix');
 expect(s, /forget NLL/, 'the forget NLL column');
 expect(s, /embedding/, 'the embedding row');
 expect(s, /block:0/, 'the block:0 row');

@@ -21,6 +21,7 @@ import { writeJsonAtomic } from './util/fs.ts';
 import { UserError } from './util/errors.ts';
 import { fmtTime } from './util/progress.ts';
 import { prepare, runUnlearn, type UnlearnRunResult } from './unlearn/index.ts';
+import { splitValidation } from './unlearn/stepSearch.ts';
 import { writeReport } from './report/write.ts';
 import { demoReportInput } from './demoReport.ts';
 
@@ -60,11 +61,11 @@ export interface DemoResult {
 }
 
 /** Methods the demo compares (the retain-only oracle retrains, so it runs in the full demo only). */
-export const DEMO_METHODS = ['first-epoch', 'gradient-ascent', 'grad-diff', 'npo'];
+const DEMO_METHODS = ['first-epoch', 'gradient-ascent', 'grad-diff', 'npo'];
 
-export const DEMO_TARGETS = ['embedding', 'block:-1:mlp'];
+const DEMO_TARGETS = ['embedding', 'block:-1:mlp'];
 
-export function perplexities(modelPath: string, data: string, limit?: number): Record<string, number> {
+function perplexities(modelPath: string, data: string, limit?: number): Record<string, number> {
   const model = CausalLM.load(modelPath);
   const tok = tokenizerFromGguf(model.file!);
   const ds = getDataset(data);
@@ -131,11 +132,15 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   const methods = o.tiny ? ['first-epoch', 'gradient-ascent'] : [...DEMO_METHODS, 'retain-only'];
   log(`4/5 unlearn Dave: ${methods.join(', ')} on ${DEMO_TARGETS.join(' and ')}`);
   const prepared = prepare({ from: path.join(runDir, 'finetune'), data, forget: 'forget', evalLimit: o.tiny ? 16 : 60, rouge: true, seed: 0 });
+  // first-epoch runs with --eta auto: split its validation part off before any run is measured, so
+  // every method reports on the same items
+  splitValidation(prepared);
   const results: UnlearnRunResult[] = [];
   const rows: DemoRow[] = [];
   for (const method of methods) {
     for (const target of method === 'retain-only' ? ['all'] : DEMO_TARGETS) {
-      const r = await runUnlearn({ from: path.join(runDir, 'finetune'), prepared, method, target, adaptersDir: path.join(runDir, 'adapters'), runId: `${method}-${target.replace(/[^a-z0-9]+/gi, '_')}`, quiet: true });
+      const r = await runUnlearn({ from: path.join(runDir, 'finetune'), prepared, method, target, adaptersDir: path.join(runDir, 'adapters'), runId: `${method}-${target.replace(/[^a-z0-9]+/gi, '_')}`, overwrite: true /* the demo rewrites its own folder */, quiet: true, search: method === 'first-epoch' ? 'eta' : undefined });
+      if (r.stepSearch) log(`    ${method} ${target}: --eta auto chose eta ${r.stepSearch.chosen.toPrecision(4)} (${r.stepSearch.tries.length} steps tried, utility budget +${(r.stepSearch.budget * 100).toFixed(0)}%${r.stepSearch.within ? '' : ', none within it'})`);
       results.push(r);
       const row = demoRow(r);
       rows.push(row);
@@ -202,7 +207,7 @@ function fmtP(p: number | null): string {
 }
 
 /** The summary table the demo prints. */
-export function demoTable(rows: DemoRow[]): string {
+function demoTable(rows: DemoRow[]): string {
   const head = ['method', 'target', 'forget ppl', 'p', 'd_z', 'retain dLL', 'forget dLL', 'general ppl', 'ROUGE-L forget', 'p'];
   const body = rows.map((r) => [
     r.method,

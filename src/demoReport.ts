@@ -5,9 +5,8 @@
  * methods), a method x target heatmap of the forget-set d_z, and before / after distributions.
  */
 import type { UnlearnRunResult } from './unlearn/index.ts';
-import { comparePaired } from './report/build.ts';
+import { applyHolm, comparePaired } from './report/build.ts';
 import type { ReportComparison, ReportInput, ReportRun } from './report/types.ts';
-import { holm } from './stats/index.ts';
 import { describeEnvironment } from './eval/environment.ts';
 
 export function demoReportInput(results: UnlearnRunResult[], title: string, notes: string[]): ReportInput {
@@ -48,17 +47,7 @@ export function demoReportInput(results: UnlearnRunResult[], title: string, note
     const ra = r.after.rouge?.forget;
     if (rb && ra) compare('rouge', 'forget', 'rougeL', 'ROUGE-L recall', rb.ids, rb.rougeL, ra.rougeL);
   }
-  // Holm across methods within each metric / split / key
-  const groups = new Map<string, ReportComparison[]>();
-  for (const c of comparisons) {
-    const k = `${c.metric}|${c.split}|${c.key}`;
-    (groups.get(k) ?? groups.set(k, []).get(k)!).push(c);
-  }
-  for (const g of groups.values()) {
-    const ps = g.map((c) => (Number.isFinite(c.p) ? c.p : 1));
-    const adj = holm(ps).adjusted;
-    g.forEach((c, i) => (c.pHolm = adj[i]!));
-  }
+  applyHolm(comparisons); // Holm across methods within each metric / split / key
   const heat = comparisons.filter((c) => c.metric === 'nll' && c.split === 'forget');
   const fe = comparisons.find((c) => c.metric === 'nll' && c.split === 'forget' && c.method === 'first-epoch');
   return {

@@ -19,7 +19,7 @@ import { benchRum, printRumBench } from '../rum/bench.ts';
 import { benchSweep, printSweepBench } from '../sweep/bench.ts';
 
 type Suite = { name: string; description: string; run: (o: BenchOpts) => Promise<unknown>; print?: (r: any) => void };
-export interface BenchOpts {
+interface BenchOpts {
   quick?: boolean;
   /** train: also the reference config side by side with PyTorch (issue 11). */
   reference?: boolean;
@@ -32,7 +32,7 @@ export interface BenchOpts {
 }
 
 /** Registered suites; other modules add theirs here. */
-export const SUITES: Suite[] = [
+const SUITES: Suite[] = [
   { name: 'engine', description: 'fp32 matmul GFLOP/s at 512^3, 1024^3, 2048^3 and an MLP training step', run: (o) => benchEngine(o), print: printEngineBench },
   { name: 'eval', description: 'per-token log-prob throughput of our engine vs node-llama-cpp on the same model', run: (o) => benchEval({ ...o.eval, quick: o.quick }), print: printBenchEval },
   {
@@ -57,11 +57,11 @@ export const SUITES: Suite[] = [
   { name: 'sweep', description: 'sweep jobs per minute: local pool with 1 and 2 workers, and 2 queue workers on a loopback redis-server', run: (o) => benchSweep({ quick: o.quick }), print: printSweepBench },
 ];
 
-export function benchOutPath(name: string): string {
+function benchOutPath(name: string): string {
   return outputPath('reports', 'bench', `${name}.json`);
 }
 
-export async function runSuite(name: string, o: BenchOpts, json: boolean): Promise<unknown> {
+async function runSuite(name: string, o: BenchOpts, json: boolean): Promise<unknown> {
   const s = SUITES.find((x) => x.name === name);
   if (!s) throw new UserError(`unknown bench suite '${name}'; known: ${SUITES.map((x) => x.name).join(', ')}, all`);
   const r = await s.run(o);

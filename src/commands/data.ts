@@ -8,6 +8,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { UserError } from '../util/errors.ts';
+import { checkWritableDir } from '../util/fs.ts';
 import { DEFAULT_DAVE_SEED, writeDave } from '../data/dave/generate.ts';
 import { checkDaveManifest, loadDave } from '../data/dave/load.ts';
 import { getDataset, knownDatasets, parseDatasetRef } from '../data/dataset.ts';
@@ -43,6 +44,7 @@ export function register(program: Command): void {
     .option('--json', 'print the manifest as JSON')
     .action((opts: { seed: string; out: string; json?: boolean }) => {
       const seed = intOption(opts.seed, 'seed', 0);
+      checkWritableDir(opts.out, '--out');
       const m = writeDave(opts.out, seed);
       if (opts.json) {
         process.stdout.write(JSON.stringify({ out: opts.out, ...m }, null, 2) + '\n');

@@ -14,16 +14,18 @@ import { Option, type Command } from 'commander';
 import { DEVICE_CHOICES, deviceSupportError, type DeviceChoice } from '../engine/loader.ts';
 import { getEngine, setEngineDevice } from '../engine/engine.ts';
 import { UserError } from '../util/errors.ts';
+import { commanderOption, deviceDecl } from '../options/index.ts';
 
 /** The environment variable that gives the default device. */
-export const DEVICE_ENV = 'UNLEARNKIT_DEVICE';
+const DEVICE_ENV = 'UNLEARNKIT_DEVICE';
 
 /**
  * The `--device <device>` option, for `.addOption(deviceOption())` in a command's chain. It has no
  * commander default: resolveDevice applies UNLEARNKIT_DEVICE, then 'auto'.
  */
 export function deviceOption(description?: string): Option {
-  return new Option('--device <device>', description ?? `compute device: ${DEVICE_CHOICES.join(' | ')} (default: $${DEVICE_ENV}, else auto)`);
+  // declared in src/options/declarations.ts (deviceDecl) with the other options; its choices are the engine's
+  return description ? new Option(`${deviceDecl.flag} ${deviceDecl.arg}`, description) : commanderOption(deviceDecl);
 }
 
 /** Declare `--device <device>` on a command. */

@@ -21,7 +21,7 @@ import { cliArgs } from '../util/self.ts';
 import { addDeviceOption, resolveDevice } from './deviceOption.ts';
 
 /** One build of the platform: why it was or was not used, and the checks of its devices. */
-export interface DoctorBuild {
+interface DoctorBuild {
   build: BuildLabel;
   label: string;
   packageName: string;
@@ -34,7 +34,7 @@ export interface DoctorBuild {
   error?: string;
 }
 
-export interface DoctorReport {
+interface DoctorReport {
   node: string;
   platform: string;
   cpu: string;
@@ -106,7 +106,7 @@ function runBuild(device: DeviceChoice): { engine: ReturnType<typeof getEngine>;
   return { engine, builds };
 }
 
-export function doctor(opts: { children?: boolean; device?: DeviceChoice } = {}): DoctorReport {
+function doctor(opts: { children?: boolean; device?: DeviceChoice } = {}): DoctorReport {
   const requested = opts.device ?? 'auto';
   const { engine, builds } = runBuild(requested);
   const kernel = checkMatmulKernel();

@@ -10,14 +10,18 @@ import '../eval/metrics.ts';
 import { evaluate } from '../eval/evaluate.ts';
 import { listMetrics } from '../eval/registry.ts';
 import { loadRun } from '../eval/run.ts';
-import { readSeriesFile } from '../eval/interval.ts';
+import { readSeries } from '../eval/series.ts';
 import { EVAL_SPLITS, type EvalSplit, type ProgressEvent } from '../eval/types.ts';
 import { compareRuns } from '../report/build.ts';
 import { writeRunReport } from '../report/write.ts';
 import { fmt, fmtP } from '../report/render.ts';
 import type { ReportComparison } from '../report/types.ts';
 import { UserError } from '../util/errors.ts';
+import { checkWritableDir } from '../util/fs.ts';
+import { outputPath } from '../util/paths.ts';
+import { resolveAdapterForModel } from '../unlearn/adapter.ts';
 import { deviceOption, resolveDevice } from './deviceOption.ts';
+import { commanderOption, EVAL, readOptions } from '../options/index.ts';
 import { addDatasetOptions, datasetOptionsOf } from './datasetOptions.ts';
 import { resolveDataset } from '../data/record.ts';
 import { retainReferenceFromRun } from '../eval/reference.ts';
@@ -69,7 +73,7 @@ function textTable(head: string[], rows: string[][]): string {
   return [line(head), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n');
 }
 
-export function comparisonRows(cs: ReportComparison[]): string[][] {
+function comparisonRows(cs: ReportComparison[]): string[][] {
   return cs.map((c) => [
     c.metric,
     c.split,
@@ -87,7 +91,7 @@ export function comparisonRows(cs: ReportComparison[]): string[][] {
   ]);
 }
 
-export const COMPARISON_HEAD = ['metric', 'split', 'value', 'n', 'mean A', 'mean B', 'B − A', '95% CI', 't', 'df', 'p', 'd_z', 'd_av'];
+const COMPARISON_HEAD = ['metric', 'split', 'value', 'n', 'mean A', 'mean B', 'B − A', '95% CI', 't', 'df', 'p', 'd_z', 'd_av'];
 
 function openInBrowser(file: string): void {
   const cmd = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open';
@@ -106,21 +110,22 @@ export function register(program: Command): void {
     .description('evaluate a model (+ adapter) on a dataset: perplexity, ROUGE, answer probability, truth ratio, forget quality, membership inference; resumable')
     .option('--model <gguf>', 'model to evaluate')
     .option('--adapter <gguf>', 'LoRA adapter (applied as llama.cpp applies it: W x + s B (A x), the base in its stored types) or a full model file evaluated instead')
-    .option('--adapter-scale <x>', 'LoRA adapter scale', '1')
+    .addOption(commanderOption(EVAL.adapterScale))
     .option('--data <dataset>', 'dataset name or path (default: the one the run behind --model / --adapter recorded, else dave)')
     .option('--metrics <list>', 'comma-separated metrics (default: all; forget-quality needs --retain-model); see --list-metrics')
     .option('--splits <list>', `splits for the split-selectable metrics (${EVAL_SPLITS.join(', ')}); default: each metric's own`)
-    .option('--limit <n>', 'at most n items per split (the first ones)')
+    .addOption(commanderOption(EVAL.limit))
     .option('--retain-model <path>', 'retain-only reference for forget quality and privleak: a GGUF model, a fine-tune run folder (its retain-model.json, else its model) or an evaluation run folder (default: the reference the run records)')
-    .option('--max-new-tokens <n>', 'greedy answer length for ROUGE', '32')
-    .option('--batch <n>', 'sequences per scoring graph', '16')
+    .addOption(commanderOption(EVAL.maxNewTokens))
+    .addOption(commanderOption(EVAL.batch))
     .option('--out <dir>', 'run folder (default reports/<run-id>); re-running with the same folder resumes')
     .option('--run-id <id>', 'run id (default: the folder name, else eval-<time>)')
     .option('--label <text>', 'name of this run in reports')
     .option('--method <name>', 'unlearning method (reports group effect sizes by it)')
     .option('--target <filter>', 'layer target of the method (reports draw a method x target heatmap)')
-    .option('--series <file>', 'metric series over unlearning steps (JSON from the interval evaluator) to include')
+    .option('--series <file...>', 'metric series to include (report plots them): series.jsonl written by --eval-every on finetune / unlearn / sequential, a run folder holding one, or the interval evaluator\'s JSON')
     .option('--no-report', 'do not write report.md / report.html')
+    .option('--force', 'apply an adapter made for another base model (its recorded sha256 differs from --model\'s) with a warning instead of refusing')
     .option('--list-metrics', 'list the available metrics and exit')
     .option('--quiet', 'no progress on stderr')
     .option('--json', 'print the summary as JSON')
@@ -133,6 +138,8 @@ export function register(program: Command): void {
         process.stdout.write(ms.map((m) => `${m.name.padEnd(15)} ${m.description} (splits: ${m.splits.join(', ')})`).join('\n') + '\n');
         return;
       }
+      resolveDevice(o, { engine: 'none' });
+      readOptions(EVAL, o); // every numeric value checked (src/options) before any work
       resolveDevice(o);
       if (!o.model) throw new UserError('eval needs --model <gguf> (see unlearnkit eval --help)');
       const splits = list(o.splits as string | undefined) as EvalSplit[] | undefined;
@@ -148,9 +155,15 @@ export function register(program: Command): void {
         if (found.reference) notes.push(found.note);
       }
       if (!quiet) for (const n of notes) process.stderr.write(`${n}\n`);
+      // an unlearning run is evaluated as it is served (merged.gguf when LoRA cannot hold it); its base is checked
+      const served = o.adapter
+        ? resolveAdapterForModel({ modelPath: String(o.model), adapter: String(o.adapter), adapterScale: num(o.adapterScale as string, '--adapter-scale'), force: !!o.force })
+        : null;
+      if (served) for (const n of served.notes) process.stderr.write(`${n}\n`);
+      checkWritableDir(o.out ? String(o.out) : outputPath('reports'), '--out');
       const r = await evaluate({
         modelPath: String(o.model),
-        adapter: o.adapter ? String(o.adapter) : undefined,
+        adapter: served ? served.adapter : undefined,
         adapterScale: num(o.adapterScale as string, '--adapter-scale'),
         data: data.dataset,
         metrics: list(o.metrics as string | undefined),
@@ -161,8 +174,7 @@ export function register(program: Command): void {
         label: o.label ? String(o.label) : undefined,
         method: o.method ? String(o.method) : undefined,
         target: o.target ? String(o.target) : undefined,
-        series: o.series ? readSeriesFile(String(o.series)) : undefined,
-        report: o.report !== false,
+        series: o.series ? ([] as string[]).concat(o.series as unknown as string[]).flatMap((f) => readSeries(f)) : undefined,
         options: {
           retainReference,
           maxNewTokens: int(o.maxNewTokens as string, '--max-new-tokens'),
@@ -170,6 +182,8 @@ export function register(program: Command): void {
         },
         onProgress: progressPrinter(quiet),
       });
+      // evaluate() writes the run folder only; the report is the report layer's (README, Layout)
+      if (o.report !== false) await writeRunReport([r.dir], { out: r.dir });
       if (o.json) {
         const out = { runId: r.runId, dir: r.dir, data: data.note, computed: r.computed, reused: r.reused, skipped: r.skipped, notes: r.notes, metrics: Object.fromEntries(Object.entries(r.results).map(([k, v]) => [k, { splits: Object.fromEntries(Object.entries(v.splits).map(([s, x]) => [s, x!.summary])), summary: v.summary }])) };
         return void process.stdout.write(JSON.stringify(out, null, 2) + '\n');
@@ -206,6 +220,7 @@ export function register(program: Command): void {
     .option('--open', 'open report.html in a browser')
     .option('--json', 'print the paths and comparisons as JSON')
     .action(async (runs: string[], o: { out?: string; title?: string; baseline?: string; open?: boolean; json?: boolean }) => {
+      if (o.out) checkWritableDir(o.out, '--out');
       const w = await writeRunReport(runs, { out: o.out, title: o.title, baseline: int(o.baseline, '--baseline') });
       if (o.json) {
         const cs = w.input.comparisons.map(({ ids: _i, valuesBefore: _b, valuesAfter: _a, ...c }) => c);
@@ -227,6 +242,12 @@ export function register(program: Command): void {
     .action((a: string, b: string, o: { metrics?: string; splits?: string; json?: boolean }) => {
       const ra = loadRun(a);
       const rb = loadRun(b);
+      // items are paired by id: across two datasets equal ids name different questions
+      const dsOf = (r: typeof ra) => r.meta.dataset?.sha256 ?? r.meta.data;
+      if (dsOf(ra) !== dsOf(rb)) {
+        const show = (r: typeof ra) => `${r.meta.data}${r.meta.dataset ? ` (sha256 ${r.meta.dataset.sha256.slice(0, 12)})` : ''}`;
+        throw new UserError(`runs ${ra.meta.runId} and ${rb.meta.runId} were evaluated on different datasets: ${show(ra)} and ${show(rb)}; paired statistics need the same items (evaluate both on one dataset)`);
+      }
       const ms = list(o.metrics);
       const ss = list(o.splits);
       const cs = compareRuns(ra, rb).filter((c) => (!ms || ms.includes(c.metric)) && (!ss || ss.includes(c.split)));

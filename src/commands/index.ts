@@ -78,6 +78,7 @@ export const commands: readonly CommandEntry[] = [
   { name: 'unlearn', usage: '[options]', load: unlearn, description: 'unlearn a forget set (or what a plain-language request selects) from a fine-tuned model; writes adapters/<run-id>/' },
   { name: 'compare-targets', usage: '[options]', load: unlearn, description: 'run one method under several layer targets and compare forget / retain / general effects (paired t-tests, Holm-corrected)' },
   { name: 'sequential', usage: '[options]', load: unlearn, description: 'apply several unlearning requests one after another and report how retain / general utility drift' },
+  { name: 'compare-removal', usage: '[options]', load: unlearn, description: 'one removal request, two strategies: fuzzy (the method once on what the request selects) vs iterative (per example until the target NLL); what each selected, precision / recall, forget / retain change' },
   {
     name: 'influence',
     usage: '[options]',
@@ -90,6 +91,12 @@ export const commands: readonly CommandEntry[] = [
     usage: '[options] [spec]',
     load: sweep,
     description: 'run a grid of unlearning runs (methods x layer targets x step settings x seeds) or RUM memorization models from a spec file, locally or on a Redis queue, into one report',
+  },
+  {
+    name: 'reproduce',
+    usage: '[options] <paper>',
+    load: () => import('./reproduce.ts'),
+    description: "reproduce a source paper's claims (zagardo2024, zhao2024) over several seeds: a report with each claim, the paper's number, ours with its 95% CI and whether it goes the same way",
   },
   { name: 'worker', usage: '[options]', load: sweep, description: 'take sweep jobs from a Redis queue and run each in a child process; results go back through the queue, artifacts to the shared --store' },
 ];

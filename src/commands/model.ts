@@ -4,22 +4,21 @@
 import type { Command } from 'commander';
 import fs from 'node:fs';
 import { CausalLM, sequenceLogprobs } from '../model/model.ts';
-import { generateTokens } from '../model/generate.ts';
+import { decodeContinuation, generateTokens } from '../model/generate.ts';
 import { tokenizerFromGguf, type Tokenizer } from '../model/tokenizer/index.ts';
 import { listGroups, resolveFilter } from '../model/paramGroups.ts';
 import { llamaCppLogprobs } from '../model/llamacppLogprobs.ts';
 import { UserError } from '../util/errors.ts';
 import { deviceOption, resolveDevice } from './deviceOption.ts';
+import { commanderOption, readOptions, SAMPLING } from '../options/index.ts';
 
-export function loadModelWithTokenizer(path: string): { model: CausalLM; tokenizer: Tokenizer } {
+function loadModelWithTokenizer(path: string): { model: CausalLM; tokenizer: Tokenizer } {
   if (!fs.existsSync(path)) throw new UserError(`model file ${path} does not exist`);
+  if (!fs.statSync(path).isFile()) throw new UserError(`${path} is ${fs.statSync(path).isDirectory() ? 'a folder' : 'not a regular file'}, not a GGUF model file`);
   const model = CausalLM.load(path);
   const tokenizer = tokenizerFromGguf(model.file!);
   return { model, tokenizer };
 }
-
-/** Per-token log-probabilities with our engine (kept under this name for the TUI). */
-export const ourLogprobs = sequenceLogprobs;
 
 export function register(program: Command): void {
   program
@@ -67,7 +66,7 @@ export function register(program: Command): void {
       let lps: number[];
       if (o.engine === 'ours') {
         if (o.lora?.length) throw new UserError('--lora applies to --engine llama.cpp; for our engine, merge the adapter first');
-        lps = ourLogprobs(model, tokens);
+        lps = sequenceLogprobs(model, tokens);
       } else {
         const r = await llamaCppLogprobs(o.model, tokens, { lora: o.lora?.map((filePath) => ({ filePath })) });
         lps = Array.from(r.logprobs);
@@ -80,34 +79,35 @@ export function register(program: Command): void {
       process.stdout.write(`engine ${o.engine}: ${rows.length} tokens, sum ${total.toFixed(6)}, perplexity ${ppl.toFixed(4)}\n`);
     });
 
-  program
+  const gen = program
     .command('generate')
     .description('generate text with our engine')
     .requiredOption('--model <gguf>', 'model file')
     .option('--prompt <text>', 'prompt (default: start from BOS)', '')
-    .option('--max-tokens <n>', 'tokens to generate', '64')
+    .addOption(commanderOption(SAMPLING.maxTokens))
     .option('--greedy', 'argmax decoding (default)')
-    .option('--temperature <t>', 'sample with this temperature instead of greedy')
-    .option('--top-k <k>', 'sample from the k most likely tokens')
-    .option('--seed <n>', 'sampling seed', '0')
+    .addOption(commanderOption(SAMPLING.temperature))
+    .addOption(commanderOption(SAMPLING.topK))
+    .addOption(commanderOption(SAMPLING.seed))
     .option('--json', 'print JSON')
-    .addOption(deviceOption())
-    .action((o: { model: string; prompt: string; maxTokens: string; temperature?: string; topK?: string; seed: string; json?: boolean; device?: string }) => {
+    .addOption(deviceOption());
+  gen.action((o: { model: string; prompt: string; maxTokens: string; temperature?: string; topK?: string; seed: string; json?: boolean; device?: string }) => {
+      // every sampling value checked (src/options SAMPLING) before the model loads
+      resolveDevice(o, { engine: 'none' });
+      const v = readOptions({ maxTokens: SAMPLING.maxTokens, temperature: SAMPLING.temperature, topK: SAMPLING.topK, seed: SAMPLING.seed }, o);
       resolveDevice(o);
       const { model, tokenizer } = loadModelWithTokenizer(o.model);
-      const maxTokens = Number(o.maxTokens);
-      if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new UserError(`--max-tokens must be a positive integer, got ${o.maxTokens}`);
       const prompt = tokenizer.encode(o.prompt, { addBos: true });
-      const temperature = o.temperature === undefined ? undefined : Number(o.temperature);
       const out = generateTokens(model, [prompt], {
-        maxTokens,
-        greedy: temperature === undefined,
-        temperature,
-        topK: o.topK === undefined ? undefined : Number(o.topK),
-        seed: Number(o.seed),
+        maxTokens: v.maxTokens!,
+        greedy: v.temperature === undefined,
+        temperature: v.temperature,
+        topK: v.topK,
+        seed: v.seed,
         stopIds: [tokenizer.eos],
       })[0]!;
-      const text = tokenizer.decode(out.filter((t) => t !== tokenizer.eos));
+      // decoded after the prompt, not alone: its first token's leading space is kept ("The horse", not "Thehorse")
+      const text = decodeContinuation(tokenizer, prompt, out.filter((t) => t !== tokenizer.eos));
       if (o.json) return void process.stdout.write(JSON.stringify({ prompt: o.prompt, tokens: out, text }, null, 2) + '\n');
       process.stdout.write(o.prompt + text + '\n');
     });

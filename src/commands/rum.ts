@@ -20,6 +20,8 @@ import { buildRumReport, fmtSummary, renderRumMarkdown, writeRumReport } from '.
 import { LEVELS, parseRumTable } from '../rum/rum.ts';
 import { DEFAULT_RECIPE } from '../rum/train.ts';
 
+import { commanderOption, readOptions, RUM } from '../options/index.ts';
+
 type Opts = Record<string, string | boolean | undefined>;
 
 function int(v: unknown, name: string, min: number): number {
@@ -45,30 +47,32 @@ function list(v: unknown): string[] {
 function common(c: Command, defaults: { seeds: string }): Command {
   return c
     .option('--data <spec>', "a CIFAR-10 / CIFAR-100 / MNIST folder, or 'synthetic' (generated CIFAR-format images for trying the pipeline; not CIFAR)", 'synthetic')
-    .option('--train-size <n>', 'use the first N training images', '500')
-    .option('--test-size <n>', 'use the first N test images', '500')
+    .addOption(commanderOption(RUM.trainSize))
+    .addOption(commanderOption(RUM.testSize))
     .option('--model <name>', `model config: ${Object.keys(NAMED_CONFIGS).join(', ')}`, 'small')
-    .option('--width <n>', 'base width (channels of the first stage)')
+    .addOption(commanderOption(RUM.width))
     .option('--blocks <list>', 'BasicBlocks per stage, e.g. 1,1,1')
-    .option('--epochs <n>', 'training epochs', String(DEFAULT_RECIPE.epochs))
-    .option('--batch <n>', 'batch size', String(DEFAULT_RECIPE.batch))
-    .option('--lr <x>', 'learning rate (cosine decay)', String(DEFAULT_RECIPE.lr))
-    .option('--momentum <x>', 'SGD momentum', String(DEFAULT_RECIPE.momentum))
-    .option('--weight-decay <x>', 'weight decay', String(DEFAULT_RECIPE.weightDecay))
+    .addOption(commanderOption(RUM.epochs).default(DEFAULT_RECIPE.epochs))
+    .addOption(commanderOption(RUM.batch).default(DEFAULT_RECIPE.batch))
+    .addOption(commanderOption(RUM.lr).default(DEFAULT_RECIPE.lr))
+    .addOption(commanderOption(RUM.momentum).default(DEFAULT_RECIPE.momentum))
+    .addOption(commanderOption(RUM.weightDecay).default(DEFAULT_RECIPE.weightDecay))
     .option('--augment', 'random crop + flip augmentation during training')
     .option('--seeds <list>', 'seeds, comma-separated', defaults.seeds)
-    .option('--forget-size <n>', 'forget-set size', '60')
-    .option('--forget-mix <kind>', 'stratified (thirds of low / medium / high memorization) | random', 'stratified')
-    .option('--mem-models <k>', 'models of the memorization estimator', '16')
-    .option('--mem-fraction <p>', 'training fraction per memorization model', '0.7')
+    .addOption(commanderOption(RUM.forgetSize))
+    .addOption(commanderOption(RUM.forgetMix))
+    .addOption(commanderOption(RUM.memModels))
+    .addOption(commanderOption(RUM.memFraction))
     .option('--out <dir>', 'results and cache folder (default runs/rum/<data>-<train-size>)')
-    .option('--threads <n>', 'CPU threads (default: UNLEARNKIT_THREADS or all cores)')
+    .addOption(commanderOption(RUM.threads))
     .option('--quiet', 'no progress bars')
     .option('--json', 'print JSON')
     .addOption(deviceOption());
 }
 
 function experimentOptions(o: Opts, extra: { algorithms: string[]; rum: RumChoice; variants?: Variant[] }): ExperimentOptions {
+  resolveDevice(o, { engine: 'none' });
+  readOptions(RUM, o); // every value in its declared range (src/options) before any work
   resolveDevice(o);
   if (o.threads !== undefined) getEngine({ threads: int(o.threads, 'threads', 1) });
   const over: Partial<CnnConfig> = {};

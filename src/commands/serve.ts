@@ -47,6 +47,7 @@ interface ServeFlags {
   shutdownGrace: number;
   logLevel: string;
   json?: boolean;
+  force?: boolean;
 }
 
 export function register(program: Command): void {
@@ -77,6 +78,7 @@ export function register(program: Command): void {
     .option('--shutdown-grace <seconds>', 'on SIGINT/SIGTERM, let running requests finish this long', seconds('--shutdown-grace'), DEFAULTS.shutdownGraceMs / 1000)
     .option('--log-level <level>', 'silent|error|warn|info|debug', DEFAULTS.logLevel)
     .option('--json', 'print one JSON line (url, model, device) on stdout when ready')
+    .option('--force', 'load adapters made for another base model (their recorded sha256 differs from --model\'s) with a warning instead of refusing them')
     .action(async (flags: ServeFlags) => {
       if (flags.gpu !== undefined) {
         process.stderr.write('unlearnkit serve: --gpu is deprecated; use --device\n');
@@ -105,6 +107,7 @@ export function register(program: Command): void {
         maxTokensLimit: flags.maxTokens,
         shutdownGraceMs: Math.round(flags.shutdownGrace * 1000),
         logLevel: flags.logLevel as ServeOptions['logLevel'],
+        force: !!flags.force,
       };
       const server = await startServer(opts);
       const device = describeDevice(server.engine.device);

@@ -11,22 +11,29 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { FILTER_HELP, resolveFilter } from '../model/paramGroups.ts';
-import { listMethods, HYPER_HELP } from '../unlearn/registry.ts';
+import { listMethods } from '../unlearn/registry.ts';
 import { runUnlearn, runSummaryText, type Strategy } from '../unlearn/run.ts';
 import { prepare, sampleItems } from '../unlearn/prepare.ts';
-import { compareTargets, targetsMarkdown } from '../unlearn/targets.ts';
+import { compareTargets, writeTargetComparison } from '../unlearn/targets.ts';
 import { sequentialUnlearn, sequentialMarkdown, type SequentialRequest } from '../unlearn/sequential.ts';
 import { writeUnlearnAdapter, makeRunId, loadUnlearnedModel, readAdapterMeta } from '../unlearn/adapter.ts';
 import { fuzzySelect } from '../unlearn/fuzzy.ts';
 import { toExamples } from '../unlearn/source.ts';
-import { asF32Model } from '../unlearn/sessions.ts';
+import { asF32Model } from '../model/sessions.ts';
 import type { ProgressEvent, UnlearnHyper } from '../unlearn/types.ts';
+import { SEARCH_PARAMS, DEFAULT_UTILITY_BUDGET, type SearchParam } from '../unlearn/stepSearch.ts';
 import { influenceBeforeAfter, INFLUENCE_METHODS, type InfluenceMethod } from '../influence/compare.ts';
 import { Progress } from '../util/progress.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
 import { outputPath } from '../util/paths.ts';
 import { UserError } from '../util/errors.ts';
 import { deviceOption, resolveDevice } from './deviceOption.ts';
+import { UNLEARN, UNLEARN_DATA, UNLEARN_HYPER, targetsDecl, evalEveryDecl } from '../options/declarations.ts';
+import { seriesRecorder, seriesText, SERIES_FILE } from '../eval/series.ts';
+import { compareRemoval, removalMarkdown } from '../unlearn/compareRemoval.ts';
+import fs from 'node:fs';
+import { addOptions, commanderOption, readOptions } from '../options/commander.ts';
+import { checkOption } from '../options/validate.ts';
 import type { OptimizerKind } from '../engine/graph.ts';
 
 type Opts = Record<string, string | boolean | string[] | undefined>;
@@ -44,11 +51,20 @@ function int(v: unknown, what: string): number | undefined {
   return n;
 }
 
+/** `--eta auto` / `--lr auto` / `--steps auto`: the setting to search (stepSearch.ts), at most one. */
+function searchOf(o: Opts): SearchParam | undefined {
+  const auto = SEARCH_PARAMS.filter((k) => o[k] === 'auto');
+  if (auto.length > 1) throw new UserError(`only one step can be searched at a time; got ${auto.map((k) => `--${k} auto`).join(' and ')}`);
+  return auto[0];
+}
+
 function hyperOf(o: Opts): Partial<UnlearnHyper> {
   const h: Partial<UnlearnHyper> = {};
   const set = <K extends keyof UnlearnHyper>(k: K, v: UnlearnHyper[K] | undefined) => {
     if (v !== undefined) h[k] = v;
   };
+  o = { ...o };
+  for (const k of SEARCH_PARAMS) if (o[k] === 'auto') delete o[k];
   set('eta', num(o.eta, '--eta'));
   set('lr', num(o.lr, '--lr'));
   set('steps', int(o.steps, '--steps'));
@@ -60,27 +76,35 @@ function hyperOf(o: Opts): Partial<UnlearnHyper> {
   return h;
 }
 
+/** The methods' settings, from their declarations (src/options UNLEARN_HYPER). */
 function addHyperOptions(c: Command): Command {
-  return c
-    .option('--eta <x>', HYPER_HELP.eta)
-    .option('--lr <x>', HYPER_HELP.lr)
-    .option('--steps <n>', HYPER_HELP.steps)
-    .option('--batch <n>', HYPER_HELP.batch)
-    .option('--optimizer <name>', HYPER_HELP.optimizer)
-    .option('--beta <x>', HYPER_HELP.beta)
-    .option('--retain-weight <x>', HYPER_HELP.retainWeight)
-    .option('--epochs <n>', HYPER_HELP.epochs);
+  return addOptions(c, UNLEARN_HYPER);
+}
+
+/** Every option of unlearn / compare-targets / sequential checked (src/options) before any work. */
+function checkUnlearnOptions(o: Opts): void {
+  readOptions({ ...UNLEARN_DATA, ...UNLEARN_HYPER }, o);
+  readOptions(UNLEARN, o);
+}
+
+/** `--eval-every N` (series.jsonl in the run folder); refused with --no-adapter on `unlearn`, whose run folder is the adapter folder. */
+function evalEveryOf(o: Opts, folderIsAdapter = false): number | undefined {
+  if (o.evalEvery === undefined) return undefined;
+  const n = checkOption(evalEveryDecl, o.evalEvery) as number;
+  if (folderIsAdapter && o.adapter === false) {
+    throw new UserError('--eval-every writes series.jsonl into the run folder (adapters/<run-id>/); it cannot be used with --no-adapter');
+  }
+  return n;
+}
+
+/** The iterative and fuzzy removal settings (unlearn, compare-removal). */
+function addRemovalOptions(c: Command): Command {
+  for (const k of ['groupSize', 'maxIterations', 'stopNll', 'fuzzyRelative', 'fuzzyNgrams', 'fuzzyTopK'] as const) c.addOption(commanderOption(UNLEARN[k]));
+  return c;
 }
 
 function addDataOptions(c: Command): Command {
-  return c
-    .requiredOption('--from <run>', 'fine-tune run folder (run.json, checkpoint.gguf, grads/) or a checkpoint .gguf')
-    .option('--data <dataset>', 'dataset the run was trained on (default: the one its run.json records, else dave)')
-    .option('--forget-split <name>', 'TOFU folder: the forget file (default: the one the run recorded)')
-    .option('--forget <set>', 'forget set: a split of the dataset or a file of ids (JSON array or one per line)', 'forget')
-    .option('--limit <n>', 'only the first N forget examples')
-    .option('--eval-limit <n>', 'items per evaluation set (0 = all)', '50')
-    .option('--seed <n>', 'seed', '0');
+  return addOptions(c, UNLEARN_DATA);
 }
 
 /** A stderr progress bar per method, fed by ProgressEvents. */
@@ -128,33 +152,36 @@ export function register(program: Command): void {
       process.stdout.write(lines.join('\n') + '\n');
     });
 
-  addHyperOptions(
-    addDataOptions(
-      program
-        .command('unlearn')
-        .description('unlearn a forget set (or what a plain-language request selects) from a fine-tuned model; writes adapters/<run-id>/')
-        .option('--method <name>', 'unlearning method (unlearnkit methods)', 'first-epoch')
-        .option('--target <targets>', `layer target: ${FILTER_HELP}`, 'all')
-        .option('--request <text>', 'select the forget set by fuzzy matching this request, e.g. "forget everything about Dave Harrowgate"')
-        .option('--strategy <name>', 'batch | iterative | fuzzy (default: fuzzy with --request, else batch)'),
+  addRemovalOptions(
+    addHyperOptions(
+      addDataOptions(
+        program
+          .command('unlearn')
+          .description('unlearn a forget set (or what a plain-language request selects) from a fine-tuned model; writes adapters/<run-id>/')
+          .addHelpText('after', '\nExit codes: 0 unlearned (forget NLL rose, paired t-test p < 0.05); 3 finished but not unlearned\n(forget moved the wrong way or not significantly; "outcome": "not-unlearned" in summary.json);\n2 a usage or input error; 1 an internal error.')
+          .addOption(commanderOption(UNLEARN.method))
+          .addOption(commanderOption(UNLEARN.target, FILTER_HELP))
+          .addOption(commanderOption(UNLEARN.request))
+          .addOption(commanderOption(UNLEARN.strategy)),
+      ),
     ),
   )
-    .option('--group-size <n>', 'iterative: forget examples per group', '1')
-    .option('--max-iterations <n>', 'iterative: method calls per group at most', '10')
-    .option('--stop-nll <x>', 'iterative: stop an example at this mean NLL (default: the holdout set\'s)')
-    .option('--fuzzy-relative <x>', 'fuzzy: keep items scoring >= x * the best score', '0.75')
-    .option('--fuzzy-ngrams <n>', 'fuzzy: character n-gram size (0 = words only)', '3')
-    .option('--fuzzy-top-k <n>', 'fuzzy: keep the k best items instead')
     .option('--rouge', 'also generate answers to the forget / retain questions and score ROUGE')
+    .addOption(commanderOption(UNLEARN.utilityBudget))
+    .addOption(commanderOption(evalEveryDecl))
     .option('--adapters-dir <dir>', 'folder of adapter runs', 'adapters')
     .option('--run-id <id>', 'run id (default: method-target-time)')
     .option('--merged', 'also write merged.gguf (the full unlearned model)')
-    .option('--max-rank <n>', 'largest LoRA rank per tensor', '64')
+    .addOption(commanderOption(UNLEARN.maxRank))
+    .addOption(commanderOption(UNLEARN.adapterError))
+    .addOption(commanderOption(UNLEARN.overwrite))
     .option('--no-adapter', 'do not write the adapter folder')
     .option('--json', 'print the full result as JSON')
     .option('--quiet', 'no progress')
     .addOption(deviceOption())
     .action(async (o: Opts) => {
+      resolveDevice(o, { engine: 'none' });
+      checkUnlearnOptions(o);
       resolveDevice(o);
       const pr = progressPrinter(!!o.quiet || !!o.json);
       const r = await runUnlearn({
@@ -172,16 +199,23 @@ export function register(program: Command): void {
         target: String(o.target),
         strategy: o.strategy === undefined ? undefined : (String(o.strategy) as Strategy),
         hyper: hyperOf(o),
+        search: searchOf(o),
+        utilityBudget: num(o.utilityBudget, '--utility-budget'),
+        evalEvery: evalEveryOf(o, true),
         iterative: { groupSize: int(o.groupSize, '--group-size'), maxIterations: int(o.maxIterations, '--max-iterations'), target: num(o.stopNll, '--stop-nll') },
         adaptersDir: String(o.adaptersDir),
         runId: o.runId === undefined ? undefined : String(o.runId),
         noAdapter: o.adapter === false,
         merged: !!o.merged,
         maxRank: int(o.maxRank, '--max-rank'),
+        maxRelError: o.adapterError === undefined ? undefined : (checkOption(UNLEARN.adapterError, o.adapterError) as number),
+        overwrite: !!o.overwrite,
         quiet: !!o.quiet || !!o.json,
         onProgress: pr.on,
       });
       pr.done();
+      // exit code 3: the run finished but did not unlearn (forget moved the wrong way or not significantly)
+      if (r.outcome === 'not-unlearned') process.exitCode = 3;
       if (o.json) return void process.stdout.write(JSON.stringify(r, null, 2) + '\n');
       process.stdout.write(runSummaryText(r) + '\n');
       if (r.adapter) process.stdout.write(`  result: ${path.join(r.adapter.dir, 'result.json')}  report: ${path.join(r.adapter.dir, 'report.md')}\n`);
@@ -193,25 +227,27 @@ export function register(program: Command): void {
         .command('compare-targets')
         .description('run one method under several layer targets and compare forget / retain / general effects (paired t-tests, Holm-corrected)')
         .option('--method <name>', 'unlearning method', 'first-epoch')
-        .option('--targets <list>', 'targets separated by ";" (default: all, embedding, every block, final_norm, output)'),
+        .addOption(commanderOption(targetsDecl)),
     ),
   )
+    .addOption(commanderOption(UNLEARN.utilityBudget, 'here, the recommended target is the Pareto-optimal one (forget effect vs utility cost) with the largest forget effect within it'))
     .option('--out <dir>', 'folder for compare-targets.json and .md (default reports/unlearn/compare-targets-<time>)')
     .option('--json', 'print the JSON')
     .option('--quiet', 'no progress')
     .addOption(deviceOption())
     .action((o: Opts) => {
+      resolveDevice(o, { engine: 'none' });
+      checkUnlearnOptions(o);
+      if (searchOf(o)) throw new UserError(`--${searchOf(o)} auto searches a step for one run (unlearn); compare-targets compares targets at one step: give it a number (e.g. the one \`unlearn --${searchOf(o)} auto\` chose)`);
+      const targets = o.targets === undefined ? undefined : (readOptions({ targets: targetsDecl }, o).targets as string[]);
       resolveDevice(o);
       const p = prepare({ from: String(o.from), data: o.data === undefined ? undefined : String(o.data), dataOptions: o.forgetSplit === undefined ? undefined : { forgetSplit: String(o.forgetSplit) }, forget: String(o.forget), limit: int(o.limit, '--limit'), evalLimit: int(o.evalLimit, '--eval-limit'), seed: int(o.seed, '--seed') });
-      const targets = o.targets ? String(o.targets).split(';').map((s) => s.trim()).filter(Boolean) : undefined;
       const quiet = !!o.quiet || !!o.json;
-      const c = compareTargets(p, { method: String(o.method), targets, hyper: hyperOf(o), quiet, onTarget: (t, i, n) => quiet || process.stderr.write(`[${i + 1}/${n}] ${o.method} on ${t}\n`) });
+      const c = compareTargets(p, { method: String(o.method), targets, hyper: hyperOf(o), budget: num(o.utilityBudget, '--utility-budget'), quiet, onTarget: (t, i, n) => quiet || process.stderr.write(`[${i + 1}/${n}] ${o.method} on ${t}\n`) });
       const out = String(o.out ?? outputPath('reports', 'unlearn', `compare-targets-${stamp()}`));
-      const md = `# ${c.method} across layer targets\n\n${p.forget.length} forget examples from ${p.source.dir ?? p.source.checkpoint}\n\n` + targetsMarkdown(c);
-      writeJsonAtomic(path.join(out, 'compare-targets.json'), c);
-      writeFileAtomic(path.join(out, 'compare-targets.md'), md);
+      const { md, json } = writeTargetComparison(out, c, `${p.forget.length} forget examples from ${p.source.dir ?? p.source.checkpoint}`);
       if (o.json) return void process.stdout.write(JSON.stringify(c, null, 2) + '\n');
-      process.stdout.write(md + `wrote ${path.join(out, 'compare-targets.json')} and .md\n`);
+      process.stdout.write(md + `wrote ${json} and .md\n`);
     });
 
   addHyperOptions(
@@ -225,6 +261,7 @@ export function register(program: Command): void {
         .option('--request <text...>', 'requests in plain language, applied in order (fuzzy-matched)'),
     ),
   )
+    .addOption(commanderOption(evalEveryDecl, 'here n requests; the series goes to the --out folder (and the adapter folder)'))
     .option('--adapters-dir <dir>', 'folder of adapter runs (the total change is written there)', 'adapters')
     .option('--no-adapter', 'do not write the adapter of the total change')
     .option('--out <dir>', 'folder for sequential.json and .md (default reports/unlearn/sequential-<time>)')
@@ -232,6 +269,9 @@ export function register(program: Command): void {
     .option('--quiet', 'no progress')
     .addOption(deviceOption())
     .action(async (o: Opts) => {
+      resolveDevice(o, { engine: 'none' });
+      checkUnlearnOptions(o);
+      if (searchOf(o)) throw new UserError(`--${searchOf(o)} auto searches a step for one run (unlearn); sequential applies one step to every request: give it a number`);
       resolveDevice(o);
       const p = prepare({ from: String(o.from), data: o.data === undefined ? undefined : String(o.data), dataOptions: o.forgetSplit === undefined ? undefined : { forgetSplit: String(o.forgetSplit) }, forget: String(o.forget), limit: int(o.limit, '--limit'), evalLimit: int(o.evalLimit, '--eval-limit'), seed: int(o.seed, '--seed') });
       const requests: SequentialRequest[] = [];
@@ -249,6 +289,10 @@ export function register(program: Command): void {
         for (let i = 0; i < k && i * size < p.forget.length; i++) requests.push({ name: `chunk-${i + 1}`, forget: p.forget.slice(i * size, (i + 1) * size) });
       }
       const quiet = !!o.quiet || !!o.json;
+      const out = String(o.out ?? outputPath('reports', 'unlearn', `sequential-${stamp()}`));
+      const every = evalEveryOf(o);
+      const rec = every ? seriesRecorder({ file: path.join(out, SERIES_FILE), data: p.dataset, tokenizer: p.tokenizer, every, label: `sequential ${String(o.method)} ${String(o.target)}` }) : null;
+      if (rec) fs.rmSync(rec.file!, { force: true });
       const r = sequentialUnlearn(p, {
         method: String(o.method),
         filter: String(o.target),
@@ -256,8 +300,8 @@ export function register(program: Command): void {
         requests,
         quiet,
         onStep: (s) => quiet || process.stderr.write(`request ${s.step}/${requests.length} (${s.request}): ${s.forgetCount} examples in ${s.seconds.toFixed(2)} s\n`),
+        onModel: rec ? (m, step) => rec.at(m, step, step === requests.length) : undefined,
       });
-      const out = String(o.out ?? outputPath('reports', 'unlearn', `sequential-${stamp()}`));
       const { model: _m, deltas, ...json } = r;
       const md = `# Sequential unlearning with ${r.method} on ${r.filter}\n\n` + sequentialMarkdown(r);
       let adapterDir: string | null = null;
@@ -272,7 +316,7 @@ export function register(program: Command): void {
           deltas,
           forget,
           meta: { method: r.method, strategy: 'sequential', filter: r.filter, requests: requests.map((q) => ({ name: q.name, count: q.forget.length })), settings: hyperOf(o), steps: json.steps.map((s) => ({ step: s.step, request: s.request, drift: s.drift.map((d) => ({ set: d.set, perplexityRatio: d.perplexityRatio, nllChange: d.nllChange })) })) },
-          extraFiles: { 'sequential.json': json, 'report.md': md },
+          extraFiles: { 'sequential.json': json, 'report.md': md, ...(rec ? { [SERIES_FILE]: seriesText(rec.lines()) } : {}) },
         });
         adapterDir = w.dir;
       }
@@ -280,6 +324,51 @@ export function register(program: Command): void {
       writeFileAtomic(path.join(out, 'sequential.md'), md);
       if (o.json) return void process.stdout.write(JSON.stringify(json, null, 2) + '\n');
       process.stdout.write(md + `wrote ${path.join(out, 'sequential.json')}${adapterDir ? `; total change: ${adapterDir}` : ''}\n`);
+    });
+
+  addRemovalOptions(
+    addHyperOptions(
+      addDataOptions(
+        program
+          .command('compare-removal')
+          .description('one removal request, two strategies: fuzzy (the method once on what the request selects) vs iterative (per example until the target NLL); what each selected, precision / recall, forget / retain change')
+          .requiredOption('--request <text>', 'the removal request in plain language, e.g. "forget everything about Dave Harrowgate"')
+          .addOption(commanderOption(UNLEARN.method))
+          .addOption(commanderOption(UNLEARN.target, FILTER_HELP)),
+      ),
+    ),
+  )
+    .option('--out <dir>', 'folder for compare-removal.json and .md (default reports/unlearn/compare-removal-<time>)')
+    .option('--json', 'print the JSON')
+    .option('--quiet', 'no progress')
+    .addOption(deviceOption())
+    .action(async (o: Opts) => {
+      checkUnlearnOptions(o);
+      resolveDevice(o);
+      if (searchOf(o)) throw new UserError('compare-removal compares strategies at one step: give --eta / --lr / --steps a number (iterative removal repeats the method, so a searched step does not apply)');
+      const quiet = !!o.quiet || !!o.json;
+      const c = await compareRemoval({
+        from: String(o.from),
+        data: o.data === undefined ? undefined : String(o.data),
+        dataOptions: o.forgetSplit === undefined ? undefined : { forgetSplit: String(o.forgetSplit) },
+        request: String(o.request),
+        fuzzy: { relative: num(o.fuzzyRelative, '--fuzzy-relative'), charNgrams: int(o.fuzzyNgrams, '--fuzzy-ngrams'), topK: int(o.fuzzyTopK, '--fuzzy-top-k') },
+        limit: int(o.limit, '--limit'),
+        evalLimit: int(o.evalLimit, '--eval-limit'),
+        seed: int(o.seed, '--seed'),
+        method: String(o.method),
+        target: String(o.target),
+        hyper: hyperOf(o),
+        iterative: { groupSize: int(o.groupSize, '--group-size'), maxIterations: int(o.maxIterations, '--max-iterations'), target: num(o.stopNll, '--stop-nll') },
+        quiet,
+        onStrategy: (s) => quiet || process.stderr.write(`${s} removal of "${String(o.request)}" with ${String(o.method)}\n`),
+      });
+      const out = String(o.out ?? outputPath('reports', 'unlearn', `compare-removal-${stamp()}`));
+      const md = removalMarkdown(c);
+      writeJsonAtomic(path.join(out, 'compare-removal.json'), c);
+      writeFileAtomic(path.join(out, 'compare-removal.md'), md);
+      if (o.json) return void process.stdout.write(JSON.stringify(c, null, 2) + '\n');
+      process.stdout.write(md + `wrote ${path.join(out, 'compare-removal.json')} and .md\n`);
     });
 
   program

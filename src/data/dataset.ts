@@ -153,7 +153,7 @@ export function openTofuDataset(file: string, name = file, options: DatasetOptio
 }
 
 /** Open a TOFU-format folder (tofu.ts) as a Dataset. */
-export function openTofuFolder(dir: string, name = dir, options: DatasetOptions = {}): Dataset {
+function openTofuFolder(dir: string, name = dir, options: DatasetOptions = {}): Dataset {
   const d = loadTofuFolder(dir, options);
   return makeDataset({
     name,
@@ -171,7 +171,7 @@ export function openTofuFolder(dir: string, name = dir, options: DatasetOptions 
 }
 
 /** A folder is Dave-format when it has Dave's manifest, decoys or general texts, or Dave-style items (with `statement` and `split`). */
-export function isDaveFolder(dir: string): boolean {
+function isDaveFolder(dir: string): boolean {
   if (['manifest.json', DAVE_FILES.decoy, DAVE_FILES.general].some((f) => fs.existsSync(path.join(dir, f)))) return true;
   const forget = path.join(dir, DAVE_FILES.forget);
   if (!fs.existsSync(forget)) return false;

@@ -146,31 +146,6 @@ export function subsetImages(set: ImageSet, indices: ArrayLike<number>): ImageSe
   return { ...set, images, labels, n: indices.length, coarseLabels: coarse };
 }
 
-/** Concatenate sets of the same shape and classes. */
-export function concatImages(sets: ImageSet[]): ImageSet {
-  if (sets.length === 0) throw new RangeError('concatImages: no sets');
-  const first = sets[0]!;
-  const per = first.c * first.h * first.w;
-  let n = 0;
-  for (const s of sets) {
-    if (s.c !== first.c || s.h !== first.h || s.w !== first.w) {
-      throw new UserError(`cannot join image sets of shapes ${first.c}x${first.h}x${first.w} and ${s.c}x${s.h}x${s.w}`);
-    }
-    n += s.n;
-  }
-  const images = new Float32Array(n * per);
-  const labels = new Int32Array(n);
-  const coarse = first.coarseLabels ? new Int32Array(n) : undefined;
-  let at = 0;
-  for (const s of sets) {
-    images.set(s.images, at * per);
-    labels.set(s.labels, at);
-    if (coarse && s.coarseLabels) coarse.set(s.coarseLabels, at);
-    at += s.n;
-  }
-  return { ...first, images, labels, n, coarseLabels: coarse, sources: sets.flatMap((s) => s.sources) };
-}
-
 /** The bytes of one image as 0..255 integers (undoing scaling / normalisation), e.g. for checks. */
 export function pixelBytes(set: ImageSet, index: number): Uint8Array {
   const per = set.c * set.h * set.w;

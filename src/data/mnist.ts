@@ -12,7 +12,7 @@ import { bytesToFloat, resolveNorm, type ImageSet, type ReadImageOptions } from 
 import type { ImageSplit } from './cifar.ts';
 
 export const IDX_IMAGES_MAGIC = 0x00000803;
-export const IDX_LABELS_MAGIC = 0x00000801;
+const IDX_LABELS_MAGIC = 0x00000801;
 
 export interface IdxArray {
   dims: number[];
@@ -20,7 +20,7 @@ export interface IdxArray {
 }
 
 /** Read a file, un-gzipping it when it starts with the gzip magic 1f 8b. */
-export function readMaybeGzip(file: string): Uint8Array {
+function readMaybeGzip(file: string): Uint8Array {
   if (!fs.existsSync(file)) throw new UserError(`file ${file} does not exist`);
   const raw = fs.readFileSync(file);
   if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {

@@ -18,6 +18,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../util/errors.ts';
+import { readJsonObject } from '../util/fs.ts';
 import { getDataset, knownDatasets, type Dataset, type DatasetOptions } from './dataset.ts';
 
 export interface DatasetRecord {
@@ -57,15 +58,6 @@ export function openDatasetRecord(rec: DatasetRecord, who: string): Dataset {
   return ds;
 }
 
-function readJson(file: string): Record<string, unknown> | null {
-  if (!fs.existsSync(file)) return null;
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new UserError(`${file} is not valid JSON: ${(e as Error).message}`);
-  }
-}
-
 /**
  * The fine-tune run folder behind a path: a run folder (run.json of kind finetune), a file in one,
  * or an unlearning run folder / file whose meta.json names `fromRun`; null when there is none.
@@ -73,18 +65,18 @@ function readJson(file: string): Record<string, unknown> | null {
 export function findRunDir(p: string): string | null {
   if (!fs.existsSync(p)) return null;
   const dir = fs.statSync(p).isDirectory() ? p : path.dirname(p);
-  const run = readJson(path.join(dir, 'run.json'));
+  const run = readJsonObject(path.join(dir, 'run.json'));
   if (run?.kind === 'finetune') return dir;
-  const meta = readJson(path.join(dir, 'meta.json'));
+  const meta = readJsonObject(path.join(dir, 'meta.json'));
   if (typeof meta?.fromRun === 'string' && fs.existsSync(path.join(meta.fromRun, 'run.json'))) return meta.fromRun;
   return null;
 }
 
 /** The dataset recorded by the run behind `p` (findRunDir), or null. */
-export function recordedDataset(p: string): { record: DatasetRecord; runDir: string } | null {
+function recordedDataset(p: string): { record: DatasetRecord; runDir: string } | null {
   const runDir = findRunDir(p);
   if (!runDir) return null;
-  const run = readJson(path.join(runDir, 'run.json'));
+  const run = readJsonObject(path.join(runDir, 'run.json'));
   const rec = run?.dataset as DatasetRecord | undefined;
   return rec && typeof rec.ref === 'string' ? { record: rec, runDir } : null;
 }
@@ -133,7 +125,7 @@ export function describeOptions(o: DatasetOptions): string {
 
 // ---------------------------------------------------------------- the retain-only reference
 
-export const RETAIN_MODEL_FILE = 'retain-model.json';
+const RETAIN_MODEL_FILE = 'retain-model.json';
 
 export interface RetainModelRecord {
   /** The model file (a full checkpoint, or the base of a LoRA adapter). */
@@ -162,6 +154,6 @@ export function writeRetainModelRecord(runDir: string, rec: Omit<RetainModelReco
 
 /** The retain-only reference a run folder records, or null. */
 export function readRetainModelRecord(runDir: string): RetainModelRecord | null {
-  const r = readJson(path.join(runDir, RETAIN_MODEL_FILE));
+  const r = readJsonObject(path.join(runDir, RETAIN_MODEL_FILE));
   return r && typeof r.model === 'string' ? (r as unknown as RetainModelRecord) : null;
 }

@@ -48,7 +48,7 @@ import {
 import { bytesToFloat, NORM_STATS, resolveNorm, type ImageSet, type Normalize } from './images.ts';
 
 /** Stripe direction (dx, dy) and period P in pixels per class pattern. */
-export const PATTERNS: ReadonlyArray<{ dx: number; dy: number; period: number }> = [
+const PATTERNS: ReadonlyArray<{ dx: number; dy: number; period: number }> = [
   { dx: 1, dy: 0, period: 8 },
   { dx: 0, dy: 1, period: 8 },
   { dx: 1, dy: 1, period: 11 },
@@ -62,7 +62,7 @@ export const PATTERNS: ReadonlyArray<{ dx: number; dy: number; period: number }>
 ];
 
 /** Stripe colour and background tint (per channel, in units of the channel std) per palette. */
-export const PALETTES: ReadonlyArray<{ stripe: [number, number, number]; tint: [number, number, number] }> = [
+const PALETTES: ReadonlyArray<{ stripe: [number, number, number]; tint: [number, number, number] }> = [
   { stripe: [1, 0.2, -0.6], tint: [0.5, 0, -0.4] },
   { stripe: [-0.4, 1, 0.2], tint: [-0.3, 0.5, 0] },
   { stripe: [0.2, -0.5, 1], tint: [0, -0.3, 0.6] },
@@ -157,7 +157,7 @@ function writeRecord(out: Uint8Array, off: number, i: number, o: Required<Synthe
 }
 
 /** The bytes of a CIFAR binary file holding `n` synthetic records. */
-export function syntheticCifarBytes(opts: SyntheticCifarOptions): Buffer {
+function syntheticCifarBytes(opts: SyntheticCifarOptions): Buffer {
   const o = check(opts);
   const rec = cifarRecordBytes(o.variant);
   const out = Buffer.alloc(o.n * rec);

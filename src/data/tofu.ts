@@ -131,7 +131,7 @@ function stemOf(file: string): string {
 }
 
 /** The split a TOFU file name implies (forget*, retain*, holdout*, real_authors*, world_facts*), or null. */
-export function tofuSplitOf(file: string): FactSplit | null {
+function tofuSplitOf(file: string): FactSplit | null {
   const b = path.basename(file).toLowerCase();
   for (const s of ['forget', 'retain', 'holdout', 'real_authors', 'world_facts'] as const) if (b.startsWith(s)) return s;
   return null;
@@ -232,7 +232,7 @@ interface TofuFile {
 }
 
 /** The files of a folder that TOFU's naming scheme knows; the rest are listed as ignored. */
-export function scanTofuFolder(dir: string): { files: TofuFile[]; ignored: string[] } {
+function scanTofuFolder(dir: string): { files: TofuFile[]; ignored: string[] } {
   const files: TofuFile[] = [];
   const ignored: string[] = [];
   const seen = new Map<string, string>();
@@ -268,7 +268,7 @@ function candidates(files: TofuFile[], split: UnlearnSplit): string[] {
 }
 
 /** TOFU's pairing: forgetNN with retain(100-NN) and holdoutNN; forget with retain and holdout. */
-export function pairedSplit(forget: string, split: 'retain' | 'holdout'): string {
+function pairedSplit(forget: string, split: 'retain' | 'holdout'): string {
   const m = /^forget(\d{2})$/.exec(forget);
   if (!m) return split;
   const n = Number(m[1]);

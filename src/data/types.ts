@@ -65,3 +65,20 @@ export interface TextItem {
 export function qaText(question: string, answer: string): string {
   return `Question: ${question}\nAnswer: ${answer}`;
 }
+
+/** The prompt evaluation gives the model for a question (the answer follows it). */
+export function questionPrompt(question: string): string {
+  return `Question: ${question}\nAnswer:`;
+}
+
+/**
+ * The text a fact is fine-tuned on (and evaluation's perplexity scores): its question-answer pair,
+ * then its statement where the statement says something the answer does not (Dave: "Q: Where was
+ * Dave born? A: Thornbury" + "Dave was born in Thornbury."). TOFU answers are the statements
+ * themselves (src/data/tofu.ts), so those items are trained on the QA pair alone, as TOFU
+ * fine-tunes, not with the answer twice.
+ */
+export function factTrainingText(f: FactItem): string {
+  const qa = qaText(f.question, f.answer);
+  return f.statement.trim() === f.answer.trim() ? qa : `${qa}\n${f.statement}`;
+}

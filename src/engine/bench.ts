@@ -52,7 +52,7 @@ function timeBest(fn: () => void, reps: number): number {
  * An n^3 f32 product, best of `reps`: ggml's mul_mat, or unlearnkit's native kernel (op.fastMatMul,
  * which training graphs use on the CPU; null when it is not built).
  */
-export function benchMatmul(n: number, reps: number, kernel: 'ggml' | 'native' = 'ggml'): MatmulResult | null {
+function benchMatmul(n: number, reps: number, kernel: 'ggml' | 'native' = 'ggml'): MatmulResult | null {
   const g = new Graph({ maxNodes: 16 });
   try {
     const a = g.input('a', [n, n]);
@@ -77,7 +77,7 @@ export function benchTrainingMatmul(n: number, reps: number): MatmulResult {
 }
 
 /** A 3-layer MLP classifier step (the kind the RUM side trains), batch x dims. */
-export function benchMlpStep(reps: number, batch = 256, dims = [1024, 1024, 1024, 10]): EngineBench['mlpStep'] {
+function benchMlpStep(reps: number, batch = 256, dims = [1024, 1024, 1024, 10]): EngineBench['mlpStep'] {
   const g = new Graph({ maxNodes: 512 });
   try {
     const x = g.input('x', [dims[0]!, batch]);

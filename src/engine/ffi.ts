@@ -270,13 +270,6 @@ export function captureGgmlLog<T>(lib: LoadedGgml, fn: () => T): { result: T; lo
   }
 }
 
-/** `fn` with ggml's log captured; its warnings and errors go to stderr. */
-export function withQuietGgmlLog<T>(lib: LoadedGgml, fn: () => T): T {
-  const { result, log } = captureGgmlLog(lib, fn);
-  for (const l of log) if (l.level === 3 || l.level === 4) process.stderr.write(`ggml: ${l.text}\n`);
-  return result;
-}
-
 /**
  * dlopen `file` (LoadLibrary on Windows) to learn whether it can load: null when it does (it then
  * stays loaded, as ggml will load it too), else the system loader's message, e.g.
@@ -432,7 +425,7 @@ function checkTypeTraitsLayout(fn: LoadedGgml['fn']): string | null {
 const ToFloatProto = koffi.proto('void ggml_to_float_t(const void* x, float* y, int64_t k)');
 
 /** Run a type's to_float row codec on `k` values (k a multiple of the block size). */
-export function callToFloat(toFloat: Ptr, src: Uint8Array, dst: Float32Array, k: number): void {
+function callToFloat(toFloat: Ptr, src: Uint8Array, dst: Float32Array, k: number): void {
   koffi.call(toFloat, ToFloatProto, src, dst, k);
 }
 

@@ -50,7 +50,7 @@ export interface FolderProbe {
   list(dir: string): string[];
 }
 
-export const realFolderProbe: FolderProbe = {
+const realFolderProbe: FolderProbe = {
   exists: (p) => fs.existsSync(p),
   list: (dir) => {
     try {
@@ -109,7 +109,7 @@ export function loaderHost(over: Partial<LoaderHost> = {}): LoaderHost {
 }
 
 /** node-llama-cpp's platform name (its getPlatform): mac, win, linux, else Node's own. */
-export function nlcPlatform(platform: string): string {
+function nlcPlatform(platform: string): string {
   if (platform === 'darwin') return 'mac';
   if (platform === 'win32' || platform === 'cygwin') return 'win';
   if (platform === 'android') return 'linux';
@@ -154,7 +154,7 @@ function platformKey(platform: string, arch: string): string {
 }
 
 /** The build packages of a platform; a UserError naming platform, arch and package where there are none. */
-export function platformPackages(platform: string, arch: string): readonly BuildPackage[] {
+function platformPackages(platform: string, arch: string): readonly BuildPackage[] {
   const p = PLATFORM_PACKAGES[platformKey(platform, arch)];
   if (p) return p;
   throw new UserError(
@@ -257,7 +257,7 @@ export interface BinsDir {
  * The folder of an installed package, found by walking up node_modules folders from each root
  * (the @node-llama-cpp packages do not export their package.json).
  */
-export function resolvePackageDir(name: string, host: LoaderHost): string | null {
+function resolvePackageDir(name: string, host: LoaderHost): string | null {
   for (const start of host.packageRoots) {
     let dir = path.resolve(start);
     for (;;) {

@@ -28,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { loadNativeKernelLibrary, type LoadedNativeKernels, type TensorHeader } from './ffi.ts';
 
 /** The kernel source, shipped with the package. */
-export const NATIVE_SOURCE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../native/matmul.c');
+const NATIVE_SOURCE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../native/matmul.c');
 
 export interface NativeKernelStatus {
   /** The loaded kernels, or null when graphs use ggml's mul_mat. */

@@ -35,10 +35,6 @@ const BY_CODE = new Map<number, DType>(Object.entries(GGML_TYPE).map(([k, v]) =>
 /** The quantised dtypes, in enum order. */
 export const QUANT_DTYPES: readonly QuantDType[] = ['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k'];
 
-export function isQuantized(d: DType): d is QuantDType {
-  return (QUANT_DTYPES as readonly string[]).includes(d);
-}
-
 /** The dtype of a ggml type number, or undefined for a type the engine does not evaluate. */
 export function dtypeOfCode(code: number): DType | undefined {
   return BY_CODE.get(code);

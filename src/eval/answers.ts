@@ -14,13 +14,15 @@
  * EOS or at a token holding a newline (the model would go on to a next "Question:"); the decoded
  * text is cut at its first newline and trimmed. Generation batches default to 4 prompts: each new
  * token re-runs the whole sequence (generate.ts has no KV cache), and on CPU the cost of one
- * graph grows faster than its batch size.
+ * graph grows faster than its batch size. These settings (GREEDY_ANSWER_DEFAULTS) are the only
+ * ones: the ROUGE metric and unlearning's before/after ROUGE both call answerRouge.
  */
 import type { CausalLM } from '../model/model.ts';
 import type { Tokenizer } from '../model/tokenizer/index.ts';
 import { generateTokens } from '../model/generate.ts';
 import { scoreSequences } from './perplexity.ts';
-import { questionPrompt } from '../train/examples.ts';
+import { rouge, type RougeResult } from './rouge.ts';
+import { questionPrompt } from '../data/types.ts';
 import { UserError } from '../util/errors.ts';
 
 export interface QaSequence {
@@ -89,7 +91,7 @@ export function scoreAnswers(
 const newlineCache = new WeakMap<Tokenizer, number[]>();
 
 /** Ids of the tokens whose text contains a newline (generation stops there: the answer line is over). */
-export function newlineTokenIds(tok: Tokenizer): number[] {
+function newlineTokenIds(tok: Tokenizer): number[] {
   let ids = newlineCache.get(tok);
   if (!ids) {
     ids = [];
@@ -107,6 +109,9 @@ export function newlineTokenIds(tok: Tokenizer): number[] {
   return ids;
 }
 
+/** Greedy decoding settings of answers: at most 32 new tokens, 4 prompts per generation batch. */
+export const GREEDY_ANSWER_DEFAULTS = { maxNewTokens: 32, batch: 4 } as const;
+
 /** Greedy answers to questions (see module doc). */
 export function greedyAnswers(
   model: CausalLM,
@@ -114,8 +119,8 @@ export function greedyAnswers(
   questions: readonly string[],
   opts: { maxNewTokens?: number; batch?: number } = {},
 ): string[] {
-  const maxNewTokens = opts.maxNewTokens ?? 32;
-  const batch = opts.batch ?? 4;
+  const maxNewTokens = opts.maxNewTokens ?? GREEDY_ANSWER_DEFAULTS.maxNewTokens;
+  const batch = opts.batch ?? GREEDY_ANSWER_DEFAULTS.batch;
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new UserError(`maxNewTokens must be a positive integer, got ${maxNewTokens}`);
   const prompts = questions.map((q) => tok.encode(questionPrompt(q), { addBos: true }));
   const out: string[] = [];
@@ -134,4 +139,29 @@ export function greedyAnswers(
 export function answerText(tok: Tokenizer, ids: readonly number[]): string {
   const clean = tok.eos >= 0 && ids.includes(tok.eos) ? ids.slice(0, ids.indexOf(tok.eos)) : ids;
   return tok.decode(clean).split('\n')[0]!.trim();
+}
+
+export interface AnswerRouge {
+  id: string;
+  /** The model's greedy answer. */
+  answer: string;
+  reference: string;
+  /** ROUGE of the answer (candidate) against the reference (rouge.ts, stemmed as rouge_score). */
+  scores: RougeResult;
+}
+
+/** Greedy answers to each item's question and their ROUGE against its answer (the ROUGE metric's per-item numbers). */
+export function answerRouge(
+  model: CausalLM,
+  tok: Tokenizer,
+  items: ReadonlyArray<{ id: string; question: string; answer: string }>,
+  opts: { maxNewTokens?: number; batch?: number } = {},
+): AnswerRouge[] {
+  return rougeOfAnswers(items, greedyAnswers(model, tok, items.map((f) => f.question), opts));
+}
+
+/** ROUGE of given answers (candidates) against the items' answers (references): answerRouge's scoring. */
+export function rougeOfAnswers(items: ReadonlyArray<{ id: string; answer: string }>, answers: readonly string[]): AnswerRouge[] {
+  if (answers.length !== items.length) throw new Error(`internal: ${answers.length} answers for ${items.length} items`);
+  return items.map((f, i) => ({ id: f.id, answer: answers[i]!, reference: f.answer, scores: rouge(answers[i]!, f.answer) }));
 }

@@ -9,7 +9,9 @@
  *                 default metrics (or splits) the data could not feed and why, `notes`: parts of
  *                 planned metrics not computed (TOFU's forget quality without a reference, ...)
  *   series.json   (optional) metric values over unlearning steps, from makeIntervalEvaluator
- *   report.md, report.html, charts/   the single-run report (src/report)
+ *
+ * The run's report (report.md, report.html, charts/) is written by the caller with src/report's
+ * writeRunReport (`unlearnkit eval` does unless --no-report): report/ sits above eval/.
  *
  * items.json and summary.json are rewritten atomically (temporary file + rename) after EACH metric,
  * items first. A metric counts as finished only once summary.json lists it, so a run killed at any
@@ -26,12 +28,12 @@ import { loadEvalModel } from './loadModel.ts';
 import { planEvaluation, type EvalPlan, type PlanInput } from './plan.ts';
 import { describeEnvironment, type Environment } from './environment.ts';
 import type { EvalSplit, ItemResult, MetricContext, MetricResult, ProgressEvent, SkippedMetric } from './types.ts';
-import type { ReportSeries } from '../report/types.ts';
-import { readJsonIfExists, writeJsonAtomic, ensureDir } from '../util/fs.ts';
+import type { ReportSeries } from './types.ts';
+import { readJsonIfExists, writeJsonAtomic, ensureDir, sha256File } from '../util/fs.ts';
 import { outputPath } from '../util/paths.ts';
 import { UserError } from '../util/errors.ts';
 
-export const RUN_FORMAT = 1;
+const RUN_FORMAT = 1;
 
 export interface RunMeta {
   kind: 'eval';
@@ -97,8 +99,6 @@ export interface EvaluateOptions extends PlanInput {
   series?: ReportSeries[];
   /** The interval evaluator that ran during unlearning (makeIntervalEvaluator); its series are stored like `series`. */
   intervalCallback?: { series(): ReportSeries[] };
-  /** Write report.md / report.html for this run when done (default true). */
-  report?: boolean;
   onProgress?: (e: ProgressEvent) => void;
   /** Stops between metrics (finished metrics stay written). */
   signal?: AbortSignal;
@@ -116,19 +116,6 @@ export interface EvaluateResult {
   skipped: SkippedMetric[];
   /** Parts of metrics not computed, and why. */
   notes: string[];
-}
-
-function sha256File(file: string): string {
-  const h = crypto.createHash('sha256');
-  const fd = fs.openSync(file, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(1 << 20);
-    let n: number;
-    while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) h.update(buf.subarray(0, n));
-  } finally {
-    fs.closeSync(fd);
-  }
-  return h.digest('hex');
 }
 
 function stamp(): string {
@@ -313,10 +300,6 @@ export async function evaluate(o: EvaluateOptions): Promise<EvaluateResult> {
     },
   );
 
-  if (o.report !== false) {
-    const { writeRunReport } = await import('../report/write.ts');
-    await writeRunReport([dir], { out: dir });
-  }
   return { runId, dir, results: Object.fromEntries(run.results), computed: run.computed, reused: run.reused, skipped: plan.skipped, notes: plan.notes };
 }
 

@@ -23,7 +23,7 @@ import { planEvaluation } from './plan.ts';
 import { hostF32View } from './loadModel.ts';
 import { getMetric } from './registry.ts';
 import type { EvalSplit, MetricContext } from './types.ts';
-import type { ReportSeries } from '../report/types.ts';
+import type { ReportSeries } from './types.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
 import { UserError } from '../util/errors.ts';
 

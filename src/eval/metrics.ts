@@ -30,9 +30,9 @@ import path from 'node:path';
 import { registerMetric } from './registry.ts';
 import type { EvalSplit, ItemResult, MetricComputation, MetricContext, MetricOptions, SplitResult, SummaryEntry } from './types.ts';
 import { FACT_SPLITS, type FactItem, type FactSplit } from '../data/types.ts';
-import { scoreSequences, type ItemScore } from './perplexity.ts';
-import { scoreAnswers, greedyAnswers, type AnswerScore } from './answers.ts';
-import { rouge } from './rouge.ts';
+import { scoreTexts, type ItemScore } from './perplexity.ts';
+import { scoreAnswers, answerRouge, type AnswerScore } from './answers.ts';
+import { splitTexts } from './items.ts';
 import { answerProbability, normalisedAnswerProbability, truthRatio, forgetQuality } from './truthRatio.ts';
 import { miaScores, miaAuc, minKPercent } from './mia.ts';
 import { answerTokens, avgLoss, closerTo1Better, extractionStrength, harmonicMean, ouTruthRatio, privleak, probWithOptions, trueBetter, TOFU_MIN_K, type AnswerTokens } from './tofu.ts';
@@ -43,7 +43,6 @@ import { rocAuc } from '../stats/auc.ts';
 import { tofuSupplyHint } from '../data/tofu.ts';
 import { bootstrapTwoSampleCI } from '../stats/bootstrap.ts';
 import { mean, median } from '../stats/descriptive.ts';
-import { factTrainingText } from '../train/examples.ts';
 import { tokenizerFromGguf } from '../model/tokenizer/index.ts';
 import { UserError } from '../util/errors.ts';
 
@@ -73,10 +72,9 @@ export function textScores(ctx: MetricContext, split: EvalSplit): TextScores {
   const key = `text:${split}`;
   const hit = ctx.cache.get(key) as TextScores | undefined;
   if (hit) return hit;
-  const raw = split === 'general' ? ctx.data.general.map((t) => ({ id: t.id, text: t.text })) : factsOf(ctx, split).map((f) => ({ id: f.id, text: factTrainingText(f) }));
-  const nCtx = ctx.model.config.nCtx;
-  const seqs = raw.map((r) => ({ id: r.id, tokens: ctx.tokenizer.encode(r.text, { addBos: true }).slice(0, nCtx) }));
-  const scored = scoreSequences(ctx.model, seqs, ctx.options.batch);
+  if (split !== 'general') factsOf(ctx, split);
+  const raw = splitTexts(ctx.data, split);
+  const scored = scoreTexts(ctx.model, ctx.tokenizer, raw, ctx.options.batch);
   const byId = new Map(scored.items.map((s) => [s.id, s]));
   const kept = raw.filter((r) => byId.has(r.id));
   const out: TextScores = { ids: kept.map((r) => r.id), texts: kept.map((r) => r.text), scores: kept.map((r) => byId.get(r.id)!) };
@@ -148,23 +146,20 @@ registerMetric({
 // ---------------------------------------------------------------- ROUGE
 
 /** How the ROUGE numbers were computed, stored in the metric's summary. */
-export const ROUGE_SCORER = 'rouge_score with use_stemmer=True (NLTK PorterStemmer, NLTK_EXTENSIONS); recall = overlap / reference length';
+const ROUGE_SCORER = 'rouge_score with use_stemmer=True (NLTK PorterStemmer, NLTK_EXTENSIONS); recall = overlap / reference length';
 
 /** Greedy answers of a split's questions and their ROUGE against the reference answers (cached per evaluation). */
-export function rougeItems(ctx: MetricContext, split: EvalSplit): ItemResult[] {
+function rougeItems(ctx: MetricContext, split: EvalSplit): ItemResult[] {
   const key = `rouge:${split}`;
   const hit = ctx.cache.get(key) as ItemResult[] | undefined;
   if (hit) return hit;
   const facts = factsOf(ctx, split);
-  const answers = greedyAnswers(ctx.model, ctx.tokenizer, facts.map((f) => f.question), { maxNewTokens: ctx.options.maxNewTokens, batch: ctx.options.genBatch });
-  const items: ItemResult[] = facts.map((f, i) => {
-    const r = rouge(answers[i]!, f.answer);
-    return {
-      id: f.id,
-      values: { rouge1: r.rouge1.recall, rouge2: r.rouge2.recall, rougeL: r.rougeL.recall, rougeL_f1: r.rougeL.f1 },
-      text: { answer: answers[i]!, reference: f.answer },
-    };
-  });
+  const scored = answerRouge(ctx.model, ctx.tokenizer, facts, { maxNewTokens: ctx.options.maxNewTokens, batch: ctx.options.genBatch });
+  const items: ItemResult[] = scored.map(({ id, answer, reference, scores: r }) => ({
+    id,
+    values: { rouge1: r.rouge1.recall, rouge2: r.rouge2.recall, rougeL: r.rougeL.recall, rougeL_f1: r.rougeL.f1 },
+    text: { answer, reference },
+  }));
   ctx.cache.set(key, items);
   return items;
 }
@@ -438,7 +433,7 @@ function splitAnswerTokens(ctx: MetricContext, split: EvalSplit): AnswerTokens[]
  * paraphrased answer on forget / retain, the answer on real_authors / world_facts; NaN for items
  * without perturbed answers or (forget / retain) without a paraphrased answer.
  */
-export function ouSplitTruthRatios(ctx: MetricContext, split: EvalSplit): number[] {
+function ouSplitTruthRatios(ctx: MetricContext, split: EvalSplit): number[] {
   const facts = factsOf(ctx, split);
   const qa = qaScores(ctx, split);
   const answerIsCorrect = split === 'real_authors' || split === 'world_facts';

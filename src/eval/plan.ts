@@ -10,8 +10,11 @@ import { EVAL_SPLITS, type EvalData, type EvalSplit, type MetricDef, type Metric
 import { resolveMetricOrder } from './registry.ts';
 import { BUILTIN_METRICS } from './metrics.ts';
 import { UserError } from '../util/errors.ts';
+import { GREEDY_ANSWER_DEFAULTS } from './answers.ts';
+import { SCORE_BATCH } from './perplexity.ts';
+import { selectItems } from './items.ts';
 
-export const DEFAULT_METRIC_OPTIONS: MetricOptions = { maxNewTokens: 32, batch: 16, genBatch: 4, minK: 0.2, perturbedMean: 'arithmetic' };
+export const DEFAULT_METRIC_OPTIONS: MetricOptions = { maxNewTokens: GREEDY_ANSWER_DEFAULTS.maxNewTokens, batch: SCORE_BATCH, genBatch: GREEDY_ANSWER_DEFAULTS.batch, minK: 0.2, perturbedMean: 'arithmetic' };
 
 export interface PlanInput {
   data: string | Dataset;
@@ -125,7 +128,7 @@ export function planEvaluation(input: PlanInput): EvalPlan {
   }
   if (metrics.length === 0) throw new UserError(`no metric can run on ${dataset.name}: ${skipped.map((k) => `${k.metric} ${k.reason}`).join('; ')}`);
 
-  const take = <T>(xs: T[]): T[] => (limit === null ? xs : xs.slice(0, limit));
+  const take = <T>(xs: T[]): T[] => selectItems(xs, limit);
   const needed = new Set(metrics.flatMap((m) => m.splits));
   const data: EvalData = { name: dataset.name, facts: {}, general: [], supplyHint: (s) => dataset.supplyHint(s) };
   for (const s of needed) {

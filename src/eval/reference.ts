@@ -18,6 +18,7 @@ import path from 'node:path';
 import { findRunDir, readRetainModelRecord } from '../data/record.ts';
 import { isLoraAdapter } from './loadModel.ts';
 import { UserError } from '../util/errors.ts';
+import { readJsonObject } from '../util/fs.ts';
 
 export type RetainReferenceInput = string | number[] | { model: string; adapter?: string };
 
@@ -25,15 +26,6 @@ export type RetainReference =
   | { kind: 'model'; model: string; adapter?: string; source: string }
   | { kind: 'eval-run'; dir: string; source: string }
   | { kind: 'ratios'; ratios: number[]; source: string };
-
-function readJson(file: string): Record<string, unknown> | null {
-  if (!fs.existsSync(file)) return null;
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new UserError(`${file} is not valid JSON: ${(e as Error).message}`);
-  }
-}
 
 /** The model of a fine-tune run folder: checkpoint.gguf, or a LoRA run's base + adapter.gguf. */
 function runModel(dir: string, run: Record<string, unknown>, source: string): RetainReference {
@@ -60,18 +52,18 @@ export function resolveRetainReference(ref: RetainReferenceInput): RetainReferen
   if (!fs.statSync(ref).isDirectory()) {
     if (!isLoraAdapter(ref)) return { kind: 'model', model: ref, source: ref };
     const dir = path.dirname(ref);
-    const run = readJson(path.join(dir, 'run.json'));
+    const run = readJsonObject(path.join(dir, 'run.json'));
     if (run?.kind === 'finetune' && run.lora) return runModel(dir, run, ref);
     throw new UserError(`${ref} is a LoRA adapter outside a fine-tune run folder; give the run folder (its run.json names the base model)`);
   }
   if (fs.existsSync(path.join(ref, 'items.json')) && fs.existsSync(path.join(ref, 'summary.json'))) return { kind: 'eval-run', dir: ref, source: ref };
-  const run = readJson(path.join(ref, 'run.json'));
+  const run = readJsonObject(path.join(ref, 'run.json'));
   if (run?.kind === 'finetune') {
     const rec = readRetainModelRecord(ref);
     if (rec) return { kind: 'model', model: rec.model, ...(rec.adapter ? { adapter: rec.adapter } : {}), source: `${ref}/retain-model.json (${rec.madeBy})` };
     return runModel(ref, run, ref);
   }
-  const meta = readJson(path.join(ref, 'meta.json'));
+  const meta = readJsonObject(path.join(ref, 'meta.json'));
   if (meta) {
     const from = typeof meta.fromRun === 'string' ? meta.fromRun : null;
     const rec = from ? readRetainModelRecord(from) : null;

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { joinResult, type RunItemsFile, type RunMeta, type RunSummaryFile } from './evaluate.ts';
 import type { MetricResult } from './types.ts';
-import type { ReportSeries } from '../report/types.ts';
+import type { ReportSeries } from './types.ts';
 import { outputPath } from '../util/paths.ts';
 import { UserError } from '../util/errors.ts';
 
@@ -40,10 +40,16 @@ function readJson<T>(file: string): T {
 export function loadRun(ref: string): LoadedRun {
   const dir = resolveRunDir(ref);
   const meta = readJson<RunMeta>(path.join(dir, 'run.json'));
+  // the fields reports and comparisons read, present and of their type (a hand-edited or truncated run.json is named, not a stack trace)
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) throw new UserError(`${dir}/run.json does not hold a JSON object`);
+  for (const k of ['kind', 'runId', 'label', 'model', 'data', 'dataHash'] as const) {
+    if (typeof meta[k] !== 'string') throw new UserError(`${dir}/run.json: field '${k}' is ${meta[k] === undefined ? 'missing' : `not a string (${JSON.stringify(meta[k])})`}; re-run 'unlearnkit eval' for this run`);
+  }
   if (meta.kind !== 'eval') throw new UserError(`${dir}/run.json is not an evaluation run (kind ${String(meta.kind)})`);
   const sPath = path.join(dir, 'summary.json');
   const iPath = path.join(dir, 'items.json');
   const summary = fs.existsSync(sPath) ? readJson<RunSummaryFile>(sPath) : { completed: [], metrics: {} } as unknown as RunSummaryFile;
+  if (!Array.isArray(summary.completed ?? []) || typeof summary.metrics !== 'object' || summary.metrics === null) throw new UserError(`${sPath}: field '${Array.isArray(summary.completed ?? []) ? 'metrics' : 'completed'}' is missing or malformed; re-run 'unlearnkit eval' for this run`);
   const items = fs.existsSync(iPath) ? readJson<RunItemsFile>(iPath) : ({ metrics: {} } as unknown as RunItemsFile);
   const results: Record<string, MetricResult> = {};
   for (const name of summary.completed ?? []) {

@@ -43,7 +43,7 @@ import { mean } from '../stats/descriptive.ts';
 import { UserError } from '../util/errors.ts';
 
 /** The epsilon open-unlearning adds to denominators. */
-export const OU_EPS = 1e-10;
+const OU_EPS = 1e-10;
 /** Min-K% fraction of open-unlearning's TOFU MIA (configs/eval/tofu_metrics/mia_min_k.yaml). */
 export const TOFU_MIN_K = 0.4;
 

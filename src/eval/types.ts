@@ -151,3 +151,16 @@ export interface MetricDef {
   version?: number;
   compute(ctx: MetricContext, splits: EvalSplit[]): Promise<MetricComputation> | MetricComputation;
 }
+
+/**
+ * A metric over unlearning steps (the interval evaluator's output, series files); reports plot it
+ * (report/charts.ts seriesChart) and re-export the type from report/types.ts.
+ */
+export interface ReportSeries {
+  /** Run or method the series belongs to. */
+  label: string;
+  /** e.g. 'perplexity', 'rougeL'. */
+  metric: string;
+  split: string;
+  points: Array<{ step: number; value: number }>;
+}

@@ -23,8 +23,8 @@
 import { Graph, type Tensor } from '../engine/graph.ts';
 import * as op from '../engine/ops.ts';
 import { ARCH_BUILDERS, type CausalLM } from '../model/model.ts';
-import type { WeightTap, SequenceInputs } from '../model/layers.ts';
-import type { Example } from '../unlearn/types.ts';
+import { sequenceInputs, setSequenceConstants, type WeightTap } from '../model/layers.ts';
+import type { Example } from '../model/example.ts';
 import { UserError } from '../util/errors.ts';
 
 
@@ -86,10 +86,8 @@ export class TapSession {
       params.set(name, t);
       return t;
     };
-    this.tokens = g.input('tokens', [T * B], 'i32');
-    const pos = g.input('pos', [T], 'i32');
-    const mask = g.input('mask', [T, T]);
-    const inp: SequenceInputs = { tokens: this.tokens, pos, mask, T, B };
+    const inp = sequenceInputs(g, T, B);
+    this.tokens = inp.tokens;
     const taps: WeightTap[] = [];
     const out = ARCH_BUILDERS[c.arch](c, w, inp, { differentiable: true, tap: (t) => wanted.has(t.name) && taps.push(t) });
     for (const t of taps) {
@@ -112,7 +110,7 @@ export class TapSession {
         for (const tap of taps) {
           const d = op.cont(gradOf(tap.output));
           const a = tap.kind === 'matmul' || tap.kind === 'scale' ? op.cont(tap.input) : null;
-          this.nodes.push({ tap, a, d, isPos: tap.input === pos });
+          this.nodes.push({ tap, a, d, isPos: tap.input === inp.pos });
           extra.push(d);
           if (a) extra.push(a);
         }
@@ -121,10 +119,7 @@ export class TapSession {
     });
     g.allocate();
     for (const [name, t] of params) g.set(t, model.weights.get(name)!.data);
-    g.set(pos, Int32Array.from({ length: T }, (_, i) => i));
-    const m = new Float32Array(T * T);
-    for (let q = 0; q < T; q++) for (let k = 0; k < T; k++) m[q * T + k] = k <= q ? 0 : -Infinity;
-    g.set(mask, m, { allowNegInfinity: true });
+    setSequenceConstants(g, inp);
   }
 
   /** Factors of up to B examples (tokens clipped to T). */

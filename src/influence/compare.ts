@@ -8,8 +8,8 @@
  * the same fact (the diagonal) are also tested on their own.
  */
 import type { CausalLM } from '../model/model.ts';
-import type { Example } from '../unlearn/types.ts';
-import { holm, pairedTTest, type PairedTTestResult } from '../stats/index.ts';
+import type { Example } from '../model/example.ts';
+import { holmFamily, pairedComparison, type PairedComparison } from '../stats/paired.ts';
 import { UserError } from '../util/errors.ts';
 import { activationGradientScores, exampleFactors } from './actGrad.ts';
 import { tracinScores } from './tracin.ts';
@@ -28,10 +28,11 @@ export interface InfluencePair {
 
 export interface InfluenceTest {
   model: string;
-  all: PairedTTestResult | null;
+  /** Every (query, train) pair, after vs before (ids `query|train`); its `pHolm` is Holm across the models. */
+  all: PairedComparison | null;
   /** Holm-adjusted p of `all` across the models. */
   holmP: number | null;
-  diagonal: PairedTTestResult | null;
+  diagonal: PairedComparison | null;
 }
 
 export interface InfluenceComparison {
@@ -51,10 +52,10 @@ function scoresFor(method: InfluenceMethod, model: CausalLM, tensors: string[], 
   throw new UserError(`unknown influence method '${String(method)}'; use ${INFLUENCE_METHODS.join(', ')}`);
 }
 
-function safeTest(a: number[], b: number[]): PairedTTestResult | null {
-  if (a.length < 2) return null;
-  const r = pairedTTest(a, b);
-  return Number.isFinite(r.p) ? r : null;
+/** The paired comparison of after vs before over the pairs `ids`; null without a finite p. */
+function safeTest(ids: string[], after: number[], before: number[]): PairedComparison | null {
+  const r = pairedComparison(ids, before, after);
+  return r && Number.isFinite(r.p) ? r : null;
 }
 
 /**
@@ -87,20 +88,20 @@ export function influenceBeforeAfter(o: {
       o.onProgress?.(`${m}: after ${a.name}`);
       after[a.name] = flat(scoresFor(m, a.model, o.tensors, o.queries, o.train, args));
     }
-    const tests: InfluenceTest[] = o.afters.map((a) => {
-      const diagIdx = pairs.map((p, i) => (p.same ? i : -1)).filter((i) => i >= 0);
-      return {
-        model: a.name,
-        all: safeTest(after[a.name]!, before),
-        holmP: null,
-        diagonal: safeTest(
-          diagIdx.map((i) => after[a.name]![i]!),
-          diagIdx.map((i) => before[i]!),
-        ),
-      };
-    });
-    const ps = tests.map((t) => t.all?.p).filter((p): p is number => p !== undefined);
-    if (ps.length === tests.length && ps.length > 0) holm(ps).adjusted.forEach((p, i) => (tests[i]!.holmP = p));
+    const ids = pairs.map((p) => `${p.query}|${p.train}`);
+    const diagIdx = pairs.map((p, i) => (p.same ? i : -1)).filter((i) => i >= 0);
+    const tests: InfluenceTest[] = o.afters.map((a) => ({
+      model: a.name,
+      all: safeTest(ids, after[a.name]!, before),
+      holmP: null,
+      diagonal: safeTest(
+        diagIdx.map((i) => ids[i]!),
+        diagIdx.map((i) => after[a.name]![i]!),
+        diagIdx.map((i) => before[i]!),
+      ),
+    }));
+    holmFamily(tests.map((t) => t.all));
+    for (const t of tests) t.holmP = t.all ? t.all.pHolm : null;
     methods[m] = { before, after, tests, seconds: (performance.now() - t0) / 1000 };
   }
   return { tensors: o.tensors, pairs, methods };

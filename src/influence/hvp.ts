@@ -86,7 +86,20 @@ export interface LissaResult {
   iterations: number;
   /** ||x_J - x_{J-1}|| / ||x_J|| at the end. */
   lastChange: number;
+  /** The relative change reached `tol` within the depth (false: x / scale is a truncated series, not the solution). */
+  converged: boolean;
 }
+
+/**
+ * Growth of a LiSSA step ||x_j - x_{j-1}|| over the smallest earlier step beyond which the
+ * recursion is declared divergent. The steps are (I - (H + lambda I) / s)^j b: with every
+ * eigenvalue of (H + lambda I) / s in (0, 2) they shrink (never grow, for symmetric H), so a step 10x
+ * larger than an earlier one means an eigenvalue outside that range: H has eigenvalues below
+ * -lambda (non-convex), or the scale is below half the largest eigenvalue of H + lambda I. The
+ * iterates then grow geometrically; truncated at the depth they are large finite numbers (the
+ * +-7e4 "influences" of a diverged run), not an inverse-Hessian product.
+ */
+const LISSA_DIVERGENCE_GROWTH = 10;
 
 /** (H + lambda I)^{-1} b by the LiSSA recursion (see the module comment). */
 export function lissa(obj: Objective, b: Float32Array, o: LissaOptions = {}): LissaResult {
@@ -98,7 +111,12 @@ export function lissa(obj: Objective, b: Float32Array, o: LissaOptions = {}): Li
   const tol = o.tol ?? 1e-6;
   let x = b.slice();
   let change = Infinity;
+  let minStep = Infinity;
   let j = 0;
+  const diverged = (why: string) =>
+    new UserError(
+      `LiSSA diverged at iteration ${j} of ${depth}: ${why}. H + damping has an eigenvalue outside (0, 2 x scale): H has eigenvalues below -damping (a non-convex point), or the scale ${scale.toPrecision(3)} is too small; raise --damping (now ${damping}) or the scale. Its output would be a truncated divergent series, not an influence`,
+    );
   for (j = 1; j <= depth; j++) {
     const hx = hvp(obj, x, o);
     const next = new Float32Array(x.length);
@@ -107,9 +125,15 @@ export function lissa(obj: Objective, b: Float32Array, o: LissaOptions = {}): Li
     let d = 0;
     for (let i = 0; i < x.length; i++) d += (next[i]! - x[i]!) ** 2;
     x = next;
-    change = Math.sqrt(d) / Math.max(1e-30, norm(x));
-    if (!Number.isFinite(change)) throw new UserError('LiSSA diverged (the scale is below the largest eigenvalue of H + damping, or H has large negative eigenvalues); raise --damping or --scale');
+    const step = Math.sqrt(d);
+    change = step / Math.max(1e-30, norm(x));
+    if (!Number.isFinite(change)) throw diverged('the iterates are no longer finite');
+    // growth near the float32 noise floor (relative change ~tol) is rounding, not divergence
+    const grew = (factor: number) => step > factor * minStep && change > 100 * tol;
+    if (grew(LISSA_DIVERGENCE_GROWTH)) throw diverged(`the step ||x_j - x_(j-1)|| grew from ${minStep.toExponential(2)} to ${step.toExponential(2)} (a convergent recursion's steps shrink)`);
+    if (j === depth && grew(2)) throw diverged(`the depth ended with the step at ${step.toExponential(2)}, above the smallest earlier step ${minStep.toExponential(2)}: the steps grow`);
+    minStep = Math.min(minStep, step);
     if (change <= tol) break;
   }
-  return { x: scaled(x, 1 / scale), scale, damping, iterations: Math.min(j, depth), lastChange: change };
+  return { x: scaled(x, 1 / scale), scale, damping, iterations: Math.min(j, depth), lastChange: change, converged: change <= tol };
 }

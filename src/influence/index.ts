@@ -10,7 +10,7 @@ export { hvp, lissa, topEigenvalue, type HvpOptions, type LissaOptions, type Lis
 export { LmObjective } from './lmObjective.ts';
 export { SoftmaxRegression, syntheticSoftmaxData, solveSymmetric, type SoftmaxData } from './softmaxRegression.ts';
 export { looValidation, gradientDescent, type LooOptions, type LooResult } from './loo.ts';
-export { exampleGradients, tracinScores } from './tracin.ts';
+export { exampleGradients, tracinScores, cosineTracinScores, gradientSimilarity } from './tracin.ts';
 export { TapSession, exampleFactors, activationGradientScores, type ExampleFactors, type TapFactors } from './actGrad.ts';
 export { influenceFunctionScores, type InfluenceFunctionResult } from './influenceFunction.ts';
 export { influenceBeforeAfter, INFLUENCE_METHODS, type InfluenceMethod, type InfluenceComparison, type InfluencePair, type InfluenceTest } from './compare.ts';

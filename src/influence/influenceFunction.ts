@@ -10,7 +10,7 @@
  * query (s_test, Koh and Liang's trick), then dotted with every training gradient.
  */
 import type { CausalLM } from '../model/model.ts';
-import type { Example } from '../unlearn/types.ts';
+import type { Example } from '../model/example.ts';
 import { LmObjective } from './lmObjective.ts';
 import { lissa, topEigenvalue, type LissaOptions } from './hvp.ts';
 import { exampleGradients } from './tracin.ts';

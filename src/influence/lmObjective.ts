@@ -12,8 +12,8 @@
  */
 import type { CausalLM } from '../model/model.ts';
 import { logSoftmaxAt } from '../model/model.ts';
-import { SessionPool } from '../unlearn/sessions.ts';
-import type { Example } from '../unlearn/types.ts';
+import { SessionPool } from '../model/sessions.ts';
+import type { Example } from '../model/example.ts';
 import { UserError } from '../util/errors.ts';
 import type { Objective } from './objective.ts';
 import { ParamSpace } from './vectors.ts';

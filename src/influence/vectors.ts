@@ -5,8 +5,8 @@
  * (accumulated in float64).
  */
 import type { CausalLM } from '../model/model.ts';
-import { isSparse, type ExampleGrad } from '../train/perExample.ts';
-import { factoredToDense, isFactored } from '../train/factored.ts';
+import { isSparse, type ExampleGrad } from '../model/perExample.ts';
+import { factoredToDense, isFactored } from '../model/factored.ts';
 import { UserError } from '../util/errors.ts';
 
 export class ParamSpace {

@@ -61,7 +61,7 @@ import { writeJsonAtomic } from '../util/fs.ts';
 import { UserError } from '../util/errors.ts';
 
 /** The real shapes of issue #16 (`--shape all`). */
-export const BENCH_SHAPES = ['smollm2-135m', 'qwen2.5-0.5b', 'llama-3.2-1b', 'gpt2-124m'] as const;
+const BENCH_SHAPES = ['smollm2-135m', 'qwen2.5-0.5b', 'llama-3.2-1b', 'gpt2-124m'] as const;
 
 
 /** Bumped when the cached models' content would change (randomModel.ts initialisation, vocabulary handling). */
@@ -241,7 +241,7 @@ function parseCustomShape(spec: string): ShapeSpec {
 }
 
 /** The shapes named by `--shape` values ('all' expands to BENCH_SHAPES). */
-export function resolveShapes(names: string[]): ShapeSpec[] {
+function resolveShapes(names: string[]): ShapeSpec[] {
   const out: ShapeSpec[] = [];
   for (const n of names.flatMap((x) => (x === 'all' ? [...BENCH_SHAPES] : [x]))) {
     if (n.startsWith('custom:')) out.push(parseCustomShape(n));

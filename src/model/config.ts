@@ -5,7 +5,7 @@
  * family reads, implements and refuses is in its file under arch/ (registry.ts lists them).
  */
 import type { GgufFile } from './gguf.ts';
-import { expectedTensors, familyOf, readModelConfig } from './arch/registry.ts';
+import { expectedTensors, readModelConfig } from './arch/registry.ts';
 import type { ModelConfig } from './arch/types.ts';
 
 export { headDim, type ModelConfig, type TensorSpec } from './arch/types.ts';
@@ -18,11 +18,6 @@ export { ARCHITECTURES, expectedTensors, familyOf, type Architecture } from './a
  */
 export function configFromGguf(f: GgufFile): ModelConfig {
   return readModelConfig(f);
-}
-
-/** Structural checks of a config (in memory or read from a file); throws UserError naming `where`. */
-export function validateConfig(c: ModelConfig, where: string): void {
-  familyOf(c.arch, where).validate(c, where);
 }
 
 /** Names of the trainable tensors of a config (every tensor but constants such as rope_freqs.weight), in file order. */

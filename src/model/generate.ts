@@ -9,6 +9,8 @@ import { CausalLM, LMSession, logSoftmaxRow } from './model.ts';
 import { Rng } from '../util/rng.ts';
 import { KvDecoder } from './decode.ts';
 import { UserError } from '../util/errors.ts';
+import { checkOption } from '../options/validate.ts';
+import { SAMPLING } from '../options/declarations.ts';
 
 export interface GenerateOptions {
   maxTokens: number;
@@ -24,9 +26,13 @@ export interface GenerateOptions {
 
 /** Generate continuations of several prompts (token ids); returns only the new ids per prompt. */
 export function generateTokens(model: CausalLM, prompts: number[][], o: GenerateOptions): number[][] {
+  checkSampling(o);
   if (prompts.length === 0) return [];
   const longest = Math.max(...prompts.map((p) => p.length));
   if (longest === 0) throw new UserError('generation needs a non-empty prompt (at least BOS)');
+  if (o.maxTokens > 0 && longest >= model.config.nCtx) {
+    throw new UserError(`the prompt has ${longest} tokens and the model's context is ${model.config.nCtx}: no room for a new token; shorten the prompt to at most ${model.config.nCtx - 1} tokens`);
+  }
   const T = Math.min(model.config.nCtx, longest + o.maxTokens);
   if (T < 2) throw new UserError('the model context is too short to generate');
   const B = prompts.length;
@@ -88,6 +94,19 @@ export function generateTokens(model: CausalLM, prompts: number[][], o: Generate
   return seqs.map((s, b) => s.slice(prompts[b]!.length));
 }
 
+/**
+ * Check the sampling parameters against their declarations (src/options/declarations.ts SAMPLING):
+ * a NaN or negative temperature, a negative or fractional top-k, a non-integer seed would sample
+ * something other than what was asked, so they are refused by name. `maxTokens` 0 is allowed here
+ * (nothing to generate); the CLI and the server ask for at least 1.
+ */
+function checkSampling(o: GenerateOptions): void {
+  if (!Number.isInteger(o.maxTokens) || o.maxTokens < 0) throw new UserError(`--max-tokens: got ${o.maxTokens}; allowed: an integer >= 0`);
+  if (o.temperature !== undefined) checkOption(SAMPLING.temperature, o.temperature);
+  if (o.topK !== undefined) checkOption(SAMPLING.topK, o.topK);
+  if (o.seed !== undefined) checkOption(SAMPLING.seed, o.seed);
+}
+
 function argmaxAt(a: Float32Array, off: number, n: number): number {
   let best = 0;
   for (let i = 1; i < n; i++) if (a[off + i]! > a[off + best]!) best = i;
@@ -109,4 +128,18 @@ function sample(logits: Float32Array, off: number, V: number, o: GenerateOptions
     if (r <= 0) return idx[j]!;
   }
   return idx[idx.length - 1]!;
+}
+
+/**
+ * The text a continuation adds to its prompt. Tokenizers decode a token differently at the start of
+ * a text than after other tokens (SentencePiece drops the leading space of the first piece, so
+ * decoding the continuation alone turned "The" + "▁horse" into "Thehorse"): decode prompt +
+ * continuation together and take what follows the decoded prompt. Falls back to decoding the
+ * continuation alone when the joint text does not start with the prompt's (a byte sequence split
+ * between them).
+ */
+export function decodeContinuation(tokenizer: { decode(ids: readonly number[]): string }, prompt: readonly number[], continuation: readonly number[]): string {
+  const head = tokenizer.decode(prompt);
+  const all = tokenizer.decode([...prompt, ...continuation]);
+  return all.startsWith(head) ? all.slice(head.length) : tokenizer.decode(continuation);
 }

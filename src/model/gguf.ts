@@ -553,7 +553,7 @@ export function readTensorRaw(file: GgufFile, name: string): Uint8Array {
  * ggml_quantize_chunk, see ggufTypes.ts for why F16/BF16/Q8_0 keep their TypeScript codecs).
  * Other quantised types (IQ*, TQ*, FP4, Q1_0/Q2_0) are refused by name.
  */
-export const GGML_CODEC_TYPES: ReadonlySet<number> = new Set([
+const GGML_CODEC_TYPES: ReadonlySet<number> = new Set([
   GgmlType.Q4_0,
   GgmlType.Q4_1,
   GgmlType.Q5_0,
@@ -628,11 +628,6 @@ export function getMeta<T extends GgufValue = GgufValue>(file: GgufFile, key: st
 export function requireMeta<T extends GgufValue = GgufValue>(file: GgufFile, key: string): T {
   if (!file.metadata.has(key)) throw new UserError(`${file.path}: required GGUF metadata key '${key}' is missing`);
   return file.metadata.get(key) as T;
-}
-
-/** The model architecture (`general.architecture`), required. */
-export function ggufArchitecture(file: GgufFile): string {
-  return requireMeta<string>(file, 'general.architecture');
 }
 
 // ---------------------------------------------------------------------------------------------

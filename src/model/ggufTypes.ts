@@ -117,15 +117,6 @@ export function ggmlTypeFromName(t: GgmlTypeName | number | string): GgmlType | 
   return v === undefined ? undefined : (v as GgmlType);
 }
 
-/** Bytes taken by a tensor of `type` with shape `ne` (ne[0] must be a multiple of the block size). */
-export function ggmlNbytes(type: number, ne: readonly number[]): number {
-  const t = TRAITS[type];
-  if (!t) throw new Error(`unknown ggml type ${type}`);
-  let n = 1;
-  for (const d of ne) n *= d;
-  return (n / t.blockSize) * t.typeSize;
-}
-
 /** GGUF metadata value types (enum gguf_type). */
 export const GgufValueType = {
   UINT8: 0,

@@ -18,8 +18,6 @@ import * as op from '../engine/ops.ts';
 import { headDim, type ModelConfig } from './config.ts';
 import { biasAdd, causalAttention, embed, gelu, layerNorm, linear, type BuildMode, type SequenceInputs } from './layers.ts';
 
-export const GPT2_GROUPS = ['embedding', 'block:K:attn', 'block:K:mlp', 'final_norm', 'output'] as const;
-
 export function buildGpt2(c: ModelConfig, w: (name: string) => Tensor, inp: SequenceInputs, mode: BuildMode): { logits: Tensor; hidden: Tensor } {
   const { T, B } = inp;
   const d = c.nEmbd;

@@ -4,7 +4,7 @@
  * compute exactly what llama.cpp computes) and differentiable composites for training (ggml has no
  * backward for LayerNorm or GELU).
  */
-import type { Tensor } from '../engine/graph.ts';
+import type { Graph, Tensor } from '../engine/graph.ts';
 import * as op from '../engine/ops.ts';
 import * as composite from '../engine/composite.ts';
 
@@ -17,6 +17,20 @@ export interface SequenceInputs {
   mask: Tensor;
   T: number;
   B: number;
+}
+
+/** Declare the inputs of a batch of B sequences of T tokens: `tokens`, `pos` and the causal `mask`. */
+export function sequenceInputs(g: Graph, T: number, B: number): SequenceInputs {
+  return { tokens: g.input('tokens', [T * B], 'i32'), pos: g.input('pos', [T], 'i32'), mask: g.input('mask', [T, T]), T, B };
+}
+
+/** After g.allocate(): positions 0..T-1 and the causal mask (0 where key <= query, -Infinity above). */
+export function setSequenceConstants(g: Graph, inp: SequenceInputs): void {
+  const T = inp.T;
+  g.set(inp.pos, Int32Array.from({ length: T }, (_, i) => i));
+  const m = new Float32Array(T * T);
+  for (let q = 0; q < T; q++) for (let k = 0; k < T; k++) m[q * T + k] = k <= q ? 0 : -Infinity;
+  g.set(inp.mask, m, { allowNegInfinity: true });
 }
 
 /**
@@ -118,29 +132,32 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, T
     return op.reshape(o, [hd * H, T * B]);
   }
   const Q = op.permute(q, [0, 2, 1, 3]); // [hd, T, H, B]
-  let K = op.cont(op.permute(k, [0, 2, 1, 3])); // [hd, T, Hkv, B]
-  let Vt = op.cont(op.permute(v, [1, 2, 0, 3])); // [T, hd, Hkv, B]
-  if (Hkv !== H) {
-    const g = H / Hkv;
-    // insert a group axis before the KV-head axis and tile along it: head index = j + g * kvHead
-    K = op.reshape(op.repeat(op.reshape(K, [hd * T, 1, Hkv, B]), k.graph.newTensor('f32', [hd * T, g, Hkv, B])), [hd, T, H, B]);
-    Vt = op.reshape(op.repeat(op.reshape(Vt, [T * hd, 1, Hkv, B]), v.graph.newTensor('f32', [T * hd, g, Hkv, B])), [T, hd, H, B]);
-  }
+  const { K, Vt } = repeatKvHeads(op.cont(op.permute(k, [0, 2, 1, 3])), op.cont(op.permute(v, [1, 2, 0, 3])), H); // [hd, T, Hkv, B], [T, hd, Hkv, B]
   const kq = op.mulMat(K, op.cont(Q)); // [Tk, Tq, H, B]
   const p = op.softMaxExt(kq, mask, attnScale(hd), 0);
   const o = op.mulMat(Vt, p); // [hd, Tq, H, B]
   return op.reshape(op.cont(op.permute(o, [0, 2, 1, 3])), [hd * H, T * B]);
 }
 
+/**
+ * Grouped-query attention: K [hd, T, Hkv, B] and V^T [T, hd, Hkv, B] tiled to H heads (a group axis
+ * inserted before the KV-head axis: query head j + g * kvHead reads KV head kvHead); unchanged when
+ * Hkv = H.
+ */
+export function repeatKvHeads(K: Tensor, Vt: Tensor, H: number): { K: Tensor; Vt: Tensor } {
+  const [hd, T, Hkv, B] = K.ne as [number, number, number, number];
+  if (Hkv === H) return { K, Vt };
+  const g = H / Hkv;
+  return {
+    K: op.reshape(op.repeat(op.reshape(K, [hd * T, 1, Hkv, B]), K.graph.newTensor('f32', [hd * T, g, Hkv, B])), [hd, T, H, B]),
+    Vt: op.reshape(op.repeat(op.reshape(Vt, [T * hd, 1, Hkv, B]), Vt.graph.newTensor('f32', [T * hd, g, Hkv, B])), [T, hd, H, B]),
+  };
+}
+
 /** LayerNorm over ne[0] with weight and bias (named `<prefix>.weight` / `<prefix>.bias`). */
 export function layerNorm(prefix: string, x: Tensor, w: Tensor, b: Tensor, eps: number, mode: BuildMode): Tensor {
   const n = mode.differentiable ? composite.layerNorm(x, eps) : op.normNative(x, eps);
   return biasAdd(`${prefix}.bias`, scaleBy(`${prefix}.weight`, n, w, mode), b, mode);
-}
-
-/** RMSNorm over ne[0] times its weight. */
-export function rmsNorm(name: string, x: Tensor, w: Tensor, eps: number, mode: BuildMode): Tensor {
-  return scaleBy(name, op.rmsNorm(x, eps), w, mode);
 }
 
 /** GELU (tanh approximation, as GPT-2 and llama.cpp use). */

@@ -35,7 +35,7 @@ function dot(a: Float64Array, ao: number, b: Float64Array, bo: number, n: number
 }
 
 /** Copy a row-major rows x cols matrix to float64, transposed when `transpose`. */
-export function toFloat64(m: ArrayLike<number>, rows: number, cols: number, transpose = false): Float64Array {
+function toFloat64(m: ArrayLike<number>, rows: number, cols: number, transpose = false): Float64Array {
   const out = new Float64Array(rows * cols);
   if (!transpose) {
     for (let i = 0; i < rows * cols; i++) out[i] = m[i]!;
@@ -46,7 +46,7 @@ export function toFloat64(m: ArrayLike<number>, rows: number, cols: number, tran
 }
 
 /** G = X X^T for X (p x q, row-major); symmetric p x p. Rows are processed four at a time. */
-export function gramRows(x: Float64Array, p: number, q: number): Float64Array {
+function gramRows(x: Float64Array, p: number, q: number): Float64Array {
   const g = new Float64Array(p * p);
   for (let i0 = 0; i0 < p; i0 += 4) {
     const nb = Math.min(4, p - i0);

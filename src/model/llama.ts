@@ -31,9 +31,7 @@
 import type { Tensor } from '../engine/graph.ts';
 import * as op from '../engine/ops.ts';
 import { headDim, type ModelConfig } from './arch/types.ts';
-import { attnScale, biasAdd, causalAttention, embed, linear, scaleBy, type BuildMode, type SequenceInputs } from './layers.ts';
-
-export const LLAMA_GROUPS = ['embedding', 'block:K:attn', 'block:K:mlp', 'final_norm', 'output'] as const;
+import { attnScale, biasAdd, causalAttention, embed, linear, repeatKvHeads, scaleBy, type BuildMode, type SequenceInputs } from './layers.ts';
 
 /** What a llama-like family computes differently from LLaMA (each family file declares its own). */
 export interface DecoderVariant {
@@ -119,7 +117,7 @@ export interface LlamaTrace {
 }
 
 /** The rope options of a config: llama.cpp's n_rot, rope type, freq_base, freq_scale and (with rope_freqs) freq_factors. */
-export function ropeOptions(c: ModelConfig, v: DecoderVariant, w: (name: string) => Tensor): op.RopeOptions {
+function ropeOptions(c: ModelConfig, v: DecoderVariant, w: (name: string) => Tensor): op.RopeOptions {
   return {
     nDims: c.ropeDims,
     mode: v.ropeMode,
@@ -225,15 +223,8 @@ function trainAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, T: number
     return { o2: op.reshape(op.cont(op.permute(o, [0, 2, 1, 3])), [hd * H, T * B]), Q, Vt, p };
   }
   const Q = op.cont(op.permute(q, [0, 2, 1, 3])); // [hd, T, H, B]
-  let K = op.cont(op.permute(k, [0, 2, 1, 3])); // [hd, T, Hkv, B]
   const VtKv = op.cont(op.permute(v, [1, 2, 0, 3])); // [T, hd, Hkv, B]
-  let Vt = VtKv;
-  if (Hkv !== H) {
-    const g = H / Hkv;
-    // insert a group axis before the KV-head axis and tile along it: head index = j + g * kvHead
-    K = op.reshape(op.repeat(op.reshape(K, [hd * T, 1, Hkv, B]), k.graph.newTensor('f32', [hd * T, g, Hkv, B])), [hd, T, H, B]);
-    Vt = op.reshape(op.repeat(op.reshape(Vt, [T * hd, 1, Hkv, B]), v.graph.newTensor('f32', [T * hd, g, Hkv, B])), [T, hd, H, B]);
-  }
+  const { K, Vt } = repeatKvHeads(op.cont(op.permute(k, [0, 2, 1, 3])), VtKv, H); // K [hd, T, Hkv, B]
   const kq = op.mulMat(K, Q); // [Tk, Tq, H, B]
   const p = op.softMaxExt(kq, mask, attnScale(hd), 0);
   const o = op.mulMat(Vt, p); // [hd, Tq, H, B]

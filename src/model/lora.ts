@@ -43,6 +43,11 @@ export interface LoraTensorReport {
   exact: boolean;
   /** ||delta - scale * B A||_F / ||delta||_F with the float32 factors written. */
   relError: number;
+  /**
+   * With SaveLoraOptions.maxRelError: whether the stored factors meet it (relError <= maxRelError,
+   * or the delta's exact rank is stored). False means LoRA cannot hold this change within maxRank.
+   */
+  withinBudget?: boolean;
 }
 
 export interface SaveLoraOptions {
@@ -55,6 +60,15 @@ export interface SaveLoraOptions {
   alpha?: number;
   /** Relative singular value tolerance for the numerical rank (default 1e-6). */
   relTol?: number;
+  /**
+   * Error budget: per tensor the smallest rank k <= maxRank whose truncation error
+   * sqrt(sum_{i>k} s_i^2) / ||delta||_F (Eckart-Young) is <= maxRelError; 0 = the exact rank. A
+   * tensor no rank <= maxRank brings within the budget keeps rank maxRank and `withinBudget: false`.
+   * Unset: every tensor keeps min(rank, maxRank) (the old behaviour).
+   */
+  maxRelError?: number;
+  /** sha256 of the model file the adapter applies to, written as ADAPTER_BASE_SHA256_KEY. */
+  baseSha256?: string;
 }
 
 function isTokenEmbd(name: string): boolean {
@@ -119,9 +133,10 @@ export function saveLoraAdapter(path: string, opts: SaveLoraOptions): { tensors:
     const { nIn, nOut } = checkDelta(base, d, 'lora');
     // Delta as a matrix: rows = n_out (ne[1]), cols = n_in (ne[0]), row-major = ggml layout
     const svd = truncatedSvd(d.delta, nOut, nIn, { maxRank, relTol: opts.relTol ?? 1e-6 });
-    const r = svd.k;
+    const r = opts.maxRelError === undefined ? svd.k : budgetRank(d.delta, svd.S, svd.k, opts.maxRelError);
+    const sk = svd.k; // row stride of svd.U / svd.V
     if (r === 0) {
-      reports.push({ name: d.tensor, rank: 0, deltaRank: 0, exact: true, relError: 0 });
+      reports.push({ name: d.tensor, rank: 0, deltaRank: 0, exact: true, relError: 0, ...(opts.maxRelError === undefined ? {} : { withinBudget: true }) });
       continue;
     }
     const scale = alpha === 0 ? 1 : alpha / r;
@@ -131,8 +146,8 @@ export function saveLoraAdapter(path: string, opts: SaveLoraOptions): { tensors:
     const Q = new Float32Array(nIn * r);
     for (let k = 0; k < r; k++) {
       const f = Math.sqrt(svd.S[k]!) * c;
-      for (let o = 0; o < nOut; o++) P[o * r + k] = svd.U[o * r + k]! * f;
-      for (let i = 0; i < nIn; i++) Q[i * r + k] = svd.V[i * r + k]! * f;
+      for (let o = 0; o < nOut; o++) P[o * r + k] = svd.U[o * sk + k]! * f;
+      for (let i = 0; i < nIn; i++) Q[i * r + k] = svd.V[i * sk + k]! * f;
     }
     let a: Float32Array;
     let b: Float32Array;
@@ -154,7 +169,11 @@ export function saveLoraAdapter(path: string, opts: SaveLoraOptions): { tensors:
     }
     tensors.push({ name: `${d.tensor}.lora_a`, type: 'F32', ne: aNe, data: a });
     tensors.push({ name: `${d.tensor}.lora_b`, type: 'F32', ne: bNe, data: b });
-    reports.push({ name: d.tensor, rank: r, deltaRank: svd.rank, exact: svd.exact, relError: loraRelError(d.delta, nIn, nOut, P, Q, r, scale) });
+    const relError = loraRelError(d.delta, nIn, nOut, P, Q, r, scale);
+    const exact = svd.exact && r === svd.k;
+    const rep: LoraTensorReport = { name: d.tensor, rank: r, deltaRank: svd.rank, exact, relError };
+    if (opts.maxRelError !== undefined) rep.withinBudget = exact || relError <= opts.maxRelError;
+    reports.push(rep);
   }
 
   writeGguf(path, {
@@ -164,10 +183,31 @@ export function saveLoraAdapter(path: string, opts: SaveLoraOptions): { tensors:
       ['general.name', 'unlearnkit LoRA', 'string'],
       ['adapter.type', 'lora', 'string'],
       ['adapter.lora.alpha', alpha, 'float32'],
+      ...(opts.baseSha256 ? [[ADAPTER_BASE_SHA256_KEY, opts.baseSha256, 'string'] as [string, string, 'string']] : []),
     ],
     tensors,
   });
   return { tensors: reports, alpha };
+}
+
+/**
+ * The smallest rank k <= kMax whose truncation meets the relative error budget: by Eckart-Young the
+ * best rank-k approximation leaves ||delta||_F^2 - sum_{i<k} s_i^2, so k is the first with
+ * sqrt(that / ||delta||_F^2) <= maxRelError. kMax (all computed values) when none does; budget 0
+ * gives kMax, which is the exact rank when the delta's rank <= maxRank.
+ */
+function budgetRank(delta: Float32Array, S: Float64Array, kMax: number, maxRelError: number): number {
+  if (!(maxRelError >= 0) || !Number.isFinite(maxRelError)) throw new UserError(`maxRelError must be a finite number >= 0, got ${maxRelError}`);
+  if (maxRelError === 0) return kMax;
+  let total = 0;
+  for (let i = 0; i < delta.length; i++) total += delta[i]! * delta[i]!;
+  if (total === 0) return 0;
+  let kept = 0;
+  for (let k = 0; k < kMax; k++) {
+    if (Math.sqrt(Math.max(0, total - kept) / total) <= maxRelError) return k;
+    kept += S[k]! * S[k]!;
+  }
+  return kMax;
 }
 
 /** ||delta - scale P Q^T||_F / ||delta||_F with delta (n_out x n_in), P (n_out x r), Q (n_in x r). */

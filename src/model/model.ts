@@ -22,8 +22,8 @@ import { ARCHITECTURES, configFromGguf, expectedTensors, familyOf, parameterName
 import type { ForwardBuilder } from './arch/types.ts';
 import type { LlamaTrace } from './llama.ts';
 import { buildLlamaBackward } from './llamaBackward.ts';
-import { linear, type SequenceInputs, type BuildMode, type WeightTap } from './layers.ts';
-import { buildPerExampleNodes, exampleFactor, perExampleOutputs, readPerExample, type PerExampleNode, type PerExampleResult } from '../train/perExample.ts';
+import { linear, sequenceInputs, setSequenceConstants, type BuildMode, type WeightTap } from './layers.ts';
+import { buildPerExampleNodes, exampleFactor, perExampleOutputs, readPerExample, type PerExampleNode, type PerExampleResult } from './perExample.ts';
 import { Graph, type Tensor, type OptimizerKind, type AdamWHyper, type SgdHyper } from '../engine/graph.ts';
 import * as op from '../engine/ops.ts';
 import { dtypeOfCode, GGML_TYPE, type DType } from '../engine/types.ts';
@@ -51,7 +51,7 @@ export interface HostTensor {
  * to_float for block types) on first read and kept; assigning `data` replaces it. `data` is an own
  * enumerable accessor, so `{ ...h }` copies the decoded values like a plain HostTensor's.
  */
-export function storedHostTensor(name: string, ne: number[], fileType: DType, bytes: Uint8Array, what = name): HostTensor {
+function storedHostTensor(name: string, ne: number[], fileType: DType, bytes: Uint8Array, what = name): HostTensor {
   if (fileType === 'f32') return { name, ne, fileType, data: decodeToF32(GGML_TYPE.f32, bytes, tensorNumel({ ne }), what) };
   const h = { name, ne, fileType, fileBytes: bytes } as HostTensor;
   let values: Float32Array | null = null;
@@ -101,12 +101,12 @@ export function loraTensorNames(targets: readonly string[]): string[] {
 }
 
 /** The effective scale of a LoRA pair of rank r: adapter_scale * alpha / r in float32 (adapter_scale alone when alpha = 0). */
-export function loraScale(alpha: number, adapterScale: number, rank: number): number {
+function loraScale(alpha: number, adapterScale: number, rank: number): number {
   return alpha ? Math.fround(Math.fround(Math.fround(adapterScale) * Math.fround(alpha)) / rank) : Math.fround(adapterScale);
 }
 
 /** A deep copy of a host tensor; a stored tensor not yet decoded stays undecoded (sharing its immutable file bytes). */
-export function cloneHostTensor(v: HostTensor): HostTensor {
+function cloneHostTensor(v: HostTensor): HostTensor {
   if (undecoded.has(v) && v.fileBytes) return storedHostTensor(v.name, [...v.ne], v.fileType, v.fileBytes);
   return { name: v.name, ne: [...v.ne], data: v.data.slice(), fileType: v.fileType, fileBytes: v.fileBytes };
 }
@@ -372,10 +372,8 @@ export class LMSession {
       this.params.set(name, t);
       return t;
     };
-    this.tokens = g.input('tokens', [T * B], 'i32');
-    const pos = g.input('pos', [T], 'i32');
-    const mask = g.input('mask', [T, T]);
-    const inp: SequenceInputs = { tokens: this.tokens, pos, mask, T, B };
+    const inp = sequenceInputs(g, T, B);
+    this.tokens = inp.tokens;
     const taps: WeightTap[] = [];
     const record = new Set(opts.record ?? []);
     for (const n of record) if (!trainable.has(n)) throw new UserError(`recorded tensor ${n} must also be trainable`);
@@ -440,10 +438,7 @@ export class LMSession {
       g.build({ outputs: [out.logits] });
     }
     g.allocate();
-    g.set(pos, Int32Array.from({ length: T }, (_, i) => i));
-    const m = new Float32Array(T * T);
-    for (let q = 0; q < T; q++) for (let k = 0; k < T; k++) m[q * T + k] = k <= q ? 0 : -Infinity;
-    g.set(mask, m, { allowNegInfinity: true });
+    setSequenceConstants(g, inp);
     this.uploadWeights();
   }
 

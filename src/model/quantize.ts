@@ -190,7 +190,7 @@ function nDims(ne: readonly number[]): number {
 }
 
 /** tensor_allows_quantization (quantize_output_tensor and only_copy at llama-quantize's defaults). */
-export function tensorAllowsQuantization(name: string, ne: readonly number[]): boolean {
+function tensorAllowsQuantization(name: string, ne: readonly number[]): boolean {
   if (nDims(ne) < 2) return false;
   if (!name.endsWith('weight')) return false;
   if (NEVER_QUANTISED.some((s) => name.includes(s))) return false;
@@ -199,7 +199,7 @@ export function tensorAllowsQuantization(name: string, ne: readonly number[]): b
 }
 
 /** The model facts the rules read (llama_hparams, llama_model::type, the architecture). */
-export interface QuantModelInfo {
+interface QuantModelInfo {
   arch: string;
   nLayer: number;
   nHead: number;
@@ -210,7 +210,7 @@ export interface QuantModelInfo {
 }
 
 /** The rule inputs from a GGUF's metadata, as llama.cpp's load_hparams reads them. */
-export function quantModelInfo(file: GgufFile): QuantModelInfo {
+function quantModelInfo(file: GgufFile): QuantModelInfo {
   const arch = file.metadata.get('general.architecture');
   if (typeof arch !== 'string') throw new UserError(`${file.path}: general.architecture is missing; llama.cpp's quantiser needs it`);
   const num = (key: string, fallback?: number): number => {
@@ -227,7 +227,7 @@ export function quantModelInfo(file: GgufFile): QuantModelInfo {
 }
 
 /** One tensor's planned conversion. */
-export interface TensorPlan {
+interface TensorPlan {
   name: string;
   ne: number[];
   /** Stored type in the input. */
@@ -239,7 +239,7 @@ export interface TensorPlan {
 }
 
 /** llama.cpp's tensor order (llama_model_loader::weight_name_comparer): by block number (-1 outside blocks), then by name. */
-export function llamaCppTensorOrder<T extends { name: string }>(tensors: readonly T[]): T[] {
+function llamaCppTensorOrder<T extends { name: string }>(tensors: readonly T[]): T[] {
   const layer = (n: string) => {
     const m = /^blk\.(\d+)\./.exec(n);
     return m ? Number(m[1]) : -1;
@@ -251,7 +251,7 @@ export function llamaCppTensorOrder<T extends { name: string }>(tensors: readonl
  * The output type of every tensor (llama_tensor_get_type over the tensors in llama.cpp's order,
  * with its counters), for a file type and `pure`.
  */
-export function planQuantization(tensors: ReadonlyArray<{ name: string; ne: readonly number[]; type: number }>, info: QuantModelInfo, ftype: LlamaFtype, pure = false): TensorPlan[] {
+function planQuantization(tensors: ReadonlyArray<{ name: string; ne: readonly number[]; type: number }>, info: QuantModelInfo, ftype: LlamaFtype, pure = false): TensorPlan[] {
   const ordered = llamaCppTensorOrder(tensors);
   const def = defaultType(ftype);
   const F = LlamaFtype;

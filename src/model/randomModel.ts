@@ -151,7 +151,7 @@ function resolveShape(o: RandomModelOptions): ModelShape {
 }
 
 /** The tokenizer metadata and token count of a vocabulary source. */
-export function vocabMetadata(v: VocabSource): { entries: Array<[string, GgufValue, GgufTypeHint]>; nVocab: number } {
+function vocabMetadata(v: VocabSource): { entries: Array<[string, GgufValue, GgufTypeHint]>; nVocab: number } {
   if ('file' in v) {
     if (!fs.existsSync(v.file)) throw new UserError(`vocabulary file ${v.file} does not exist`);
     const f = readGguf(v.file);
@@ -198,7 +198,7 @@ export function shapeConfig(s: ModelShape, nVocab: number): ModelConfig {
  * 1 / ((1 - smooth) / factor + smooth) with smooth = (original_context / wavelen - low) / (high - low).
  * (The values only need to be plausible: both engines read the same tensor.)
  */
-export function llama3RopeFactors(base: number, dim: number, r: Llama3RopeScaling): Float32Array {
+function llama3RopeFactors(base: number, dim: number, r: Llama3RopeScaling): Float32Array {
   const f = Math.fround;
   const out = new Float32Array(dim / 2);
   const lowWavelen = r.originalContext / r.lowFreqFactor;
@@ -217,7 +217,7 @@ export function llama3RopeFactors(base: number, dim: number, r: Llama3RopeScalin
 }
 
 /** The `<arch>.*` metadata of a config (what llama.cpp's converter writes for the family). */
-export function archMetadata(c: ModelConfig, s: ModelShape): Array<[string, number | string, 'uint32' | 'float32' | 'string']> {
+function archMetadata(c: ModelConfig, s: ModelShape): Array<[string, number | string, 'uint32' | 'float32' | 'string']> {
   const a = c.arch;
   const out: Array<[string, number | string, 'uint32' | 'float32' | 'string']> = [
     [`${a}.context_length`, c.nCtx, 'uint32'],

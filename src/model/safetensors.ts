@@ -41,8 +41,6 @@ const ITEM_SIZE: Record<string, number> = {
 /** Largest header the reference implementation accepts (100 MB). */
 const MAX_HEADER = 100_000_000;
 
-export type SafetensorsDtype = keyof typeof ITEM_SIZE;
-
 export interface SafetensorsTensorInfo {
   name: string;
   dtype: string;
@@ -154,7 +152,7 @@ function info(st: SafetensorsFile, name: string): SafetensorsTensorInfo {
 }
 
 /** The tensor's bytes as stored. */
-export function readSafetensorsRaw(st: SafetensorsFile, name: string): Uint8Array {
+function readSafetensorsRaw(st: SafetensorsFile, name: string): Uint8Array {
   const t = info(st, name);
   const buf = new Uint8Array(t.end - t.begin);
   const fd = fs.openSync(st.path, 'r');
@@ -168,7 +166,7 @@ export function readSafetensorsRaw(st: SafetensorsFile, name: string): Uint8Arra
 }
 
 /** Decode raw little-endian bytes of a float dtype to float32. */
-export function decodeSafetensorsF32(dtype: string, bytes: Uint8Array, n: number, what: string): Float32Array {
+function decodeSafetensorsF32(dtype: string, bytes: Uint8Array, n: number, what: string): Float32Array {
   switch (dtype) {
     case 'F32': {
       const out = new Float32Array(n);

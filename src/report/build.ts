@@ -13,9 +13,7 @@
  * run an "after" (a method). Runs with a `target` (layer filter) fill a method x target heatmap of
  * d_z on the forget split.
  */
-import { pairedTTest } from '../stats/ttest.ts';
-import { holm } from '../stats/holm.ts';
-import { bootstrapCI } from '../stats/bootstrap.ts';
+import { pairedComparison, holmFamily } from '../stats/paired.ts';
 import type { LoadedRun } from '../eval/run.ts';
 import type { ItemResult, PairedKey } from '../eval/types.ts';
 import { listMetrics } from '../eval/registry.ts';
@@ -41,39 +39,13 @@ export interface PairedInput {
   unmatched?: number;
 }
 
-function dzOf(d: number[]): number {
-  const n = d.length;
-  let m = 0;
-  for (const x of d) m += x;
-  m /= n;
-  let v = 0;
-  for (const x of d) v += (x - m) * (x - m);
-  return m / Math.sqrt(v / (n - 1));
-}
-
 /**
- * Paired statistics of after vs before on the same items (see module doc); null when fewer than
- * two pairs have finite values on both sides.
+ * Paired statistics of after vs before on the same items (stats/paired.ts pairedComparison); null
+ * when fewer than two pairs have finite values on both sides.
  */
 export function comparePaired(p: PairedInput): ReportComparison | null {
-  if (p.ids.length !== p.valuesBefore.length || p.ids.length !== p.valuesAfter.length) {
-    throw new UserError(`comparePaired ${p.label ?? p.after}: ids, valuesBefore and valuesAfter must have the same length`);
-  }
-  const keep = p.ids.map((_, i) => i).filter((i) => Number.isFinite(p.valuesBefore[i]) && Number.isFinite(p.valuesAfter[i]));
-  if (keep.length < 2) return null;
-  const before = keep.map((i) => p.valuesBefore[i]!);
-  const after = keep.map((i) => p.valuesAfter[i]!);
-  const tt = pairedTTest(after, before);
-  const diffs = after.map((a, i) => a - before[i]!);
-  let dzCi95: [number, number] | null = null;
-  if (Number.isFinite(tt.dz)) {
-    try {
-      const b = bootstrapCI(diffs, dzOf, { resamples: 2000, seed: 0 });
-      dzCi95 = [b.lo, b.hi];
-    } catch {
-      dzCi95 = null; // a resample without spread: d_z undefined there
-    }
-  }
+  const c = pairedComparison(p.ids, p.valuesBefore, p.valuesAfter, { unmatched: p.unmatched });
+  if (!c) return null;
   return {
     before: p.before,
     after: p.after,
@@ -86,23 +58,7 @@ export function comparePaired(p: PairedInput): ReportComparison | null {
     split: p.split,
     key: p.key,
     keyLabel: p.keyLabel ?? p.key,
-    n: keep.length,
-    unmatched: (p.unmatched ?? 0) + (p.ids.length - keep.length),
-    meanBefore: tt.meanB,
-    meanAfter: tt.meanA,
-    meanDiff: tt.meanDiff,
-    sdDiff: tt.sdDiff,
-    ci95: tt.ci95,
-    t: tt.t,
-    df: tt.df,
-    p: tt.p,
-    pHolm: tt.p,
-    dz: tt.dz,
-    dav: tt.dav,
-    dzCi95,
-    ids: keep.map((i) => p.ids[i]!),
-    valuesBefore: before,
-    valuesAfter: after,
+    ...c,
   };
 }
 
@@ -162,13 +118,7 @@ export function applyHolm(comparisons: ReportComparison[]): void {
     const k = `${c.metric}\u0000${c.split}\u0000${c.key}`;
     fam.set(k, [...(fam.get(k) ?? []), c]);
   }
-  for (const cs of fam.values()) {
-    const finite = cs.filter((c) => Number.isFinite(c.p));
-    for (const c of cs) c.pHolm = c.p;
-    if (finite.length < 2) continue;
-    const h = holm(finite.map((c) => c.p));
-    finite.forEach((c, i) => (c.pHolm = h.adjusted[i]!));
-  }
+  for (const cs of fam.values()) holmFamily(cs);
 }
 
 function toReportRun(r: LoadedRun): ReportRun {

@@ -60,12 +60,15 @@ const METRIC_TITLES: Record<string, string> = {
   rougeL: 'ROUGE-L recall',
 };
 
-/** A metric over unlearning steps: one line per split (colour) and run (dash). */
+/**
+ * A metric over steps (fine-tuning or unlearning steps, from a run's series.jsonl: eval/series.ts):
+ * one line per split (colour) and run (dash).
+ */
 export function seriesChart(series: ReportSeries[], metric: string): ChartSpec | null {
   const rows = series.filter((s) => s.metric === metric).flatMap((s) => s.points.filter((p) => Number.isFinite(p.value)).map((p) => ({ step: p.step, value: p.value, split: s.split, run: s.label })));
   if (rows.length === 0) return null;
   const runs = new Set(rows.map((r) => r.run)).size;
-  const title = `${METRIC_TITLES[metric] ?? metric} over unlearning steps`;
+  const title = `${METRIC_TITLES[metric] ?? metric} over ${series.some((s) => s.metric === metric && /finetune/.test(s.label)) ? '' : 'unlearning '}steps`;
   const log = metric === 'perplexity';
   return {
     name: `series-${metric}`,

@@ -84,6 +84,10 @@ function summaryTables(runs: ReportRun[]): Table[] {
       });
       continue;
     }
+    if (m === 'tofu') {
+      tables.push(...tofuTables(runs));
+      continue;
+    }
     const heads = SPLIT_HEADLINES[m] ?? [[Object.keys(runs.find((r) => r.splitSummaries[m])?.splitSummaries[m]?.[splits[0] ?? ''] ?? {})[0] ?? 'n', m]];
     for (const [key, label] of heads) {
       tables.push({
@@ -94,6 +98,45 @@ function summaryTables(runs: ReportRun[]): Table[] {
     }
   }
   return tables;
+}
+
+/**
+ * TOFU's numbers as open-unlearning names them (eval/tofu.ts): the headline table (forget quality,
+ * model utility with the sets it is over, privleak, extraction strength; a value not computed shows
+ * its reason) and the per-set components. Entries are SummaryEntry objects, never plain numbers.
+ */
+function tofuTables(runs: ReportRun[]): Table[] {
+  const withTofu = runs.filter((r) => r.summaries.tofu);
+  const entry = (r: ReportRun, k: string): { value: number | null; reason?: string; over?: unknown } | null => {
+    const v = r.summaries.tofu![k];
+    if (v === undefined || v === null) return null;
+    if (typeof v === 'number') return { value: v };
+    if (typeof v === 'string') return { value: null, reason: v };
+    return v as { value: number | null; reason?: string; over?: unknown };
+  };
+  const cell = (r: ReportRun, k: string): string => {
+    const e = entry(r, k);
+    if (!e) return '-';
+    if (e.value === null || !Number.isFinite(e.value)) return `not computed${e.reason ? ` (${e.reason})` : ''}`;
+    return k === 'forget_quality' ? fmtP(e.value) : fmt(e.value);
+  };
+  const over = (r: ReportRun) => {
+    const o = entry(r, 'model_utility')?.over;
+    return Array.isArray(o) ? o.join(', ') : '-';
+  };
+  const head: Table = {
+    caption: 'TOFU (open-unlearning definitions): forget quality = KS p-value of forget truth ratios vs the retain-only model; model utility = harmonic mean of probability, ROUGE-L recall and truth ratio over the sets named; privleak = relative MIA AUC gap to the retain-only model; extraction strength',
+    head: ['run', 'forget_quality', 'model_utility', 'model_utility over', 'privleak', 'extraction_strength'],
+    rows: withTofu.map((r) => [r.label, cell(r, 'forget_quality'), cell(r, 'model_utility'), over(r), cell(r, 'privleak'), cell(r, 'extraction_strength')]),
+  };
+  const parts = ['Q_A_Prob', 'Q_A_Prob_normalised', 'Q_A_ROUGE', 'Truth_Ratio', 'truth_ratio'];
+  const keys = [...new Set(withTofu.flatMap((r) => Object.keys(r.summaries.tofu!)))].filter((k) => parts.some((x) => k.endsWith(`_${x}`)));
+  const comps: Table = {
+    caption: 'TOFU components per set (forget, retain, ra = real authors, wf = world facts)',
+    head: ['run', ...keys],
+    rows: withTofu.map((r) => [r.label, ...keys.map((k) => (entry(r, k)?.value === null ? 'n/c' : cell(r, k)))]),
+  };
+  return keys.length ? [head, comps] : [head];
 }
 
 // What the per-item values of each metric mean (captions of the comparison tables).

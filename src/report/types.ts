@@ -6,7 +6,8 @@
  * series (a metric over unlearning steps) and an optional heatmap (method x layer target).
  */
 import type { Environment } from '../eval/environment.ts';
-import type { SummaryValue } from '../eval/types.ts';
+import type { ReportSeries, SummaryValue } from '../eval/types.ts';
+import type { PairedComparison } from '../stats/paired.ts';
 
 /** One condition that was measured (a model, an unlearned adapter, a RUM variant). */
 export interface ReportRun {
@@ -28,8 +29,12 @@ export interface ReportRun {
   environment?: Environment;
 }
 
-/** Paired statistics of one per-item value between two conditions (after minus before). */
-export interface ReportComparison {
+/**
+ * Paired statistics of one per-item value between two conditions (after minus before): the one
+ * paired-comparison result (stats/paired.ts; pHolm is Holm-adjusted within the comparisons of the
+ * same metric, split and key, else = p) with what was compared.
+ */
+export interface ReportComparison extends PairedComparison {
   /** Baseline (before) and treatment (after) run ids. */
   before: string;
   after: string;
@@ -44,43 +49,10 @@ export interface ReportComparison {
   split: string;
   key: string;
   keyLabel: string;
-  /** Pairs used (items present, with finite values, in both). */
-  n: number;
-  /** Items of either side left out for lack of a partner. */
-  unmatched: number;
-  meanBefore: number;
-  meanAfter: number;
-  /** mean(after - before). */
-  meanDiff: number;
-  sdDiff: number;
-  /** 95% t interval of mean(after - before). */
-  ci95: [number, number];
-  t: number;
-  df: number;
-  p: number;
-  /** Holm-adjusted p within the comparisons of the same metric, split and key (several methods); else = p. */
-  pHolm: number;
-  /** Cohen's d_z = mean(diff) / sd(diff). */
-  dz: number;
-  /** Cohen's d_av = mean(diff) / ((sd(before) + sd(after)) / 2). */
-  dav: number;
-  /** Percentile bootstrap 95% interval of d_z (2000 paired resamples, seed 0); null where undefined. */
-  dzCi95: [number, number] | null;
-  /** The paired values, for distribution charts. */
-  ids: string[];
-  valuesBefore: number[];
-  valuesAfter: number[];
 }
 
-/** A metric over unlearning steps. */
-export interface ReportSeries {
-  /** Run or method the series belongs to. */
-  label: string;
-  /** e.g. 'perplexity', 'rougeL'. */
-  metric: string;
-  split: string;
-  points: Array<{ step: number; value: number }>;
-}
+/** A metric over unlearning steps: eval/ records it (interval evaluator, series files), so it is declared there. */
+export type { ReportSeries } from '../eval/types.ts';
 
 /** Per-item values of one condition (a run) on one split, for before / after distribution charts. */
 export interface ReportDistribution {

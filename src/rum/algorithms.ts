@@ -118,7 +118,7 @@ export function saliencyMask(grad: Weights, sparsity: number): Weights {
   return new Map([...grad].map(([k, v]) => [k, Float32Array.from(v, (g) => (Math.abs(g) >= threshold ? 1 : 0))]));
 }
 
-export const ALGORITHMS: Record<string, Entry> = {
+const ALGORITHMS: Record<string, Entry> = {
   retrain: {
     description: 'train from scratch on the retain set (the oracle)',
     defaults: {},

@@ -52,13 +52,13 @@ export class GraphConstants {
   }
 }
 
-export function convOut(w: number, h: number, k: number, stride: number): { ow: number; oh: number } {
+function convOut(w: number, h: number, k: number, stride: number): { ow: number; oh: number } {
   const pad = (k - 1) / 2;
   return { ow: Math.floor((w + 2 * pad - k) / stride) + 1, oh: Math.floor((h + 2 * pad - k) / stride) + 1 };
 }
 
 /** Row indices (see the module comment): length k*k*OW*OH*N, tap-fastest per output pixel. */
-export function gatherIndices(w: number, h: number, n: number, k: number, stride: number): Int32Array {
+function gatherIndices(w: number, h: number, n: number, k: number, stride: number): Int32Array {
   if (k % 2 !== 1) throw new RangeError(`gather conv: kernel size must be odd, got ${k}`);
   const pad = (k - 1) / 2;
   const { ow, oh } = convOut(w, h, k, stride);

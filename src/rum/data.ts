@@ -34,7 +34,7 @@ function limit(set: ImageSet, n: number | undefined): ImageSet {
 }
 
 /** The `--data` value of the generated image set. */
-export const SYNTHETIC = 'synthetic';
+const SYNTHETIC = 'synthetic';
 /** Images per split of the synthetic set without a limit. */
 const SYNTHETIC_SIZE = 1000;
 

@@ -31,7 +31,7 @@ import { evaluateModel, scoreAgainstOracle, type ModelEval, type UnlearnScores }
 import { predict, type Predictions } from './predict.ts';
 import { LEVELS, refineByMemorization, runSequence, shuffleThirds, type Level, type RumTable, type Thirds } from './rum.ts';
 import { rngFor, trainClassifier, type TrainRecipe } from './train.ts';
-import { loadTensors, saveTensors } from './weightsFile.ts';
+import { layerShapes, loadTensors, saveTensors } from './weightsFile.ts';
 
 export type Variant = 'vanilla' | 'shuffle' | 'refined';
 export const VARIANTS: Variant[] = ['vanilla', 'shuffle', 'refined'];
@@ -107,7 +107,7 @@ export interface ExperimentResult {
 }
 
 function modelFile(dir: string, name: string): string {
-  return path.join(dir, `${name}.bin`);
+  return path.join(dir, `${name}.gguf`);
 }
 
 /**
@@ -125,7 +125,7 @@ function cachedModel(dir: string, name: string, config: CnnConfig, key: string, 
   }
   const ckpt = path.join(dir, `ckpt-${name}`);
   const w = train(ckpt);
-  saveTensors(f, { config, key }, w);
+  saveTensors(f, { config, key }, w, layerShapes(config));
   fs.rmSync(ckpt, { recursive: true, force: true });
   return w;
 }
@@ -190,7 +190,7 @@ export function chooseForgetSet(mem: ArrayLike<number>, size: number, seed: numb
 }
 
 /** Predictions of a model on the train set (split into S / R) and the test set, and its eval. */
-function evalWeights(o: ExperimentOptions, w: Weights, forget: Int32Array, retain: Int32Array, seed: number): ModelEval {
+export function evalWeights(o: ExperimentOptions, w: Weights, forget: Int32Array, retain: Int32Array, seed: number): ModelEval {
   const all = predict(o.config, w, o.data.train);
   const pick = (idx: Int32Array): Predictions => {
     const K = all.classes;
@@ -277,7 +277,7 @@ function setupSeed(o: ExperimentOptions, mem: Float64Array, seed: number, dirNam
  * (retain set D \ S_l) from the original model; the candidate with the highest ToW on that
  * subset wins.
  */
-export function selectRumTable(o: ExperimentOptions, mem: Float64Array, candidates: string[], seed: number): SelectionResult {
+function selectRumTable(o: ExperimentOptions, mem: Float64Array, candidates: string[], seed: number): SelectionResult {
   if (candidates.length === 0) throw new UserError('RUM selection needs at least one candidate algorithm');
   const dirName = `select-${seed}`;
   const dir = path.join(o.outDir, dirName);

@@ -64,7 +64,7 @@ export interface CnnConfig {
  * that one model trains in about a minute on one contended core (see the RUM notes in
  * src/rum/README.md); GroupNorm with 4 groups.
  */
-export const SMALL_CNN: CnnConfig = {
+const SMALL_CNN: CnnConfig = {
   inChannels: 3,
   height: 32,
   width: 32,
@@ -78,7 +78,7 @@ export const SMALL_CNN: CnnConfig = {
 };
 
 /** ResNet-18 for CIFAR (the RUM paper's model): widths 64..512, [2, 2, 2, 2] BasicBlocks, 3x3 stem. */
-export const RESNET18: CnnConfig = {
+const RESNET18: CnnConfig = {
   inChannels: 3,
   height: 32,
   width: 32,
@@ -93,7 +93,7 @@ export const RESNET18: CnnConfig = {
 };
 
 /** A tiny config for tests and gradient checks. */
-export const TINY_CNN: CnnConfig = {
+const TINY_CNN: CnnConfig = {
   inChannels: 3,
   height: 8,
   width: 8,
@@ -117,7 +117,7 @@ export function resolveConfig(name: string, over: Partial<CnnConfig> = {}): CnnC
   return cfg;
 }
 
-export function validateConfig(c: CnnConfig): void {
+function validateConfig(c: CnnConfig): void {
   const pos = (v: number, what: string) => {
     if (!Number.isInteger(v) || v < 1) throw new UserError(`model config: ${what} must be a positive integer, got ${v}`);
   };
@@ -141,7 +141,7 @@ export function validateConfig(c: CnnConfig): void {
   if (s < 1) throw new UserError('model config: the input is too small for this many downsampling stages');
 }
 
-export function stageWidths(c: CnnConfig): number[] {
+function stageWidths(c: CnnConfig): number[] {
   return c.blocks.map((_, s) => c.baseWidth * 2 ** s);
 }
 

@@ -32,12 +32,6 @@ function evalGraph(config: CnnConfig): EvalGraph {
   return g;
 }
 
-/** Dispose the cached evaluation graphs. */
-export function releaseEvalGraphs(): void {
-  for (const g of evalCache.values()) g.dispose();
-  evalCache.clear();
-}
-
 /** Predictions of `weights` on the examples `indices` of `set` (default: all). */
 export function predict(config: CnnConfig, weights: Weights, set: ImageSet, indices?: ArrayLike<number>, opts: { embeddings?: boolean } = {}): Predictions {
   const idx = indices ?? Array.from({ length: set.n }, (_, i) => i);

@@ -46,13 +46,15 @@ function splitThirds(items: number[]): Thirds {
 }
 
 /**
- * Apply algos[l] to subsets[l] in the order low -> medium -> high, chaining the weights; step i's
- * retain set is task.retain plus the subsets after i (task.retain = D \ S).
+ * Apply algos[l] to subsets[l] in the order low -> medium -> high (or `order`, a permutation of the
+ * levels: the paper's subset-order experiment), chaining the weights; step i's retain set is
+ * task.retain plus the subsets after i (task.retain = D \ S).
  */
-export function runSequence(task: UnlearnTask, start: Weights, subsets: Thirds, algos: Record<Level, UnlearnAlgorithm>): Weights {
+export function runSequence(task: UnlearnTask, start: Weights, subsets: Thirds, algos: Record<Level, UnlearnAlgorithm>, order: readonly Level[] = LEVELS): Weights {
+  if (order.length !== LEVELS.length || LEVELS.some((l) => !order.includes(l))) throw new UserError(`RUM subset order must be a permutation of ${LEVELS.join(', ')}, got ${order.join(', ')}`);
   let w = start;
-  LEVELS.forEach((l, i) => {
-    const later = LEVELS.slice(i + 1).flatMap((m) => Array.from(subsets[m]));
+  order.forEach((l, i) => {
+    const later = order.slice(i + 1).flatMap((m) => Array.from(subsets[m]));
     const retain = Int32Array.from([...Array.from(task.retain), ...later]).sort();
     w = algos[l].run({ ...task, forget: subsets[l], retain, label: `${task.label ?? 'rum'} ${l}:${algos[l].name}` }, w);
   });

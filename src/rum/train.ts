@@ -23,7 +23,7 @@ import { Progress } from '../util/progress.ts';
 import { UserError } from '../util/errors.ts';
 import { TrainGraph, type Segment } from './graphs.ts';
 import { initWeights, type CnnConfig, type Weights } from './model.ts';
-import { loadTensors, saveTensors } from './weightsFile.ts';
+import { layerShapes, loadTensors, saveTensors } from './weightsFile.ts';
 
 export interface BatchSource {
   set: ImageSet;
@@ -104,11 +104,6 @@ function trainGraph(config: CnnConfig, segments: Segment[], l1: boolean, masked:
   return g;
 }
 
-/** Dispose every cached training graph (and free their memory). */
-export function releaseTrainGraphs(): void {
-  while (graphCache.length > 0) graphCache.pop()!.g.dispose();
-}
-
 function checkSource(s: BatchSource, i: number, classes: number): void {
   if (s.indices.length === 0) throw new UserError(`training source ${i} is empty`);
   for (let k = 0; k < s.indices.length; k++) {
@@ -171,7 +166,7 @@ export function runLoop(o: LoopOptions): LoopResult {
   const losses: number[] = [];
   let startEpoch = 0;
   let step = 0;
-  const ckptFile = o.checkpointDir ? path.join(o.checkpointDir, 'checkpoint.bin') : null;
+  const ckptFile = o.checkpointDir ? path.join(o.checkpointDir, 'checkpoint.gguf') : null;
   const key = o.checkpointKey ?? '';
   if (ckptFile && fs.existsSync(ckptFile)) {
     const ck = loadTensors<CheckpointMeta>(ckptFile);
@@ -230,7 +225,7 @@ export function runLoop(o: LoopOptions): LoopResult {
       const t = new Map<string, Float32Array>();
       for (const [n, v] of g.pull()) t.set(`w:${n}`, v);
       for (const [n, v] of g.velocity()) t.set(`vel:${n}`, v);
-      saveTensors(ckptFile, { key, epochs: epoch + 1, losses, steps: step } satisfies CheckpointMeta, t);
+      saveTensors(ckptFile, { key, epochs: epoch + 1, losses, steps: step } satisfies CheckpointMeta, t, layerShapes(c));
     }
   }
   const seconds = (performance.now() - t0) / 1000;
@@ -239,7 +234,7 @@ export function runLoop(o: LoopOptions): LoopResult {
 }
 
 /** Copy the images at `idx` (no augmentation). */
-export function gatherImages(set: ImageSet, idx: ArrayLike<number>): Float32Array {
+function gatherImages(set: ImageSet, idx: ArrayLike<number>): Float32Array {
   const per = set.c * set.h * set.w;
   const out = new Float32Array(idx.length * per);
   for (let k = 0; k < idx.length; k++) out.set(set.images.subarray(idx[k]! * per, (idx[k]! + 1) * per), k * per);

@@ -1,71 +1,84 @@
 /**
- * Model and checkpoint files of the RUM side: named f32 tensors plus a JSON header.
+ * Model and checkpoint files of the RUM side: named f32 tensors plus JSON metadata, written as a
+ * GGUF file through the project's writer (src/model/gguf.ts), so `unlearnkit model inspect` and
+ * gguf-py read them too.
  *
- * Layout (little-endian): 8 bytes magic "UKRUMW1\n", u32 header byte length, the header (UTF-8
- * JSON: { meta, tensors: [{ name, length }] }), zero padding to a multiple of 4, then every tensor's
- * f32 values in header order. Written atomically (src/util/fs.ts), so an interrupted run leaves
- * the previous file intact.
+ * Keys: general.architecture = 'unlearnkit-rum-cnn'; `unlearnkit-rum-cnn.meta` holds the caller's
+ * metadata as JSON (the CNN config, cache key, epochs and losses of a checkpoint). Each tensor is
+ * F32 with its layer's shape in ggml order (from `paramSpecs`; 1-D when no shape is given).
+ * Written atomically by writeGguf, so an interrupted run leaves the previous file intact.
+ *
+ * The earlier format of its own (magic "UKRUMW1") is refused with a UserError saying to re-run.
  */
 import fs from 'node:fs';
-import { writeFileAtomic } from '../util/fs.ts';
+import { GgmlType, getMeta, readGguf, readTensorF32, writeGguf } from '../model/gguf.ts';
 import { UserError } from '../util/errors.ts';
+import { paramSpecs, type CnnConfig } from './model.ts';
 
-const MAGIC = 'UKRUMW1\n';
+/** general.architecture of a RUM weights file. */
+export const RUM_ARCH = 'unlearnkit-rum-cnn';
+const META_KEY = `${RUM_ARCH}.meta`;
+const OLD_MAGIC = 'UKRUMW1\n';
 
 export interface TensorFile<M> {
   meta: M;
   tensors: Map<string, Float32Array>;
 }
 
-export function encodeTensors(meta: unknown, tensors: Map<string, Float32Array>): Uint8Array {
-  const header = Buffer.from(JSON.stringify({ meta, tensors: [...tensors].map(([name, v]) => ({ name, length: v.length })) }), 'utf8');
-  const headEnd = 12 + header.length;
-  const dataStart = Math.ceil(headEnd / 4) * 4;
-  let total = dataStart;
-  for (const v of tensors.values()) total += v.length * 4;
-  const out = new Uint8Array(total);
-  out.set(Buffer.from(MAGIC, 'latin1'), 0);
-  new DataView(out.buffer).setUint32(8, header.length, true);
-  out.set(header, 12);
-  let at = dataStart;
-  for (const v of tensors.values()) {
-    out.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), at);
-    at += v.byteLength;
-  }
-  return out;
+/** Layer shapes (ggml order) of a CNN config's parameters, by name. */
+export function layerShapes(config: CnnConfig): Map<string, number[]> {
+  return new Map(paramSpecs(config).map((p) => [p.name, p.shape]));
 }
 
-export function decodeTensors<M>(bytes: Uint8Array, where: string): TensorFile<M> {
-  if (bytes.length < 12 || Buffer.from(bytes.subarray(0, 8)).toString('latin1') !== MAGIC) {
-    throw new UserError(`${where}: not an unlearnkit RUM weights file (bad magic)`);
-  }
-  const hlen = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true);
-  if (12 + hlen > bytes.length) throw new UserError(`${where}: truncated header`);
-  let header: { meta: M; tensors: Array<{ name: string; length: number }> };
-  try {
-    header = JSON.parse(Buffer.from(bytes.subarray(12, 12 + hlen)).toString('utf8'));
-  } catch (e) {
-    throw new UserError(`${where}: corrupt header (${(e as Error).message})`);
-  }
-  let at = Math.ceil((12 + hlen) / 4) * 4;
-  const tensors = new Map<string, Float32Array>();
-  for (const t of header.tensors) {
-    const end = at + t.length * 4;
-    if (end > bytes.length) throw new UserError(`${where}: truncated (tensor ${t.name} needs bytes up to ${end}, file has ${bytes.length})`);
-    const copy = new Uint8Array(t.length * 4);
-    copy.set(bytes.subarray(at, end));
-    tensors.set(t.name, new Float32Array(copy.buffer));
-    at = end;
-  }
-  if (at !== bytes.length) throw new UserError(`${where}: ${bytes.length - at} unexpected trailing bytes`);
-  return { meta: header.meta, tensors };
+/**
+ * Write `tensors` (F32) and `meta` (as JSON) to the GGUF file `file`. `shapes` gives a tensor's
+ * layer shape by name (a `prefix:` before the name, as in checkpoints' `w:` / `vel:`, is ignored);
+ * a shape must hold exactly the tensor's values.
+ */
+export function saveTensors(file: string, meta: unknown, tensors: Map<string, Float32Array>, shapes?: Map<string, number[]>): void {
+  writeGguf(file, {
+    metadata: [
+      ['general.architecture', RUM_ARCH, 'string'],
+      [META_KEY, JSON.stringify(meta), 'string'],
+    ],
+    tensors: [...tensors].map(([name, v]) => {
+      const shape = shapes?.get(name.replace(/^[a-z]+:/, ''));
+      if (shape && shape.reduce((a, b) => a * b, 1) !== v.length) {
+        throw new Error(`${file}: tensor ${name} has ${v.length} values, its layer shape ${JSON.stringify(shape)} holds ${shape.reduce((a, b) => a * b, 1)}`);
+      }
+      return { name, type: 'F32' as const, ne: shape ?? [v.length], data: v };
+    }),
+  });
 }
 
-export function saveTensors(file: string, meta: unknown, tensors: Map<string, Float32Array>): void {
-  writeFileAtomic(file, encodeTensors(meta, tensors));
-}
-
+/** Read a RUM weights file written by `saveTensors`. */
 export function loadTensors<M>(file: string): TensorFile<M> {
   if (!fs.existsSync(file)) throw new UserError(`weights file ${file} does not exist`);
-  return decodeTensors<M>(new Uint8Array(fs.readFileSync(file)), file);
+  const fd = fs.openSync(file, 'r');
+  const head = Buffer.alloc(8);
+  try {
+    fs.readSync(fd, head, 0, 8, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (head.toString('latin1') === OLD_MAGIC) {
+    throw new UserError(`${file} is an old unlearnkit RUM weights file (format UKRUMW1), which is no longer read; RUM weights are GGUF now: delete it and re-run to train and save it again`);
+  }
+  const g = readGguf(file, { loadData: true });
+  const arch = getMeta<string>(g, 'general.architecture');
+  if (arch !== RUM_ARCH) throw new UserError(`${file}: not an unlearnkit RUM weights file (general.architecture is ${JSON.stringify(arch ?? null)}, expected "${RUM_ARCH}")`);
+  const metaJson = getMeta<string>(g, META_KEY);
+  if (typeof metaJson !== 'string') throw new UserError(`${file}: RUM weights file without its ${META_KEY} key`);
+  let meta: M;
+  try {
+    meta = JSON.parse(metaJson) as M;
+  } catch (e) {
+    throw new UserError(`${file}: corrupt ${META_KEY} (${(e as Error).message})`);
+  }
+  const tensors = new Map<string, Float32Array>();
+  for (const t of g.tensors) {
+    if (t.type !== GgmlType.F32) throw new UserError(`${file}: tensor ${t.name} is not F32`);
+    tensors.set(t.name, readTensorF32(g, t.name));
+  }
+  return { meta, tensors };
 }

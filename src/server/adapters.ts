@@ -7,6 +7,14 @@
  * starting with `.` (so no `..`), not absolute; and after resolving symlinks the file must still lie
  * inside the adapters directory. Anything else is a 400, a missing file a 404.
  *
+ * An unlearning run is served as what it measured (src/unlearn/adapter.ts servedArtifact): when LoRA
+ * cannot hold its change (a norm changed, or a matrix needs a rank above its budget) the run's model
+ * is merged.gguf, which cannot be hot-swapped onto the base: loading such a run is a 400 that says
+ * so and how to serve it (`unlearnkit serve --adapter <run>` with no other adapter serves merged.gguf
+ * as the model). Provenance: an adapter records the sha256 of the model it was made for (GGUF key
+ * `unlearnkit.base_model.sha256`, or the run's meta.json); loading it onto a model with another
+ * hash is a 400 naming both, unless the server runs with --force (then a warning is logged).
+ *
  * llama.cpp caches a loaded adapter by file path for the model's lifetime, so a file rewritten in
  * place would silently keep serving the old weights. The registry therefore hands llama.cpp a private
  * copy named by the content's SHA-256: identical content reuses the cached adapter, changed content
@@ -16,6 +24,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { readGgufFileInfo } from 'node-llama-cpp';
+import { servedArtifact, unlearnRunDirOf, type ServedArtifact } from '../unlearn/adapter.ts';
+import { ADAPTER_BASE_SHA256_KEY } from '../model/lora.ts';
 import { ApiError, badRequest } from './errors.ts';
 
 export interface LoadedAdapter {
@@ -33,6 +43,10 @@ export interface LoadedAdapter {
   alpha: number | null;
   /** The run's meta.json (run ids only; null when absent). */
   meta: unknown;
+  /** sha256 of the model the adapter was made for, as recorded; null when none is. */
+  baseSha256: string | null;
+  /** Set when the recorded base differs from the served model and --force let it load anyway. */
+  baseMismatch: boolean;
   loadedAt: string;
 }
 
@@ -54,7 +68,7 @@ export function checkAdapterName(name: unknown, param = 'name'): string {
 }
 
 /** Resolve a checked name to the real path of its GGUF inside `adaptersDir` (400 / 404 otherwise). */
-export function resolveAdapterFile(adaptersDir: string, name: string): { file: string; kind: 'run' | 'file'; runDir?: string } {
+function resolveAdapterFile(adaptersDir: string, name: string): { file: string; kind: 'run' | 'file'; runDir?: string } {
   checkAdapterName(name);
   let realDir: string;
   try {
@@ -96,7 +110,32 @@ export function resolveAdapterFile(adaptersDir: string, name: string): { file: s
   if (!name.endsWith('.gguf')) {
     throw badRequest(`adapter "${name}" is a file but not a .gguf file`, 'name', 'invalid_adapter_name');
   }
+  // a file inside an unlearning run folder (<run>/adapter.gguf) is that run
+  const runDir = unlearnRunDirOf(real);
+  if (runDir && inside(runDir)) return { file: real, kind: 'run', runDir };
   return { file: real, kind: 'file' };
+}
+
+/**
+ * The unlearning run behind an adapter name (null for a plain .gguf): which of its files is its
+ * model (servedArtifact). A UserError from the run (nothing changed, a file missing) is a 400.
+ */
+export function runArtifact(adaptersDir: string, name: string): ServedArtifact | null {
+  const { runDir } = resolveAdapterFile(adaptersDir, name);
+  if (!runDir || !unlearnRunDirOf(runDir)) return null;
+  try {
+    return servedArtifact(runDir);
+  } catch (e) {
+    throw badRequest(`run "${name}": ${(e as Error).message}`, 'name', 'invalid_adapter');
+  }
+}
+
+/** The message for a run whose model is merged.gguf (LoRA cannot hold its change). */
+function mergedOnlyMessage(name: string, a: ServedArtifact): string {
+  return (
+    `run "${name}" cannot be served as a LoRA adapter: ${a.reason}; its model is ${a.path}. ` +
+    `Serve it as the model: unlearnkit serve --model <its base> --adapter ${name} (alone), or --model ${a.path}`
+  );
 }
 
 function getKey(meta: unknown, dotted: string): unknown {
@@ -121,6 +160,8 @@ export class AdapterRegistry {
     readonly adaptersDir: string,
     private readonly cacheDir: string,
     private readonly baseArchitecture: string | undefined,
+    /** The served model's sha256 (computed on first need) and path, for the provenance check. */
+    private readonly base?: { sha256: () => string; path: string; force: boolean; warn: (msg: string) => void },
   ) {}
 
   list(): LoadedAdapter[] {
@@ -160,8 +201,14 @@ export class AdapterRegistry {
       );
     }
     const alphaRaw = getKey(meta, 'adapter.lora.alpha');
-    const { sha256, loadPath } = this.privateCopy(file);
     let runMeta: unknown = null;
+    if (kind === 'run' && runDir && unlearnRunDirOf(runDir)) {
+      const art = runArtifact(this.adaptersDir, name);
+      if (art && art.kind === 'merged') throw badRequest(mergedOnlyMessage(name, art), 'name', 'adapter_needs_merged_model');
+    }
+    let baseSha256: string | null = null;
+    const recorded = getKey(meta, ADAPTER_BASE_SHA256_KEY);
+    if (typeof recorded === 'string' && recorded) baseSha256 = recorded;
     if (kind === 'run' && runDir) {
       const metaFile = path.join(runDir, 'meta.json');
       if (fs.existsSync(metaFile)) {
@@ -172,6 +219,21 @@ export class AdapterRegistry {
         }
       }
     }
+    if (!baseSha256) {
+      const b = (runMeta as { base?: { sha256?: unknown } } | null)?.base?.sha256;
+      if (typeof b === 'string' && b) baseSha256 = b;
+    }
+    let baseMismatch = false;
+    if (baseSha256 && this.base) {
+      const actual = this.base.sha256();
+      if (actual !== baseSha256) {
+        const msg = `adapter "${name}" was made for a base model with sha256 ${baseSha256}, but the served model ${this.base.path} has sha256 ${actual}`;
+        if (!this.base.force) throw new ApiError(409, `${msg}; serve the model it was made from (or start the server with --force to apply it anyway)`, { param: 'name', code: 'adapter_base_mismatch' });
+        this.base.warn(`${msg}; loaded anyway (--force)`);
+        baseMismatch = true;
+      }
+    }
+    const { sha256, loadPath } = this.privateCopy(file);
     const entry: LoadedAdapter = {
       name,
       kind,
@@ -181,6 +243,8 @@ export class AdapterRegistry {
       scale,
       alpha: typeof alphaRaw === 'number' ? alphaRaw : null,
       meta: runMeta,
+      baseSha256,
+      baseMismatch,
       loadedAt: new Date().toISOString(),
     };
     this.byName.set(name, entry);

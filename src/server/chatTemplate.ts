@@ -26,7 +26,7 @@ export interface ChatMessage {
 }
 
 /** The plain template as text (without BOS), ending with "Assistant:" for the reply. */
-export function renderPlainChat(messages: readonly ChatMessage[]): string {
+function renderPlainChat(messages: readonly ChatMessage[]): string {
   let s = '';
   for (const m of messages) {
     if (m.role === 'system' || m.role === 'developer') s += `${m.content}\n\n`;
@@ -36,10 +36,10 @@ export function renderPlainChat(messages: readonly ChatMessage[]): string {
   return s + 'Assistant:';
 }
 
-export const PLAIN_STOP = '\nUser:';
+const PLAIN_STOP = '\nUser:';
 
 /** The plain template as a node-llama-cpp chat wrapper (so LlamaChat users get the same format). */
-export class PlainChatWrapper extends ChatWrapper {
+class PlainChatWrapper extends ChatWrapper {
   readonly wrapperName = 'Plain (User:/Assistant:)';
 
   override generateContextState({ chatHistory }: ChatWrapperGenerateContextStateOptions): ChatWrapperGeneratedContextState {

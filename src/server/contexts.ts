@@ -42,7 +42,7 @@ interface Entry {
 }
 
 /** "" for the base model, else `name#sha@scale` joined by "|" in name order. */
-export function adapterSetKey(uses: readonly AdapterUse[]): string {
+function adapterSetKey(uses: readonly AdapterUse[]): string {
   return [...uses]
     .sort((a, b) => (a.adapter.name < b.adapter.name ? -1 : a.adapter.name > b.adapter.name ? 1 : 0))
     .map((u) => `${u.adapter.name}#${u.adapter.sha256.slice(0, 12)}@${u.scale}`)
@@ -63,13 +63,7 @@ export class ContextPool {
 
   /** Lease a sequence on the context for `uses` (created when missing). */
   async acquire(uses: readonly AdapterUse[]): Promise<Lease> {
-    const key = adapterSetKey(uses);
-    let e = this.entries.get(key);
-    if (!e) {
-      e = this.create(key, uses);
-      this.entries.set(key, e);
-    }
-    const entry = e;
+    const entry = this.entryFor(uses);
     entry.busy++;
     entry.lastUsed = ++this.clock;
     let ctx: LlamaContext;
@@ -91,7 +85,7 @@ export class ContextPool {
     let released = false;
     return {
       sequence,
-      key,
+      key: entry.key,
       release: () => {
         if (released) return;
         released = true;
@@ -109,12 +103,7 @@ export class ContextPool {
 
   /** Make sure the context for `uses` exists (creating it now), without leasing a sequence. */
   async warm(uses: readonly AdapterUse[]): Promise<void> {
-    const key = adapterSetKey(uses);
-    let e = this.entries.get(key);
-    if (!e) {
-      e = this.create(key, uses);
-      this.entries.set(key, e);
-    }
+    const e = this.entryFor(uses);
     e.lastUsed = ++this.clock;
     await e.ready;
   }
@@ -153,6 +142,17 @@ export class ContextPool {
     this.entries.clear();
     this.draining.clear();
     await Promise.all(all.map((e) => this.dispose(e)));
+  }
+
+  /** The entry of the context for `uses`, created (and its loading started) when missing. */
+  private entryFor(uses: readonly AdapterUse[]): Entry {
+    const key = adapterSetKey(uses);
+    let e = this.entries.get(key);
+    if (!e) {
+      e = this.create(key, uses);
+      this.entries.set(key, e);
+    }
+    return e;
   }
 
   private create(key: string, uses: readonly AdapterUse[]): Entry {

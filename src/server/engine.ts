@@ -9,8 +9,22 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ChatWrapper, Llama, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { UserError } from '../util/errors.ts';
+import { adapterScaleDecl } from '../options/declarations.ts';
+import { checkOption, describeAllowed } from '../options/validate.ts';
+
+/** True when `s` lies in the declared range of an adapter scale (src/options adapterScaleDecl). */
+function scaleAllowed(s: number): boolean {
+  try {
+    checkOption(adapterScaleDecl, s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+import { processAlive } from '../util/fs.ts';
+import { cachedSha256, unlearnRunDirOf } from '../unlearn/adapter.ts';
 import { Admission } from './admission.ts';
-import { AdapterRegistry, checkAdapterName, type LoadedAdapter } from './adapters.ts';
+import { AdapterRegistry, checkAdapterName, runArtifact, type LoadedAdapter } from './adapters.ts';
 import { chooseChatWrapper } from './chatTemplate.ts';
 import { ContextPool, type AdapterUse } from './contexts.ts';
 import { describeDevice, loadLlama, type DeviceInfo, type LlamaLogSink } from './device.ts';
@@ -20,7 +34,59 @@ import { chooseThreads, type AdapterRef, type ServeOptions } from './options.ts'
 export type EngineOptions = Pick<
   ServeOptions,
   'model' | 'adapters' | 'adaptersDir' | 'gpu' | 'parallel' | 'maxQueue' | 'threads' | 'contextSize' | 'maxContexts'
->;
+> & { force?: boolean };
+
+/** The exit hooks that remove each live engine's private folder (taken off again by dispose). */
+const EXIT_CLEANUP = new Map<string, () => void>();
+
+/** Prefix of the server's private folder in the system temp directory: `unlearnkit-serve-<pid>-XXXXXX`. */
+const SERVE_TMP_PREFIX = 'unlearnkit-serve-';
+
+/**
+ * Remove the private folders of servers that are gone (killed before they could clean up): those
+ * named `unlearnkit-serve-<pid>-*` whose process no longer runs. Returns the folders removed.
+ */
+function cleanStaleServeFolders(tmp = os.tmpdir()): string[] {
+  const removed: string[] = [];
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(tmp);
+  } catch {
+    return removed;
+  }
+  for (const n of names) {
+    const m = /^unlearnkit-serve-(\d+)-/.exec(n);
+    if (!m || processAlive(Number(m[1]))) continue;
+    try {
+      fs.rmSync(path.join(tmp, n), { recursive: true, force: true });
+      removed.push(path.join(tmp, n));
+    } catch {
+      /* someone else's: leave it */
+    }
+  }
+  return removed;
+}
+
+/**
+ * The name a model is served under: the run it comes from, not its file name. merged.gguf of an
+ * unlearning run -> the run id; a file in a fine-tune run folder (run.json beside it, e.g.
+ * runs/ft/checkpoint.gguf) -> the folder's name (`ft`); any other file -> its name without .gguf.
+ */
+function servedModelId(modelPath: string): string {
+  const dir = path.dirname(modelPath);
+  const runDir = unlearnRunDirOf(modelPath);
+  if (runDir) {
+    try {
+      const id = (JSON.parse(fs.readFileSync(path.join(runDir, 'meta.json'), 'utf8')) as { runId?: unknown }).runId;
+      if (typeof id === 'string' && id) return id;
+    } catch {
+      /* fall through */
+    }
+    return path.basename(runDir);
+  }
+  if (fs.existsSync(path.join(dir, 'run.json'))) return path.basename(path.resolve(dir));
+  return path.basename(modelPath).replace(/\.gguf$/i, '');
+}
 
 export class InferenceEngine {
   readonly startedAt = Date.now();
@@ -42,8 +108,36 @@ export class InferenceEngine {
   ) {}
 
   static async create(opts: EngineOptions, log: LlamaLogSink): Promise<InferenceEngine> {
-    const modelPath = path.resolve(opts.model);
+    let modelPath = path.resolve(opts.model);
     if (!fs.existsSync(modelPath)) throw new UserError(`model file not found: ${opts.model}`);
+    if (fs.statSync(modelPath).isDirectory()) throw new UserError(`--model ${opts.model} is a folder; give the model's .gguf file`);
+    for (const d of cleanStaleServeFolders()) log('info', `removed ${d}, left by a server that did not shut down`);
+    // A run whose change LoRA cannot hold is served as its merged model (what unlearn measured).
+    let adapters = opts.adapters;
+    for (const a of opts.adapters) {
+      let art;
+      try {
+        art = runArtifact(opts.adaptersDir, a.name);
+      } catch (e) {
+        throw new UserError(`--adapter ${a.name}: ${(e as Error).message}`);
+      }
+      if (!art || art.kind !== 'merged') continue;
+      if (opts.adapters.length > 1) {
+        throw new UserError(`--adapter ${a.name}: LoRA cannot hold this run's change (${art.reason}), so its model is ${art.path}; serve it alone (--adapter ${a.name} with no other adapter) or with --model ${art.path}`);
+      }
+      if (a.scale !== undefined && a.scale !== 1) throw new UserError(`--adapter ${a.name}:${a.scale}: its model is the merged ${art.path} (${art.reason}), which has no scale; give no scale`);
+      if (art.base.sha256) {
+        const actual = cachedSha256(modelPath);
+        if (actual !== art.base.sha256) {
+          const msg = `run ${a.name} was made from a model with sha256 ${art.base.sha256} (${art.base.checkpoint ?? 'unknown path'}), but --model ${opts.model} has sha256 ${actual}`;
+          if (!opts.force) throw new UserError(`${msg}; serve the model it was made from, or pass --force`);
+          log('warn', `${msg}; serving its merged model anyway (--force)`);
+        }
+      }
+      log('warn', `run ${a.name}: LoRA cannot hold its change (${art.reason}); serving its merged model ${art.path} instead of ${opts.model} + adapter`);
+      modelPath = art.path;
+      adapters = [];
+    }
     if (!Number.isInteger(opts.parallel) || opts.parallel < 1) throw new UserError(`--parallel must be a positive integer, got ${opts.parallel}`);
     if (!Number.isInteger(opts.maxContexts) || opts.maxContexts < 1) throw new UserError(`--max-contexts must be a positive integer, got ${opts.maxContexts}`);
     const threads = chooseThreads(modelPath, opts.threads);
@@ -59,8 +153,13 @@ export class InferenceEngine {
     const contextSize = opts.contextSize ?? Math.min(train, 4096);
     if (!Number.isInteger(contextSize) || contextSize < 16) throw new UserError(`--ctx-size must be an integer >= 16, got ${contextSize}`);
     const arch = (model.fileInfo.metadata as { general?: { architecture?: string } }).general?.architecture;
-    const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'unlearnkit-serve-'));
-    const registry = new AdapterRegistry(opts.adaptersDir, cacheDir, arch);
+    const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), `${SERVE_TMP_PREFIX}${process.pid}-`));
+    // removed by dispose(); also on any exit that skips it (a second Ctrl-C exits at once)
+    const rmCache = () => fs.rmSync(cacheDir, { recursive: true, force: true });
+    process.once('exit', rmCache);
+    EXIT_CLEANUP.set(cacheDir, rmCache);
+    const base = { sha256: () => cachedSha256(modelPath), path: modelPath, force: !!opts.force, warn: (m: string) => log('warn', m) };
+    const registry = new AdapterRegistry(opts.adaptersDir, cacheDir, arch, base);
     const pool = new ContextPool(
       model,
       { sequences: opts.parallel, contextSize, threads, maxContexts: opts.maxContexts },
@@ -70,7 +169,7 @@ export class InferenceEngine {
       llama,
       model,
       device,
-      path.basename(modelPath).replace(/\.gguf$/i, ''),
+      servedModelId(modelPath),
       modelPath,
       threads,
       contextSize,
@@ -83,7 +182,7 @@ export class InferenceEngine {
     );
     try {
       await pool.warm([]);
-      for (const a of opts.adapters) {
+      for (const a of adapters) {
         try {
           await engine.loadAdapter(a.name, a.scale);
         } catch (e) {
@@ -146,6 +245,7 @@ export class InferenceEngine {
         if (i >= 0) {
           const s = Number(p.slice(i + 1));
           if (p.slice(i + 1) === '' || !Number.isFinite(s)) throw badRequest(`adapter scale "${p.slice(i + 1)}" in model "${model}" is not a number`, 'model');
+          if (!scaleAllowed(s)) throw badRequest(`adapter scale ${p.slice(i + 1)} in model "${model}" is out of range; allowed: ${describeAllowed(adapterScaleDecl)}`, 'model');
           refs.push({ name, scale: s });
         } else refs.push({ name });
       }
@@ -228,5 +328,8 @@ export class InferenceEngine {
     if (!this.model.disposed) await this.model.dispose();
     if (!this.llama.disposed) await this.llama.dispose();
     fs.rmSync(this.cacheDir, { recursive: true, force: true });
+    const rm = EXIT_CLEANUP.get(this.cacheDir);
+    if (rm) process.off('exit', rm);
+    EXIT_CLEANUP.delete(this.cacheDir);
   }
 }

@@ -4,9 +4,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { UserError } from '../util/errors.ts';
+import { adapterScaleDecl } from '../options/declarations.ts';
+
+/** Largest |scale| of an adapter (src/options adapterScaleDecl). */
+const ADAPTER_SCALE_LIMIT = adapterScaleDecl.max;
 
 export type GpuChoice = 'auto' | 'cuda' | 'vulkan' | 'metal' | 'cpu';
-export const GPU_CHOICES: readonly GpuChoice[] = ['auto', 'cuda', 'vulkan', 'metal', 'cpu'];
 
 /** An adapter named on the command line or in a request: a run id or a GGUF file in the adapters dir. */
 export interface AdapterRef {
@@ -46,6 +49,8 @@ export interface ServeOptions {
   maxTokensLimit: number;
   /** On SIGINT/SIGTERM, in-flight requests get this long (ms) to finish before they are cancelled. */
   shutdownGraceMs: number;
+  /** Load adapters made for another base model (their recorded sha256 differs) with a warning instead of refusing. */
+  force?: boolean;
   /** Logging: 'silent' in tests, 'info' for the CLI. */
   logLevel: 'silent' | 'error' | 'warn' | 'info' | 'debug';
 }
@@ -81,6 +86,7 @@ export function parseAdapterSpec(spec: string): AdapterRef {
   if (m[2] === undefined) return { name };
   const scale = Number(m[2]);
   if (!Number.isFinite(scale)) throw new UserError(`--adapter "${spec}": scale "${m[2]}" is not a number`);
+  if (Math.abs(scale) > ADAPTER_SCALE_LIMIT) throw new UserError(`--adapter "${spec}": scale ${m[2]} is out of range; allowed: a finite number >= -${ADAPTER_SCALE_LIMIT} and <= ${ADAPTER_SCALE_LIMIT}`);
   return { name, scale };
 }
 

@@ -4,7 +4,8 @@
  * into node-llama-cpp, so a dropped connection stops generation at the next token.
  */
 import type { FastifyReply } from 'fastify';
-import { RequestAborted } from './errors.ts';
+import { abortToApiError, ApiError, RequestAborted } from './errors.ts';
+import type { ServerMetrics } from './metrics.ts';
 
 export interface InflightRegistry {
   /** Controllers of requests in progress (aborted with reason 'shutdown' when the grace period ends). */
@@ -39,4 +40,19 @@ export function openRequestScope(reply: FastifyReply, timeoutMs: number, reg: In
       reg.inflight.delete(ctl);
     },
   };
+}
+
+/**
+ * The error a request handler throws when its work failed with `e`: an abort (`e` itself, or the
+ * scope's reason when the work failed because of one) is counted in `aborted` by reason and becomes
+ * the client's error (`abortToApiError`); an ApiError passes as is; anything else is a 500
+ * "<what> failed: <message>".
+ */
+export function requestFailure(e: unknown, scope: RequestScope, metrics: Pick<ServerMetrics, 'aborted'>, timeoutMs: number, what: string): ApiError {
+  const why = e instanceof RequestAborted ? e : scope.reason();
+  if (why) {
+    metrics.aborted.inc({ reason: why.reason });
+    return abortToApiError(why, timeoutMs);
+  }
+  return e instanceof ApiError ? e : new ApiError(500, `${what} failed: ${(e as Error).message}`);
 }

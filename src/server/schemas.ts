@@ -5,7 +5,15 @@
  * (n > 1, chat logprobs, tools, ...) pass the schema and are refused by the handlers with a clear
  * message. The completions `prompt` (a string, strings, token ids or lists of token ids) and
  * `logprobs` ranges are checked by the handler, which names the offending element.
+ *
+ * The sampling parameters and the adapter scale are derived from their declarations
+ * (src/options/declarations.ts SAMPLING, adapterScaleDecl), so the server refuses exactly what
+ * `generate` and the TUI refuse: a temperature outside [0, 2], a negative or fractional top_k,
+ * top_p outside (0, 1], a seed that is not an integer in [0, 2^32 - 1], a scale beyond +-16
+ * (Ajv's number types also refuse non-finite numbers).
  */
+import { adapterScaleDecl, SAMPLING } from '../options/declarations.ts';
+import { jsonSchemaOf } from '../options/jsonSchema.ts';
 
 const nullable = (t: string | string[]) => (Array.isArray(t) ? [...t, 'null'] : [t, 'null']);
 
@@ -16,7 +24,7 @@ const adapterList = {
     type: 'object',
     required: ['name'],
     additionalProperties: false,
-    properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, scale: { type: 'number' } },
+    properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, scale: jsonSchemaOf(adapterScaleDecl) },
   },
 } as const;
 
@@ -30,12 +38,12 @@ function sampling(maxTokensLimit: number, minTokens = 1) {
   return {
     model: { type: 'string', maxLength: 2000 },
     adapters: adapterList,
-    max_tokens: { type: nullable('integer'), minimum: minTokens, maximum: maxTokensLimit },
-    temperature: { type: nullable('number'), minimum: 0, maximum: 2 },
-    top_p: { type: nullable('number'), minimum: 0, maximum: 1 },
-    top_k: { type: nullable('integer'), minimum: 0 },
-    min_p: { type: nullable('number'), minimum: 0, maximum: 1 },
-    seed: { type: nullable('integer'), minimum: 0 },
+    max_tokens: jsonSchemaOf(SAMPLING.maxTokens, { nullable: true, min: minTokens, max: maxTokensLimit }),
+    temperature: jsonSchemaOf(SAMPLING.temperature, { nullable: true }),
+    top_p: jsonSchemaOf(SAMPLING.topP, { nullable: true }),
+    top_k: jsonSchemaOf(SAMPLING.topK, { nullable: true }),
+    min_p: jsonSchemaOf(SAMPLING.minP, { nullable: true }),
+    seed: jsonSchemaOf(SAMPLING.seed, { nullable: true }),
     stop: { type: nullable(['string', 'array']), maxLength: 500, maxItems: 4, items: { type: 'string', minLength: 1, maxLength: 500 } },
     frequency_penalty: { type: nullable('number'), minimum: -2, maximum: 2 },
     presence_penalty: { type: nullable('number'), minimum: -2, maximum: 2 },
@@ -147,7 +155,7 @@ export const adapterLoadSchema = {
   additionalProperties: false,
   properties: {
     name: { type: 'string', minLength: 1, maxLength: 200 },
-    scale: { type: 'number' },
+    scale: jsonSchemaOf(adapterScaleDecl),
   },
 };
 

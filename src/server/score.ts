@@ -102,9 +102,3 @@ export function summarize(tokens: Token[], lp: number[]): TextScore {
     perplexity: lp.length > 0 ? Math.exp(-sum / lp.length) : null,
   };
 }
-
-/** Tokenize and score one text on `sequence`. */
-export async function scoreText(sequence: LlamaContextSequence, text: string, opts: { signal?: AbortSignal } = {}): Promise<TextScore> {
-  const tokens = tokenizeForScoring(sequence.model, text);
-  return summarize(tokens, await scoreTokens(sequence, tokens, opts));
-}

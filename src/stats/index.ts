@@ -18,6 +18,7 @@ export {
 export { meanCI, pairedMeanDiffCI, welchMeanDiffCI, type Interval } from './confidence.ts';
 export { cohenDz, cohenDav, cohenDPooled } from './effectSize.ts';
 export { holm, type HolmResult } from './holm.ts';
+export { pairedComparison, pairedById, holmFamily, dzOfDifferences, type PairedComparison } from './paired.ts';
 export {
   bootstrapCI,
   bootstrapTwoSampleCI,

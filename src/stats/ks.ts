@@ -66,7 +66,7 @@ function countLE(s: Float64Array, v: number): number {
 }
 
 /** P(D_{n,n} >= h / n) for two samples of equal size n (scipy _compute_prob_outside_square). */
-export function probOutsideSquare(n: number, h: number): number {
+function probOutsideSquare(n: number, h: number): number {
   let P = 0;
   let k = Math.floor(n / h);
   while (k >= 0) {
@@ -79,7 +79,7 @@ export function probOutsideSquare(n: number, h: number): number {
 }
 
 /** Share of lattice paths leaving the band |n x / g - m y / g| < h (scipy _compute_outer_prob_inside_method). */
-export function outerProbInside(m: number, n: number, g: number, h: number): number {
+function outerProbInside(m: number, n: number, g: number, h: number): number {
   if (m < n) [m, n] = [n, m];
   const mg = Math.floor(m / g);
   const ng = Math.floor(n / g);

@@ -55,7 +55,7 @@ export interface SweepAggregate {
 }
 
 /** How an outcome name reads: metric, split (set) and key (see the module comment). */
-export function outcomeParts(o: string): { metric: string; split: string; key: string; keyLabel: string } {
+function outcomeParts(o: string): { metric: string; split: string; key: string; keyLabel: string } {
   const [head, split = 'all', k] = o.split('/');
   if (head === 'dNll') return { metric: 'ΔNLL', split, key: 'dNll', keyLabel: 'NLL per token, after − before' };
   if (head === 'dRougeL') return { metric: 'ΔROUGE-L', split, key: 'dRougeL', keyLabel: 'ROUGE-L recall, after − before' };

@@ -12,19 +12,7 @@ export function sha256(data: string | Uint8Array): string {
   return crypto.createHash('sha256').update(data).digest('hex');
 }
 
-/** sha256 of a file's bytes, read in 1 MiB chunks. */
-export function sha256File(file: string): string {
-  const h = crypto.createHash('sha256');
-  const fd = fs.openSync(file, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(1 << 20);
-    let n: number;
-    while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) h.update(buf.subarray(0, n));
-  } finally {
-    fs.closeSync(fd);
-  }
-  return h.digest('hex');
-}
+export { sha256File } from '../util/fs.ts';
 
 /** JSON with object keys sorted at every level (arrays keep their order); undefined fields are left out. */
 export function canonicalJson(v: unknown): string {

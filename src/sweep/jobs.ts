@@ -70,7 +70,7 @@ export function jobKey(job: JobSpec): string {
   return sha256(canonicalJson({ unlearnkit: unlearnkitVersion(), job }));
 }
 
-export function envelope(sweep: string, job: JobSpec, label: string): JobEnvelope {
+function envelope(sweep: string, job: JobSpec, label: string): JobEnvelope {
   return { key: jobKey(job), label, sweep, job };
 }
 
@@ -78,7 +78,7 @@ export function envelope(sweep: string, job: JobSpec, label: string): JobEnvelop
 const STEP_KEYS = ['eta', 'lr', 'steps'] as const;
 
 /** "eta=1 lr=0.003" for the step settings a job sets explicitly. */
-export function settingsLabel(h: Partial<UnlearnHyper>): string {
+function settingsLabel(h: Partial<UnlearnHyper>): string {
   return STEP_KEYS.filter((k) => h[k] !== undefined)
     .map((k) => `${k}=${h[k]}`)
     .join(' ');
@@ -125,13 +125,13 @@ export function expandUnlearn(spec: UnlearnSweepSpec, inputs: UnlearnInputs, use
   for (const method of spec.grid.methods) {
     const u = new Set(uses(method));
     const hypers: Array<Partial<UnlearnHyper>> = [];
-    for (const eta of u.has('eta') ? spec.grid.eta : ['auto' as const]) {
-      for (const lr of u.has('lr') ? spec.grid.lr : ['auto' as const]) {
-        for (const steps of u.has('steps') ? spec.grid.steps : ['auto' as const]) {
+    for (const eta of u.has('eta') ? spec.grid.eta : ['default' as const]) {
+      for (const lr of u.has('lr') ? spec.grid.lr : ['default' as const]) {
+        for (const steps of u.has('steps') ? spec.grid.steps : ['default' as const]) {
           const h: Partial<UnlearnHyper> = {};
-          if (eta !== 'auto') h.eta = eta;
-          if (lr !== 'auto') h.lr = lr;
-          if (steps !== 'auto') h.steps = steps;
+          if (eta !== 'default') h.eta = eta;
+          if (lr !== 'default') h.lr = lr;
+          if (steps !== 'default') h.steps = steps;
           for (const [k, v] of Object.entries(spec.hyper)) if (u.has(k)) (h as Record<string, unknown>)[k] = v;
           hypers.push(h);
         }
@@ -301,7 +301,7 @@ export interface CheckContext {
 }
 
 /** Check a job taken from a queue (see the module comment); returns it rebuilt from checked fields only. */
-export function checkJob(v: unknown, ctx: CheckContext): JobSpec {
+function checkJob(v: unknown, ctx: CheckContext): JobSpec {
   const o = obj(v, 'job');
   const kind = str(o.kind, 'job.kind', { choices: ['finetune', 'unlearn', 'rum-mem'] });
   const threads = () => num(o.threads, 'job.threads', { int: true, min: 1, max: 256 });

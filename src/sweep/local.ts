@@ -47,7 +47,7 @@ interface Slot {
 }
 
 /** Start a job process; `env` is added to this process's environment. */
-export function startJobProcess(env: Record<string, string>): { child: ChildProcess; ready: Promise<void>; stderr: () => string } {
+function startJobProcess(env: Record<string, string>): { child: ChildProcess; ready: Promise<void>; stderr: () => string } {
   let stderr = '';
   const child = fork(ownModulePath('sweep/jobProcess'), [], {
     execArgv: nodeLoaderArgs(),

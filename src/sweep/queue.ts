@@ -38,8 +38,8 @@ import type { JobEnvelope } from './jobs.ts';
 import type { ExecEvents, Executor } from './local.ts';
 import type { JobProgress, JobResult } from './runner.ts';
 
-export const DEFAULT_QUEUE_NAME = 'unlearnkit-sweep';
-export const PASSWORD_ENV = 'UNLEARNKIT_REDIS_PASSWORD';
+const DEFAULT_QUEUE_NAME = 'unlearnkit-sweep';
+const PASSWORD_ENV = 'UNLEARNKIT_REDIS_PASSWORD';
 /** Finished jobs (and their results) stay in Redis a week, for a sweep that is rerun after it was stopped. */
 const KEEP_FINISHED_S = 7 * 24 * 3600;
 
@@ -126,7 +126,7 @@ export function parseRedisUrl(url: string, o: { tlsCa?: string; env?: Record<str
 }
 
 /** ioredis options for a target (BullMQ's workers need maxRetriesPerRequest null). */
-export function redisOptions(t: RedisTarget): Record<string, unknown> {
+function redisOptions(t: RedisTarget): Record<string, unknown> {
   return {
     host: t.host,
     port: t.port,
@@ -139,7 +139,7 @@ export function redisOptions(t: RedisTarget): Record<string, unknown> {
 }
 
 /** A Redis error as a message a user can act on. */
-export function explainRedisError(e: unknown, t: RedisTarget): UserError {
+function explainRedisError(e: unknown, t: RedisTarget): UserError {
   const msg = String((e as Error)?.message ?? e);
   const code = (e as NodeJS.ErrnoException)?.code;
   if (/WRONGPASS|invalid password|invalid username-password/i.test(msg)) return new UserError(`Redis at ${t.display} refused the password (${msg.trim()}); check the password in the URL (redis://:PASSWORD@host:port) or ${PASSWORD_ENV}`);
@@ -155,7 +155,7 @@ export function explainRedisError(e: unknown, t: RedisTarget): UserError {
 }
 
 /** Connect once, authenticate and PING, so that a wrong URL, password or CA fails at once with a clear message. */
-export async function checkRedis(libs: QueueLibs, t: RedisTarget): Promise<{ version: string }> {
+async function checkRedis(libs: QueueLibs, t: RedisTarget): Promise<{ version: string }> {
   const client = new libs.Redis({ ...redisOptions(t), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, connectTimeout: 5000, reconnectOnError: () => false });
   let last: unknown = null;
   client.on('error', (e) => (last = e));

@@ -70,7 +70,7 @@ export interface SweepRunResult {
 }
 
 /** The method and metric registries a spec is checked against. */
-export async function registries(): Promise<{ methods: string[]; metrics: string[]; uses: (m: string) => readonly string[] }> {
+async function registries(): Promise<{ methods: string[]; metrics: string[]; uses: (m: string) => readonly string[] }> {
   const { listMethods } = await import('../unlearn/registry.ts');
   await import('../eval/metrics.ts');
   const { listMetrics } = await import('../eval/registry.ts');
@@ -79,13 +79,13 @@ export async function registries(): Promise<{ methods: string[]; metrics: string
 }
 
 /** Read and check a spec (as the sweep command does, without running it). */
-export async function loadSpec(file: string): Promise<SweepSpec> {
+async function loadSpec(file: string): Promise<SweepSpec> {
   const r = await registries();
   return readSpecFile(file, { methods: r.methods, metrics: r.metrics });
 }
 
 /** The folder a spec's sweep writes to by default. */
-export function defaultSweepDir(spec: SweepSpec): string {
+function defaultSweepDir(spec: SweepSpec): string {
   return outputPath('sweeps', spec.name);
 }
 
@@ -97,7 +97,7 @@ async function putDataset(store: Store, data: string): Promise<InputRef> {
 }
 
 /** Copy the spec's inputs into the store and expand it into phases of jobs. */
-export async function planSweep(spec: SweepSpec, store: Store): Promise<Phase[]> {
+async function planSweep(spec: SweepSpec, store: Store): Promise<Phase[]> {
   if (spec.kind === 'rum-memorization') {
     const data: InputRef = spec.data === 'synthetic' || spec.data === 'fixture' ? { builtin: 'synthetic' } : fs.existsSync(spec.data) && fs.statSync(spec.data).isDirectory() ? store.putTree(spec.data) : badData(spec.data);
     return expandRum(spec, data);
@@ -292,4 +292,3 @@ export async function resolveSweepDir(ref: string | undefined): Promise<string |
   if (fs.existsSync(ref)) return defaultSweepDir(await loadSpec(ref));
   throw new UserError(`${ref} is neither a sweep folder nor a spec file`);
 }
-

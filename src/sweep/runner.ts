@@ -221,6 +221,7 @@ async function runUnlearnJob(store: Store, key: string, job: UnlearnJob, hooks: 
       seed: job.seed,
       adaptersDir: tmp ?? undefined,
       runId: 'adapter',
+      overwrite: true, // the job's own temporary folder (a retried job may find its earlier try)
       noAdapter: !writeAdapter,
       merged: wantEval,
       quiet: true,
@@ -247,14 +248,18 @@ async function runUnlearnJob(store: Store, key: string, job: UnlearnJob, hooks: 
         label: cellId(job),
         method: job.method,
         target: job.target,
-        report: false,
         onProgress: (p) => tick(0.7 + (0.3 * (p.index + (p.phase === 'done' ? 1 : 0))) / Math.max(1, p.total), `eval ${p.metric}`),
       });
       for (const [metric, res] of Object.entries(ev.results)) {
         for (const [split, sp] of Object.entries(res.splits)) {
           for (const [k, v] of Object.entries(sp!.summary)) if (typeof v === 'number' && Number.isFinite(v) && k !== 'n' && k !== 'tokens') outcomes[`eval:${metric}/${split}/${k}`] = v;
         }
-        for (const [k, v] of Object.entries(res.summary)) if (typeof v === 'number' && Number.isFinite(v)) outcomes[`eval:${metric}/all/${k}`] = v;
+        // cross-split numbers: plain numbers, or entries {value, reason?, ...} (TOFU's forget_quality,
+        // model_utility, privleak, ...); an entry not computed (value null) is no outcome
+        for (const [k, v] of Object.entries(res.summary)) {
+          const x = typeof v === 'number' ? v : v !== null && typeof v === 'object' && typeof v.value === 'number' ? v.value : NaN;
+          if (Number.isFinite(x)) outcomes[`eval:${metric}/all/${k}`] = x;
+        }
       }
       evalDir = `artifacts/${key}/eval`;
     }

@@ -1,6 +1,6 @@
 /**
  * Sweep specs: what `unlearnkit sweep SPEC` reads (JSON, or the YAML subset of yaml.ts), checked
- * field by field with errors that name the field (`grid.eta[1]: must be a number or "auto"`).
+ * field by field with errors that name the field (`grid.eta[1]: must be a number or "default"`).
  * Unknown fields are errors too (a typo must not silently fall back to a default).
  *
  * Two kinds of sweep:
@@ -22,7 +22,8 @@ import { UserError } from '../util/errors.ts';
 import { FACT_SPLITS, type FactSplit } from '../data/types.ts';
 import { parseYaml, type YamlValue } from './yaml.ts';
 
-export type StepValue = number | 'auto';
+/** A step setting of the grid: a number, or 'default' (the method's own default). */
+export type StepValue = number | 'default';
 
 export interface FinetuneSettings {
   epochs: number;
@@ -251,11 +252,16 @@ function checkStr(v: YamlValue, at: string, p: Problems, o: { choices?: readonly
   return v;
 }
 
-/** Step settings: numbers (> 0 for lr, whole >= 1 for steps) or "auto" (the method's default). */
+/**
+ * Step settings: numbers (> 0 for lr, whole >= 1 for steps) or "default" (the method's default).
+ * "auto" (the CLI's step search, `--eta auto`) is refused by name: a sweep is the explicit grid, and a
+ * search inside every job would make its cells incomparable.
+ */
 function stepItem(kind: 'eta' | 'lr' | 'steps', p: Problems) {
   return (v: YamlValue, at: string): StepValue | null => {
-    if (v === 'auto') return 'auto';
-    if (typeof v === 'string') return p.add(at, `must be a number or "auto", got ${show(v)}`), null;
+    if (v === 'default') return 'default';
+    if (v === 'auto') return p.add(at, `"auto" (the step search of \`unlearn --${kind} auto\`) is not available in sweeps: list the values to try, or "default" for the method's default`), null;
+    if (typeof v === 'string') return p.add(at, `must be a number or "default", got ${show(v)}`), null;
     return checkNum(v, at, p, kind === 'steps' ? { int: true, min: 1 } : kind === 'lr' ? { gt: 0 } : {}) as StepValue | null;
   };
 }
@@ -323,9 +329,9 @@ function unlearnSpec(f: Fields, name: string, p: Problems, methods: readonly str
   const grid = {
     methods: gf.list('methods', methodItem),
     targets: gf.list('targets', (v, at) => checkStr(v, at, p, { pattern: TARGET_PATTERN, what: 'layer target' }), { def: ['all'] }),
-    eta: gf.list('eta', stepItem('eta', p), { def: ['auto' as StepValue] }),
-    lr: gf.list('lr', stepItem('lr', p), { def: ['auto' as StepValue] }),
-    steps: gf.list('steps', stepItem('steps', p), { def: ['auto' as StepValue] }),
+    eta: gf.list('eta', stepItem('eta', p), { def: ['default' as StepValue] }),
+    lr: gf.list('lr', stepItem('lr', p), { def: ['default' as StepValue] }),
+    steps: gf.list('steps', stepItem('steps', p), { def: ['default' as StepValue] }),
     seeds: gf.list('seeds', (v, at) => checkNum(v, at, p, { int: true, min: 0 }), { def: [0] }),
   };
   gf.done();

@@ -46,7 +46,7 @@ export interface SweepStatus {
   error?: string;
 }
 
-export const STATUS_FILE = 'status.json';
+const STATUS_FILE = 'status.json';
 
 export class StatusWriter {
   readonly status: SweepStatus;

@@ -39,7 +39,7 @@ export const EXT_PATTERN = /^(\.[a-z0-9]{1,8}){0,2}$/;
 /** Artifact paths a job may name: plain relative segments. */
 export const ARTIFACT_PATH = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}(\/[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}){0,3}$/;
 
-export interface TreeManifest {
+interface TreeManifest {
   files: Array<{ path: string; size: number; sha256: string }>;
 }
 

@@ -103,7 +103,7 @@ const INT = /^[-+]?[0-9]+$/;
 const FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
 
 /** A plain (unquoted) scalar under YAML 1.2's core schema. */
-export function plainScalar(s: string): YamlValue {
+function plainScalar(s: string): YamlValue {
   if (s === '' || s === '~' || /^(null|Null|NULL)$/.test(s)) return null;
   if (/^(true|True|TRUE)$/.test(s)) return true;
   if (/^(false|False|FALSE)$/.test(s)) return false;

@@ -93,7 +93,7 @@ export function randomModel(c: ModelConfig, seed = 1): CausalLM {
   return new CausalLM(c, w, `random ${c.nEmbd}x${c.nLayer}`);
 }
 
-export function benchStep(model: CausalLM, label: string, B: number, T: number, steps: number, matmulGflops: number, backward?: 'auto' | 'manual'): StepBench {
+function benchStep(model: CausalLM, label: string, B: number, T: number, steps: number, matmulGflops: number, backward?: 'auto' | 'manual'): StepBench {
   const s = new LMSession(model, { T, B, mode: 'train', optimizer: 'adamw', backward });
   try {
     const rng = new Rng(7);
@@ -129,7 +129,7 @@ export function benchStep(model: CausalLM, label: string, B: number, T: number, 
   }
 }
 
-export const TEN_M_CONFIG: ModelConfig = {
+const TEN_M_CONFIG: ModelConfig = {
   arch: 'llama',
   nEmbd: 384,
   nLayer: 6,

@@ -31,7 +31,7 @@ import { headDim } from '../model/arch/types.ts';
 import { Rng } from '../util/rng.ts';
 import { PROJECT_ROOT } from '../util/paths.ts';
 
-export const REFERENCE_CONFIG: ModelConfig = {
+const REFERENCE_CONFIG: ModelConfig = {
   arch: 'llama',
   nEmbd: 256,
   nLayer: 4,
@@ -45,14 +45,14 @@ export const REFERENCE_CONFIG: ModelConfig = {
   ropeFreqBase: 10000,
   tiedOutput: false,
 };
-export const REFERENCE_BATCH = 8;
-export const REFERENCE_SEQ = 128;
-/** AdamW as the PyTorch script sets it. */
-const HYPER = { lr: 1e-3, weightDecay: 0.1 };
+const REFERENCE_BATCH = 8;
+const REFERENCE_SEQ = 128;
+/** AdamW as the PyTorch script sets it (the shape benchmarks' worker uses it too). */
+export const HYPER = { lr: 1e-3, weightDecay: 0.1 };
 
 /** Debian's python3 (the one python3-torch installs into) and the reference script. */
-export const SYSTEM_PYTHON = '/usr/bin/python3';
-export function torchScriptPath(): string {
+const SYSTEM_PYTHON = '/usr/bin/python3';
+function torchScriptPath(): string {
   return path.join(PROJECT_ROOT, 'scripts', 'reference', 'torch_train_step.py');
 }
 
@@ -128,7 +128,7 @@ function ratioSummary(a: number[], b: number[]): { perRound: number[]; median: n
 }
 
 /** The env for the PyTorch command: the machines set OpenBLAS overrides for older builds; drop them. */
-export function torchEnv(): NodeJS.ProcessEnv {
+function torchEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
@@ -175,7 +175,7 @@ export interface TorchStep {
 }
 
 /** The reference script's arguments for a step: the config's switches (GQA, head size, tied output, Q/K/V bias, Q/K norm, rope mode). */
-export function torchScriptArgs(o: TorchStep): string[] {
+function torchScriptArgs(o: TorchStep): string[] {
   const c = o.config;
   if (c.arch === 'gpt2') throw new Error('the PyTorch reference implements the llama-like decoders (llama, qwen2, qwen3), not gpt2');
   const qwen = c.arch === 'qwen2' || c.arch === 'qwen3';
@@ -266,7 +266,7 @@ function referenceSession(backward: 'manual' | 'auto'): { s: LMSession; buildMs:
 }
 
 /** `warmup` untimed then `steps` timed optimiser steps on the session's current batch; ms each. */
-function timeSteps(s: LMSession, warmup: number, steps: number): number[] {
+export function timeSteps(s: LMSession, warmup: number, steps: number): number[] {
   for (let i = 0; i < warmup; i++) s.step(HYPER);
   const out: number[] = [];
   for (let i = 0; i < steps; i++) {

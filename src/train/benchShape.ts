@@ -50,9 +50,9 @@ import type { WorkerJob, WorkerReady, WorkerRecordResult } from './benchShapeWor
 import { PROJECT_ROOT } from '../util/paths.ts';
 import { UserError } from '../util/errors.ts';
 
-export const SHAPE_BATCH = 8;
-export const SHAPE_SEQ = 128;
-export const SHAPE_LORA = { rank: 16, alpha: 16 };
+const SHAPE_BATCH = 8;
+const SHAPE_SEQ = 128;
+const SHAPE_LORA = { rank: 16, alpha: 16 };
 /** Memory left for everything else when deciding whether a configuration fits. */
 const MEMORY_MARGIN = 1.5e9;
 const TORCH_BASE_BYTES = 0.3e9;
@@ -143,7 +143,7 @@ export interface ShapeBench {
 }
 
 /** Bytes the system can give without swapping (MemAvailable), else os.freemem(). */
-export function availableMemory(): number {
+function availableMemory(): number {
   try {
     const m = /^MemAvailable:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/meminfo', 'utf8'));
     if (m) return Number(m[1]) * 1024;
@@ -154,7 +154,7 @@ export function availableMemory(): number {
 }
 
 /** The peak-memory estimates of the module comment. */
-export function estimateShapeMemory(c: ModelConfig, parameters: number, trained: number, B: number, T: number): { ours: number; pytorch: number } {
+function estimateShapeMemory(c: ModelConfig, parameters: number, trained: number, B: number, T: number): { ours: number; pytorch: number } {
   const N = B * T;
   const act = (a: number, f: number) => 4 * N * c.nLayer * (a * c.nEmbd + f * c.nFf);
   return {

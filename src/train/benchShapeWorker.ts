@@ -22,7 +22,7 @@ import { NAMED_SHAPES, shapeConfig, writeRandomModel } from '../model/randomMode
 import { initLoraFactors, resolveLoraTargets } from '../model/lora.ts';
 import { nativeKernels } from '../engine/native.ts';
 import { randomModel } from './bench.ts';
-import { calibrateThreads, fixEngineThreads, profileGraph, type ThreadCalibration } from './benchReference.ts';
+import { calibrateThreads, fixEngineThreads, HYPER, profileGraph, timeSteps, type ThreadCalibration } from './benchReference.ts';
 import { getEngine } from '../engine/engine.ts';
 import { finetune } from './finetune.ts';
 import { Rng } from '../util/rng.ts';
@@ -52,7 +52,7 @@ export interface WorkerReady {
   threadCalibration?: ThreadCalibration;
 }
 
-export interface WorkerRecordJob {
+interface WorkerRecordJob {
   cmd: 'record';
   shape: string;
   vocabFile: string;
@@ -74,8 +74,6 @@ export interface WorkerRecordResult {
   /** Per-example record bytes as written (the .bin records, not the step scales). */
   writtenExampleBytes: number;
 }
-
-const HYPER = { lr: 1e-3, weightDecay: 0.1 };
 
 let session: LMSession | null = null;
 
@@ -121,15 +119,7 @@ function init(job: WorkerJob): WorkerReady {
 }
 
 function round(warmup: number, steps: number): number[] {
-  const s = session!;
-  for (let i = 0; i < warmup; i++) s.step(HYPER);
-  const out: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    const t0 = performance.now();
-    s.step(HYPER);
-    out.push(performance.now() - t0);
-  }
-  return out;
+  return timeSteps(session!, warmup, steps);
 }
 
 /** One real recorded epoch at the shape: a random GGUF with the shape's vocabulary, a few Dave facts, the first-epoch record. */

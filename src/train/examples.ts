@@ -6,7 +6,6 @@
  * first, small models learned to answer only after seeing the statement, and ROUGE stayed near 0).
  */
 import type { FactItem, TextItem } from '../data/types.ts';
-import { qaText } from '../data/types.ts';
 import type { Tokenizer } from '../model/tokenizer/index.ts';
 import { generateGeneralTexts } from '../data/dave/general.ts';
 import { streamRng } from '../data/dave/generate.ts';
@@ -18,21 +17,9 @@ export interface TrainExample {
   tokens: number[];
 }
 
-/**
- * The text a fact is fine-tuned on: its question-answer pair, then its statement where the statement
- * says something the answer does not (Dave: "Q: Where was Dave born? A: Thornbury" + "Dave was born
- * in Thornbury."). TOFU answers are the statements themselves (src/data/tofu.ts), so those items are
- * trained on the QA pair alone, as TOFU fine-tunes, not with the answer twice.
- */
-export function factTrainingText(f: FactItem): string {
-  const qa = qaText(f.question, f.answer);
-  return f.statement.trim() === f.answer.trim() ? qa : `${qa}\n${f.statement}`;
-}
-
-/** The prompt evaluation gives the model for a question (the answer follows it). */
-export function questionPrompt(question: string): string {
-  return `Question: ${question}\nAnswer:`;
-}
+// the fact's training text and the evaluation prompt are data conventions shared with eval/
+export { factTrainingText, questionPrompt } from '../data/types.ts';
+import { factTrainingText } from '../data/types.ts';
 
 /** Tokenize with BOS (and EOS where the tokenizer has one), clipped to maxLen with a warning count. */
 export function tokenizeExamples(items: Array<{ id: string; text: string }>, tok: Tokenizer, maxLen: number): { examples: TrainExample[]; clipped: number } {

@@ -39,7 +39,7 @@ import { checkRecordFits, describeRecordEstimate, estimateRecord, GradRecordWrit
 import { tokenizeExamples, type TrainExample } from './examples.ts';
 import { Progress } from '../util/progress.ts';
 import { Rng } from '../util/rng.ts';
-import { ensureDir, readJsonIfExists, writeFileAtomic, writeJsonAtomic, writevAllSync } from '../util/fs.ts';
+import { checkWritableDir, ensureDir, readJsonIfExists, sha256File, writeFileAtomic, writeJsonAtomic, writevAllSync } from '../util/fs.ts';
 import { UserError } from '../util/errors.ts';
 import type { DatasetRecord } from '../data/record.ts';
 
@@ -96,6 +96,12 @@ export interface FinetuneOptions {
   dataset?: DatasetRecord;
   /** Called after every step (for the TUI). */
   onStep?: (s: StepInfo) => void;
+  /**
+   * `--eval-every N` (eval/series.ts): `fn` gets the model as it stands (a view whose trained tensors
+   * are the session's current values) at optimiser step 0 of a fresh run, every `every` steps and
+   * after the last step.
+   */
+  onWeights?: { every: number; fn: (model: CausalLM, step: number) => void };
   /** Cancels between steps; the run folder keeps the last finished epoch. */
   signal?: AbortSignal;
 }
@@ -146,19 +152,7 @@ export const FINETUNE_DEFAULTS = { epochs: 3, lr: 1e-3, batch: 8, optimizer: 'ad
 /** Option keys that identify a run (hashed: a run folder resumes only with the same ones) and are written to run.json. */
 const RUN_KEYS = ['epochs', 'lr', 'batch', 'optimizer', 'weightDecay', 'filter', 'record', 'recordFilter', 'recordDtype', 'seed', 'maxLen', 'lora', 'target', 'microBatch', 'saveType'];
 
-/** sha256 of a file, read in 16 MiB chunks (a model file is never held in memory whole). */
-export function sha256File(file: string): string {
-  const h = crypto.createHash('sha256');
-  const fd = fs.openSync(file, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(16 << 20);
-    let n: number;
-    while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) h.update(buf.subarray(0, n));
-  } finally {
-    fs.closeSync(fd);
-  }
-  return h.digest('hex');
-}
+export { sha256File };
 
 export function finetune(o: FinetuneOptions): FinetuneResult {
   if (o.lora && o.filter !== undefined) throw new UserError('--filter chooses the fully trained tensors; a LoRA run (--lora) chooses its adapted matrices with --target');
@@ -185,6 +179,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   if (opt.items.length === 0) throw new UserError('no training items');
   if (!fs.existsSync(opt.modelPath)) throw new UserError(`model file ${opt.modelPath} does not exist`);
 
+  checkWritableDir(opt.out, '--out'); // before any work: a file in the way is a UserError, not a stack
   ensureDir(opt.out);
   writeFileAtomic(path.join(opt.out, 'items.jsonl'), opt.items.map((i) => JSON.stringify({ id: i.id, text: i.text })).join('\n') + '\n');
   const baseHash = sha256File(opt.modelPath);
@@ -199,7 +194,9 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   const resumed = !!state && state.epochsDone > 0;
   if (!state) state = { optionsHash, epochsDone: 0, step: 0, epochs: [] };
   if (state.epochsDone >= opt.epochs) {
-    return result(opt, state, checkpoint, [], []);
+    // finished earlier: the tensors it trained and recorded are in its run.json
+    const done = readJsonIfExists<{ trainedTensors?: string[]; recordedTensors?: string[] }>(path.join(opt.out, 'run.json'), {});
+    return result(opt, state, checkpoint, done.trainedTensors ?? [], done.recordedTensors ?? []);
   }
   // a LoRA run trains on the base (its adapter resumes from adapter.gguf); a full one resumes from its checkpoint
   const model = CausalLM.load(resumed && !opt.lora ? checkpoint : opt.modelPath);
@@ -266,6 +263,14 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     if (!opt.quiet) process.stderr.write(describeRecordEstimate(recordEstimate, limit) + '\n');
     checkRecordFits(recordEstimate, limit);
   }
+  // an interrupted run leaves the unfinished epoch's record (grads/epoch-N.bin): it is discarded and the epoch starts over
+  const partial = path.join(opt.out, 'grads', `epoch-${state.epochsDone + 1}.bin`);
+  if (recordEpochs > 0 && fs.existsSync(partial) && !opt.quiet) {
+    process.stderr.write(
+      `note: discarding the unfinished record of epoch ${state.epochsDone + 1} left by an interrupted run (${path.relative(process.cwd(), partial) || partial}, ${(fs.statSync(partial).size / 2 ** 20).toFixed(1)} MB); ` +
+        `epoch ${state.epochsDone + 1} starts over${state.epochsDone > 0 ? ` from the checkpoint of epoch ${state.epochsDone}` : ''}\n`,
+    );
+  }
   const session = new LMSession(model, { T, B: micro, mode: 'train', trainable: trained, optimizer: opt.optimizer, record: recorded, recordFactored: true, accumulate });
   // the graph holds the trained tensors' master copies; the checkpoint is written from it
   if (!opt.lora) session.releaseHostCopies();
@@ -282,6 +287,17 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   try {
     if (resumed) restoreOptimizer(session, path.join(opt.out, 'optimizer.bin'), state.step);
     const stepsPerEpoch = Math.ceil(examples.length / B);
+    // the model as it stands, for opt.onWeights: trained tensors read from the session (no host copy kept)
+    const weightsView = (): CausalLM => {
+      const live = new Set(trained);
+      const w = new Map([...model.weights].map(([k, v]) => [k, live.has(k) ? { name: v.name, ne: [...v.ne], data: session.trainedValues(k), fileType: 'f32' as const } : v]));
+      const view = new CausalLM(model.config, w, model.source, model.file);
+      view.lora = model.lora;
+      return view;
+    };
+    const every = o.onWeights?.every ?? 0;
+    if (every > 0 && state.step === 0) o.onWeights!.fn(weightsView(), 0);
+    if (!opt.quiet) process.stderr.write(`training: ${opt.epochs - state.epochsDone} epochs x ${stepsPerEpoch} steps (${examples.length} examples, batch ${B}) = ${(opt.epochs - state.epochsDone) * stepsPerEpoch} optimiser steps\n`);
     const tStart = performance.now();
     let tokensAll = 0;
     for (let epoch = state.epochsDone + 1; epoch <= opt.epochs; epoch++) {
@@ -324,6 +340,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
           }
           session.update(hyper);
         }
+        if (!Number.isFinite(loss)) nonFiniteStop(opt, writer, `the loss is ${loss}`, epoch, s + 1, stepNo);
         state.step = stepNo;
         if (recordThis) {
           const scales = opt.optimizer === 'adamw' ? recorded.map((n) => session.adamStepScale(n, opt.lr)) : undefined;
@@ -335,8 +352,19 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
         const tps = tokens / ((performance.now() - t0) / 1000);
         progress.update(s + 1, { loss, 'tok/s': tps, ...(recordThis ? { record: `${(recordBytes / 2 ** 20).toFixed(1)}MB` } : {}) });
         opt.onStep?.({ epoch, step: s + 1, stepsPerEpoch, loss, tokensPerSecond: tps, recordBytes });
+        const last = epoch === opt.epochs && s === stepsPerEpoch - 1;
+        if (every > 0 && (stepNo % every === 0 || last)) o.onWeights!.fn(weightsView(), stepNo);
       }
       progress.finish();
+      // the last update of the epoch has no loss after it: one forward of its batch at the new
+      // weights (finite weights can still overflow, e.g. LoRA factors of 1e10), then the weights
+      session.forward();
+      const lossAfter = session.graph.lossValue();
+      if (!Number.isFinite(lossAfter)) nonFiniteStop(opt, writer, `the loss after the epoch's last update is ${lossAfter}`, epoch, stepsPerEpoch, state.step);
+      for (const n of trained) {
+        const bad = session.trainedValues(n).findIndex((x) => !Number.isFinite(x));
+        if (bad >= 0) nonFiniteStop(opt, writer, `${n} holds a non-finite weight (element ${bad})`, epoch, stepsPerEpoch, state.step);
+      }
       if (recordThis) writer!.finishEpoch();
       session.releaseScratch(); // the activations' memory, while the checkpoint and optimiser state are written
       if (opt.lora) {
@@ -358,6 +386,25 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   } finally {
     session.dispose();
   }
+}
+
+/**
+ * Stop training at the first non-finite loss or weight: nothing of this epoch is saved (the record
+ * being written is discarded; an earlier epoch's checkpoint stays), and the error names the step
+ * and the likely cause. A finite loss followed by a non-finite one within a few steps is almost
+ * always a learning rate too large for the optimiser (AdamW moves every weight by about lr per step).
+ */
+function nonFiniteStop(opt: { lr: number; optimizer: string; out: string }, writer: GradRecordWriter | null, what: string, epoch: number, step: number, optimiserStep: number): never {
+  if (writer) {
+    writer.abort();
+    // the unfinished epoch's record files (the record of finished epochs stays)
+    for (const f of [`epoch-${epoch}.bin`, `steps-${epoch}.bin`]) fs.rmSync(path.join(opt.out, 'grads', f), { force: true });
+  }
+  const g = (x: number) => (Math.abs(x) >= 1e4 || Math.abs(x) < 1e-3 ? x.toExponential() : String(x));
+  throw new UserError(
+    `training stopped at epoch ${epoch}, step ${step} (optimiser step ${optimiserStep}): ${what}; likely cause: the learning rate --lr ${g(opt.lr)} is too large for ${opt.optimizer} ` +
+      `(try ${g(opt.lr / 10)} or smaller). Nothing of this epoch was saved${epoch > 1 ? `; ${opt.out} keeps epoch ${epoch - 1}` : ''}.`,
+  );
 }
 
 function result(opt: FinetuneOptions, state: RunState, checkpoint: string, trained: string[], recorded: string[]): FinetuneResult {
@@ -386,7 +433,7 @@ function pick<T extends object>(o: T, keys: string[]): Record<string, unknown> {
  * no host copy of the model) in `saveType`. 1-D tensors and tensors whose rows are not whole blocks
  * of the chosen type are F32.
  */
-export function saveCheckpoint(model: CausalLM, session: LMSession, file: string, o: { saveType: SaveType; baseFile: string; name: string }): void {
+function saveCheckpoint(model: CausalLM, session: LMSession, file: string, o: { saveType: SaveType; baseFile: string; name: string }): void {
   if (!model.file) throw new UserError('this model has no source GGUF to copy its metadata and tokenizer from');
   const trained = new Set(session.graph.params.map((p) => p.name));
   const baseTypes = o.saveType === 'base' ? new Map(readGguf(o.baseFile).tensors.map((t) => [t.name, dtypeOfCode(t.type)])) : null;

@@ -37,8 +37,8 @@ import path from 'node:path';
 import { writeJsonAtomic, ensureDir, writevAllSync } from '../util/fs.ts';
 import { encodeF16, decodeF16 } from '../model/ggufTypes.ts';
 import { UserError } from '../util/errors.ts';
-import { isSparse, type ExampleGrad, type SparseRows } from './perExample.ts';
-import { factoredIsSmaller, factoredWithRowsIsSmaller, isFactored, type FactoredGrad } from './factored.ts';
+import { isSparse, type ExampleGrad, type SparseRows } from '../model/perExample.ts';
+import { factoredIsSmaller, factoredWithRowsIsSmaller, isFactored, type FactoredGrad } from '../model/factored.ts';
 
 export const GRAD_RECORD_FORMAT = 'unlearnkit.gradrecord/2';
 /** The first format: dense and sparse tensors only. Read, never written. */
@@ -133,7 +133,7 @@ function rowsParts(g: SparseRows, dtype: RecordDType): Uint8Array[] {
 export type TensorForm = 'dense' | 'sparse' | 'factored';
 
 /** Bytes of one tensor in one record: its form, its tokens n (factored) and rows (sparse parts). */
-export function tensorRecordBytes(t: RecordTensor, dtype: RecordDType, form: TensorForm, nTok = 0, nRows = 0): number {
+function tensorRecordBytes(t: RecordTensor, dtype: RecordDType, form: TensorForm, nTok = 0, nRows = 0): number {
   const es = elemSize(dtype);
   const rowsBytes = 4 + 4 * nRows + nRows * t.ne[0]! * es;
   const head = t.storage === 'linear' || t.storage === 'linear+rows' ? 4 : 0;
@@ -265,7 +265,7 @@ export class GradRecordWriter {
   }
 }
 
-export function readIndex(dir: string): RecordIndex {
+function readIndex(dir: string): RecordIndex {
   const p = path.join(dir, 'index.json');
   if (!fs.existsSync(p)) throw new UserError(`${dir} is not a gradient record (no index.json)`);
   let idx: RecordIndex;
@@ -599,7 +599,7 @@ export interface RecordLimit {
 }
 
 /** Share of the free space a record may take by default. */
-export const DEFAULT_RECORD_SHARE = 0.25;
+const DEFAULT_RECORD_SHARE = 0.25;
 
 /**
  * The record size limit for a record written under `dir` (an existing folder): `maxGb` (10^9

@@ -80,7 +80,7 @@ export interface PretrainResult {
   command: string;
 }
 
-export function pretrainCorpus(o: Pick<PretrainOptions, 'data' | 'seed' | 'people' | 'generalTexts'>): string[] {
+function pretrainCorpus(o: Pick<PretrainOptions, 'data' | 'seed' | 'people' | 'generalTexts'>): string[] {
   const dave = loadDave(o.data);
   const general = dave.general.map((t) => t.text);
   const moreGeneral = generateGeneralTexts(streamRng(o.seed, 'pretrain-general'), o.generalTexts);

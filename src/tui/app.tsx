@@ -22,7 +22,7 @@ import { ErrorBoundary } from './components/ErrorBoundary.tsx';
 import { truncate } from './lib/format.ts';
 import { useSweepLine } from './components/SweepLine.tsx';
 
-export const TAB_LABELS: Record<TabId, string> = {
+const TAB_LABELS: Record<TabId, string> = {
   model: 'Model',
   data: 'Data',
   train: 'Train',
@@ -51,8 +51,8 @@ export interface AppProps {
   onQuit?(): void;
 }
 
-export const MIN_COLUMNS = 80;
-export const MIN_ROWS = 24;
+const MIN_COLUMNS = 80;
+const MIN_ROWS = 24;
 
 function useTerminalSize(fixed?: { columns: number; rows: number }): { columns: number; rows: number } {
   const { stdout } = useStdout();
@@ -69,7 +69,7 @@ function useTerminalSize(fixed?: { columns: number; rows: number }): { columns: 
   return fixed ?? size;
 }
 
-export function initialSharedState(p: Partial<SharedState> = {}): SharedState {
+function initialSharedState(p: Partial<SharedState> = {}): SharedState {
   return {
     modelPath: null,
     model: null,

@@ -15,7 +15,7 @@ import { logToFile } from './lib/errors.ts';
 import type { Services } from './context.tsx';
 
 /** Open a file with the desktop's viewer (xdg-open / open); false when there is none. */
-export function openWithSystem(file: string): Promise<boolean> {
+function openWithSystem(file: string): Promise<boolean> {
   const cmd = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open';
   return new Promise((resolve) => {
     try {

@@ -4,8 +4,8 @@
  * ne[0] fastest), so it goes straight into lora.ts (adapters) and saveMergedModel.
  */
 import type { CausalLM } from '../model/model.ts';
-import { isSparse, type ExampleGrad } from '../train/perExample.ts';
-import { factoredToDense, isFactored } from '../train/factored.ts';
+import { isSparse, type ExampleGrad } from '../model/perExample.ts';
+import { addRows, factoredToDense, isFactored } from '../model/factored.ts';
 import { UserError } from '../util/errors.ts';
 
 export type Deltas = Map<string, Float32Array>;
@@ -43,16 +43,11 @@ export function applyDeltas(model: CausalLM, deltas: Deltas, scale = 1): void {
   }
 }
 
-/** acc += scale * g (g dense, sparse rows, or factored: its product on the engine, see train/factored.ts). */
+/** acc += scale * g (g dense, sparse rows, or factored: its product on the engine, see model/factored.ts). */
 export function addScaled(acc: Float32Array, g: ExampleGrad, scale: number): void {
   if (isFactored(g)) g = factoredToDense(g);
   if (isSparse(g)) {
-    const { rows, values, rowSize } = g;
-    for (let j = 0; j < rows.length; j++) {
-      const base = rows[j]! * rowSize;
-      const vb = j * rowSize;
-      for (let i = 0; i < rowSize; i++) acc[base + i] = acc[base + i]! + scale * values[vb + i]!;
-    }
+    addRows(acc, g, scale);
   } else {
     for (let i = 0; i < g.length; i++) acc[i] = acc[i]! + scale * g[i]!;
   }

@@ -139,6 +139,14 @@ export function fuzzySelect(request: string, items: Array<{ id: string; text: st
     }
     return { id: it.id, score: s, selected: false };
   });
+  // An item is a candidate only when it names one of the request's words, exactly or nearly
+  // (nearMatch); n-grams scattered over unrelated words ("plorb" vs "Norbury") select nothing.
+  const itemWords = items.map((it) => new Set(words(it.text)));
+  const named = new Set(items.filter((_, i) => terms.some((t) => itemWords[i]!.has(t) || (opts.charNgrams > 0 && [...itemWords[i]!].some((w) => nearMatch(t, w, opts.charNgrams))))).map((it) => it.id));
+  if (named.size === 0) {
+    throw new UserError(`the request "${request}" matches no training item: none of its words (${terms.join(', ')}) occurs in them, even misspelt; nothing was selected`);
+  }
+  for (const s of scored) if (!named.has(s.id)) s.score = 0;
   scored.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
   const best = scored[0]!.score;
   let threshold: number;
@@ -150,6 +158,25 @@ export function fuzzySelect(request: string, items: Array<{ id: string; text: st
     for (const s of scored) s.selected = s.score >= threshold && s.score > 0;
   }
   return { request, terms, scores: scored, selected: scored.filter((s) => s.selected).map((s) => s.id), threshold, options: opts };
+}
+
+/**
+ * True when `word` is `term` misspelt: the Dice coefficient of their character n-gram sets (with
+ * boundary marks) is >= 0.5 ("harowgate" vs "harrowgate": 0.84; "plorb" vs "norbury": 0.17).
+ */
+function nearMatch(term: string, word: string, n: number): boolean {
+  const grams = (w: string) => {
+    const m = `<${w}>`;
+    const g = new Set<string>();
+    for (let i = 0; i + n <= m.length; i++) g.add(m.slice(i, i + n));
+    return g;
+  };
+  const a = grams(term);
+  const b = grams(word);
+  if (a.size === 0 || b.size === 0) return false;
+  let common = 0;
+  for (const x of a) if (b.has(x)) common++;
+  return (2 * common) / (a.size + b.size) >= 0.5;
 }
 
 export interface FuzzyReport {

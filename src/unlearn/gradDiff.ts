@@ -6,7 +6,7 @@
  */
 import { UserError } from '../util/errors.ts';
 import { HostOptimizer } from './optim.ts';
-import { batchGradient, batchSchedule } from './gradients.ts';
+import { batchGradient, batchSchedule } from '../model/gradients.ts';
 import { snapshot, diffSince } from './deltas.ts';
 import type { UnlearnMethod, UnlearnOutcome } from './types.ts';
 

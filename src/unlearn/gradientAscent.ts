@@ -7,7 +7,7 @@
  * training on F run backwards at the current parameters.
  */
 import { HostOptimizer } from './optim.ts';
-import { batchGradient, batchSchedule } from './gradients.ts';
+import { batchGradient, batchSchedule } from '../model/gradients.ts';
 import { snapshot, diffSince } from './deltas.ts';
 import type { UnlearnMethod, UnlearnOutcome } from './types.ts';
 

@@ -8,7 +8,7 @@ export { listMethods, getMethod, registerMethod, resolveHyper, HYPER_HELP } from
 export { prepare, makeContext, sampleItems, type PrepareOptions, type Prepared, type ContextOptions } from './prepare.ts';
 export { loadSource, toExamples, trainingItems, itemTexts } from './source.ts';
 export { measure, compareMeasurements, formatComparison, answerRouge, type EvalSets, type Measurement, type Comparison, type SetChange, type SetMeasure, type QaItem } from './measure.ts';
-export { SessionPool, asF32Model, scoreExamples, type ItemLoss } from './sessions.ts';
+export { SessionPool, asF32Model } from '../model/sessions.ts';
 export { snapshot, diffSince, applyDeltas, deltaNorms, addDeltas, type Deltas } from './deltas.ts';
 export { storedGradientAscent } from './storedAscent.ts';
 export { iterativeRemoval, type IterativeOptions, type IterativeResult, type IterationLog } from './iterative.ts';

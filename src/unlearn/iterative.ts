@@ -16,7 +16,7 @@
  * (ids, losses, which reached the target, seconds).
  */
 import { UserError } from '../util/errors.ts';
-import { scoreExamples } from './sessions.ts';
+import { scoreSequences } from '../eval/perplexity.ts';
 import { resolveHyper } from './registry.ts';
 import { snapshot, diffSince } from './deltas.ts';
 import type { Example, UnlearnContext, UnlearnHyper, UnlearnMethod } from './types.ts';
@@ -76,12 +76,12 @@ export function iterativeRemoval(method: UnlearnMethod, ctx: UnlearnContext, o: 
     targetSource = 'given';
   } else {
     if (!o.holdout?.length) throw new UserError('iterative removal stops each example at the holdout set\'s mean NLL, and this dataset has no holdout split: give the level with --stop-nll X (a mean NLL per token), or add a holdout split to the dataset');
-    const h = scoreExamples(ctx.pool, o.holdout);
+    const h = scoreSequences(ctx.pool.model, o.holdout, 8, ctx.pool).items;
     target = h.reduce((a, s) => a + s.meanNll, 0) / h.length;
     targetSource = 'holdout';
   }
   const all = ctx.forget;
-  const start = new Map(scoreExamples(ctx.pool, all).map((s) => [s.id, s]));
+  const start = new Map(scoreSequences(ctx.pool.model, all, 8, ctx.pool).items.map((s) => [s.id, s]));
   ctx.refLogLik = new Map([...start].map(([id, s]) => [id, s.sumLogprob]));
   const before = snapshot(ctx.work, ctx.tensors);
   const iterations = new Map(all.map((e) => [e.id, 0]));
@@ -100,7 +100,7 @@ export function iterativeRemoval(method: UnlearnMethod, ctx: UnlearnContext, o: 
       method.run(ctx);
       calls++;
       for (const e of active) iterations.set(e.id, iterations.get(e.id)! + 1);
-      const scores = scoreExamples(ctx.pool, group);
+      const scores = scoreSequences(ctx.pool.model, group, 8, ctx.pool).items;
       const nll: Record<string, number> = {};
       const now: string[] = [];
       for (const s of scores) {
@@ -118,7 +118,7 @@ export function iterativeRemoval(method: UnlearnMethod, ctx: UnlearnContext, o: 
   }
   ctx.forget = all;
   // later groups move the model too: the final losses are measured once more at the end
-  const end = new Map(scoreExamples(ctx.pool, all).map((s) => [s.id, s.meanNll]));
+  const end = new Map(scoreSequences(ctx.pool.model, all, 8, ctx.pool).items.map((s) => [s.id, s.meanNll]));
   return {
     target,
     targetSource,

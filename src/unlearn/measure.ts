@@ -2,19 +2,21 @@
  * Before/after measurements of an unlearning (docs/methods.md#metrics): per-item mean
  * next-token NLL on the forget (F), retain (R), holdout (H), general (G) and decoy sets, set
  * perplexity exp(token-weighted mean NLL), and optionally ROUGE recall of greedy answers to the
- * forget and retain questions. Comparisons are per item, after vs before: paired t-test (t, df,
- * two-sided p, 95% CI of the mean change, Cohen's d_z and d_av) from src/stats.
+ * forget and retain questions. The numbers are evaluation's own (eval/perplexity.ts scoreSequences
+ * with the metrics' batch, eval/answers.ts answerRouge with the one greedy setting) on the items
+ * and tokens eval/items.ts selects (prepare.ts builds the sets with it), so `unlearnkit eval` of
+ * the same model, split and limit gives the same numbers. Comparisons are per item, after vs
+ * before: stats/paired.ts pairedComparison (t, df, two-sided p, 95% CI of the mean change,
+ * Cohen's d_z and d_av).
  *
  * Result shapes are plain per-item arrays plus summaries, so the report module can take them.
  */
-import { generateTokens } from '../model/generate.ts';
+import type { CausalLM } from '../model/model.ts';
 import type { Tokenizer } from '../model/tokenizer/index.ts';
-import { rouge } from '../eval/rouge.ts';
-import { questionPrompt } from '../train/examples.ts';
-import { pairedTTest, type PairedTTestResult } from '../stats/index.ts';
-import { scoreExamples, type SessionPool } from './sessions.ts';
+import { scoreSequences, SCORE_BATCH } from '../eval/perplexity.ts';
+import { answerRouge as evalAnswerRouge } from '../eval/answers.ts';
+import { pairedById, type PairedComparison } from '../stats/paired.ts';
 import type { Example } from './types.ts';
-
 export interface QaItem {
   id: string;
   question: string;
@@ -54,45 +56,36 @@ export interface Measurement {
   seconds: number;
 }
 
-export function measure(pool: SessionPool, ev: EvalSets, opts: { tokenizer?: Tokenizer; maxAnswerTokens?: number; batch?: number } = {}): Measurement {
+/**
+ * Score every set (and, with a tokenizer and `ev.qa`, the greedy-answer ROUGE) under `model` as
+ * evaluation does. `model` is scored as it is: a file model in its stored types, or a model whose
+ * host weights changed (F32, asF32Model).
+ */
+export function measure(model: CausalLM, ev: EvalSets, opts: { tokenizer?: Tokenizer } = {}): Measurement {
   const t0 = performance.now();
   const sets: Record<string, SetMeasure> = {};
   for (const [name, ex] of Object.entries(ev.sets)) {
     if (ex.length === 0) continue;
-    const s = scoreExamples(pool, ex, opts.batch ?? 8);
-    let sum = 0;
-    let n = 0;
-    for (const it of s) {
-      sum -= it.sumLogprob;
-      n += it.tokens;
-    }
-    sets[name] = { ids: s.map((x) => x.id), nll: s.map((x) => x.meanNll), tokens: s.map((x) => x.tokens), meanNll: sum / n, perplexity: Math.exp(sum / n) };
+    const s = scoreSequences(model, ex, SCORE_BATCH);
+    sets[name] = { ids: s.items.map((x) => x.id), nll: s.items.map((x) => x.meanNll), tokens: s.items.map((x) => x.tokens), meanNll: s.meanNll, perplexity: s.perplexity };
   }
   let rougeOut: Record<string, RougeMeasure> | undefined;
   if (ev.qa && opts.tokenizer) {
     rougeOut = {};
-    for (const [name, qa] of Object.entries(ev.qa)) if (qa.length) rougeOut[name] = answerRouge(pool, opts.tokenizer, qa, opts.maxAnswerTokens ?? 16);
+    for (const [name, qa] of Object.entries(ev.qa)) if (qa.length) rougeOut[name] = answerRouge(model, opts.tokenizer, qa);
   }
   return { sets, rouge: rougeOut, seconds: (performance.now() - t0) / 1000 };
 }
 
-/** Greedy answers to `Question: q\nAnswer:` prompts (first line), ROUGE recall against the answers. */
-export function answerRouge(pool: SessionPool, tok: Tokenizer, qa: QaItem[], maxTokens: number, batch = 8): RougeMeasure {
-  const answers: string[] = [];
-  const stop = tok.eos >= 0 ? [tok.eos] : [];
-  for (let i = 0; i < qa.length; i += batch) {
-    const chunk = qa.slice(i, i + batch);
-    const prompts = chunk.map((q) => tok.encode(questionPrompt(q.question), { addBos: true }));
-    const outs = generateTokens(pool.model, prompts, { maxTokens, greedy: true, stopIds: stop });
-    for (const o of outs) answers.push(tok.decode(o).split('\n')[0]!.trim());
-  }
-  const scores = qa.map((q, i) => rouge(answers[i]!, q.answer));
-  const rougeL = scores.map((s) => s.rougeL.recall);
+/** Greedy answers to `Question: q\nAnswer:` prompts and their ROUGE recall against the answers (eval/answers.ts answerRouge). */
+export function answerRouge(model: CausalLM, tok: Tokenizer, qa: QaItem[]): RougeMeasure {
+  const r = evalAnswerRouge(model, tok, qa);
+  const rougeL = r.map((x) => x.scores.rougeL.recall);
   return {
-    ids: qa.map((q) => q.id),
-    answers,
+    ids: r.map((x) => x.id),
+    answers: r.map((x) => x.answer),
     rougeL,
-    rouge1: scores.map((s) => s.rouge1.recall),
+    rouge1: r.map((x) => x.scores.rouge1.recall),
     meanRougeL: rougeL.reduce((a, b) => a + b, 0) / Math.max(1, rougeL.length),
   };
 }
@@ -109,7 +102,7 @@ export interface SetChange {
   /** Mean over items of the change in mean token log-likelihood (after - before; negative = forgot). */
   meanLogLikChange: number;
   /** Paired t-test of per-item NLL, after vs before (positive t: NLL rose). */
-  test: PairedTTestResult | null;
+  test: PairedComparison | null;
 }
 
 export interface RougeChange {
@@ -118,7 +111,7 @@ export interface RougeChange {
   meanBefore: number;
   meanAfter: number;
   /** Paired t-test of per-item ROUGE-L recall, after vs before (null when constant). */
-  test: PairedTTestResult | null;
+  test: PairedComparison | null;
 }
 
 export interface Comparison {
@@ -126,10 +119,9 @@ export interface Comparison {
   rouge: RougeChange[];
 }
 
-function safePaired(a: number[], b: number[]): PairedTTestResult | null {
-  if (a.length < 2) return null;
-  const r = pairedTTest(a, b);
-  return Number.isFinite(r.p) ? r : null;
+/** The paired comparison, or null where it has no finite p (fewer than two pairs, or no spread). */
+function tested(c: PairedComparison | null): PairedComparison | null {
+  return c && Number.isFinite(c.p) ? c : null;
 }
 
 /** Per-item changes from `before` to `after` (items matched by id). */
@@ -139,10 +131,9 @@ export function compareMeasurements(before: Measurement, after: Measurement): Co
     const b = before.sets[name];
     if (!b) continue;
     const bi = new Map(b.ids.map((id, i) => [id, b.nll[i]!]));
+    const ai = new Map(a.ids.map((id, i) => [id, a.nll[i]!]));
     const ids = a.ids.filter((id) => bi.has(id));
-    const nb = ids.map((id) => bi.get(id)!);
-    const na = ids.map((id) => a.nll[a.ids.indexOf(id)]!);
-    const meanChange = ids.length ? nb.reduce((s, v, i) => s + (v - na[i]!), 0) / ids.length : NaN;
+    const c = pairedById({ ids: b.ids, values: b.nll }, { ids: a.ids, values: a.nll });
     sets.push({
       set: name,
       n: ids.length,
@@ -151,19 +142,16 @@ export function compareMeasurements(before: Measurement, after: Measurement): Co
       perplexityBefore: b.perplexity,
       perplexityAfter: a.perplexity,
       perplexityRatio: a.perplexity / b.perplexity,
-      meanLogLikChange: meanChange,
-      test: safePaired(na, nb),
+      meanLogLikChange: ids.length ? ids.reduce((s, id) => s + (bi.get(id)! - ai.get(id)!), 0) / ids.length : NaN,
+      test: tested(c),
     });
   }
   const rougeOut: RougeChange[] = [];
   for (const [name, a] of Object.entries(after.rouge ?? {})) {
     const b = before.rouge?.[name];
     if (!b) continue;
-    const bi = new Map(b.ids.map((id, i) => [id, b.rougeL[i]!]));
-    const ids = a.ids.filter((id) => bi.has(id));
-    const rb = ids.map((id) => bi.get(id)!);
-    const ra = ids.map((id) => a.rougeL[a.ids.indexOf(id)]!);
-    rougeOut.push({ set: name, n: ids.length, meanBefore: b.meanRougeL, meanAfter: a.meanRougeL, test: safePaired(ra, rb) });
+    const c = pairedById({ ids: b.ids, values: b.rougeL }, { ids: a.ids, values: a.rougeL });
+    rougeOut.push({ set: name, n: a.ids.filter((id) => b.ids.includes(id)).length, meanBefore: b.meanRougeL, meanAfter: a.meanRougeL, test: tested(c) });
   }
   return { sets, rouge: rougeOut };
 }

@@ -20,17 +20,17 @@
  * 1/n_i of gradient ascent's; AdamW (the default when the fine-tune used it) is scale-free.
  */
 import { HostOptimizer } from './optim.ts';
-import { perExampleGradients, batchSchedule } from './gradients.ts';
+import { perExampleGradients, batchSchedule } from '../model/gradients.ts';
 import { addScaled, snapshot, diffSince } from './deltas.ts';
-import { scoreExamples } from './sessions.ts';
+import { scoreSequences } from '../eval/perplexity.ts';
 import type { UnlearnMethod, UnlearnOutcome } from './types.ts';
 
 /** log sigmoid(x), stable for large |x|. */
-export function logSigmoid(x: number): number {
+function logSigmoid(x: number): number {
   return x >= 0 ? -Math.log1p(Math.exp(-x)) : x - Math.log1p(Math.exp(x));
 }
 
-export function sigmoid(x: number): number {
+function sigmoid(x: number): number {
   return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
 }
 
@@ -46,7 +46,7 @@ export const npo: UnlearnMethod = {
     const before = snapshot(ctx.work, ctx.tensors);
     const missing = ctx.forget.filter((e) => !ctx.refLogLik?.has(e.id));
     const ref = new Map(ctx.refLogLik ?? []);
-    if (missing.length) for (const s of scoreExamples(ctx.pool, missing)) ref.set(s.id, s.sumLogprob);
+    if (missing.length) for (const s of scoreSequences(ctx.pool.model, missing, 8, ctx.pool).items) ref.set(s.id, s.sumLogprob);
     const opt = new HostOptimizer(optimizer, lr);
     const T = Math.max(...ctx.forget.map((e) => e.tokens.length));
     const log: UnlearnOutcome['log'] = [];

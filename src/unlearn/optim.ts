@@ -10,6 +10,7 @@
  */
 import type { CausalLM } from '../model/model.ts';
 import type { OptimizerKind } from '../engine/graph.ts';
+import { UserError } from '../util/errors.ts';
 
 export class HostOptimizer {
   private m = new Map<string, Float32Array>();
@@ -52,6 +53,16 @@ export class HostOptimizer {
         const vi = (v[i] = b2 * v[i]! + (1 - b2) * gi * gi);
         w[i] = w[i]! - (lr * (mi * c1)) / (Math.sqrt(vi * c2) + this.eps);
       }
+    }
+    // stop at the first non-finite gradient or weight: nothing downstream (measures, adapters) can use it
+    for (const [name, g] of grads) {
+      const w = model.weights.get(name)!.data;
+      const bad = g.findIndex((x) => !Number.isFinite(x)) >= 0 ? 'gradient' : w.findIndex((x) => !Number.isFinite(x)) >= 0 ? 'weight' : null;
+      if (!bad) continue;
+      const fmt = (x: number) => (Math.abs(x) >= 1e4 || Math.abs(x) < 1e-3 ? x.toExponential() : String(x));
+      throw new UserError(
+        `unlearning stopped at optimiser step ${this.t}: a non-finite ${bad} in ${name}; likely cause: the learning rate --lr ${fmt(lr)} is too large for ${this.kind} (try ${fmt(lr / 10)} or smaller). Nothing was written.`,
+      );
     }
   }
 }

@@ -14,9 +14,11 @@ import { FACT_SPLITS, type FactItem, type FactSplit } from '../data/types.ts';
 import { UserError } from '../util/errors.ts';
 import { Rng } from '../util/rng.ts';
 import { resolveFilter } from '../model/paramGroups.ts';
-import { asF32Model, SessionPool } from './sessions.ts';
+import { asF32Model, SessionPool } from '../model/sessions.ts';
+import { evalSplitItems, evalText, selectItems } from '../eval/items.ts';
+import { evalTokens } from '../eval/perplexity.ts';
 import { fuzzyReport, fuzzySelect, type FuzzyOptions, type FuzzyReport, type FuzzySelection } from './fuzzy.ts';
-import { itemTexts, loadSource, toExamples, trainingItems } from './source.ts';
+import { loadSource, toExamples, trainingItems } from './source.ts';
 import { getMethod, resolveHyper } from './registry.ts';
 import type { EvalSets, QaItem } from './measure.ts';
 import type { Example, ProgressEvent, RunSource, UnlearnContext, UnlearnHyper, UnlearnMethod } from './types.ts';
@@ -141,20 +143,25 @@ export function prepare(o: PrepareOptions): Prepared {
   const forgetSet = new Set(forget.map((e) => e.id));
   const retain = train.filter((e) => !forgetSet.has(e.id));
 
+  // the evaluation sets: eval/items.ts's selection and texts, tokenized as evaluation does, so that
+  // `unlearnkit eval --limit N` of the same split scores the same items with the same tokens
   const evalLimit = o.evalLimit ?? 50;
-  const all = itemTexts(dataset);
-  const split = (s: FactSplit) => retain.filter((e) => facts.get(e.id)?.split === s);
+  const nCtx = model.config.nCtx;
+  const asEval = (items: Array<FactItem | { id: string; text: string }>): Example[] =>
+    items.map(evalText).map((t) => ({ id: t.id, text: t.text, tokens: evalTokens(tokenizer, t.text, nCtx) }));
+  const retainIds = new Set(retain.map((e) => e.id));
+  // forget items in dataset order (each split's evaluation items, then items the dataset does not list)
+  const listed = FACT_SPLITS.flatMap((s) => dataset.evalFacts(s));
+  const listedIds = new Set(listed.map((f) => f.id));
+  const forgetItems = [...listed.filter((f) => forgetSet.has(f.id)), ...forget.filter((e) => !listedIds.has(e.id)).map((e) => facts.get(e.id) ?? e)];
   const sets: Record<string, Example[]> = {
-    forget: sampleItems(forget, evalLimit, seed + 1),
-    retain: sampleItems(split('retain'), evalLimit, seed + 2),
-    decoy: sampleItems(split('decoy'), evalLimit, seed + 3),
-    holdout: sampleItems(toExamples(dataset.facts('holdout').map((f) => all.get(f.id)!), tokenizer, maxLen), evalLimit, seed + 4),
-    general: sampleItems(toExamples(dataset.texts().map((t) => ({ id: t.id, text: t.text })), tokenizer, maxLen), evalLimit, seed + 5),
+    forget: asEval(selectItems(forgetItems, evalLimit)),
+    retain: asEval(evalSplitItems(dataset, 'retain', evalLimit, (id) => retainIds.has(id))),
+    decoy: asEval(evalSplitItems(dataset, 'decoy', evalLimit, (id) => retainIds.has(id))),
+    holdout: asEval(evalSplitItems(dataset, 'holdout', evalLimit)),
+    general: asEval(evalSplitItems(dataset, 'general', evalLimit)),
   };
-  if (selection) {
-    const truth = train.filter((e) => facts.get(e.id)?.split === 'forget');
-    sets.trueForget = sampleItems(truth, evalLimit, seed + 6);
-  }
+  if (selection) sets.trueForget = asEval(evalSplitItems(dataset, 'forget', evalLimit, (id) => trainIds.has(id)));
   for (const k of Object.keys(sets)) if (sets[k]!.length === 0) delete sets[k];
   const qaOf = (ex: Example[]): QaItem[] =>
     ex.flatMap((e) => {
@@ -186,7 +193,7 @@ export interface ContextOptions {
  * The adapter tensors a layer target selects in a LoRA run: A and B of every adapted matrix in the
  * target (lora.ts resolveLoraTargets); a target without adapted matrices is refused by name.
  */
-export function loraTargetTensors(filter: string, model: CausalLM): string[] {
+function loraTargetTensors(filter: string, model: CausalLM): string[] {
   const adapted = new Set(model.lora!.targets);
   const chosen = resolveLoraTargets(filter, model.config).filter((t) => adapted.has(t));
   if (chosen.length === 0) {

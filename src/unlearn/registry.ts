@@ -2,12 +2,15 @@
  * The registry of unlearning methods (`unlearnkit methods` lists it) and the resolution of their
  * hyper-parameters. Defaults follow the fine-tuning run being unlearned, so that a method's step
  * has the size of a training step:
- *   eta 1 for all-epochs (reverses the recorded steps) and the fine-tune's epoch count for
- *   first-epoch (its epoch-1 steps stand in for all epochs), lr / batch / optimiser of the
+ *   eta 1 (DEFAULT_ETA) for both stored-gradient methods: all-epochs reverses the recorded steps,
+ *   first-epoch reverses epoch 1's (issue #20: the former first-epoch default, the fine-tune's epoch
+ *   count, multiplied retain perplexity by 3,213 on an 8-epoch TOFU fine-tune; `--eta auto` searches
+ *   the largest step within a utility budget instead, stepSearch.ts), lr / batch / optimiser of the
  *   fine-tune (1e-3 / 8 / adamw for a bare checkpoint), steps = one pass over the forget set,
  *   NPO beta 0.1 (Zhang et al. 2024), grad-diff retain weight 1, oracle epochs = the fine-tune's.
  */
 import { UserError } from '../util/errors.ts';
+import { DEFAULT_ETA } from './defaults.ts';
 import { firstEpoch } from './firstEpoch.ts';
 import { allEpochs } from './allEpochs.ts';
 import { gradientAscent } from './gradientAscent.ts';
@@ -35,10 +38,12 @@ export function getMethod(name: string): UnlearnMethod {
   return m;
 }
 
+export { DEFAULT_ETA };
+
 export const HYPER_HELP: Record<keyof UnlearnHyper, string> = {
-  eta: 'stored-gradient ascent: multiple of the recorded steps (1 = reverse them)',
-  lr: 'gradient methods: optimiser step size (default: the fine-tune\'s lr)',
-  steps: 'gradient methods: optimiser steps (default: one pass over the forget set)',
+  eta: `stored-gradient ascent (first-epoch, all-epochs): multiple of the recorded steps (default ${DEFAULT_ETA} = reverse them once), or 'auto': the largest within --utility-budget`,
+  lr: 'gradient methods: optimiser step size (default: the fine-tune\'s lr), or \'auto\': the largest within --utility-budget',
+  steps: 'gradient methods: optimiser steps (default: one pass over the forget set), or \'auto\': the most within --utility-budget',
   batch: 'gradient methods: sequences per batch (default: the fine-tune\'s batch)',
   optimizer: 'gradient methods: sgd | adamw (default: the fine-tune\'s)',
   beta: 'NPO inverse temperature (default 0.1)',
@@ -49,10 +54,10 @@ export const HYPER_HELP: Record<keyof UnlearnHyper, string> = {
 /** Fill in the defaults (see the module comment) and check the values. */
 export function resolveHyper(given: Partial<UnlearnHyper>, source: RunSource, forgetCount: number, method?: string): UnlearnHyper {
   const o = source.options;
-  // First-epoch ascent's default step: the fine-tune's epoch count. The epoch-1 steps stand in for
-  // the updates of all E epochs (eta = 1 reverses epoch 1 only, which on the 3-epoch demo left
-  // the forget set's ROUGE drop at p = 0.04; eta = E passes p < 0.01 with retain and general intact).
-  const etaDefault = method === 'first-epoch' ? (o?.epochs ?? 1) : 1;
+  // One default step for both stored-gradient methods (see the module comment); `method` is kept
+  // for callers that pass it.
+  void method;
+  const etaDefault = DEFAULT_ETA;
   const batch = given.batch ?? o?.batch ?? 8;
   const h: UnlearnHyper = {
     eta: given.eta ?? etaDefault,

@@ -22,7 +22,7 @@ import { idsSha256, writeRetainModelRecord } from '../data/record.ts';
 import { snapshot, diffSince } from './deltas.ts';
 import type { UnlearnContext, UnlearnMethod } from './types.ts';
 
-export function oracleFolder(ctx: UnlearnContext): string {
+function oracleFolder(ctx: UnlearnContext): string {
   const o = ctx.source.options!;
   const key = crypto
     .createHash('sha256')

@@ -7,10 +7,9 @@
  * Drift at step k, per set: mean per-item NLL change from step 0 (the fine-tuned model), perplexity
  * ratio, and a paired t-test of per-item NLL (step k vs step 0).
  */
-import { pairedTTest, type PairedTTestResult } from '../stats/index.ts';
+import { pairedById, type PairedComparison } from '../stats/paired.ts';
 import { measure, type Measurement } from './measure.ts';
 import { makeContext, type Prepared } from './prepare.ts';
-import { SessionPool } from './sessions.ts';
 import { deltaNorms, addDeltas, type Deltas } from './deltas.ts';
 import type { CausalLM } from '../model/model.ts';
 import type { Example, UnlearnHyper } from './types.ts';
@@ -27,7 +26,8 @@ export interface SetDrift {
   /** Mean per-item NLL change from step 0. */
   nllChange: number;
   perplexityRatio: number;
-  test: PairedTTestResult | null;
+  /** Paired comparison of per-item NLL, step k (after) vs step 0 (before), paired by item id. */
+  test: PairedComparison | null;
 }
 
 export interface SequentialStep {
@@ -56,23 +56,17 @@ function meanNllOf(m: Measurement, set: string): number {
 
 export function sequentialUnlearn(
   p: Prepared,
-  o: { method: string; filter?: string; hyper?: Partial<UnlearnHyper>; requests: SequentialRequest[]; quiet?: boolean; onStep?: (s: SequentialStep) => void },
+  o: { method: string; filter?: string; hyper?: Partial<UnlearnHyper>; requests: SequentialRequest[]; quiet?: boolean; onStep?: (s: SequentialStep) => void; /** The model at step 0 and after each request (`--eval-every`). */ onModel?: (model: CausalLM, step: number) => void },
 ): SequentialResult {
   const sets = { ...p.evalSets.sets };
   for (const r of o.requests) sets[`request:${r.name}`] = r.forget;
   const ev = { sets };
-  const pool0 = new SessionPool(p.model);
-  let m0: Measurement;
-  try {
-    m0 = measure(pool0, ev);
-  } finally {
-    pool0.dispose();
-  }
+  const m0: Measurement = measure(p.model, ev);
   const driftOf = (m: Measurement): SetDrift[] =>
     Object.keys(p.evalSets.sets).map((set) => {
       const a = m.sets[set]!;
       const b = m0.sets[set]!;
-      const test = a.nll.length >= 2 ? pairedTTest(a.nll, b.nll) : null;
+      const test = pairedById({ ids: b.ids, values: b.nll }, { ids: a.ids, values: a.nll });
       return {
         set,
         meanNll: a.meanNll,
@@ -85,17 +79,19 @@ export function sequentialUnlearn(
   const reqNll = (m: Measurement) => Object.fromEntries(o.requests.map((r) => [r.name, meanNllOf(m, `request:${r.name}`)]));
   const steps: SequentialStep[] = [{ step: 0, request: '(fine-tuned)', forgetCount: 0, seconds: 0, deltaNorm: 0, drift: driftOf(m0), requests: reqNll(m0) }];
   let model: CausalLM = p.model;
+  o.onModel?.(model, 0);
   let total: Deltas = new Map();
   o.requests.forEach((r, i) => {
     const { method, ctx } = makeContext(p, { method: o.method, filter: o.filter, hyper: o.hyper, forget: r.forget, start: model, quiet: o.quiet });
     try {
       const out = method.run(ctx);
-      const m = measure(ctx.pool, ev);
+      const m = measure(ctx.work, ev);
       total = addDeltas(total, out.deltas);
       model = ctx.work;
       const s: SequentialStep = { step: i + 1, request: r.name, forgetCount: r.forget.length, seconds: out.seconds, deltaNorm: deltaNorms(out.deltas).total, drift: driftOf(m), requests: reqNll(m) };
       steps.push(s);
       o.onStep?.(s);
+      o.onModel?.(ctx.work, i + 1);
     } finally {
       ctx.pool.dispose();
     }

@@ -43,8 +43,8 @@
  */
 import { UserError } from '../util/errors.ts';
 import type { GradRecordReader, RecordEntry } from '../train/gradRecord.ts';
-import type { ExampleGrad } from '../train/perExample.ts';
-import { addRows, isFactored, outerSums, type OuterTerm } from '../train/factored.ts';
+import type { ExampleGrad } from '../model/perExample.ts';
+import { addRows, isFactored, outerSums, type OuterTerm } from '../model/factored.ts';
 import { addScaled, applyDeltas, type Deltas } from './deltas.ts';
 import type { UnlearnContext, UnlearnOutcome } from './types.ts';
 
@@ -56,7 +56,7 @@ const PENDING_BYTES = 256 * 2 ** 20;
  * records are added as they come, factored ones (their rows part at once) are held and multiplied
  * out together on the engine when ~256 MiB of factors are pending and at flush().
  */
-export class GradientSum {
+class GradientSum {
   private pending = new Map<string, { dIn: number; dOut: number; terms: OuterTerm[] }>();
   private pendingBytes = 0;
 
@@ -90,7 +90,7 @@ export class GradientSum {
   }
 }
 
-export function requireRecord(ctx: UnlearnContext, which: 'first-epoch' | 'all-epochs'): GradRecordReader {
+function requireRecord(ctx: UnlearnContext, which: 'first-epoch' | 'all-epochs'): GradRecordReader {
   const rec = ctx.source.record;
   if (!rec) {
     throw new UserError(

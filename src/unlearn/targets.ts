@@ -6,14 +6,16 @@
  * d_av, 95% CI), with Holm's correction across the targets for each set (the family of tests that
  * answers "which targets changed set X").
  */
-import { holm } from '../stats/index.ts';
+import path from 'node:path';
+import { holmFamily } from '../stats/paired.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
 import { listGroups } from '../model/paramGroups.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { measure, compareMeasurements, type Comparison, type Measurement } from './measure.ts';
 import { deltaNorms } from './deltas.ts';
 import { makeContext, type Prepared } from './prepare.ts';
-import { SessionPool } from './sessions.ts';
 import type { UnlearnHyper } from './types.ts';
+import { bestWithinBudget, paretoFront, tradeoffOf, tradeoffOrder, DEFAULT_UTILITY_BUDGET } from './pareto.ts';
 
 export interface TargetRow {
   target: string;
@@ -25,6 +27,12 @@ export interface TargetRow {
   comparison: Comparison;
   /** Holm-adjusted p of each set's paired test across the targets. */
   holmP: Record<string, number | null>;
+  /** ln(forget perplexity ratio) (pareto.ts). */
+  forgetEffect?: number;
+  /** max(retain, general perplexity ratio) - 1 (pareto.ts). */
+  utilityCost?: number;
+  /** On the Pareto front of (forget effect, utility cost). */
+  pareto?: boolean;
 }
 
 export interface TargetComparison {
@@ -32,6 +40,10 @@ export interface TargetComparison {
   hyper: Partial<UnlearnHyper>;
   before: Measurement;
   rows: TargetRow[];
+  /** The utility budget the recommendation respects (default 0.05). */
+  budget?: number;
+  /** The Pareto-optimal target with the largest forget effect within the budget (null: every target breaks it). */
+  best?: string | null;
 }
 
 /** Default targets: whole model, embedding, every block, final norm, output head. */
@@ -43,23 +55,17 @@ export function defaultTargets(c: ModelConfig): string[] {
   return out;
 }
 
-export function compareTargets(p: Prepared, o: { method: string; targets?: string[]; hyper?: Partial<UnlearnHyper>; quiet?: boolean; onTarget?: (t: string, i: number, n: number) => void }): TargetComparison {
+export function compareTargets(p: Prepared, o: { method: string; targets?: string[]; hyper?: Partial<UnlearnHyper>; quiet?: boolean; onTarget?: (t: string, i: number, n: number) => void; budget?: number }): TargetComparison {
   // a LoRA run compares the targets its adapters cover (the whole adapter, then block by block)
   const targets = o.targets ?? (p.model.lora ? ['all', ...defaultTargets(p.model.config).filter((t) => t.startsWith('block:'))] : defaultTargets(p.model.config));
-  const pool0 = new SessionPool(p.model);
-  let before: Measurement;
-  try {
-    before = measure(pool0, p.evalSets, { tokenizer: p.tokenizer });
-  } finally {
-    pool0.dispose();
-  }
+  const before: Measurement = measure(p.model, p.evalSets, { tokenizer: p.tokenizer });
   const rows: TargetRow[] = [];
   targets.forEach((target, i) => {
     o.onTarget?.(target, i, targets.length);
     const { method, ctx } = makeContext(p, { method: o.method, filter: target, hyper: o.hyper, quiet: o.quiet });
     try {
       const out = method.run(ctx);
-      const after = measure(ctx.pool, p.evalSets, { tokenizer: p.tokenizer });
+      const after = measure(ctx.work, p.evalSets, { tokenizer: p.tokenizer });
       rows.push({
         target,
         tensors: ctx.tensors,
@@ -74,22 +80,62 @@ export function compareTargets(p: Prepared, o: { method: string; targets?: strin
       ctx.pool.dispose();
     }
   });
-  const setNames = [...new Set(rows.flatMap((r) => r.comparison.sets.map((s) => s.set)))];
-  for (const set of setNames) {
-    const idx: number[] = [];
-    const ps: number[] = [];
-    rows.forEach((r, i) => {
-      const t = r.comparison.sets.find((s) => s.set === set)?.test;
-      if (t) {
-        idx.push(i);
-        ps.push(t.p);
-      }
-    });
-    const adj = ps.length ? holm(ps).adjusted : [];
-    rows.forEach((r) => (r.holmP[set] = null));
-    idx.forEach((ri, k) => (rows[ri]!.holmP[set] = adj[k]!));
+  return combineTargets(o.method, o.hyper ?? {}, before, rows, o.budget);
+}
+
+/**
+ * One comparison from per-target rows (each measured against the same `before`), as
+ * `compare-targets` and the TUI's multi-target unlearning both build it: Holm's correction across the
+ * targets per set (holmAcrossTargets), each row's trade-off and the recommended target (markTradeoffs).
+ */
+export function combineTargets(method: string, hyper: Partial<UnlearnHyper>, before: Measurement, rows: TargetRow[], budget = DEFAULT_UTILITY_BUDGET): TargetComparison {
+  holmAcrossTargets(rows).forEach((h, i) => (rows[i]!.holmP = h));
+  return { method, hyper, before, rows, ...markTradeoffs(rows, budget) };
+}
+
+/**
+ * Writes `compare-targets.json` (the TargetComparison) and `compare-targets.md` (a title, `intro`,
+ * then targetsMarkdown) into `out`, atomically: the files the CLI writes and the TUI's Compare
+ * screen reads. Returns the Markdown and the JSON path.
+ */
+export function writeTargetComparison(out: string, c: TargetComparison, intro: string): { md: string; json: string } {
+  const md = `# ${c.method} across layer targets\n\n${intro}\n\n` + targetsMarkdown(c);
+  const json = path.join(out, 'compare-targets.json');
+  writeJsonAtomic(json, c);
+  writeFileAtomic(path.join(out, 'compare-targets.md'), md);
+  return { md, json };
+}
+
+/**
+ * Holm-adjusted p of each set's paired test across the targets (one family per set: "which targets
+ * changed set X"; stats/paired.ts holmFamily, which also sets each test's `pHolm`). Per row, set
+ * -> adjusted p, null where the row has no test of that set or its p is not finite.
+ */
+export function holmAcrossTargets(rows: ReadonlyArray<{ comparison: Comparison }>): Array<Record<string, number | null>> {
+  const sets = [...new Set(rows.flatMap((r) => r.comparison.sets.map((s) => s.set)))];
+  const out = rows.map(() => ({}) as Record<string, number | null>);
+  for (const set of sets) {
+    const tests = rows.map((r) => r.comparison.sets.find((s) => s.set === set)?.test ?? null);
+    holmFamily(tests);
+    tests.forEach((t, i) => (out[i]![set] = t && Number.isFinite(t.p) ? t.pHolm : null));
   }
-  return { method: o.method, hyper: o.hyper ?? {}, before, rows };
+  return out;
+}
+
+/**
+ * Each row's forget effect, utility cost and Pareto membership (pareto.ts), set on the rows; and
+ * the recommended target. Targets are compared on the Pareto front, never by forget effect alone.
+ */
+export function markTradeoffs(rows: TargetRow[], budget = DEFAULT_UTILITY_BUDGET): { budget: number; best: string | null } {
+  const pts = rows.map((r) => tradeoffOf(Object.fromEntries(r.comparison.sets.map((s) => [s.set, s.perplexityRatio]))));
+  const front = paretoFront(pts);
+  rows.forEach((r, i) => {
+    r.forgetEffect = pts[i]!.forgetEffect;
+    r.utilityCost = pts[i]!.utilityCost;
+    r.pareto = front[i]!;
+  });
+  const b = bestWithinBudget(pts, budget);
+  return { budget, best: b >= 0 ? rows[b]!.target : null };
 }
 
 function fmtP(p: number | null | undefined): string {
@@ -97,13 +143,26 @@ function fmtP(p: number | null | undefined): string {
   return p < 1e-4 ? p.toExponential(1) : p.toFixed(4);
 }
 
-/** Markdown table: one row per target; per set the mean NLL change, d_z and Holm-adjusted p. */
+/**
+ * Markdown table: one row per target, the Pareto front first (by rising utility cost), then the
+ * rest; per target its forget effect, utility cost and front membership, per set the mean NLL
+ * change, d_z and Holm-adjusted p; above it the recommended target within the budget.
+ */
 export function targetsMarkdown(c: TargetComparison): string {
   const sets = [...new Set(c.rows.flatMap((r) => r.comparison.sets.map((s) => s.set)))];
-  const head = ['target', 'params', ...sets.flatMap((s) => [`${s} dNLL`, `${s} d_z`, `${s} p_holm`]), 'ppl general', 'seconds'];
-  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
-  for (const r of c.rows) {
-    const cells = [r.target, String(r.parameters)];
+  const budget = c.budget ?? DEFAULT_UTILITY_BUDGET;
+  if (c.best === undefined || c.rows.some((r) => r.pareto === undefined)) Object.assign(c, markTradeoffs(c.rows, budget));
+  const pct = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '-' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)}%`);
+  const head = ['target', 'Pareto', 'forget ln(ppl x)', 'utility cost', 'params', ...sets.flatMap((s) => [`${s} dNLL`, `${s} d_z`, `${s} p_holm`]), 'ppl general', 'seconds'];
+  const intro = [
+    `Targets compared on the Pareto front of forget effect (ln of the forget perplexity ratio) against utility cost (the larger rise of retain / general perplexity), never by forget effect alone.`,
+    c.best ? `Recommended: **${c.best}**, the Pareto-optimal target with the largest forget effect within the utility budget +${(budget * 100).toFixed(1)}%.` : `No target stays within the utility budget +${(budget * 100).toFixed(1)}%; lower the step (--eta, --lr, --steps, or 'auto').`,
+    '',
+  ];
+  const lines = [...intro, `| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  const order = tradeoffOrder(c.rows.map((r) => ({ forgetEffect: r.forgetEffect ?? NaN, utilityCost: r.utilityCost ?? NaN })));
+  for (const r of order.map((i) => c.rows[i]!)) {
+    const cells = [r.target + (r.target === c.best ? ' ★' : ''), r.pareto ? 'yes' : '', r.forgetEffect === undefined || !Number.isFinite(r.forgetEffect) ? '-' : r.forgetEffect.toFixed(4), pct(r.utilityCost), String(r.parameters)];
     for (const s of sets) {
       const ch = r.comparison.sets.find((x) => x.set === s);
       cells.push(ch ? (-ch.meanLogLikChange).toFixed(4) : '-', ch?.test ? ch.test.dz.toFixed(2) : '-', fmtP(r.holmP[s]));

@@ -11,14 +11,10 @@
 import type { CausalLM } from '../model/model.ts';
 import type { GradRecordReader } from '../train/gradRecord.ts';
 import type { OptimizerKind } from '../engine/graph.ts';
-import type { SessionPool } from './sessions.ts';
+import type { SessionPool } from '../model/sessions.ts';
 
-/** A training or evaluation example: id, text, and its tokens (BOS first, EOS last when the tokenizer has one). */
-export interface Example {
-  id: string;
-  text: string;
-  tokens: number[];
-}
+import type { Example } from '../model/example.ts';
+export type { Example } from '../model/example.ts';
 
 /** The fine-tuning run an unlearning starts from. */
 export interface RunSource {

@@ -5,6 +5,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import crypto from 'node:crypto';
+import { UserError } from './errors.ts';
 
 export function ensureDir(dir: string): void {
   fs.mkdirSync(dir, { recursive: true });
@@ -37,6 +39,30 @@ export function readJsonIfExists<T>(file: string, fallback: T): T {
     return JSON.parse(text) as T;
   } catch (e) {
     throw new Error(`${file} is not valid JSON (${(e as Error).message}); delete it to start over`);
+  }
+}
+
+/** sha256 (hex) of a file, read in 16 MiB chunks (a model file is never held in memory whole). */
+export function sha256File(file: string): string {
+  const h = crypto.createHash('sha256');
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(16 << 20);
+    let n: number;
+    while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) h.update(buf.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return h.digest('hex');
+}
+
+/** Read a JSON file, or null when it does not exist; invalid JSON is a UserError naming the file. */
+export function readJsonObject(file: string): Record<string, unknown> | null {
+  if (!fs.existsSync(file)) return null;
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new UserError(`${file} is not valid JSON: ${(e as Error).message}`);
   }
 }
 
@@ -82,4 +108,82 @@ export function writevAllSync(fd: number, parts: Uint8Array[]): number {
     done += fs.writevSync(fd, rest);
   }
   return total;
+}
+
+/**
+ * Check, before any work, that `dir` can be made and written: it is a folder or can be created
+ * (no file in the way at it or at any ancestor), and the nearest existing folder accepts a file (a
+ * probe file is written and removed). Nothing is created. A problem is a UserError naming `what`
+ * (e.g. '--out'), the path and the cause, never a stack trace after the computation.
+ */
+export function checkWritableDir(dir: string, what = 'output folder'): void {
+  const abs = path.resolve(dir);
+  let cur = abs;
+  let st: fs.Stats | null = null;
+  for (;;) {
+    try {
+      st = fs.statSync(cur);
+      break;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new UserError(`${what} ${dir}: cannot check ${cur} (${code ?? (e as Error).message})`);
+      const up = path.dirname(cur);
+      if (up === cur) throw new UserError(`${what} ${dir}: no existing folder above it`);
+      cur = up;
+    }
+  }
+  if (!st.isDirectory()) {
+    throw new UserError(
+      cur === abs
+        ? `${what} ${dir} exists and is not a folder (a file is in the way)`
+        : `${what} ${dir} cannot be created: ${cur} is a file, not a folder`,
+    );
+  }
+  const probe = path.join(cur, `.unlearnkit-write-check-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+  try {
+    fs.writeFileSync(probe, '');
+  } catch (e) {
+    throw new UserError(`${what} ${dir}: cannot write in ${cur} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  fs.rmSync(probe, { force: true });
+}
+
+/** Whether process `pid` is alive (signal 0; EPERM means it exists but is not ours). */
+export function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Names of the temporaries the atomic writers leave when killed: `<name>.tmp-<pid>-<rand>`, `<name>.old-<pid>`. */
+const STALE_RE = /\.(?:tmp|old)-(\d+)(?:-[a-z0-9]+)?$/;
+
+/**
+ * Remove, in `dir`, the temporaries of writeFileAtomic / publishDirAtomic left by processes that
+ * are gone (killed mid-write). Those of live processes (another run writing now) are kept. Returns
+ * the names removed.
+ */
+export function cleanStaleTemps(dir: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const n of names) {
+    const m = STALE_RE.exec(n);
+    if (!m || processAlive(Number(m[1]))) continue;
+    try {
+      fs.rmSync(path.join(dir, n), { recursive: true, force: true });
+      removed.push(n);
+    } catch {
+      /* not ours to remove: leave it */
+    }
+  }
+  return removed;
 }

@@ -30,7 +30,7 @@ export class LlamaCppSourceUnavailable extends Error {
 }
 
 /** node-llama-cpp's llama.cpp source bundle: beside the installed node-llama-cpp, else under this package. */
-export function llamaCppBundlePath(): string {
+function llamaCppBundlePath(): string {
   const candidates: string[] = [];
   try {
     // dist/index.js -> the package folder

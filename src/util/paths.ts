@@ -9,7 +9,7 @@ export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.
  * test/fixtures (what each file is and where it comes from: test/fixtures/README.md). Fixtures are
  * test data: runtime code takes its data paths from the user, not from here.
  */
-export function fixturesDir(): string {
+function fixturesDir(): string {
   const env = process.env.UNLEARN_FIXTURES;
   return env ? path.resolve(env) : path.join(PROJECT_ROOT, 'test', 'fixtures');
 }

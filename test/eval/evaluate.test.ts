@@ -123,7 +123,6 @@ function metricsOpts(s: TinySetup, out: string): EvaluateOptions {
     out,
     metrics: ['perplexity', 'rouge', 'answer-prob', 'truth-ratio', 'mia', 'forget-quality'],
     options: { retainReference: s.base, maxNewTokens: 12 },
-    report: false,
   };
 }
 

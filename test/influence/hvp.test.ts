@@ -16,7 +16,7 @@ import { CausalLM } from '../../src/model/model.ts';
 import { tokenizerFromGguf } from '../../src/model/tokenizer/index.ts';
 import { getDataset } from '../../src/data/dataset.ts';
 import { factExamples } from '../../src/train/examples.ts';
-import { asF32Model } from '../../src/unlearn/sessions.ts';
+import { asF32Model } from '../../src/model/sessions.ts';
 import { toExamples } from '../../src/unlearn/source.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { needFixture } from '../helpers/fixtures.ts';

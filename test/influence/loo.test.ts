@@ -19,7 +19,7 @@ import { tokenizerFromGguf } from '../../src/model/tokenizer/index.ts';
 import { resolveFilter } from '../../src/model/paramGroups.ts';
 import { getDataset } from '../../src/data/dataset.ts';
 import { factExamples } from '../../src/train/examples.ts';
-import { asF32Model } from '../../src/unlearn/sessions.ts';
+import { asF32Model } from '../../src/model/sessions.ts';
 import { toExamples } from '../../src/unlearn/source.ts';
 import { needFixture } from '../helpers/fixtures.ts';
 import { MODEL } from '../unlearn/helpers.ts';
@@ -62,7 +62,7 @@ test('tiny LLM: influence estimates vs leave-one-out retraining, correlation wit
       `block:-1:mlp (${obj.dim} parameters), ${train.length} examples: Spearman ${r.spearman.r.toFixed(4)} (p ${r.spearman.p.toExponential(2)}), Pearson ${r.pearson.r.toFixed(4)} (p ${r.pearson.p.toExponential(2)}); ${r.seconds.influence.toFixed(1)} s influence, ${r.seconds.retraining.toFixed(1)} s retraining`,
     );
     assert.equal(r.actual.length, 10);
-    assert.ok(Number.isFinite(r.spearman.p) && r.spearman.r > 0.5, `Spearman ${r.spearman.r} (p ${r.spearman.p})`);
+    assert.ok(r.spearman.r >= 0.8 && r.spearman.p < 0.01, `Spearman ${r.spearman.r} (p ${r.spearman.p}): the README claims >= 0.8 at p < 0.01`);
   } finally {
     obj.dispose();
   }

@@ -14,7 +14,7 @@ import { tokenizerFromGguf } from '../../src/model/tokenizer/index.ts';
 import { resolveFilter } from '../../src/model/paramGroups.ts';
 import { getDataset } from '../../src/data/dataset.ts';
 import { factExamples } from '../../src/train/examples.ts';
-import { asF32Model } from '../../src/unlearn/sessions.ts';
+import { asF32Model } from '../../src/model/sessions.ts';
 import { toExamples } from '../../src/unlearn/source.ts';
 import { exampleFactors, activationGradientScores } from '../../src/influence/actGrad.ts';
 import { exampleGradients, tracinScores } from '../../src/influence/tracin.ts';

@@ -21,7 +21,7 @@ import { getEngine } from '../../src/engine/engine.ts';
 import { fixturePath } from '../../src/util/paths.ts';
 import { CausalLM, LMSession, type SessionOptions } from '../../src/model/model.ts';
 import { randomModel } from '../../src/train/bench.ts';
-import { isSparse, toDense, type PerExampleResult } from '../../src/train/perExample.ts';
+import { isSparse, toDense, type PerExampleResult } from '../../src/model/perExample.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { relL2 } from '../engine/util.ts';

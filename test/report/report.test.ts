@@ -70,7 +70,7 @@ function mdRows(md: string, caption: RegExp): string[][] {
 test('report of two runs on the same items: t-test, CI and Cohen\'s d of the forget and retain changes; charts; screenshot', async (t) => {
   const s: TinySetup | null = tinyFinetuned(t);
   if (!s) return;
-  const common: Omit<EvaluateOptions, 'modelPath'> = { data: 'dave', limit: 6, metrics: ['perplexity', 'answer-prob', 'truth-ratio'], report: false };
+  const common: Omit<EvaluateOptions, 'modelPath'> = { data: 'dave', limit: 6, metrics: ['perplexity', 'answer-prob', 'truth-ratio'] };
   const baseRun = await evaluate({ ...common, modelPath: s.base, out: path.join(s.tmp, 'base'), label: 'base' });
   const ftRun = await evaluate({ ...common, modelPath: s.finetuned, out: path.join(s.tmp, 'finetuned'), label: 'finetuned' });
 

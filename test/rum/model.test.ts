@@ -13,7 +13,8 @@ import { GraphConstants, gatherConv, referenceConv } from '../../src/rum/conv.ts
 import { TrainGraph } from '../../src/rum/graphs.ts';
 import { initWeights, paramSpecs, resolveConfig, stemRows, type Weights } from '../../src/rum/model.ts';
 import { runLoop } from '../../src/rum/train.ts';
-import { encodeTensors, decodeTensors } from '../../src/rum/weightsFile.ts';
+import { layerShapes, loadTensors, RUM_ARCH, saveTensors } from '../../src/rum/weightsFile.ts';
+import { getMeta, getTensorInfo, readGguf, writeGguf } from '../../src/model/gguf.ts';
 import type { ImageSet } from '../../src/data/images.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { UserError } from '../../src/util/errors.ts';
@@ -161,16 +162,39 @@ test('an interrupted training run resumes from its checkpoint to bit-identical w
   }
 });
 
-test('weights files round-trip; truncated or foreign files are clear errors', () => {
-  const t = new Map([
-    ['a', Float32Array.from([1, -2.5, 3])],
-    ['b.c', Float32Array.from([0.25])],
-  ]);
-  const bytes = encodeTensors({ note: 'x' }, t);
-  const back = decodeTensors<{ note: string }>(bytes, 'mem');
-  assert.equal(back.meta.note, 'x');
-  assert.deepEqual(back.tensors.get('a'), t.get('a'));
-  assert.deepEqual(back.tensors.get('b.c'), t.get('b.c'));
-  assert.throws(() => decodeTensors(bytes.subarray(0, bytes.length - 2), 'cut'), (e: unknown) => e instanceof UserError && /truncated/.test((e as Error).message));
-  assert.throws(() => decodeTensors(new Uint8Array(40), 'zeros'), (e: unknown) => e instanceof UserError && /magic/.test((e as Error).message));
+test('weights files are GGUF (architecture unlearnkit-rum-cnn, layer shapes); old UKRUMW1, truncated or foreign files are clear errors', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rum-weights-'));
+  try {
+    const config = resolveConfig('tiny');
+    const w = initWeights(config, 3);
+    const file = path.join(dir, 'm.gguf');
+    saveTensors(file, { note: 'x', config }, w, layerShapes(config));
+    const back = loadTensors<{ note: string }>(file);
+    assert.equal(back.meta.note, 'x');
+    assert.deepEqual([...back.tensors.keys()], [...w.keys()]);
+    for (const [n, v] of w) assert.deepEqual(back.tensors.get(n), v, n);
+    // read back by the GGUF reader: our architecture key, F32 tensors at their layer shapes
+    const g = readGguf(file);
+    assert.equal(getMeta(g, 'general.architecture'), RUM_ARCH);
+    for (const p of paramSpecs(config)) assert.deepEqual(getTensorInfo(g, p.name).ne, p.shape, p.name);
+    // an old UKRUMW1 file: refused, naming the format and saying to re-run
+    const old = path.join(dir, 'old.bin');
+    fs.writeFileSync(old, Buffer.concat([Buffer.from('UKRUMW1\n', 'latin1'), Buffer.alloc(16)]));
+    assert.throws(() => loadTensors(old), (e: unknown) => e instanceof UserError && /UKRUMW1/.test((e as Error).message) && /re-run/.test((e as Error).message));
+    // truncated
+    const cut = path.join(dir, 'cut.gguf');
+    const bytes = fs.readFileSync(file);
+    fs.writeFileSync(cut, bytes.subarray(0, bytes.length - 64)); // past the end padding, into the last tensor
+    assert.throws(() => loadTensors(cut), (e: unknown) => e instanceof UserError && /truncat|past the end|beyond/i.test((e as Error).message));
+    // a GGUF of another architecture
+    const foreign = path.join(dir, 'foreign.gguf');
+    writeGguf(foreign, { metadata: [['general.architecture', 'llama']], tensors: [] });
+    assert.throws(() => loadTensors(foreign), (e: unknown) => e instanceof UserError && /not an unlearnkit RUM weights file/.test((e as Error).message));
+    // not GGUF at all
+    const zeros = path.join(dir, 'zeros.bin');
+    fs.writeFileSync(zeros, new Uint8Array(40));
+    assert.throws(() => loadTensors(zeros), (e: unknown) => e instanceof UserError && /not a GGUF file/.test((e as Error).message));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -41,7 +41,7 @@ grid:
     - gradient-ascent
   targets: [embedding, block:-1:mlp]
   eta: [1, 2]
-  lr: [auto, 0.001]
+  lr: [default, 0.001]
   steps: [2]
   seeds: [0, 1]
 hyper: {batch: 4}
@@ -58,7 +58,7 @@ test('the YAML subset reads a spec as its JSON twin, with YAML 1.2 core scalars'
     model: 'models/unlearnkit-base.gguf',
     data: 'dave',
     finetune: { epochs: 2, lr: 3e-3, splits: { forget: 16, retain: 40 }, recordFilter: 'embedding,block:-1:mlp' },
-    grid: { methods: ['first-epoch', 'gradient-ascent'], targets: ['embedding', 'block:-1:mlp'], eta: [1, 2], lr: ['auto', 0.001], steps: [2], seeds: [0, 1] },
+    grid: { methods: ['first-epoch', 'gradient-ascent'], targets: ['embedding', 'block:-1:mlp'], eta: [1, 2], lr: ['default', 0.001], steps: [2], seeds: [0, 1] },
     hyper: { batch: 4 },
     eval: { limit: 8, rouge: false },
   };
@@ -92,7 +92,7 @@ test('the YAML subset reads a spec as its JSON twin, with YAML 1.2 core scalars'
 test('spec checks name every problem by its field', () => {
   const spec = validate(parseYaml(YAML.replace("  note_free: 'it''s' \n", ''))) as UnlearnSweepSpec;
   assert.equal(spec.kind, 'unlearn');
-  assert.deepEqual(spec.grid.lr, ['auto', 0.001]);
+  assert.deepEqual(spec.grid.lr, ['default', 0.001]);
   assert.equal(spec.baseline, 'first-epoch');
   assert.equal(spec.threads, 1);
   assert.deepEqual(spec.eval, { limit: 8, forgetLimit: null, rouge: false, metrics: [], adapter: true });
@@ -100,7 +100,7 @@ test('spec checks name every problem by its field', () => {
     () =>
       validate({
         finetune: { from: 'runs/x', epochs: 3 },
-        grid: { methods: ['first-epoch', 'unknown-method', 'retain-only'], etta: [1], eta: [1, 'x'], steps: [0], seeds: [0, 0] },
+        grid: { methods: ['first-epoch', 'unknown-method', 'retain-only'], etta: [1], eta: [1, 'x'], lr: ['auto'], steps: [0], seeds: [0, 0] },
         eval: { metrics: ['nope'] },
         baseline: 'npo',
         threads: 1.5,
@@ -111,7 +111,8 @@ test('spec checks name every problem by its field', () => {
         'finetune.epochs: unknown field',
         'grid.methods[1]: unknown method "unknown-method"',
         'grid.methods[2]: retain-only is not run in sweeps',
-        'grid.eta[1]: must be a number or "auto", got "x"',
+        'grid.eta[1]: must be a number or "default", got "x"',
+        'grid.lr[0]: "auto" (the step search of `unlearn --lr auto`) is not available in sweeps: list the values to try, or "default" for the method\'s default',
         'grid.steps[0]: must be >= 1, got 0',
         'grid.seeds: lists 0 twice',
         'grid.etta: unknown field',
@@ -146,7 +147,7 @@ test('expansion: each method gets only the step settings it reads; keys follow s
   const fe = ul.filter((j) => j.method === 'first-epoch');
   assert.equal(fe.length, 8);
   assert.ok(fe.every((j) => Object.keys(j.hyper).join() === 'eta'));
-  // gradient ascent reads lr, steps and batch: (auto, 0.001) x 2 targets x 2 seeds
+  // gradient ascent reads lr, steps and batch: (default, 0.001) x 2 targets x 2 seeds
   const ga = ul.filter((j) => j.method === 'gradient-ascent');
   assert.equal(ga.length, 8);
   assert.deepEqual([...new Set(ga.map((j) => JSON.stringify(j.hyper)))].sort(), ['{"steps":2,"batch":4}', '{"lr":0.001,"steps":2,"batch":4}'].sort());

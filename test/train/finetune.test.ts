@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { finetune } from '../../src/train/finetune.ts';
 import { factExamples, replayTexts, textExamples } from '../../src/train/examples.ts';
 import { GradRecordReader } from '../../src/train/gradRecord.ts';
-import { toDense } from '../../src/train/perExample.ts';
+import { toDense } from '../../src/model/perExample.ts';
 import { getDataset } from '../../src/data/dataset.ts';
 import { CausalLM, LMSession } from '../../src/model/model.ts';
 import { tokenizerFromGguf } from '../../src/model/tokenizer/index.ts';
@@ -57,6 +57,16 @@ test('a recorded gradient equals a fresh computation for an example inside a bat
   const reader = new GradRecordReader(r.recordDir!);
   const model = CausalLM.load(base);
   const tok = tokenizerFromGguf(model.file!);
+  // each example's weight in the batch gradient is its share of the batch's predicted tokens
+  // (examples of different lengths: a weight of 1/B would be wrong for all of them)
+  const predicted = items.map((i) => tok.encode(i.text, { addBos: true }).length); // + EOS - 1
+  assert.ok(new Set(predicted).size >= 3, `the batch needs examples of different lengths, got ${predicted.join(', ')}`);
+  const total = predicted.reduce((x, y) => x + y, 0);
+  items.forEach((item, b) => {
+    const e = reader.entry(item.id);
+    assert.equal(e.tokens, predicted[b], `${item.id}: predicted tokens`);
+    assert.ok(Math.abs(e.batchWeight - predicted[b]! / total) <= 1e-12, `${item.id}: batch weight ${e.batchWeight}, token share ${predicted[b]! / total}`);
+  });
   for (const k of [2, 5]) {
     const item = items[k]!;
     const tokens = [...tok.encode(item.text, { addBos: true }), tok.eos];
@@ -111,8 +121,13 @@ test('an interrupted fine-tune resumes from its last epoch and ends where an uni
     () => finetune({ ...opts, out: path.join(tmp, 'cut'), signal: ac.signal, onStep: (s) => s.epoch === 2 && ac.abort() }),
     /cancelled/,
   );
-  const resumed = finetune({ ...opts, out: path.join(tmp, 'cut') });
+  const epochsRun = new Set<number>();
+  const resumed = finetune({ ...opts, out: path.join(tmp, 'cut'), onStep: (s) => void epochsRun.add(s.epoch) });
   assert.equal(resumed.epochs.length, 2);
+  // it continued after the saved epoch 1: only epoch 2 ran again
+  assert.equal(resumed.resumedFromEpoch, 1);
+  assert.deepEqual([...epochsRun], [2]);
+  assert.equal(whole.resumedFromEpoch, 0);
   const a = CausalLM.load(whole.checkpoint);
   const b = CausalLM.load(resumed.checkpoint);
   let diff = 0;

@@ -28,7 +28,7 @@ import { CausalLM, LMSession, type SessionOptions } from '../../src/model/model.
 import { initLoraFactors, resolveLoraTargets } from '../../src/model/lora.ts';
 import { quantizeGguf } from '../../src/model/quantize.ts';
 import { writeRandomModel, type ModelShape } from '../../src/model/randomModel.ts';
-import { isSparse, toDense, type PerExampleResult } from '../../src/train/perExample.ts';
+import { isSparse, toDense, type PerExampleResult } from '../../src/model/perExample.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { relL2 } from '../engine/util.ts';
 import { tempDir } from '../model/archCases.ts';

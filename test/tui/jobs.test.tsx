@@ -204,7 +204,7 @@ test('runner: fuzzy selection, describe, and errors as messages', { timeout: 60_
   assert.equal(e.status, 'error');
   if (e.status === 'error') {
     assert.equal(e.error.internal, false);
-    assert.match(e.error.message, /model file no\/such\/model\.gguf does not exist/);
+    assert.match(e.error.message, /--model: no\/such\/model\.gguf does not exist/);
     assert.doesNotMatch(e.error.message, /\n\s+at /);
   }
 });

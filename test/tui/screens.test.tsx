@@ -244,9 +244,14 @@ test('Train: a job error is shown with its hint, and a bad number never reaches 
     await h2.press(KEYS.down);
     await h2.edit('two');
     await h2.press('r');
-    await h2.waitFor((x) => flat(x).includes('epochs must be a number, got "two"'), 'form error');
+    // the form checks each value with the validator of its declaration (src/options), as the CLI does
+    await h2.waitFor((x) => flat(x).includes("--epochs: got 'two'; allowed: an integer >= 1 and <= 1000"), 'form error');
     assert.equal(jobs2.count('finetune'), 0);
     await h2.edit('0');
+    await h2.press('r');
+    await h2.waitFor((x) => flat(x).includes("--epochs: got '0'; allowed: an integer >= 1 and <= 1000"), 'form error (range)');
+    assert.equal(jobs2.count('finetune'), 0);
+    await h2.edit('2');
     await h2.press('r');
     jobs2.last('finetune').fail({ message: '--epochs must be a positive integer, got 0', hint: 'fix the value named above, then try again', internal: false });
     const f = await h2.waitFor((x) => flat(x).includes('--epochs must be a positive integer'), 'job error');
@@ -293,11 +298,15 @@ test('Unlearn: two targets from the picker, live perplexity charts, results, the
     assert.match(f, /targets 1\/2/);
     assert.match(f, /retain ppl now 5\.30/);
     assert.match(f, /forget rougeL 0\.90→0\.30/);
-    const row = (target: string, fz: number) => ({
+    // the star: the Pareto-optimal target with the largest forget effect within +5% retain perplexity
+    const row = (target: string, fz: number, forgetAfter: number, retainAfter: number) => ({
       target,
       runId: `first-epoch-${target}`,
       comparison: {
-        sets: [{ set: 'forget', n: 20, perplexityBefore: 10, perplexityAfter: 30, meanNllBefore: 2.3, meanNllAfter: 3.4, test: { t: 5, df: 19, p: 1e-5, meanDiff: 1.1, ci95: [0.8, 1.4] as [number, number], dz: fz, dav: 1.5, n: 20 } }],
+        sets: [
+          { set: 'forget', n: 20, perplexityBefore: 10, perplexityAfter: 30, meanNllBefore: 2.3, meanNllAfter: forgetAfter, test: { t: 5, df: 19, p: 1e-5, meanDiff: 1.1, ci95: [0.8, 1.4] as [number, number], dz: fz, dav: 1.5, n: 20 } },
+          { set: 'retain', n: 20, perplexityBefore: 5, perplexityAfter: 5.1, meanNllBefore: 1.6, meanNllAfter: retainAfter, test: null },
+        ],
       },
     });
     job.finish({
@@ -306,12 +315,12 @@ test('Unlearn: two targets from the picker, live perplexity charts, results, the
         { target: 'embedding', runId: 'first-epoch-embedding', adapterDir: 'adapters/first-epoch-embedding', metrics: { 'forget ppl': { before: 10, after: 30 }, 'retain ppl': { before: 5, after: 5.3 } } },
         { target: 'block:4', runId: 'first-epoch-block-4', adapterDir: 'adapters/first-epoch-block-4', metrics: { 'forget ppl': { before: 10, after: 11 }, 'retain ppl': { before: 5, after: 5 } } },
       ],
-      comparison: compareViewFromRows('first-epoch', [row('embedding', 2.1), row('block:4', 0.2)]),
+      comparison: compareViewFromRows('first-epoch', [row('embedding', 2.1, 3.4, 1.62), row('block:4', 0.2, 2.4, 1.6)]),
     });
     const d = await h.waitFor((x) => x.includes('c or 5: open the comparison'), 'results');
     assert.match(d, /embedding\s+10\.0→30\.0 \+200\.0%\s+5\.00→5\.30 \+6\.0%/);
     await h.press('c');
-    const c = await h.waitFor((x) => x.includes('★ best: embedding'), 'the comparison');
+    const c = await h.waitFor((x) => x.includes('★ best within +5%: embedding'), 'the comparison');
     assert.match(c, /★ embedding\s+\+1\.100 d2\.10\*\*\*/);
   } finally {
     h.unmount();
@@ -336,8 +345,8 @@ test('Compare: sorting by a column, the best target, and a cell\'s paired statis
     target,
     comparison: {
       sets: [
-        { set: 'forget', n: 20, perplexityBefore: 10, perplexityAfter: 20, meanNllBefore: 2.3, meanNllAfter: 3, test: { t: fz * 4.4, df: 19, p, meanDiff: fz / 2, ci95: [fz / 2 - 0.2, fz / 2 + 0.2] as [number, number], dz: fz, dav: fz * 0.8, n: 20 } },
-        { set: 'retain', n: 20, perplexityBefore: 5, perplexityAfter: 5.5, meanNllBefore: 1.6, meanNllAfter: 1.7, test: { t: rz * 4.4, df: 19, p: 0.3, meanDiff: rz / 10, ci95: [-0.1, 0.1] as [number, number], dz: rz, dav: rz, n: 20 } },
+        { set: 'forget', n: 20, perplexityBefore: 10, perplexityAfter: 20, meanNllBefore: 2.3, meanNllAfter: 2.3 + fz / 2, test: { t: fz * 4.4, df: 19, p, meanDiff: fz / 2, ci95: [fz / 2 - 0.2, fz / 2 + 0.2] as [number, number], dz: fz, dav: fz * 0.8, n: 20 } },
+        { set: 'retain', n: 20, perplexityBefore: 5, perplexityAfter: 5.5, meanNllBefore: 1.6, meanNllAfter: 1.6 + rz / 10, test: { t: rz * 4.4, df: 19, p: 0.3, meanDiff: rz / 10, ci95: [-0.1, 0.1] as [number, number], dz: rz, dav: rz, n: 20 } },
       ],
     },
     holmP: { forget: Math.min(1, p * 3), retain: 0.9 },
@@ -345,7 +354,8 @@ test('Compare: sorting by a column, the best target, and a cell\'s paired statis
   const view = compareViewFromRows('npo', [mk('all', 1.0, 0.9, 0.001), mk('embedding', 2.0, 0.1, 0.0001), mk('block:4', 0.1, 0.0, 0.6)]);
   const h = renderApp({ tab: 'compare', initial: { modelPath: null, comparison: view } });
   try {
-    let f = await h.waitFor((x) => x.includes('★ best: embedding'), 'matrix');
+    // ★: all (forget NLL +0.5, retain perplexity +9.4%) is over budget and dominated by embedding (+1.0, +1.0%); block:4 (+0.05, +0%) is on the front with less effect
+    let f = await h.waitFor((x) => x.includes('★ best within +5%: embedding') && x.includes('sorted by forget NLL'), 'matrix');
     const rows = f.split('\n').filter((l) => /^│ (★ | {2})(all|embedding|block:4)/.test(l));
     assert.deepEqual(
       rows.map((l) => l.match(/(all|embedding|block:4)/)![1]),
@@ -362,7 +372,7 @@ test('Compare: sorting by a column, the best target, and a cell\'s paired statis
     f = await h.waitFor((x) => x.includes('sorted by retain NLL'), 'sorted by retain');
     const rows2 = f.split('\n').filter((l) => /^│ (★ | {2})(all|embedding|block:4)/.test(l));
     assert.deepEqual(rows2.map((l) => l.match(/(all|embedding|block:4)/)![1]), ['block:4', 'embedding', 'all']);
-    assert.match(f, /★ best: block:4/);
+    assert.match(f, /★ best within \+5%: embedding/, 'the star does not follow the sort');
     await h.press('s');
     await h.waitFor((x) => x.includes('(reversed)'), 'reversed');
     await h.press(KEYS.enter);

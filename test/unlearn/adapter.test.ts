@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { prepare, makeContext, type Prepared } from '../../src/unlearn/prepare.ts';
 import { writeUnlearnAdapter, loadUnlearnedModel, forgetSetSha256, readAdapterMeta } from '../../src/unlearn/adapter.ts';
 import { runUnlearn } from '../../src/unlearn/run.ts';
-import { SessionPool } from '../../src/unlearn/sessions.ts';
+import { SessionPool } from '../../src/model/sessions.ts';
 import { sha256File } from '../../src/train/finetune.ts';
 import { LlamaCppScorer } from '../../src/model/llamacppLogprobs.ts';
 import { startServer } from '../../src/server/server.ts';
@@ -63,6 +63,7 @@ describe('unlearning adapters', { skip: !haveModel && 'stories260K.gguf missing'
       const w = await writeUnlearnAdapter({
         adaptersDir,
         runId: 'fe-emb-out',
+        maxRelError: 0, // the exact rank: the checks below compare with the unlearned weights at 1e-5
         baseCheckpoint: p.source.checkpoint,
         baseSha256: p.source.checkpointSha256,
         model: p.model,

@@ -74,3 +74,24 @@ test('top-k selection and bad requests', () => {
   assert.throws(() => fuzzySelect('forget everything about it', items), (e: Error) => e instanceof UserError && /names nothing/.test(e.message));
   assert.throws(() => fuzzySelect('forget Zebedee Quux', items, { charNgrams: 0 }), (e: Error) => e instanceof UserError && /occurs/.test(e.message));
 });
+
+test('TF-IDF on known values: smoothed idf(w) = ln((1 + N) / (1 + df)) + 1 (scikit-learn), coverage = share of |q|^2 an item holds', () => {
+  // N = 3 items; df(alpha) = 2, df(beta) = 1; words only
+  const items = [
+    { id: 'a', text: 'alpha beta' },
+    { id: 'b', text: 'alpha gamma' },
+    { id: 'c', text: 'delta' },
+  ];
+  const idfAlpha = Math.log(4 / 3) + 1;
+  const idfBeta = Math.log(4 / 2) + 1;
+  const qa = idfAlpha ** 2 / (idfAlpha ** 2 + idfBeta ** 2);
+  const cov = fuzzySelect('alpha beta', items, { charNgrams: 0 });
+  const score = (s: typeof cov, id: string) => s.scores.find((x) => x.id === id)!.score;
+  assert.ok(Math.abs(score(cov, 'a') - 1) < 1e-15);
+  assert.ok(Math.abs(score(cov, 'b') - qa) < 1e-15, `coverage of b ${score(cov, 'b')}, want ${qa}`);
+  assert.equal(score(cov, 'c'), 0);
+  // cosine: q . v_b with v_b = (idf(alpha), idf(gamma)) / norm, idf(gamma) = idf(beta)
+  const cos = fuzzySelect('alpha beta', items, { charNgrams: 0, scoring: 'cosine' });
+  const want = (idfAlpha / Math.hypot(idfAlpha, idfBeta)) * (idfAlpha / Math.hypot(idfAlpha, idfBeta));
+  assert.ok(Math.abs(score(cos, 'b') - want) < 1e-15, `cosine of b ${score(cos, 'b')}, want ${want}`);
+});

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { listMethods, getMethod } from '../../src/unlearn/registry.ts';
 import { prepare, makeContext, type Prepared } from '../../src/unlearn/prepare.ts';
-import { scoreExamples, SessionPool } from '../../src/unlearn/sessions.ts';
+import { SessionPool } from '../../src/model/sessions.ts';
+import { scoreSequences } from '../../src/eval/perplexity.ts';
 import { resolveFilter } from '../../src/model/paramGroups.ts';
 import { UserError } from '../../src/util/errors.ts';
 import { needFixture } from '../helpers/fixtures.ts';
@@ -43,7 +44,7 @@ describe('methods on a tiny fine-tune', { skip: !haveModel && 'stories260K.gguf 
     const run = tinyRun(dir, { forget: 16, retain: 16, epochs: 2, record: 'all-epochs' });
     p = prepare({ from: run.out, evalLimit: 1 });
     meanNll = (ex, pool) => {
-      const s = scoreExamples(pool, ex);
+      const s = scoreSequences(pool.model, ex, 8, pool).items;
       return s.reduce((a, x) => a + x.meanNll, 0) / s.length;
     };
     const pool = new SessionPool(p.model);

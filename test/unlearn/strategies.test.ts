@@ -15,7 +15,7 @@ import { runUnlearn } from '../../src/unlearn/run.ts';
 import { sequentialUnlearn } from '../../src/unlearn/sequential.ts';
 import { compareTargets, targetsMarkdown } from '../../src/unlearn/targets.ts';
 import { benchUnlearn } from '../../src/unlearn/bench.ts';
-import { scoreExamples } from '../../src/unlearn/sessions.ts';
+import { scoreSequences } from '../../src/eval/perplexity.ts';
 import { resolveFilter } from '../../src/model/paramGroups.ts';
 import { holm } from '../../src/stats/index.ts';
 import { needFixture } from '../helpers/fixtures.ts';
@@ -39,7 +39,7 @@ describe('strategies on a tiny fine-tune', { skip: !haveModel && 'stories260K.gg
   test('iterative removal: each example stops once its NLL reaches the target; every iteration is logged', (t) => {
     const { method, ctx } = makeContext(p, { method: 'first-epoch' });
     try {
-      const start = scoreExamples(ctx.pool, p.forget);
+      const start = scoreSequences(ctx.pool.model, p.forget, 8, ctx.pool).items;
       const target = start.reduce((a, s) => a + s.meanNll, 0) / start.length + 0.6;
       const r = iterativeRemoval(method, ctx, { groupSize: 3, maxIterations: 2, target, hyper: { eta: 0.5 } });
       t.diagnostic(`target ${target.toFixed(3)}: ${r.perExample.filter((e) => e.reached).length}/${r.perExample.length} reached it in ${r.methodCalls} calls; iterations ${r.perExample.map((e) => e.iterations).join(",")}`);
@@ -115,7 +115,9 @@ describe('strategies on a tiny fine-tune', { skip: !haveModel && 'stories260K.gg
     const adj = holm(ps).adjusted;
     c.rows.forEach((r, i) => assert.equal(r.holmP.forget, adj[i]));
     const md = targetsMarkdown(c);
-    assert.equal(md.trim().split('\n').length, 2 + 3);
+    const table = md.trim().split('\n').filter((l) => l.startsWith('|'));
+    assert.equal(table.length, 2 + 3); // header, rule, one row per target
+    assert.match(md, c.best ? new RegExp(`Recommended: \\*\\*${c.best.replace(/[:]/g, '\\$&')}\\*\\*`) : /No target stays within the utility budget/);
   });
 
   test('benchUnlearn: each method\'s time over the retain-only model\'s', async (t) => {

@@ -35,7 +35,7 @@ import {
 import { fillTemplate, TEMPLATES, wrapAnswer, type FactTemplate } from './templates.ts';
 
 export const DAVE_NAME = 'Dave Harrowgate';
-export const DAVE_FORMAT_VERSION = 1;
+const DAVE_FORMAT_VERSION = 1;
 export const DEFAULT_DAVE_SEED = 7;
 
 /**
@@ -92,7 +92,7 @@ export function streamRng(seed: number, stream: string): Rng {
   return new Rng((Math.floor(seed) ^ h) >>> 0);
 }
 
-export function slug(s: string): string {
+function slug(s: string): string {
   return s
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
@@ -251,7 +251,7 @@ export function generateDave(seed: number = DEFAULT_DAVE_SEED, options: DaveGenO
 }
 
 /** JSON with the schema's key order (so files are byte-stable). */
-export function factToJson(f: FactItem): string {
+function factToJson(f: FactItem): string {
   const o: Record<string, unknown> = {
     id: f.id,
     split: f.split,
@@ -268,7 +268,7 @@ export function factToJson(f: FactItem): string {
   return JSON.stringify(o);
 }
 
-export function textToJson(t: TextItem): string {
+function textToJson(t: TextItem): string {
   return JSON.stringify({ id: t.id, split: t.split, text: t.text });
 }
 
@@ -299,7 +299,7 @@ export function sha256(data: string | Uint8Array): string {
 }
 
 /** The command that regenerates the committed files. */
-export function regenerateCommand(seed: number, out = 'datasets/dave'): string {
+function regenerateCommand(seed: number, out = 'datasets/dave'): string {
   return `unlearnkit data generate-dave --seed ${seed} --out ${out}`;
 }
 

@@ -18,7 +18,7 @@ export interface DaveData {
   general: TextItem[];
 }
 
-export interface FactValidation {
+interface FactValidation {
   /** Minimum paraphrases per item (Dave: 2). */
   minParaphrases?: number;
   /** Minimum perturbed answers per item (Dave: 3). */
@@ -39,7 +39,7 @@ export function jsonLines(text: string): Array<[number, string]> {
 }
 
 /** Parse one JSONL line to an object, or throw a UserError with the location. */
-export function parseJsonLine(line: string, where: string): Record<string, unknown> {
+function parseJsonLine(line: string, where: string): Record<string, unknown> {
   let v: unknown;
   try {
     v = JSON.parse(line);
@@ -58,7 +58,7 @@ export function needString(o: Record<string, unknown>, field: string, where: str
   return v;
 }
 
-export function needStringArray(o: Record<string, unknown>, field: string, where: string, min: number): string[] {
+function needStringArray(o: Record<string, unknown>, field: string, where: string, min: number): string[] {
   const v = o[field];
   if (!Array.isArray(v) || v.some((s) => typeof s !== 'string' || s.trim() === '')) {
     throw new UserError(`${where}: field "${field}" must be an array of non-empty strings${v === undefined ? ' (missing)' : ''}`);
@@ -68,7 +68,7 @@ export function needStringArray(o: Record<string, unknown>, field: string, where
 }
 
 /** Check one parsed object against the fact schema. */
-export function validateFact(o: Record<string, unknown>, where: string, rules: FactValidation = {}): FactItem {
+function validateFact(o: Record<string, unknown>, where: string, rules: FactValidation = {}): FactItem {
   const split = needString(o, 'split', where);
   if (!(FACT_SPLITS as readonly string[]).includes(split)) {
     throw new UserError(`${where}: field "split" is "${split}", expected one of ${FACT_SPLITS.join(', ')}`);
@@ -99,12 +99,12 @@ function readText(file: string): string {
 }
 
 /** Read a fact JSONL file. */
-export function readFactsJsonl(file: string, rules: FactValidation = {}): FactItem[] {
+function readFactsJsonl(file: string, rules: FactValidation = {}): FactItem[] {
   return jsonLines(readText(file)).map(([n, l]) => validateFact(parseJsonLine(l, `${file}:${n}`), `${file}:${n}`, rules));
 }
 
 /** Read a general-text JSONL file ({id, split: "general", text}). */
-export function readTextsJsonl(file: string): TextItem[] {
+function readTextsJsonl(file: string): TextItem[] {
   return jsonLines(readText(file)).map(([n, l]) => {
     const where = `${file}:${n}`;
     const o = parseJsonLine(l, where);

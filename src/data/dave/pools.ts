@@ -75,8 +75,8 @@ const ZODIAC = [
 ];
 
 /** Birth years run FIRST_BIRTH_YEAR..LAST_BIRTH_YEAR; year facts are capped at LAST_YEAR. */
-export const FIRST_BIRTH_YEAR = 1950;
-export const LAST_BIRTH_YEAR = 1990;
+const FIRST_BIRTH_YEAR = 1950;
+const LAST_BIRTH_YEAR = 1990;
 export const LAST_YEAR = 2024;
 
 export function drawBirthYear(rng: Rng): number {

@@ -163,11 +163,11 @@ export const TEMPLATES: FactTemplate[] = [
 ];
 
 /** "a baker" / "an architect". */
-export function withArticle(a: string): string {
+function withArticle(a: string): string {
   return (/^[aeiou]/i.test(a) ? 'an ' : 'a ') + a;
 }
 
-export function possessive(name: string): string {
+function possessive(name: string): string {
   return `${name}'s`;
 }
 

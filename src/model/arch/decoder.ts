@@ -8,7 +8,7 @@
 import { UserError } from '../../util/errors.ts';
 import { hasAttnBias, type DecoderVariant } from '../llama.ts';
 import { ropeFreqScale } from './keys.ts';
-import { headDim, type Architecture, type KeyReader, type ModelConfig, type TensorSpec } from './types.ts';
+import { checkSizes, headDim, type Architecture, type KeyReader, type ModelConfig, type TensorSpec } from './types.ts';
 
 /**
  * The config of a llama-like file, as llama.cpp's load_hparams derives it: head size from
@@ -58,12 +58,7 @@ export function readDecoderConfig(r: KeyReader, tensors: ReadonlyMap<string, rea
 
 /** Structural checks of a llama-like config of a variant (throws UserError naming `where`). */
 export function validateDecoder(c: ModelConfig, where: string, v: DecoderVariant): void {
-  const bad = (m: string): never => {
-    throw new UserError(`${where}: ${m}`);
-  };
-  for (const k of ['nEmbd', 'nLayer', 'nHead', 'nHeadKv', 'nFf', 'nVocab', 'nCtx'] as const) {
-    if (!Number.isInteger(c[k]) || c[k] < 1) bad(`${k} must be a positive integer, got ${c[k]}`);
-  }
+  const bad = checkSizes(c, where);
   if (c.headDim === undefined && c.nEmbd % c.nHead !== 0) bad(`embedding length ${c.nEmbd} is not a multiple of ${c.nHead} heads`);
   const hd = headDim(c);
   if (!Number.isInteger(hd) || hd < 1) bad(`head size must be a positive integer, got ${hd}`);

@@ -10,7 +10,7 @@
 import { UserError } from '../../util/errors.ts';
 import { buildGpt2 } from '../gpt2.ts';
 import { COMMON_KEYS, withoutRope } from './keys.ts';
-import type { ArchFamily, Architecture, KeyReader, ModelConfig, TensorSpec } from './types.ts';
+import { checkSizes, type ArchFamily, type Architecture, type KeyReader, type ModelConfig, type TensorSpec } from './types.ts';
 
 function readConfig(r: KeyReader, tensors: ReadonlyMap<string, readonly number[]>): ModelConfig {
   const emb = tensors.get('token_embd.weight');
@@ -42,16 +42,34 @@ function readConfig(r: KeyReader, tensors: ReadonlyMap<string, readonly number[]
 }
 
 function validate(c: ModelConfig, where: string): void {
-  const bad = (m: string): never => {
-    throw new UserError(`${where}: ${m}`);
-  };
-  for (const k of ['nEmbd', 'nLayer', 'nHead', 'nHeadKv', 'nFf', 'nVocab', 'nCtx'] as const) {
-    if (!Number.isInteger(c[k]) || c[k] < 1) bad(`${k} must be a positive integer, got ${c[k]}`);
-  }
+  const bad = checkSizes(c, where);
   if (c.nEmbd % c.nHead !== 0) bad(`embedding length ${c.nEmbd} is not a multiple of ${c.nHead} heads`);
   if (c.nHeadKv !== c.nHead) bad(`gpt2 has no grouped-query attention (${c.nHeadKv} KV heads for ${c.nHead})`);
   if (c.headDim !== undefined && c.headDim !== c.nEmbd / c.nHead) bad(`gpt2 heads are n_embd / n_head = ${c.nEmbd / c.nHead} wide, not ${c.headDim}`);
   if (!(c.normEps > 0)) bad(`norm epsilon must be positive, got ${c.normEps}`);
+}
+
+/**
+ * The tensors of GPT-2 block `l` (llama.cpp's LLM_ARCH_GPT2 load_arch_tensors): pre-norm with bias,
+ * fused QKV, attention output, feed-forward up / down, all with biases; `d` = n_embd, `nFf` = n_ff.
+ * The converter checks a converted file against this same list.
+ */
+export function gpt2BlockTensors(l: number, d: number, nFf: number): TensorSpec[] {
+  const b = `blk.${l}`;
+  return [
+    { name: `${b}.attn_norm.weight`, ne: [d] },
+    { name: `${b}.attn_norm.bias`, ne: [d] },
+    { name: `${b}.attn_qkv.weight`, ne: [d, 3 * d] },
+    { name: `${b}.attn_qkv.bias`, ne: [3 * d] },
+    { name: `${b}.attn_output.weight`, ne: [d, d] },
+    { name: `${b}.attn_output.bias`, ne: [d] },
+    { name: `${b}.ffn_norm.weight`, ne: [d] },
+    { name: `${b}.ffn_norm.bias`, ne: [d] },
+    { name: `${b}.ffn_up.weight`, ne: [d, nFf] },
+    { name: `${b}.ffn_up.bias`, ne: [nFf] },
+    { name: `${b}.ffn_down.weight`, ne: [nFf, d] },
+    { name: `${b}.ffn_down.bias`, ne: [d] },
+  ];
 }
 
 function tensors(c: ModelConfig): TensorSpec[] {
@@ -60,23 +78,7 @@ function tensors(c: ModelConfig): TensorSpec[] {
     { name: 'token_embd.weight', ne: [d, c.nVocab] },
     { name: 'position_embd.weight', ne: [d, c.nCtx] },
   ];
-  for (let l = 0; l < c.nLayer; l++) {
-    const b = `blk.${l}`;
-    out.push(
-      { name: `${b}.attn_norm.weight`, ne: [d] },
-      { name: `${b}.attn_norm.bias`, ne: [d] },
-      { name: `${b}.attn_qkv.weight`, ne: [d, 3 * d] },
-      { name: `${b}.attn_qkv.bias`, ne: [3 * d] },
-      { name: `${b}.attn_output.weight`, ne: [d, d] },
-      { name: `${b}.attn_output.bias`, ne: [d] },
-      { name: `${b}.ffn_norm.weight`, ne: [d] },
-      { name: `${b}.ffn_norm.bias`, ne: [d] },
-      { name: `${b}.ffn_up.weight`, ne: [d, c.nFf] },
-      { name: `${b}.ffn_up.bias`, ne: [c.nFf] },
-      { name: `${b}.ffn_down.weight`, ne: [c.nFf, d] },
-      { name: `${b}.ffn_down.bias`, ne: [d] },
-    );
-  }
+  for (let l = 0; l < c.nLayer; l++) out.push(...gpt2BlockTensors(l, d, c.nFf));
   out.push({ name: 'output_norm.weight', ne: [d] }, { name: 'output_norm.bias', ne: [d] });
   if (!c.tiedOutput) out.push({ name: 'output.weight', ne: [d, c.nVocab] });
   return out;

@@ -13,7 +13,7 @@ import { decoderTensors, readDecoderConfig, validateDecoder } from './decoder.ts
 import { COMMON_KEYS } from './keys.ts';
 import type { ArchFamily } from './types.ts';
 
-export const QWEN2: DecoderVariant = { ropeMode: op.ROPE_NEOX, qkNorm: false, attnBias: true, freqFactors: false, ownHeadSize: false };
+const QWEN2: DecoderVariant = { ropeMode: op.ROPE_NEOX, qkNorm: false, attnBias: true, freqFactors: false, ownHeadSize: false };
 
 export const qwen2: ArchFamily = {
   name: 'qwen2',

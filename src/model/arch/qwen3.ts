@@ -15,7 +15,7 @@ import { decoderTensors, readDecoderConfig, validateDecoder } from './decoder.ts
 import { COMMON_KEYS } from './keys.ts';
 import type { ArchFamily } from './types.ts';
 
-export const QWEN3: DecoderVariant = { ropeMode: op.ROPE_NEOX, qkNorm: true, attnBias: false, freqFactors: false, ownHeadSize: true };
+const QWEN3: DecoderVariant = { ropeMode: op.ROPE_NEOX, qkNorm: true, attnBias: false, freqFactors: false, ownHeadSize: true };
 
 export const qwen3: ArchFamily = {
   name: 'qwen3',

@@ -10,6 +10,7 @@ import type { Tensor } from '../../engine/graph.ts';
 import type { GgufFile, GgufValue } from '../gguf.ts';
 import type { BuildMode, SequenceInputs } from '../layers.ts';
 import type { Architecture } from './registry.ts';
+import { UserError } from '../../util/errors.ts';
 
 export type { Architecture } from './registry.ts';
 
@@ -134,4 +135,18 @@ export interface ArchFamily {
    * targets (paramGroups.ts); the default reads llama.cpp's names (attn_* / ffn_*).
    */
   blockPart?: (tensorName: string) => 'attn' | 'mlp';
+}
+
+/**
+ * The structural check every family starts with: each size of `c` is a positive integer. Returns
+ * the family's thrower for its own checks: a UserError prefixed with `where` (the file or model).
+ */
+export function checkSizes(c: ModelConfig, where: string): (m: string) => never {
+  const bad = (m: string): never => {
+    throw new UserError(`${where}: ${m}`);
+  };
+  for (const k of ['nEmbd', 'nLayer', 'nHead', 'nHeadKv', 'nFf', 'nVocab', 'nCtx'] as const) {
+    if (!Number.isInteger(c[k]) || c[k] < 1) bad(`${k} must be a positive integer, got ${c[k]}`);
+  }
+  return bad;
 }

@@ -47,6 +47,7 @@
  */
 import { UserError } from '../../util/errors.ts';
 import type { MetaEntry } from './specialVocab.ts';
+import { gpt2BlockTensors } from '../arch/gpt2.ts';
 
 type Json = Record<string, unknown>;
 
@@ -97,7 +98,7 @@ export const SUPPORTED_HF_ARCHITECTURES: Record<string, ArchName> = {
 };
 
 /** The RoPE scalings converted, per GGUF architecture (for messages and --help). */
-export const SUPPORTED_ROPE_SCALINGS: Record<ArchName, readonly string[]> = {
+const SUPPORTED_ROPE_SCALINGS: Record<ArchName, readonly string[]> = {
   llama: ['linear', 'llama3'],
   qwen2: ['linear'],
   qwen3: ['linear'],
@@ -199,7 +200,7 @@ function refuseUnconverted(arch: ArchName, h: Json, file: string, nLayer: number
  * torch's vectorised pow (SLEEF, 1-ulp) may differ from the correctly rounded power used here in
  * the last bit of a frequency.
  */
-export function llama3RopeFactors(theta: number, dim: number, rope: Extract<RopeScaling, { type: 'llama3' }>): Float32Array {
+function llama3RopeFactors(theta: number, dim: number, rope: Extract<RopeScaling, { type: 'llama3' }>): Float32Array {
   const f = Math.fround;
   const { factor, lowFreqFactor: lff, highFreqFactor: hff, originalContext: L } = rope;
   const lowWavelen = f(L / lff);
@@ -425,20 +426,7 @@ export function expectedTensors(hp: ArchHparams, nVocab: number, hasOutput: bool
   for (let l = 0; l < hp.nLayer; l++) {
     const b = `blk.${l}`;
     if (hp.arch === 'gpt2') {
-      out.push(
-        { name: `${b}.attn_norm.weight`, ne: [d] },
-        { name: `${b}.attn_norm.bias`, ne: [d] },
-        { name: `${b}.attn_qkv.weight`, ne: [d, 3 * d] },
-        { name: `${b}.attn_qkv.bias`, ne: [3 * d] },
-        { name: `${b}.attn_output.weight`, ne: [d, d] },
-        { name: `${b}.attn_output.bias`, ne: [d] },
-        { name: `${b}.ffn_norm.weight`, ne: [d] },
-        { name: `${b}.ffn_norm.bias`, ne: [d] },
-        { name: `${b}.ffn_up.weight`, ne: [d, hp.nFf] },
-        { name: `${b}.ffn_up.bias`, ne: [hp.nFf] },
-        { name: `${b}.ffn_down.weight`, ne: [hp.nFf, d] },
-        { name: `${b}.ffn_down.bias`, ne: [d] },
-      );
+      out.push(...gpt2BlockTensors(l, d, hp.nFf));
       continue;
     }
     out.push(

@@ -48,7 +48,7 @@ export function readJsonFile(file: string): Json | null {
 }
 
 /** Merges from tokenizer.json in llama.cpp's "left right" string form. */
-export function mergesFromTokenizerJson(tokenizer: Json, file: string): string[] {
+function mergesFromTokenizerJson(tokenizer: Json, file: string): string[] {
   const model = (tokenizer.model ?? {}) as Json;
   const merges = model.merges;
   if (!Array.isArray(merges) || merges.length === 0) return [];

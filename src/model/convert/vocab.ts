@@ -82,7 +82,7 @@ function modelVocab(json: Json, file: string): Map<string, number> {
 }
 
 /** llama.cpp's `does_token_look_special`. */
-export function doesTokenLookSpecial(t: string): boolean {
+function doesTokenLookSpecial(t: string): boolean {
   return (
     t === '<pad>' ||
     t === '<mask>' ||
@@ -106,7 +106,7 @@ async function hfTokenizer(json: Json, tc: Json | null, file: string): Promise<{
 }
 
 /** llama.cpp's pre-tokenizer fingerprint: sha256 of Python's `str(tokenizer.encode(chktxt))`. */
-export function preTokenizerHash(ids: readonly number[]): string {
+function preTokenizerHash(ids: readonly number[]): string {
   return crypto.createHash('sha256').update(`[${ids.join(', ')}]`).digest('hex');
 }
 
@@ -171,7 +171,7 @@ export async function setVocabGpt2(dir: string, hparams: Json): Promise<VocabRes
 }
 
 /** `_set_vocab_sentencepiece`: tokenizer.model -> tokenizer.ggml.model "llama". */
-export function setVocabSentencepiece(dir: string, hparams: Json): VocabResult {
+function setVocabSentencepiece(dir: string, hparams: Json): VocabResult {
   const file = path.join(dir, 'tokenizer.model');
   const pieces = readSentencePieceModel(file);
   const vocabSize = typeof hparams.vocab_size === 'number' ? hparams.vocab_size : pieces.length;
@@ -218,6 +218,15 @@ export function setVocabSentencepiece(dir: string, hparams: Json): VocabResult {
     scores[id] = -1000;
     tokens[id] = t;
   }
+  return spmVocabResult(dir, tokens, scores, types, warnings, 'tokenizer.model (SentencePiece)');
+}
+
+/**
+ * The metadata of a SentencePiece-style ("llama") vocabulary: tokens, scores and token types, then
+ * the special vocabulary (special_tokens_map.json, tokenizer_config.json, ...; its warnings join
+ * `warnings`), as `_set_vocab_sentencepiece` and `_set_vocab_llama_hf` both write them.
+ */
+function spmVocabResult(dir: string, tokens: string[], scores: number[], types: number[], warnings: string[], source: string): VocabResult {
   const sv = loadSpecialVocab(dir, { nVocab: tokens.length });
   warnings.push(...sv.warnings);
   const entries: MetaEntry[] = [
@@ -228,11 +237,11 @@ export function setVocabSentencepiece(dir: string, hparams: Json): VocabResult {
     ['tokenizer.ggml.token_type', types, 'array<int32>'],
     ...specialVocabEntries(sv),
   ];
-  return { entries, model: 'llama', pre: 'default', nTokens: tokens.length, source: 'tokenizer.model (SentencePiece)', warnings };
+  return { entries, model: 'llama', pre: 'default', nTokens: tokens.length, source, warnings };
 }
 
 /** Is tokenizer.json a SentencePiece model converted to byte-fallback BPE (LlamaHfVocab's test)? */
-export function isLlamaHfTokenizer(json: Json): 'llama-hf' | 'llama3' | 'other' {
+function isLlamaHfTokenizer(json: Json): 'llama-hf' | 'llama3' | 'other' {
   const m = json.model as Json;
   if (m.type === 'BPE' && m.ignore_merges === true && m.byte_fallback !== true) return 'llama3';
   const decoderType = (json.decoder as Json | null | undefined)?.type;
@@ -255,7 +264,7 @@ function mergePairs(json: Json, file: string): Array<[string, string]> {
 }
 
 /** `_set_vocab_llama_hf` (LlamaHfVocab), with merge-rank scores (see the module comment). */
-export function setVocabLlamaHf(dir: string, hparams: Json): VocabResult {
+function setVocabLlamaHf(dir: string, hparams: Json): VocabResult {
   const { file, json } = loadTokenizerJson(dir);
   const tc = readJsonFile(path.join(dir, 'tokenizer_config.json'));
   const base = modelVocab(json, file);
@@ -311,17 +320,7 @@ export function setVocabLlamaHf(dir: string, hparams: Json): VocabResult {
       types.push(TokenType.UNUSED);
     }
   }
-  const sv = loadSpecialVocab(dir, { nVocab: tokens.length });
-  warnings.push(...sv.warnings);
-  const entries: MetaEntry[] = [
-    ['tokenizer.ggml.model', 'llama', 'string'],
-    ['tokenizer.ggml.pre', 'default', 'string'],
-    ['tokenizer.ggml.tokens', tokens, 'array<string>'],
-    ['tokenizer.ggml.scores', scores, 'array<float32>'],
-    ['tokenizer.ggml.token_type', types, 'array<int32>'],
-    ...specialVocabEntries(sv),
-  ];
-  return { entries, model: 'llama', pre: 'default', nTokens: tokens.length, source: 'tokenizer.json (SentencePiece as byte-fallback BPE)', warnings };
+  return spmVocabResult(dir, tokens, scores, types, warnings, 'tokenizer.json (SentencePiece as byte-fallback BPE)');
 }
 
 /**

@@ -12,10 +12,10 @@
  *     ties) until no pair is in tokenizer.ggml.merges, and emit each symbol's token, or, for a
  *     symbol that is no token, the tokens of its single bytes (only ASCII ones can exist).
  */
-import { type GgufVocab, TokenAttr, partitionSpecial, utf8Decoder, utf8Encoder } from './vocab.ts';
+import { type GgufVocab, TokenAttr, utf8Decoder, utf8Encoder } from './vocab.ts';
 import { BigramHeap } from './heap.ts';
-import { type DecodeOptions, type EncodeOptions, type Tokenizer } from './types.ts';
-import { UserError } from '../../util/errors.ts';
+import type { DecodeOptions } from './types.ts';
+import { GgufTokenizer, linkSymbols, mergeBigrams } from './ggufTokenizer.ts';
 import { regexSplit, splitGpt2 } from './regexSplit.ts';
 import { wellFormed } from './unicode.ts';
 import type { PreTokenizer } from './preTokenizers.ts';
@@ -39,36 +39,26 @@ function bytesToUnicode(): string[] {
   bs.forEach((b, i) => (table[b] = String.fromCodePoint(cs[i]!)));
   return table;
 }
-export const BYTE_TO_UNICODE = bytesToUnicode();
-export const UNICODE_TO_BYTE = new Map(BYTE_TO_UNICODE.map((c, b) => [c, b]));
+const BYTE_TO_UNICODE = bytesToUnicode();
+const UNICODE_TO_BYTE = new Map(BYTE_TO_UNICODE.map((c, b) => [c, b]));
 
 /** The GPT-2 split alone (the 'gpt-2' pre-tokenizer), for tests and tools. */
 export function gpt2PreTokenize(text: string): string[] {
   return regexSplit(wellFormed(text), [splitGpt2]);
 }
 
-export class BpeTokenizer implements Tokenizer {
+export class BpeTokenizer extends GgufTokenizer {
   readonly kind = 'gpt2' as const;
-  readonly vocabSize: number;
-  readonly bos: number;
-  readonly eos: number;
-  readonly addBosDefault: boolean;
-  readonly addEosDefault: boolean;
   /** The pre-tokenizer (tokenizer.ggml.pre) this vocabulary splits text with. */
   readonly pre: PreTokenizer;
   private readonly ranks = new Map<string, number>();
   private readonly cache = new Map<string, number[]>();
   private readonly queue = new BigramHeap();
 
-  constructor(private readonly vocab: GgufVocab) {
+  constructor(vocab: GgufVocab) {
     if (vocab.model !== 'gpt2' || !vocab.pre) throw new Error(`BpeTokenizer needs a 'gpt2' vocabulary with a pre-tokenizer`);
+    super(vocab);
     this.pre = vocab.pre;
-    this.vocabSize = vocab.tokens.length;
-    this.bos = vocab.bos;
-    this.eos = vocab.eos;
-    // as llama.cpp's callers see it (node-llama-cpp's shouldPrependBosToken): only with a BOS token
-    this.addBosDefault = vocab.addBos && vocab.bos >= 0;
-    this.addEosDefault = vocab.addEos && vocab.eos >= 0;
     vocab.merges.forEach((m, i) => {
       // llama.cpp: split at the first space after position 0; no space -> the pair ("", "")
       const p = m.indexOf(' ', 1);
@@ -77,37 +67,22 @@ export class BpeTokenizer implements Tokenizer {
     });
   }
 
-  tokenText(id: number): string {
-    const t = this.vocab.tokens[id];
-    if (t === undefined) throw new UserError(`token id ${id} is out of range (vocabulary has ${this.vocabSize} tokens)`);
-    return t;
-  }
-
   /** The pre-tokens of raw text (no special-token handling, no byte encoding). */
   preTokenize(text: string): string[] {
     return regexSplit(wellFormed(text), this.pre.steps);
   }
 
-  encode(text: string, opts: EncodeOptions = {}): number[] {
-    const out: number[] = [];
-    if (opts.addBos && this.bos >= 0) out.push(this.bos);
-    for (const frag of partitionSpecial(this.vocab, wellFormed(text), opts.parseSpecial ?? false)) {
-      if ('token' in frag) {
-        out.push(frag.token);
-        continue;
+  /** Each pre-token of a raw-text fragment, as its (cached) tokens. */
+  protected encodeText(text: string, _afterSpecial: boolean, out: number[]): void {
+    for (const word of regexSplit(text, this.pre.steps)) {
+      let ids = this.cache.get(word);
+      if (!ids) {
+        ids = this.word(word);
+        if (this.cache.size >= 200_000) this.cache.clear();
+        this.cache.set(word, ids);
       }
-      for (const word of regexSplit(frag.text, this.pre.steps)) {
-        let ids = this.cache.get(word);
-        if (!ids) {
-          ids = this.word(word);
-          if (this.cache.size >= 200_000) this.cache.clear();
-          this.cache.set(word, ids);
-        }
-        for (const id of ids) out.push(id);
-      }
+      for (const id of ids) out.push(id);
     }
-    if (opts.addEos && this.eos >= 0) out.push(this.eos);
-    return out;
   }
 
   /** The tokens of one pre-token. */
@@ -133,12 +108,7 @@ export class BpeTokenizer implements Tokenizer {
     const text = syms.slice();
     const len = new Int32Array(n);
     for (let i = 0; i < n; i++) len[i] = syms[i]!.length;
-    const prev = new Int32Array(n);
-    const next = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      prev[i] = i - 1;
-      next[i] = i + 1 < n ? i + 1 : -1;
-    }
+    const { prev, next } = linkSymbols(n);
     const q = this.queue;
     q.clear();
     const tryAdd = (l: number, r: number): void => {
@@ -148,18 +118,7 @@ export class BpeTokenizer implements Tokenizer {
       q.push(-rank, l, r, len[l]! + len[r]!);
     };
     for (let i = 1; i < n; i++) tryAdd(i - 1, i);
-    for (let b = q.pop(); b !== -1; b = q.pop()) {
-      const l = q.left[b]!;
-      const r = q.right[b]!;
-      if (len[l] === 0 || len[r] === 0 || len[l]! + len[r]! !== q.size[b]) continue; // outdated
-      text[l] = text[l]! + text[r]!;
-      len[l] = len[l]! + len[r]!;
-      len[r] = 0;
-      next[l] = next[r]!;
-      if (next[r]! >= 0) prev[next[r]!] = l;
-      tryAdd(prev[l]!, l);
-      tryAdd(l, next[l]!);
-    }
+    mergeBigrams(q, len, prev, next, tryAdd, (l, r) => (text[l] = text[l]! + text[r]!));
     const ids: number[] = [];
     for (let i = 0; i !== -1; i = next[i]!) {
       const id = this.vocab.tokenToId.get(text[i]!);
@@ -186,7 +145,7 @@ export class BpeTokenizer implements Tokenizer {
     const bytes: number[] = [];
     for (const id of ids) {
       const attr = this.vocab.attrs[id];
-      if (attr === undefined) throw new UserError(`token id ${id} is out of range (vocabulary has ${this.vocabSize} tokens)`);
+      if (attr === undefined) throw this.outOfRange(id);
       const text = this.vocab.tokens[id]!;
       if (attr & (TokenAttr.CONTROL | TokenAttr.UNKNOWN)) {
         if (opts.special) bytes.push(...utf8Encoder.encode(text));

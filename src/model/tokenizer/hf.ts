@@ -12,18 +12,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../util/errors.ts';
+import { readJsonObject } from '../../util/fs.ts';
 import type { DecodeOptions, EncodeOptions, Tokenizer } from './types.ts';
 
 import type { Tokenizer as HfCoreTokenizer } from '@huggingface/tokenizers';
-
-function readJson(file: string): Record<string, unknown> | null {
-  if (!fs.existsSync(file)) return null;
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new UserError(`${file} is not valid JSON (${(e as Error).message})`);
-  }
-}
 
 const BOS_NAMES = ['<s>', '<|begin_of_text|>', '<bos>', '<|startoftext|>', '<|endoftext|>'];
 const EOS_NAMES = ['</s>', '<|end_of_text|>', '<eos>', '<|endoftext|>', '<|im_end|>'];
@@ -109,11 +101,11 @@ class HfTokenizer implements Tokenizer {
 export async function tokenizerFromHfJson(dirOrFile: string): Promise<Tokenizer> {
   const file = dirOrFile.endsWith('.json') ? dirOrFile : path.join(dirOrFile, 'tokenizer.json');
   const dir = path.dirname(file);
-  const json = readJson(file);
+  const json = readJsonObject(file);
   if (!json) throw new UserError(`no tokenizer.json at ${file}`);
   if (typeof json.model !== 'object' || json.model === null) throw new UserError(`${file} does not look like a Hugging Face tokenizer.json (no "model" section)`);
-  const config = readJson(path.join(dir, 'tokenizer_config.json'));
-  const modelConfig = readJson(path.join(dir, 'config.json'));
+  const config = readJsonObject(path.join(dir, 'tokenizer_config.json'));
+  const modelConfig = readJsonObject(path.join(dir, 'config.json'));
   const { Tokenizer: HfTokenizerCore } = await import('@huggingface/tokenizers');
   let tok: HfCoreTokenizer;
   try {

@@ -176,11 +176,14 @@ function whitespaceTail(p: Piece, pos: number): number {
 }
 
 /**
- * `unicode_regex_split_custom_llama3` (maxDigits 3) and `unicode_regex_split_custom_qwen2`
- * (maxDigits 1), which differ only in \p{N}{1,3} vs \p{N}:
+ * `unicode_regex_split_custom_llama3` (maxDigits 3), `unicode_regex_split_custom_qwen2` (maxDigits
+ * 1) and `unicode_regex_split_custom_qwen35` (QWEN2 with combining marks in the letter runs), which
+ * differ only in \p{N}{1,3} vs \p{N} and in what counts as a letter (`letters`; `notPunct` is
+ * whitespace, letters and numbers):
  * (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+ * (QWEN35: [\p{L}\p{M}]+ for \p{L}+ and [^\s\p{L}\p{M}\p{N}]+ for [^\s\p{L}\p{N}]+)
  */
-function llama3Like(maxDigits: number): SplitStep {
+function llama3Like(maxDigits: number, letters: number, notPunct: number): SplitStep {
   return (cps, fl, offsets) =>
     eachPiece(cps, fl, offsets, (p) => {
       for (let pos = p.ini; pos < p.end; ) {
@@ -192,9 +195,9 @@ function llama3Like(maxDigits: number): SplitStep {
           continue;
         }
         if (!(cpt === CR || cpt === LF || flags & CPT.NUMBER)) {
-          if (flags & CPT.LETTER || p.flags(pos + 1) & CPT.LETTER) {
+          if (flags & letters || p.flags(pos + 1) & letters) {
             pos++;
-            while (p.flags(pos) & CPT.LETTER) pos++;
+            while (p.flags(pos) & letters) pos++;
             p.add(pos);
             continue;
           }
@@ -215,9 +218,9 @@ function llama3Like(maxDigits: number): SplitStep {
           continue;
         }
         let flags2 = cpt === SPACE ? p.flags(pos + 1) : flags;
-        if (!(flags2 & NOT_WLN) && flags) {
+        if (!(flags2 & notPunct) && flags) {
           if (cpt === SPACE) pos++;
-          while (!(flags2 & NOT_WLN) && flags2) flags2 = p.flags(++pos);
+          while (!(flags2 & notPunct) && flags2) flags2 = p.flags(++pos);
           let c2 = p.cpt(pos);
           while (c2 === CR || c2 === LF) c2 = p.cpt(++pos);
           p.add(pos);
@@ -228,50 +231,9 @@ function llama3Like(maxDigits: number): SplitStep {
     });
 }
 
-export const splitLlama3: SplitStep = llama3Like(3);
-export const splitQwen2: SplitStep = llama3Like(1);
-
-const LM = CPT.LETTER | CPT.ACCENT_MARK;
-const NOT_WLMN = CPT.WHITESPACE | CPT.LETTER | CPT.ACCENT_MARK | CPT.NUMBER;
-
-/**
- * `unicode_regex_split_custom_qwen35`: QWEN2 with combining marks in the letter runs:
- * (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
- */
-export const splitQwen35: SplitStep = (cps, fl, offsets) =>
-  eachPiece(cps, fl, offsets, (p) => {
-    for (let pos = p.ini; pos < p.end; ) {
-      const cpt = p.cpt(pos);
-      const flags = p.flags(pos);
-      const k = contraction(p, pos, cpt);
-      if (k >= 0) {
-        pos = k;
-        continue;
-      }
-      if (!(cpt === CR || cpt === LF || flags & CPT.NUMBER)) {
-        if (flags & LM || p.flags(pos + 1) & LM) {
-          pos++;
-          while (p.flags(pos) & LM) pos++;
-          p.add(pos);
-          continue;
-        }
-      }
-      if (flags & CPT.NUMBER) {
-        p.add(++pos);
-        continue;
-      }
-      let flags2 = cpt === SPACE ? p.flags(pos + 1) : flags;
-      if (!(flags2 & NOT_WLMN) && flags) {
-        if (cpt === SPACE) pos++;
-        while (!(flags2 & NOT_WLMN) && flags2) flags2 = p.flags(++pos);
-        let c2 = p.cpt(pos);
-        while (c2 === CR || c2 === LF) c2 = p.cpt(++pos);
-        p.add(pos);
-        continue;
-      }
-      pos = whitespaceTail(p, pos);
-    }
-  });
+export const splitLlama3: SplitStep = llama3Like(3, CPT.LETTER, NOT_WLN);
+export const splitQwen2: SplitStep = llama3Like(1, CPT.LETTER, NOT_WLN);
+export const splitQwen35: SplitStep = llama3Like(1, CPT.LETTER | CPT.ACCENT_MARK, CPT.WHITESPACE | CPT.LETTER | CPT.ACCENT_MARK | CPT.NUMBER);
 
 /** `unicode_regex_split_custom_newlines`: [^\n]+|[\n]+ (runs of non-newlines and of newlines). */
 export const splitNewlines: SplitStep = (cps, _fl, offsets) => {
@@ -297,7 +259,7 @@ export const splitNewlines: SplitStep = (cps, _fl, offsets) => {
  * 0x0B for whitespace, ...), so each code point whose category is NUMBER is matched alone and the
  * runs between them are pieces of their own (`unicode_regex_split_stl`).
  */
-export const splitIsolateNumbers: SplitStep = (_cps, fl, offsets) => {
+const splitIsolateNumbers: SplitStep = (_cps, fl, offsets) => {
   const out: number[] = [];
   let start = 0;
   for (const off of offsets) {
@@ -384,7 +346,7 @@ function wideText(cps: Uint32Array, fl: Uint16Array, ini: number, end: number): 
  * llama.cpp's rewrite of a regex that uses \p{..} classes for the collapsed text: outside brackets
  * \p{X} becomes [<stand-in><ASCII members>], inside brackets the same without the brackets.
  */
-export function collapseRegex(regex: string): string {
+function collapseRegex(regex: string): string {
   let out = '';
   let inside = false;
   for (let i = 0; i < regex.length; i++) {
@@ -451,7 +413,7 @@ function wideRegexToJs(regex: string): string {
  * patterns use; one that can match the empty string is refused (regex_iterator and RegExp step
  * over empty matches differently).
  */
-export function stdRegexSplit(regex: string): SplitStep {
+function stdRegexSplit(regex: string): SplitStep {
   const useCollapsed = [...UCAT_ENUM.keys()].some((k) => regex.includes(k));
   if (useCollapsed && [...regex].some((ch) => ch.codePointAt(0)! >= 128)) {
     throw new Error(`regex mixes unicode categories and non-ASCII characters (llama.cpp refuses it too): ${JSON.stringify(regex)}`);

@@ -12,31 +12,21 @@
  *
  * tokenizer.ggml.pre is not read for these vocabularies (llama.cpp ignores it too).
  */
-import { type GgufVocab, TokenAttr, partitionSpecial, utf8Decoder, utf8Encoder } from './vocab.ts';
-import { wellFormed } from './unicode.ts';
+import { type GgufVocab, TokenAttr, utf8Decoder, utf8Encoder } from './vocab.ts';
 import { BigramHeap } from './heap.ts';
-import { type DecodeOptions, type EncodeOptions, type Tokenizer } from './types.ts';
+import type { DecodeOptions } from './types.ts';
 import { UserError } from '../../util/errors.ts';
+import { GgufTokenizer, concatBytes, linkSymbols, mergeBigrams } from './ggufTokenizer.ts';
 
-export class SpmTokenizer implements Tokenizer {
+export class SpmTokenizer extends GgufTokenizer {
   readonly kind = 'llama' as const;
-  readonly vocabSize: number;
-  readonly bos: number;
-  readonly eos: number;
-  readonly addBosDefault: boolean;
-  readonly addEosDefault: boolean;
   private readonly byteTokens = new Int32Array(256).fill(-1);
   private readonly queue = new BigramHeap();
   /** The longest token text in UTF-16 units: longer pairs cannot be tokens. */
   private readonly maxTokenLength: number;
 
-  constructor(private readonly vocab: GgufVocab) {
-    this.vocabSize = vocab.tokens.length;
-    this.bos = vocab.bos;
-    this.eos = vocab.eos;
-    // as llama.cpp's callers see it (node-llama-cpp's shouldPrependBosToken): only with a BOS token
-    this.addBosDefault = vocab.addBos && vocab.bos >= 0;
-    this.addEosDefault = vocab.addEos && vocab.eos >= 0;
+  constructor(vocab: GgufVocab) {
+    super(vocab);
     this.maxTokenLength = vocab.tokens.reduce((m, t) => Math.max(m, t.length), 0);
     const hex = '0123456789ABCDEF';
     for (let b = 0; b < 256; b++) {
@@ -46,29 +36,10 @@ export class SpmTokenizer implements Tokenizer {
     }
   }
 
-  tokenText(id: number): string {
-    const t = this.vocab.tokens[id];
-    if (t === undefined) throw new UserError(`token id ${id} is out of range (vocabulary has ${this.vocabSize} tokens)`);
-    return t;
-  }
-
-  encode(text: string, opts: EncodeOptions = {}): number[] {
-    const out: number[] = [];
-    if (opts.addBos && this.bos >= 0) out.push(this.bos);
-    let prevSpecial = true; // prefix with a space if the first fragment is text
-    for (const frag of partitionSpecial(this.vocab, wellFormed(text), opts.parseSpecial ?? false)) {
-      if ('token' in frag) {
-        out.push(frag.token);
-        prevSpecial = true;
-        continue;
-      }
-      let s = frag.text;
-      if (this.vocab.addSpacePrefix && prevSpecial) s = ' ' + s;
-      this.tokenizeEscaped(s.replaceAll(' ', '\u2581'), out);
-      prevSpecial = false;
-    }
-    if (opts.addEos && this.eos >= 0) out.push(this.eos);
-    return out;
+  /** A raw-text fragment: a space prefixed at the start or after a special token (add_space_prefix), ' ' -> ▁. */
+  protected encodeText(text: string, afterSpecial: boolean, out: number[]): void {
+    const s = this.vocab.addSpacePrefix && afterSpecial ? ' ' + text : text;
+    this.tokenizeEscaped(s.replaceAll(' ', '\u2581'), out);
   }
 
   private tokenizeEscaped(text: string, out: number[]): void {
@@ -85,12 +56,7 @@ export class SpmTokenizer implements Tokenizer {
       i += l;
     }
     if (n === 0) return;
-    const prev = new Int32Array(n);
-    const next = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      prev[i] = i - 1;
-      next[i] = i + 1 < n ? i + 1 : -1;
-    }
+    const { prev, next } = linkSymbols(n);
     // highest score first, leftmost on ties (llm_bigram_spm::comparator)
     const q = this.queue;
     q.clear();
@@ -106,17 +72,7 @@ export class SpmTokenizer implements Tokenizer {
     };
 
     for (let i = 1; i < n; i++) tryAdd(i - 1, i);
-    for (let b = q.pop(); b !== -1; b = q.pop()) {
-      const l = q.left[b]!;
-      const r = q.right[b]!;
-      if (len[l] === 0 || len[r] === 0 || len[l]! + len[r]! !== q.size[b]) continue;
-      len[l] = len[l]! + len[r]!;
-      len[r] = 0;
-      next[l] = next[r]!;
-      if (next[r]! >= 0) prev[next[r]!] = l;
-      tryAdd(prev[l]!, l);
-      tryAdd(l, next[l]!);
-    }
+    mergeBigrams(q, len, prev, next, tryAdd);
 
     // Every merged symbol is a vocabulary entry (a pair is only queued when its text is one), so
     // llama.cpp's `resegment` never finds a merge to undo: a symbol is its token, or a single code
@@ -139,7 +95,7 @@ export class SpmTokenizer implements Tokenizer {
   /** Bytes of one token's text (llama.cpp `token_to_piece`): ▁ -> space, <0xXX> -> that byte. */
   private pieceBytes(id: number, special: boolean): Uint8Array {
     const attr = this.vocab.attrs[id];
-    if (attr === undefined) throw new UserError(`token id ${id} is out of range (vocabulary has ${this.vocabSize} tokens)`);
+    if (attr === undefined) throw this.outOfRange(id);
     const text = this.vocab.tokens[id]!;
     if (attr & (TokenAttr.CONTROL | TokenAttr.UNKNOWN)) return special ? utf8Encoder.encode(text) : new Uint8Array(0);
     if (attr & TokenAttr.USER_DEFINED) return utf8Encoder.encode(text);
@@ -157,7 +113,6 @@ export class SpmTokenizer implements Tokenizer {
    */
   decode(ids: readonly number[], opts: DecodeOptions = {}): string {
     const parts: Uint8Array[] = [];
-    let total = 0;
     let stripSpace = this.vocab.addSpacePrefix;
     for (const id of ids) {
       let b = this.pieceBytes(id, opts.special ?? false);
@@ -165,14 +120,7 @@ export class SpmTokenizer implements Tokenizer {
       if (stripSpace && b[0] === 0x20) b = b.subarray(1);
       stripSpace = false;
       parts.push(b);
-      total += b.length;
     }
-    const all = new Uint8Array(total);
-    let o = 0;
-    for (const p of parts) {
-      all.set(p, o);
-      o += p.length;
-    }
-    return utf8Decoder.decode(all);
+    return utf8Decoder.decode(concatBytes(parts));
   }
 }

@@ -83,9 +83,9 @@ export interface SpmVocabSpec {
 }
 
 /** "▁", llama.cpp's escaped space. */
-export const SPM_SPACE = '\u2581';
+const SPM_SPACE = '\u2581';
 /** <unk>, <s>, </s> and the 256 byte tokens come before any learned piece. */
-export const SPM_RESERVED = 3 + 256;
+const SPM_RESERVED = 3 + 256;
 
 const MARK = 0;
 const LETTER = 1;

@@ -20,7 +20,7 @@ export const CPT = {
   WHITESPACE: 0x0100, // \s (Unicode White_Space)
 } as const;
 
-export const MAX_CODEPOINTS = 0x110000;
+const MAX_CODEPOINTS = 0x110000;
 
 let table: Uint16Array | null = null;
 
@@ -37,11 +37,6 @@ export function cptFlagsTable(): Uint16Array {
   for (const cp of WHITESPACE_CPTS) t[cp] = t[cp]! | CPT.WHITESPACE;
   table = t;
   return t;
-}
-
-/** Flags of one code point (`unicode_cpt_flags_from_cpt`). */
-export function cptFlags(cp: number): number {
-  return cp < MAX_CODEPOINTS ? cptFlagsTable()[cp]! : CPT.UNDEFINED;
 }
 
 const LOWER_ASCII = new Map<number, number>();

@@ -74,7 +74,7 @@ export interface GgufVocab {
 }
 
 /** The tokenizer models we implement (tokenizer.ggml.model). */
-export const SUPPORTED_MODELS = ['llama', 'gpt2'] as const;
+const SUPPORTED_MODELS = ['llama', 'gpt2'] as const;
 
 /**
  * Every tokenizer.ggml.* key llama.cpp knows (src/llama-arch.cpp, gguf-py's Keys.Tokenizer) and what
@@ -87,7 +87,7 @@ export const SUPPORTED_MODELS = ['llama', 'gpt2'] as const;
  *    normalises text in a way llama.cpp does not, so we refuse instead of tokenizing differently.
  * Keys outside this list are not read by llama.cpp and cannot change its tokenisation.
  */
-export const TOKENIZER_KEYS: Readonly<Record<string, 'used' | 'inert' | 'refuse-if-set'>> = {
+const TOKENIZER_KEYS: Readonly<Record<string, 'used' | 'inert' | 'refuse-if-set'>> = {
   'tokenizer.ggml.model': 'used',
   'tokenizer.ggml.pre': 'used',
   'tokenizer.ggml.tokens': 'used',

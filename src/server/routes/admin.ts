@@ -20,6 +20,8 @@ function adapterJson(engine: InferenceEngine, a: LoadedAdapter) {
     alpha: a.alpha,
     sha256: a.sha256,
     path: a.sourcePath,
+    base_sha256: a.baseSha256,
+    base_mismatch: a.baseMismatch,
     loaded_at: a.loadedAt,
     meta: a.meta,
   };

@@ -20,7 +20,7 @@ import { abortToApiError, ApiError, badRequest, RequestAborted } from '../errors
 import { generate, type GenerationResult, type SamplingParams } from '../generate.ts';
 import type { ServerMetrics } from '../metrics.ts';
 import type { AdapterRef } from '../options.ts';
-import { openRequestScope, type InflightRegistry } from '../requestContext.ts';
+import { openRequestScope, requestFailure, type InflightRegistry } from '../requestContext.ts';
 import { chatSchema, completionSchema, MAX_LOGPROBS, MAX_PROMPTS, type ChatBody, type CompletionBody, type SamplingBody } from '../schemas.ts';
 import { SseWriter } from '../sse.ts';
 import { evaluateCompletion, legacyLogprobs, type TokenLogprob } from './logprobs.ts';
@@ -46,7 +46,9 @@ function samplingFrom(body: SamplingBody, maxTokens: number): SamplingParams {
     topP: body.top_p ?? 1,
     topK: body.top_k ?? 0,
     minP: body.min_p ?? 0,
-    ...(body.seed != null ? { seed: body.seed } : {}),
+    // no seed given: a fresh random one per request (node-llama-cpp's default comes from the clock,
+    // so parallel requests in the same instant sampled identically)
+    seed: body.seed != null ? body.seed : crypto.randomInt(0, 2 ** 31),
     stop,
     ...(body.frequency_penalty != null ? { frequencyPenalty: body.frequency_penalty } : {}),
     ...(body.presence_penalty != null ? { presencePenalty: body.presence_penalty } : {}),
@@ -449,12 +451,7 @@ async function serveScored(
       usage: { prompt_tokens: promptTotal, completion_tokens: completionTokens, total_tokens: promptTotal + completionTokens },
     };
   } catch (e) {
-    const why = e instanceof RequestAborted ? e : scope.reason();
-    if (why) {
-      metrics.aborted.inc({ reason: why.reason });
-      throw abortToApiError(why, deps.requestTimeoutMs);
-    }
-    throw e instanceof ApiError ? e : new ApiError(500, `completion failed: ${(e as Error).message}`);
+    throw requestFailure(e, scope, metrics, deps.requestTimeoutMs, 'completion');
   } finally {
     scope.done();
   }

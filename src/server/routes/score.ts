@@ -11,9 +11,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { InferenceEngine } from '../engine.ts';
-import { abortToApiError, ApiError, badRequest, RequestAborted } from '../errors.ts';
+import { badRequest } from '../errors.ts';
 import type { ServerMetrics } from '../metrics.ts';
-import { openRequestScope, type InflightRegistry } from '../requestContext.ts';
+import { openRequestScope, requestFailure, type InflightRegistry } from '../requestContext.ts';
 import { scoreSchema, type ScoreBody } from '../schemas.ts';
 import { scoreTokens, summarize, tokenizeForScoring } from '../score.ts';
 
@@ -66,12 +66,7 @@ export function registerScoreRoute(
         usage: { prompt_tokens: total, total_tokens: total },
       };
     } catch (e) {
-      const why = e instanceof RequestAborted ? e : scope.reason();
-      if (why) {
-        metrics.aborted.inc({ reason: why.reason });
-        throw abortToApiError(why, deps.requestTimeoutMs);
-      }
-      throw e instanceof ApiError ? e : new ApiError(500, `scoring failed: ${(e as Error).message}`);
+      throw requestFailure(e, scope, metrics, deps.requestTimeoutMs, 'scoring');
     } finally {
       scope.done();
     }

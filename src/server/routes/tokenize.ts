@@ -31,6 +31,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { LlamaModel, Token } from 'node-llama-cpp';
 import type { InferenceEngine } from '../engine.ts';
+import { concatBytes } from '../../model/tokenizer/ggufTokenizer.ts';
 import { detokenizeSchema, tokenizeSchema, type DetokenizeBody, type TokenizeBody } from '../schemas.ts';
 
 const utf8 = new TextEncoder();
@@ -141,26 +142,16 @@ export class TokenPieces {
 
   /** Text of a token sequence: the pieces concatenated, the tokenizer's space prefix removed (see module doc). */
   detokenize(ids: readonly Token[]): string {
-    const parts: Uint8Array[] = [];
-    let total = 0;
-    for (const [i, id] of ids.entries()) {
-      let b = this.bytes(id);
-      if (i === 0 && this.addSpacePrefix && b[0] === 0x20) b = b.subarray(1);
-      parts.push(b);
-      total += b.length;
-    }
-    const all = new Uint8Array(total);
-    let o = 0;
-    for (const p of parts) {
-      all.set(p, o);
-      o += p.length;
-    }
-    return utf8Lenient.decode(all);
+    const parts = ids.map((id, i) => {
+      const b = this.bytes(id);
+      return i === 0 && this.addSpacePrefix && b[0] === 0x20 ? b.subarray(1) : b;
+    });
+    return utf8Lenient.decode(concatBytes(parts));
   }
 }
 
 /** Tokens of `text` as /tokenize makes them (see module doc). */
-export function tokenizeText(model: LlamaModel, text: string, addSpecial: boolean, parseSpecial: boolean): Token[] {
+function tokenizeText(model: LlamaModel, text: string, addSpecial: boolean, parseSpecial: boolean): Token[] {
   const out: Token[] = [];
   const { bos, eos } = model.tokens;
   if (addSpecial && model.tokens.shouldPrependBosToken && bos !== null) out.push(bos);

@@ -1,8 +1,10 @@
 /**
  * A keyboard form: one field per line. ↑/↓ choose a field; Enter edits a text or number field (a
  * TextInput), opens the picker of a multi-choice field, or flips a toggle; ←/→ cycle a choice field
- * (and flip toggles). Values are strings (a multi-choice value is comma-separated); the screen
- * validates them when it runs the job, through the library, so errors read the same as the CLI's.
+ * (and flip toggles). Values are strings (a multi-choice value is comma-separated). A screen's
+ * fields come from the option declarations (src/options/form.ts formFieldOf: the editor kind, the
+ * choices, and the hint line with the allowed range), and the screen checks the values with the
+ * same validator as the CLI when it runs the job (formValue), so errors read the same as the CLI's.
  */
 import React, { useEffect, useRef } from 'react';
 import { Box, Text } from 'ink';
@@ -10,15 +12,10 @@ import { TextInput } from './TextInput.tsx';
 import { useAppContext, useEditLock, useKeys, useSyncState } from '../context.tsx';
 import { theme } from './ui.tsx';
 import { truncate } from '../lib/format.ts';
+import type { FormField } from '../../options/form.ts';
 
-export interface FieldSpec {
-  key: string;
-  label: string;
-  kind: 'text' | 'number' | 'choice' | 'toggle' | 'multi' | 'info';
-  options?: string[];
-  /** Shown in the hint line when the field is selected. */
-  help?: string;
-}
+/** One field (`help` is shown in the hint line when the field is selected); see options/form.ts. */
+export type FieldSpec = FormField;
 
 export interface FormProps {
   fields: FieldSpec[];
@@ -144,7 +141,7 @@ export function Form({ fields, values, onChange, active, keysActive, width, heig
 }
 
 /** A checkbox list: ↑/↓ move, Space toggles, a toggles all, Enter accepts, Esc cancels. */
-export function MultiPicker(props: { title: string; options: string[]; selected: string[]; width: number; height?: number; onDone(chosen: string[]): void; onCancel(): void }) {
+function MultiPicker(props: { title: string; options: string[]; selected: string[]; width: number; height?: number; onDone(chosen: string[]): void; onCancel(): void }) {
   const [cur, setCur, curRef] = useSyncState(0);
   const [chosen, setChosen, chosenRef] = useSyncState<Set<string>>(new Set(props.selected));
   const { setEditing } = useAppContext();

@@ -4,7 +4,7 @@
  */
 import React from 'react';
 import { Box, Text } from 'ink';
-import { lineChart, progressBar, sparkline } from '../lib/chart.ts';
+import { lineChart, progressBar } from '../lib/chart.ts';
 import { fmtNum, truncate } from '../lib/format.ts';
 import type { UiError } from '../lib/errors.ts';
 
@@ -109,16 +109,6 @@ export function Chart({ title, values, width, height, color = theme.accent, digi
         </Text>
       ))}
     </Box>
-  );
-}
-
-export function Spark({ label, values, width }: { label: string; values: number[]; width: number }) {
-  const w = Math.max(1, width - label.length - 1);
-  return (
-    <Text wrap="truncate">
-      <Text color={theme.muted}>{label} </Text>
-      <Text color={theme.accent}>{sparkline(values, w)}</Text>
-    </Text>
   );
 }
 

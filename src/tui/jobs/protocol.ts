@@ -30,6 +30,10 @@ export interface DescribeResult {
 
 // ---- finetune ----------------------------------------------------------------------------------
 
+/**
+ * The settings of `unlearnkit finetune` (src/actions/finetune.ts FinetuneActionOptions, declared in
+ * src/options/declarations.ts FINETUNE); the optional ones take the CLI's defaults when absent.
+ */
 export interface FinetuneParams {
   model: string;
   data: string;
@@ -44,6 +48,14 @@ export interface FinetuneParams {
   /** Perplexity of the forget and general sets before and after (the CLI's default). */
   eval: boolean;
   seed: number;
+  /** General texts mixed in (--replay; default 0). */
+  replay?: number;
+  /** AdamW decoupled weight decay (--weight-decay; default 0). */
+  weightDecay?: number;
+  /** Recorded tensors (--record-filter; default: the filter). */
+  recordFilter?: string;
+  /** Number type of the gradient record (--record-dtype; default f32). */
+  recordDtype?: 'f32' | 'f16';
 }
 
 export type FinetuneProgress =

@@ -152,7 +152,7 @@ function readLines(stream: Readable, onLine: (line: string) => void): void {
 }
 
 /** An error sent over the wire as an Error again (UserError keeps its class). */
-export function reviveError(e: { name: string; message: string; stack?: string; code?: string }): Error {
+function reviveError(e: { name: string; message: string; stack?: string; code?: string }): Error {
   const err = e.name === 'UserError' ? new UserError(e.message) : new Error(e.message);
   if (e.name !== 'UserError') err.name = e.name;
   if (e.stack) err.stack = e.stack;

@@ -8,18 +8,11 @@
  */
 import type { CompareMetric, CompareView, PairedStats } from '../jobs/protocol.ts';
 import { UserError } from '../../util/errors.ts';
+import type { PairedComparison } from '../../stats/paired.ts';
+import { bestWithinBudget, tradeoffOf, DEFAULT_UTILITY_BUDGET } from '../../unlearn/pareto.ts';
 
-/** The library's paired t-test result (src/stats: PairedTTestResult), as far as the view needs it. */
-interface TestLike {
-  t: number;
-  df: number;
-  p: number;
-  meanDiff: number;
-  ci95: [number, number];
-  dz: number;
-  dav?: number;
-  n: number;
-}
+/** The library's paired comparison (src/stats/paired.ts), as far as the view needs it (d_av may be absent in older tables). */
+type TestLike = Pick<PairedComparison, 't' | 'df' | 'p' | 'meanDiff' | 'ci95' | 'dz' | 'n'> & Partial<Pick<PairedComparison, 'dav'>>;
 
 export interface ComparisonLike {
   sets: Array<{ set: string; n: number; perplexityBefore: number; perplexityAfter: number; meanNllBefore: number; meanNllAfter: number; test: TestLike | null }>;
@@ -34,7 +27,7 @@ export interface TargetRowLike {
 }
 
 /** What a good unlearning does to each set: forget NLL up, everything else unchanged (lower is better). */
-export function metricGoal(key: string): CompareMetric['goal'] {
+function metricGoal(key: string): CompareMetric['goal'] {
   const [kind, set] = key.split(':') as [string, string];
   const forgetLike = set === 'forget' || set === 'trueForget';
   if (kind === 'nll') return forgetLike ? 'increase' : 'decrease';
@@ -111,6 +104,23 @@ export function bestRow(view: CompareView, key: string): number {
     }
   });
   return best;
+}
+
+/**
+ * The recommended target (the ★): the Pareto-optimal row of (forget effect, utility cost) with the
+ * largest forget effect within the utility budget (unlearn/pareto.ts), never the largest forget
+ * effect alone. Perplexity ratios come from the token-weighted mean NLL cells: ppl after / before =
+ * exp(meanNll after - meanNll before). -1 when no row is within budget (or the view lacks forget NLL).
+ */
+export function bestTradeoffRow(view: CompareView, budget = DEFAULT_UTILITY_BUDGET): number {
+  const pts = view.rows.map((r) => {
+    const ratio = (set: string) => {
+      const c = r.cells[`nll:${set}`];
+      return c && Number.isFinite(c.before) && Number.isFinite(c.after) ? Math.exp(c.after! - c.before!) : undefined;
+    };
+    return tradeoffOf({ forget: ratio('forget'), retain: ratio('retain'), general: ratio('general') });
+  });
+  return bestWithinBudget(pts, budget);
 }
 
 /** The metric the comparison is about: forget-set NLL when present, else the first. */

@@ -19,7 +19,7 @@ export interface UiError {
 }
 
 /** Where the TUI writes stack traces of unexpected errors ($UNLEARNKIT_TUI_LOG, else the temp folder). */
-export function tuiLogFile(): string {
+function tuiLogFile(): string {
   return process.env.UNLEARNKIT_TUI_LOG ?? path.join(os.tmpdir(), `unlearnkit-tui-${process.getuid?.() ?? 'user'}.log`);
 }
 

@@ -77,16 +77,6 @@ export function truncateStart(s: string, width: number): string {
   return '…' + s.slice(s.length - width + 1);
 }
 
-/** Left-aligned cell of exactly `width` columns. */
-export function cell(s: string, width: number): string {
-  return truncate(s, width).padEnd(width);
-}
-
-/** Right-aligned cell of exactly `width` columns. */
-export function rcell(s: string, width: number): string {
-  return truncate(s, width).padStart(width);
-}
-
 /** A shell-quoted argument (for the "same as the CLI command" lines). */
 export function shellQuote(s: string): string {
   return /^[A-Za-z0-9_./:,=+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;

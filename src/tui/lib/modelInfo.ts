@@ -90,7 +90,7 @@ function readHfFolder(dir: string): HfFolderInfo {
 }
 
 /** The embedded default model (committed by `unlearnkit pretrain`). */
-export const EMBEDDED_MODEL = path.join('models', 'unlearnkit-base.gguf');
+const EMBEDDED_MODEL = path.join('models', 'unlearnkit-base.gguf');
 
 /** The model the TUI opens first: the embedded model when it exists, else none (with a note). */
 export function defaultModel(cwd = process.cwd()): { path: string | null; note?: string } {

@@ -36,11 +36,21 @@ function readJson(file: string): Record<string, unknown> | null {
   }
 }
 
+/** Whether `p` is a folder, following symlinks (false for a dangling link). */
+function isDirFollowing(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 function subdirs(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
   return fs
     .readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && !e.name.startsWith('.') && !/\.(tmp|old)-/.test(e.name) && e.name !== 'bench')
+    // a symlinked run folder counts (followed), a dangling link does not
+    .filter((e) => (e.isDirectory() || (e.isSymbolicLink() && isDirFollowing(path.join(dir, e.name)))) && !e.name.startsWith('.') && !/\.(tmp|old)-/.test(e.name) && e.name !== 'bench')
     .map((e) => e.name);
 }
 

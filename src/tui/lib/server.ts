@@ -35,6 +35,19 @@ export interface StartOptions {
   /** `--device` of `unlearnkit serve` (auto|cpu|cuda|vulkan|metal). */
   device?: string;
   apiKey?: string;
+  /** `--adapter` names loaded at start (one unlearning run whose model is merged.gguf is served as the model). */
+  adapters?: string[];
+}
+
+/** A non-2xx answer of the server, with its HTTP status and OpenAI error code. */
+export class ServerAnswerError extends UserError {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string | null,
+  ) {
+    super(message);
+  }
 }
 
 /** What the Model & server screen needs from a server (the real one below; tests inject fakes). */
@@ -56,6 +69,7 @@ export interface ServerControl {
 export function serveArgs(o: StartOptions): string[] {
   const a = ['serve', '--model', o.model, '--port', String(o.port), '--adapters-dir', o.adaptersDir, '--json', '--log-level', 'warn'];
   if (o.device && o.device !== 'auto') a.push('--device', o.device);
+  for (const n of o.adapters ?? []) a.push('--adapter', n);
   return a;
 }
 
@@ -181,8 +195,9 @@ export class HttpServerControl implements ServerControl {
       /* not JSON */
     }
     if (!res.ok) {
-      const msg = (json as { error?: { message?: string } } | null)?.error?.message ?? text.slice(0, 200);
-      throw new UserError(`server answered ${res.status} to ${method} ${route}: ${msg}`);
+      const err = (json as { error?: { message?: string; code?: string | null } } | null)?.error;
+      const msg = err?.message ?? text.slice(0, 200);
+      throw new ServerAnswerError(`server answered ${res.status} to ${method} ${route}: ${msg}`, res.status, err?.code ?? null);
     }
     return json as T;
   }
@@ -194,7 +209,15 @@ export function listAdapterNames(adaptersDir: string): string[] {
   const out: string[] = [];
   for (const e of fs.readdirSync(adaptersDir, { withFileTypes: true })) {
     if (e.name.startsWith('.') || e.name.includes('.tmp-')) continue;
-    if (e.isDirectory()) {
+    let isDir = e.isDirectory();
+    if (!isDir && e.isSymbolicLink()) {
+      try {
+        isDir = fs.statSync(path.join(adaptersDir, e.name)).isDirectory(); // a symlinked run folder counts
+      } catch {
+        continue; // dangling link
+      }
+    }
+    if (isDir) {
       const files = fs.readdirSync(path.join(adaptersDir, e.name)).filter((f) => f.endsWith('.gguf'));
       if (files.length > 0) out.push(e.name);
     } else if (e.name.endsWith('.gguf')) out.push(e.name);

@@ -14,7 +14,8 @@ import { useAppContext, useKeys, useSyncState } from '../context.tsx';
 import type { ScreenProps } from '../app.tsx';
 import { ErrorPanel, KeyHints, Panel, theme } from '../components/ui.tsx';
 import { TextInput } from '../components/TextInput.tsx';
-import { bestRow, cellScore, compareViewFromJson, primaryMetric, sortedRows } from '../lib/compare.ts';
+import { bestTradeoffRow, cellScore, compareViewFromJson, primaryMetric, sortedRows } from '../lib/compare.ts';
+import { DEFAULT_UTILITY_BUDGET } from '../../unlearn/defaults.ts';
 import { fmtNum, fmtP, pMarks, truncate } from '../lib/format.ts';
 import { toUiError, type UiError } from '../lib/errors.ts';
 import type { CompareView, PairedStats } from '../jobs/protocol.ts';
@@ -22,7 +23,7 @@ import type { CompareView, PairedStats } from '../jobs/protocol.ts';
 const COL_W = 17;
 
 /** The newest comparison written by compare-targets (CLI or TUI) under reports/unlearn/, if any. */
-export function latestComparison(cwd: string): string | null {
+function latestComparison(cwd: string): string | null {
   const dir = path.join(cwd, 'reports', 'unlearn');
   if (!fs.existsSync(dir)) return null;
   const found = fs
@@ -33,7 +34,7 @@ export function latestComparison(cwd: string): string | null {
   return found.length ? path.join('reports', 'unlearn', found[0]!, 'compare-targets.json') : null;
 }
 
-export function cellText(c: PairedStats | null | undefined): string {
+function cellText(c: PairedStats | null | undefined): string {
   if (!c) return '-';
   const sign = c.meanDiff >= 0 ? '+' : '';
   const d = Number.isFinite(c.dz) ? ` d${fmtNum(c.dz, 2)}` : '';
@@ -64,7 +65,8 @@ export function CompareScreen({ active, keysActive, width, height }: ScreenProps
   }, [view]);
 
   const order = useMemo(() => (view ? sortedRows(view, sortKey, reverse) : []), [view, sortKey, reverse]);
-  const best = useMemo(() => (view && sortKey ? bestRow(view, sortKey) : -1), [view, sortKey]);
+  // the ★: the Pareto-optimal target within the utility budget (lib/compare.ts), whatever the sort
+  const best = useMemo(() => (view ? bestTradeoffRow(view) : -1), [view]);
 
   const load = (file: string) => {
     try {
@@ -118,7 +120,7 @@ export function CompareScreen({ active, keysActive, width, height }: ScreenProps
     <Text wrap="truncate">
       <Text bold>{view.method}</Text>
       <Text color={theme.muted}>{` · ${view.rows.length} targets · sorted by ${view.metrics.find((m) => m.key === sortKey)?.label ?? 'run order'}${reverse ? ' (reversed)' : ''} · `}</Text>
-      {best >= 0 ? <Text color={theme.ok}>★ best: {view.rows[best]!.target}</Text> : null}
+      {best >= 0 ? <Text color={theme.ok}>★ best within +{(DEFAULT_UTILITY_BUDGET * 100).toFixed(0)}%: {view.rows[best]!.target}</Text> : <Text color={theme.warn}>no target within +{(DEFAULT_UTILITY_BUDGET * 100).toFixed(0)}% utility</Text>}
       {view.source ? <Text color={theme.muted}>{` · ${view.source}`}</Text> : null}
     </Text>
   ) : (

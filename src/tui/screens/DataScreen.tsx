@@ -16,6 +16,24 @@ import { toUiError, type UiError } from '../lib/errors.ts';
 import { fmtNum, truncate } from '../lib/format.ts';
 import type { FuzzyView } from '../jobs/protocol.ts';
 
+/**
+ * People per split for the header, as `unlearnkit data info` counts them: splits with items only
+ * (TOFU's real_authors / world_facts are not people sets); a TOFU dataset whose authors are not
+ * grouped says how to group them instead of counting (never "null people").
+ */
+export function peopleText(ds: Dataset): string {
+  const counts = ds.counts() as Record<string, number>;
+  const parts: string[] = [];
+  let ungrouped = false;
+  for (const [s, n] of Object.entries(ds.people())) {
+    if (!counts[s] || (ds.format === 'tofu' && (s === 'real_authors' || s === 'world_facts'))) continue;
+    if (n === null) ungrouped = true;
+    else parts.push(`${s} ${n} people`);
+  }
+  if (ungrouped) parts.push('authors not grouped (--group-by FIELD or --group-size N)');
+  return parts.join(', ');
+}
+
 type Item = FactItem | TextItem;
 
 function isFact(i: Item): i is FactItem {
@@ -138,7 +156,7 @@ export function DataScreen({ active, keysActive, width, height }: ScreenProps) {
       ) : (
         <Text wrap="truncate">
           <Text bold>{state.dataPath}</Text>
-          {ds ? <Text color={theme.muted}>{` (${ds.format}) · ${Object.entries(ds.people()).map(([s, n]) => `${s} ${n} people`).join(', ')}`}</Text> : null}
+          {ds ? <Text color={theme.muted}>{` (${ds.format}) · ${peopleText(ds)}`}</Text> : null}
         </Text>
       )}
       <Text wrap="truncate">

@@ -48,7 +48,7 @@ export const HELP: Array<{ tab: TabId | 'global'; title: string; keys: Array<[st
       ['e', 'open another dataset'],
     ],
   },
-  { tab: 'train', title: '3 Train', keys: [['r', 'fine-tune with the form'], ['Esc', 'cancel after the current step']] },
+  { tab: 'train', title: '3 Train', keys: [['r', 'fine-tune with the form'], ['Esc', 'cancel after the current step'], ['(hint line)', "the field's allowed range"]] },
   {
     tab: 'unlearn',
     title: '4 Unlearn',
@@ -84,7 +84,7 @@ export const HELP: Array<{ tab: TabId | 'global'; title: string; keys: Array<[st
 ];
 
 /** The help as lines: a title per screen, then its keys (the current screen first). */
-export function helpLines(tab: TabId): Array<{ title?: string; current?: boolean; key?: string; what?: string }> {
+function helpLines(tab: TabId): Array<{ title?: string; current?: boolean; key?: string; what?: string }> {
   const sections = [...HELP.filter((h) => h.tab === tab), ...HELP.filter((h) => h.tab === 'global'), ...HELP.filter((h) => h.tab !== tab && h.tab !== 'global')];
   return sections.flatMap((s) => [{ title: s.title, current: s.tab === tab }, ...s.keys.map(([key, what]) => ({ key, what }))]);
 }
@@ -107,7 +107,8 @@ export function HelpOverlay({ width, height, tab, scroll = 0 }: { width: number;
       </Text>
       <Box height={rows}>
         {columns.map((col, c) => (
-          <Box key={c} flexDirection="column" width={colW}>
+          // a gutter of 2 between columns: text is truncated before it, never runs into the next column
+          <Box key={c} flexDirection="column" width={colW} flexShrink={0} paddingRight={c < cols - 1 ? 2 : 0}>
             {col.map((l, i) =>
               l.title ? (
                 <Text key={i} bold color={l.current ? theme.accent : undefined} wrap="truncate">

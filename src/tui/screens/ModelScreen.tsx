@@ -14,7 +14,7 @@ import type { ScreenProps } from '../app.tsx';
 import { ErrorPanel, KeyHints, KV, Panel, StatusLine, theme } from '../components/ui.tsx';
 import { TextInput } from '../components/TextInput.tsx';
 import { candidateModels, readModelInfo } from '../lib/modelInfo.ts';
-import { listAdapterNames, serveArgs, type Health, type ServedAdapter } from '../lib/server.ts';
+import { listAdapterNames, serveArgs, ServerAnswerError, type Health, type ServedAdapter } from '../lib/server.ts';
 import { toUiError, type UiError } from '../lib/errors.ts';
 import { fmtBytes, truncate, truncateStart } from '../lib/format.ts';
 
@@ -132,11 +132,26 @@ export function ModelScreen({ active, keysActive, width, height }: ScreenProps) 
       else await services.server.loadAdapter(a.name, 1);
       await refresh();
     } catch (e) {
+      // LoRA cannot hold this run's change: serve its merged model (what unlearn measured) instead, and say so
+      if (e instanceof ServerAnswerError && e.code === 'adapter_needs_merged_model' && srv.status === 'running' && state.modelPath) {
+        setBusyMsg(`restarting the server with ${a.name}'s merged model…`);
+        try {
+          await services.server.stop();
+          setServed([]);
+          const { url } = await services.server.start({ model: state.modelPath, port, adaptersDir: path.join(services.cwd, 'adapters'), adapters: [a.name] });
+          setSrv({ status: 'running', url });
+          update({ notice: `${a.name}: a LoRA adapter cannot hold this run's change, so the server now serves its merged model (merged.gguf) instead of ${path.basename(state.modelPath)} + adapter` });
+          await refresh();
+        } catch (e2) {
+          setSrv({ status: 'stopped', error: toUiError(e2) });
+        }
+        return;
+      }
       setSrv((s) => ({ ...s, error: toUiError(e) }));
     } finally {
       setBusyMsg(null);
     }
-  }, [adapters, adCurRef, srv.status, services.server, refresh]);
+  }, [adapters, adCurRef, srv.status, services, refresh, state.modelPath, port, update]);
 
   useKeys(
     (input, key) => {
@@ -285,7 +300,7 @@ export function ModelScreen({ active, keysActive, width, height }: ScreenProps) 
 }
 
 /** Where the TUI writes a converted Hugging Face folder: models/<folder name>.gguf. */
-export function convertTarget(dir: string): string {
+function convertTarget(dir: string): string {
   return path.join('models', `${path.basename(path.resolve(dir))}.gguf`);
 }
 

@@ -12,17 +12,16 @@ import { Bar, ErrorPanel, KeyHints, Panel, StatusLine, theme } from '../componen
 import { Form, type FieldSpec } from '../components/Form.tsx';
 import { cliLine, fmtNum, truncate } from '../lib/format.ts';
 import type { RumCell, RumParams } from '../jobs/protocol.ts';
+import { checkOption, formFieldOf, orMessage, RUM } from '../../options/index.ts';
 
 /** The unlearning algorithms of src/rum (ALGORITHM_NAMES without the retrain oracle; a test keeps them equal). */
 export const RUM_ALGORITHMS = ['finetune', 'l1-sparse', 'neggrad', 'neggrad+', 'salun', 'random-label'];
-export const RUM_VARIANTS = ['vanilla', 'shuffle', 'refined'];
+const RUM_VARIANTS = ['vanilla', 'shuffle', 'refined'];
 
-export function rumParams(v: Record<string, string>): RumParams | string {
-  const int = (k: string, label: string, min: number) => {
-    const n = Number(v[k]);
-    return Number.isInteger(n) && n >= min ? n : `${label} must be an integer >= ${min}, got "${v[k]}"`;
-  };
-  const nums = { trainSize: int('trainSize', 'train size', 20), testSize: int('testSize', 'test size', 10), epochs: int('epochs', 'epochs', 1), forgetSize: int('forgetSize', 'forget size', 3), memModels: int('memModels', 'memorization models', 2) };
+function rumParams(v: Record<string, string>): RumParams | string {
+  // each number checked by the validator of its declaration (src/options RUM), with the CLI's message
+  const int = (k: 'trainSize' | 'testSize' | 'epochs' | 'forgetSize' | 'memModels') => orMessage(() => checkOption(RUM[k], v[k] ?? '') as number);
+  const nums = { trainSize: int('trainSize'), testSize: int('testSize'), epochs: int('epochs'), forgetSize: int('forgetSize'), memModels: int('memModels') };
   for (const x of Object.values(nums)) if (typeof x === 'string') return x;
   const seeds = (v.seeds ?? '').split(',').map((x) => x.trim()).filter(Boolean).map(Number);
   if (!seeds.length || seeds.some((x) => !Number.isInteger(x) || x < 0)) return `seeds must be whole numbers separated by commas, got "${v.seeds}"`;
@@ -34,7 +33,7 @@ export function rumParams(v: Record<string, string>): RumParams | string {
 }
 
 /** The `unlearnkit rum table` command that does the same (flags at their default left out). */
-export function rumCli(p: RumParams): string {
+function rumCli(p: RumParams): string {
   return cliLine(['rum', 'table'], {
     data: p.data === 'synthetic' ? undefined : p.data,
     'train-size': p.trainSize === 500 ? undefined : p.trainSize,
@@ -56,7 +55,7 @@ function ci(x: RumCell['tow']): string {
 }
 
 /** Rows in the paper's order: references, each algorithm's variants, then RUM; missing ones as placeholders. */
-export function rumRows(algorithms: string[], cells: RumCell[]): Array<{ algorithm: string; variant: string; cell: RumCell | null }> {
+function rumRows(algorithms: string[], cells: RumCell[]): Array<{ algorithm: string; variant: string; cell: RumCell | null }> {
   const find = (a: string, v: string) => cells.find((c) => c.algorithm === a && c.variant === v) ?? null;
   const rows: Array<{ algorithm: string; variant: string; cell: RumCell | null }> = [];
   for (const [a, v] of [['Original', 'original'], ['Retrain', 'retrain']] as const) {
@@ -92,14 +91,14 @@ export function RumScreen({ active, keysActive, width, height }: ScreenProps) {
   const fields: FieldSpec[] = useMemo(
     () => [
       { key: 'data', label: 'data', kind: 'text', help: "'synthetic' or a CIFAR-10 / CIFAR-100 / MNIST folder" },
-      { key: 'trainSize', label: 'train size', kind: 'number' },
-      { key: 'testSize', label: 'test size', kind: 'number' },
+      formFieldOf(RUM.trainSize, { label: 'train size' }),
+      formFieldOf(RUM.testSize, { label: 'test size' }),
       { key: 'model', label: 'model', kind: 'choice', options: ['small', 'tiny', 'resnet18'] },
-      { key: 'epochs', label: 'epochs', kind: 'number' },
+      formFieldOf(RUM.epochs),
       { key: 'seeds', label: 'seeds', kind: 'text' },
-      { key: 'forgetSize', label: 'forget size', kind: 'number' },
+      formFieldOf(RUM.forgetSize, { label: 'forget size' }),
       { key: 'algorithms', label: 'algorithms', kind: 'multi', options: RUM_ALGORITHMS },
-      { key: 'memModels', label: 'mem. models', kind: 'number', help: 'K models on random 70% subsets for the memorization estimate' },
+      formFieldOf(RUM.memModels, { label: 'mem. models', help: 'K models on random 70% subsets for the memorization estimate (integer >= 2)' }),
       { key: 'rum', label: 'RUM row', kind: 'text', help: "select (on a held-out seed), none, or low=A,medium=B,high=C" },
     ],
     [],

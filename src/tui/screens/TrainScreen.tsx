@@ -5,83 +5,101 @@
  * CLI: `unlearnkit finetune ...` (the line under the form is the exact command).
  */
 import React, { useMemo, useRef, useState } from 'react';
-import { Box, Text } from 'ink';
-import { jobStatusText, useAppContext, useJobKeys, useJob, useSyncState, useTicker } from '../context.tsx';
+import { Text } from 'ink';
+import { useAppContext, useJobKeys, useJob, useSyncState, useTicker } from '../context.tsx';
 import type { ScreenProps } from '../app.tsx';
-import { Bar, Chart, ErrorPanel, KeyHints, Panel, StatusLine, statusLines, theme } from '../components/ui.tsx';
-import { Form, type FieldSpec } from '../components/Form.tsx';
-import { cliLine, etaSeconds, fmtBytes, fmtChange, fmtDuration, fmtNum, truncate, truncateStart } from '../lib/format.ts';
+import { Bar, Chart, ErrorPanel, statusLines, theme } from '../components/ui.tsx';
+import type { FieldSpec } from '../components/Form.tsx';
+import { JobScreen, jobScreenSizes, jobStatusLine } from '../components/JobScreen.tsx';
+import { cliLine, etaSeconds, fmtBytes, fmtChange, fmtDuration, fmtNum, truncateStart } from '../lib/format.ts';
 import path from 'node:path';
 import type { FinetuneParams, FinetuneProgress } from '../jobs/protocol.ts';
-import { FINETUNE_DEFAULTS } from '../../train/finetune.ts';
+import { FINETUNE, formDefaults, formFieldOf, formValueOrDefault, orMessage } from '../../options/index.ts';
 
 type StepEvent = Extract<FinetuneProgress, { kind: 'step' }>;
 
-export function defaultOut(now = new Date()): string {
+function defaultOut(now = new Date()): string {
   return `runs/finetune-${now.toISOString().replace(/[:.]/g, '-')}`;
 }
 
-/** Parse the form into finetune parameters (numbers checked here; the library checks the rest). */
+/**
+ * Parse the form into finetune parameters: every value passes the validator of its declaration
+ * (src/options/declarations.ts FINETUNE), so the form refuses what `unlearnkit finetune` refuses,
+ * with the same message; a blank field takes the declared default. Returns the message of the first
+ * bad value instead.
+ */
 export function finetuneParams(v: Record<string, string>, model: string, data: string, now = new Date()): FinetuneParams | string {
-  const num = (k: string, label: string) => {
-    const n = Number(v[k]);
-    return Number.isFinite(n) && v[k]!.trim() !== '' ? n : `${label} must be a number, got "${v[k]}"`;
-  };
-  const epochs = num('epochs', 'epochs');
-  const lr = num('lr', 'learning rate');
-  const batch = num('batch', 'batch');
-  const seed = num('seed', 'seed');
-  for (const x of [epochs, lr, batch, seed]) if (typeof x === 'string') return x;
-  return {
+  const val = <T,>(k: keyof typeof FINETUNE) => formValueOrDefault(FINETUNE[k], v[k]) as T;
+  return orMessage(() => ({
     model,
     data,
-    splits: v.splits!.split(',').map((s) => s.trim()).filter(Boolean),
-    epochs: epochs as number,
-    lr: lr as number,
-    batch: batch as number,
-    optimizer: v.optimizer as 'adamw' | 'sgd',
+    splits: val<string[]>('splits'),
+    epochs: val<number>('epochs'),
+    lr: val<number>('lr'),
+    batch: val<number>('batch'),
+    optimizer: val<FinetuneParams['optimizer']>('optimizer'),
     filter: v.filter || 'all',
-    record: v.record as FinetuneParams['record'],
+    record: val<FinetuneParams['record']>('record'),
     out: v.out?.trim() || defaultOut(now),
-    eval: v.eval === 'yes',
-    seed: seed as number,
-  };
+    eval: v.eval === undefined ? true : v.eval === 'yes',
+    seed: val<number>('seed'),
+    replay: val<number>('replay'),
+    weightDecay: val<number>('weightDecay'),
+    recordFilter: v.recordFilter?.trim() || undefined,
+    recordDtype: val<'f32' | 'f16'>('recordDtype'),
+  }));
 }
 
 /** The `unlearnkit finetune` command that does the same (flags at their CLI default left out). */
 export function finetuneCli(p: FinetuneParams, showOut = true): string {
-  const d = FINETUNE_DEFAULTS;
+  const d = FINETUNE;
   const unless = <T,>(v: T, def: T) => (v === def ? undefined : (v as string | number));
   return cliLine(['finetune'], {
     model: p.model,
     data: p.data === 'dave' || p.data === 'datasets/dave' ? undefined : p.data,
-    splits: unless(p.splits.join(','), 'retain,forget,decoy'),
-    epochs: unless(p.epochs, d.epochs),
-    lr: unless(p.lr, d.lr),
-    batch: unless(p.batch, d.batch),
-    optimizer: unless(p.optimizer, d.optimizer),
+    splits: unless(p.splits.join(','), d.splits.default),
+    replay: unless(p.replay ?? 0, d.replay.default),
+    epochs: unless(p.epochs, d.epochs.default),
+    lr: unless(p.lr, d.lr.default),
+    batch: unless(p.batch, d.batch.default),
+    optimizer: unless(p.optimizer, d.optimizer.default),
+    'weight-decay': unless(p.weightDecay ?? 0, d.weightDecay.default),
     filter: unless(p.filter, 'all'),
-    record: unless(p.record, d.record),
+    record: unless(p.record, d.record.default),
+    'record-filter': p.recordFilter,
+    'record-dtype': unless(p.recordDtype ?? 'f32', d.recordDtype.default),
     seed: unless(p.seed, 0),
     out: showOut ? p.out : undefined,
     'no-eval': !p.eval,
   });
 }
 
+/** The form's fields: every setting from its declaration (kind, choices, hint with the range). */
+function finetuneFields(groups: string[]): FieldSpec[] {
+  const f = (k: keyof typeof FINETUNE, o: Partial<FieldSpec> = {}) => formFieldOf(FINETUNE[k], o);
+  return [
+    { key: 'model', label: 'model', kind: 'info' },
+    { key: 'data', label: 'data', kind: 'info' },
+    f('splits', { kind: 'text', help: 'fact splits to train on, comma-separated (retain only: the retain-only oracle)' }),
+    f('epochs'),
+    f('lr'),
+    f('batch'),
+    f('optimizer'),
+    f('filter', { kind: 'multi', options: ['all', ...groups] }),
+    f('record'),
+    f('eval', { help: 'forget / general perplexity before and after' }),
+    f('seed'),
+    f('out', { help: 'run folder (blank: runs/finetune-<time>)' }),
+    f('replay'),
+    f('weightDecay', { label: 'wt decay' }),
+    f('recordFilter', { label: 'rec filter', kind: 'multi', options: groups }),
+    f('recordDtype', { label: 'rec dtype' }),
+  ];
+}
+
 export function TrainScreen({ active, keysActive, width, height }: ScreenProps) {
   const { state, update } = useAppContext();
-  const [values, setValues, valuesRef] = useSyncState<Record<string, string>>({
-    splits: 'retain,forget,decoy',
-    epochs: String(FINETUNE_DEFAULTS.epochs),
-    lr: String(FINETUNE_DEFAULTS.lr),
-    batch: String(FINETUNE_DEFAULTS.batch),
-    optimizer: FINETUNE_DEFAULTS.optimizer,
-    filter: 'all',
-    record: FINETUNE_DEFAULTS.record,
-    eval: 'yes',
-    seed: '0',
-    out: '',
-  });
+  const [values, setValues, valuesRef] = useSyncState<Record<string, string>>({ ...formDefaults(FINETUNE), filter: 'all', out: '' });
   const [formError, setFormError] = useState<string | null>(null);
   const job = useJob('finetune');
   const [phase, setPhase] = useState('');
@@ -95,20 +113,7 @@ export function TrainScreen({ active, keysActive, width, height }: ScreenProps) 
 
   const groups = state.model?.kind === 'gguf' ? state.model.groups.map((g) => g.group) : [];
   const fields: FieldSpec[] = useMemo(
-    () => [
-      { key: 'model', label: 'model', kind: 'info' },
-      { key: 'data', label: 'data', kind: 'info' },
-      { key: 'splits', label: 'splits', kind: 'text', help: 'fact splits to train on (retain only: the retain-only oracle)' },
-      { key: 'epochs', label: 'epochs', kind: 'number' },
-      { key: 'lr', label: 'lr', kind: 'number' },
-      { key: 'batch', label: 'batch', kind: 'number' },
-      { key: 'optimizer', label: 'optimizer', kind: 'choice', options: ['adamw', 'sgd'] },
-      { key: 'filter', label: 'filter', kind: 'multi', options: ['all', ...groups] },
-      { key: 'record', label: 'record', kind: 'choice', options: ['first-epoch', 'all-epochs', 'none'] },
-      { key: 'eval', label: 'perplexity', kind: 'toggle', help: 'forget / general perplexity before and after' },
-      { key: 'seed', label: 'seed', kind: 'number' },
-      { key: 'out', label: 'out', kind: 'text', help: 'run folder (blank: runs/finetune-<time>)' },
-    ],
+    () => finetuneFields(groups),
     [groups.join(',')], // eslint-disable-line react-hooks/exhaustive-deps
   );
   const shown = { ...values, model: state.modelPath ?? '(open one on tab 1)', data: state.dataPath, out: values.out || '(auto) runs/finetune-<time>' };
@@ -143,15 +148,10 @@ export function TrainScreen({ active, keysActive, width, height }: ScreenProps) 
 
   useJobKeys(job, run, keysActive);
 
-  const formW = Math.max(36, Math.floor(width * 0.42));
-  const rightW = width - formW;
-  const bodyH = height - 2;
-  const rw = rightW - 4;
+  const { bodyH, rw } = jobScreenSizes(width, height);
   const s = job.state;
-
-  const right: React.ReactNode[] = [];
-  const statusText = jobStatusText(s, { running: phase, cancelling: 'cancelling: stopping after the current step…', ready: 'ready: press r to fine-tune' });
-  right.push(<StatusLine key="st" status={s.status} tick={tick} text={statusText} />);
+  const { text: statusText, line: statusLine } = jobStatusLine(s, tick, { running: phase, cancelling: 'cancelling: stopping after the current step…', ready: 'ready: press r to fine-tune' });
+  const right: React.ReactNode[] = [statusLine];
   if (last && params) {
     const total = params.epochs * last.stepsPerEpoch;
     const done = (last.epoch - 1) * last.stepsPerEpoch + last.step;
@@ -196,25 +196,7 @@ export function TrainScreen({ active, keysActive, width, height }: ScreenProps) 
   }
 
   const cli = params ?? (state.modelPath ? finetuneParams(values, state.modelPath, state.dataPath) : null);
-  return (
-    <Box flexDirection="column" width={width} height={height}>
-      <Box height={bodyH}>
-        <Panel title="Fine-tune" width={formW} height={bodyH} focused={active && !job.busy}>
-          <Form fields={fields} values={shown} onChange={(k, v) => setValues((x) => ({ ...x, [k]: v }))} active={active && !job.busy} keysActive={() => keysActive() && !job.isBusy()} width={formW - 4} height={bodyH - 4} />
-          {formError ? (
-            <Text color={theme.err} wrap="wrap">
-              ✗ {formError}
-            </Text>
-          ) : null}
-        </Panel>
-        <Panel title="Progress" width={rightW} height={bodyH}>
-          {right}
-        </Panel>
-      </Box>
-      <Text color={theme.muted} wrap="truncate">
-        {cli && typeof cli !== 'string' ? truncate(finetuneCli(cli, !!params || !!values.out), width) : ' '}
-      </Text>
-      <KeyHints hints={job.busy ? [['esc', 'cancel (after the current step)'], ['1-7', 'other tabs: training goes on']] : [['↑↓', 'field'], ['enter', 'edit'], ['←→', 'choose'], ['r', 'run'], ['esc', 'cancel']]} width={width} />
-    </Box>
-  );
+  const hints: Array<[string, string]> = job.busy ? [['esc', 'cancel (after the current step)'], ['1-7', 'other tabs: training goes on']] : [['↑↓', 'field'], ['enter', 'edit'], ['←→', 'choose'], ['r', 'run'], ['esc', 'cancel']];
+  const form = { fields, values: shown, setValues, error: formError };
+  return <JobScreen title="Fine-tune" screen={{ active, keysActive, width, height }} job={job} form={form} right={right} cli={cli && typeof cli !== 'string' ? finetuneCli(cli, !!params || !!values.out) : ''} hints={hints} />;
 }

@@ -6,35 +6,40 @@
  * CLI: `unlearnkit unlearn --from RUN --method M --target T ...`, `unlearnkit compare-targets ...`.
  */
 import React, { useEffect, useMemo, useRef, useState } from 'react';
-import { Box, Text } from 'ink';
-import { jobStatusText, useAppContext, useJobKeys, useJob, useSyncState, useTicker } from '../context.tsx';
+import { Text } from 'ink';
+import { useAppContext, useJobKeys, useJob, useSyncState, useTicker } from '../context.tsx';
 import type { ScreenProps } from '../app.tsx';
-import { Bar, Chart, ErrorPanel, KeyHints, Panel, StatusLine, statusLines, theme } from '../components/ui.tsx';
-import { Form, type FieldSpec } from '../components/Form.tsx';
+import { Bar, Chart, ErrorPanel, statusLines, theme } from '../components/ui.tsx';
+import type { FieldSpec } from '../components/Form.tsx';
+import { JobScreen, jobScreenSizes, jobStatusLine } from '../components/JobScreen.tsx';
 import { cliLine, fmtChange, fmtNum, truncate } from '../lib/format.ts';
 import { finetuneRuns } from '../lib/runs.ts';
 import type { UnlearnParams, UnlearnProgress } from '../jobs/protocol.ts';
+import { checkOption, orMessage, UNLEARN_DATA, UNLEARN_HYPER } from '../../options/index.ts';
+import { DEFAULT_ETA } from '../../unlearn/defaults.ts';
 
 export const METHODS = ['first-epoch', 'all-epochs', 'gradient-ascent', 'grad-diff', 'npo', 'retain-only'];
-export const STRATEGIES = ['batch', 'iterative', 'fuzzy'];
+const STRATEGIES = ['batch', 'iterative', 'fuzzy'];
 
 type EvalEvent = Extract<UnlearnProgress, { kind: 'eval' }>;
 
 /** A perplexity with 3 significant digits (1.64, 23.5, 142). */
 const ppl = (x: number) => (Number.isFinite(x) ? (x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : x.toFixed(0)) : '-');
 
-export function unlearnParams(v: Record<string, string>, o: { data: string; forget: UnlearnParams['forget'] }): UnlearnParams | string {
+function unlearnParams(v: Record<string, string>, o: { data: string; forget: UnlearnParams['forget'] }): UnlearnParams | string {
   if (!v.from) return 'no fine-tuning run to unlearn from: fine-tune one on the Train tab (3) first';
   const targets = (v.targets ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   if (!targets.length) return 'choose at least one layer target (Enter on "targets")';
-  const eta = Number(v.eta);
-  if (!Number.isFinite(eta) || v.eta!.trim() === '') return `step size must be a number, got "${v.eta}"`;
-  const steps = v.steps === 'auto' || v.steps === '' ? 0 : Number(v.steps);
-  if (!Number.isInteger(steps) || steps < 0) return `steps must be a positive integer or auto, got "${v.steps}"`;
+  // eta, steps and seed pass the validator of their declarations (src/options), as on the command line
+  const nums = orMessage(() => ({
+    eta: checkOption({ ...UNLEARN_HYPER.eta, keywords: [] }, v.eta ?? '') as number,
+    steps: v.steps === 'auto' || v.steps === '' || v.steps === undefined ? 0 : (checkOption({ ...UNLEARN_HYPER.steps, keywords: [] }, v.steps) as number),
+    seed: checkOption(UNLEARN_DATA.seed, v.seed ?? '') as number,
+  }));
+  if (typeof nums === 'string') return nums;
+  const { eta, steps, seed } = nums;
   const every = Number(v.evalEvery);
   if (!Number.isInteger(every) || every < 0) return `eval every must be a whole number of steps (0 = about 10 points), got "${v.evalEvery}"`;
-  const seed = Number(v.seed);
-  if (!Number.isInteger(seed)) return `seed must be an integer, got "${v.seed}"`;
   const strategy = v.strategy as UnlearnParams['strategy'];
   if (strategy === 'fuzzy' && !('request' in o.forget)) return 'strategy fuzzy needs a removal request: type one on the Data tab (2, then /)';
   return { from: v.from, data: o.data, method: v.method!, targets, strategy, forget: o.forget, eta, steps, evalEvery: every, rouge: v.rouge === 'yes', seed };
@@ -44,7 +49,7 @@ export function unlearnParams(v: Record<string, string>, o: { data: string; forg
  * The CLI that does the same: `unlearnkit unlearn` once per target (each writes its adapter); with
  * several targets a shell loop (the TUI then also writes the comparison, as compare-targets does).
  */
-export function unlearnCli(p: UnlearnParams): string {
+function unlearnCli(p: UnlearnParams): string {
   const multi = p.targets.length > 1;
   const line = cliLine(['unlearn'], {
     from: p.from,
@@ -53,7 +58,7 @@ export function unlearnCli(p: UnlearnParams): string {
     target: multi ? '$t' : p.targets[0],
     ...('request' in p.forget ? { request: p.forget.request } : p.forget.split === 'forget' ? {} : { forget: p.forget.split }),
     strategy: p.strategy === 'batch' || (p.strategy === 'fuzzy' && 'request' in p.forget) ? undefined : p.strategy,
-    eta: p.eta === 1 ? undefined : p.eta,
+    eta: p.eta === DEFAULT_ETA ? undefined : p.eta,
     steps: p.steps || undefined,
     rouge: p.rouge,
   }).replace("'$t'", '"$t"');
@@ -68,7 +73,7 @@ export function UnlearnScreen({ active, keysActive, width, height }: ScreenProps
     method: 'first-epoch',
     targets: 'embedding',
     strategy: 'batch',
-    eta: '1',
+    eta: String(DEFAULT_ETA),
     steps: 'auto',
     evalEvery: '0',
     rouge: 'yes',
@@ -100,7 +105,7 @@ export function UnlearnScreen({ active, keysActive, width, height }: ScreenProps
       { key: 'targets', label: 'targets', kind: 'multi', options: ['all', ...groups] },
       { key: 'strategy', label: 'strategy', kind: 'choice', options: STRATEGIES },
       { key: 'forget', label: 'forget', kind: 'info' },
-      { key: 'eta', label: 'step size', kind: 'number', help: 'stored-gradient methods: multiple of the recorded steps (1 = reverse them)' },
+      { key: 'eta', label: 'step size', kind: 'number', help: `stored-gradient methods: multiple of the recorded steps (default ${DEFAULT_ETA} = reverse them once, as the CLI's --eta; the CLI's --eta auto searches it)` },
       { key: 'steps', label: 'steps', kind: 'text', help: 'gradient methods: optimiser steps (auto: one pass over the forget set)' },
       { key: 'evalEvery', label: 'eval every', kind: 'number', help: 'method steps between perplexity / ROUGE points (0: about 10 per target)' },
       { key: 'rouge', label: 'ROUGE', kind: 'toggle' },
@@ -143,14 +148,10 @@ export function UnlearnScreen({ active, keysActive, width, height }: ScreenProps
     if (input === 'c' && job.state.result?.comparison) goto('compare');
   });
 
-  const formW = Math.max(36, Math.floor(width * 0.42));
-  const rightW = width - formW;
-  const bodyH = height - 2;
-  const rw = rightW - 4;
+  const { bodyH, rw } = jobScreenSizes(width, height);
   const s = job.state;
-  const right: React.ReactNode[] = [];
-  const statusText = jobStatusText(s, { running: phase, cancelling: 'cancelling: stopping at the next step…', ready: 'ready: press r to unlearn' });
-  right.push(<StatusLine key="st" status={s.status} tick={tick} text={statusText} />);
+  const { text: statusText, line: statusLine } = jobStatusLine(s, tick, { running: phase, cancelling: 'cancelling: stopping at the next step…', ready: 'ready: press r to unlearn' });
+  const right: React.ReactNode[] = [statusLine];
   if (params && job.busy) {
     const ti = step ? params.targets.indexOf(step.target) : 0;
     if (params.targets.length > 1) right.push(<Bar key="bt" label={`targets ${Math.max(0, ti) + 1}/${params.targets.length}`} fraction={Math.max(0, ti) / params.targets.length} width={rw} />);
@@ -204,25 +205,7 @@ export function UnlearnScreen({ active, keysActive, width, height }: ScreenProps
   }
 
   const cli = params ?? unlearnParams(values, { data: state.dataPath, forget: state.forget });
-  return (
-    <Box flexDirection="column" width={width} height={height}>
-      <Box height={bodyH}>
-        <Panel title="Unlearn" width={formW} height={bodyH} focused={active && !job.busy}>
-          <Form fields={fields} values={shown} onChange={(k, v) => setValues((x) => ({ ...x, [k]: v }))} active={active && !job.busy} keysActive={() => keysActive() && !job.isBusy()} width={formW - 4} height={bodyH - 4} />
-          {formError ? (
-            <Text color={theme.err} wrap="wrap">
-              ✗ {formError}
-            </Text>
-          ) : null}
-        </Panel>
-        <Panel title="Progress" width={rightW} height={bodyH}>
-          {right}
-        </Panel>
-      </Box>
-      <Text color={theme.muted} wrap="truncate">
-        {typeof cli !== 'string' ? truncate(unlearnCli(cli), width) : ' '}
-      </Text>
-      <KeyHints hints={job.busy ? [['esc', 'cancel (next step)'], ['1-7', 'other tabs: it goes on']] : [['↑↓', 'field'], ['enter', 'edit / pick targets'], ['←→', 'choose'], ['r', 'run'], ['c', 'comparison']]} width={width} />
-    </Box>
-  );
+  const hints: Array<[string, string]> = job.busy ? [['esc', 'cancel (next step)'], ['1-7', 'other tabs: it goes on']] : [['↑↓', 'field'], ['enter', 'edit / pick targets'], ['←→', 'choose'], ['r', 'run'], ['c', 'comparison']];
+  const form = { fields, values: shown, setValues, error: formError };
+  return <JobScreen title="Unlearn" screen={{ active, keysActive, width, height }} job={job} form={form} right={right} cli={typeof cli !== 'string' ? unlearnCli(cli) : ''} hints={hints} />;
 }

@@ -1,62 +1,48 @@
 /**
- * `finetune` job: what `unlearnkit finetune` does (commands/train.ts), with live progress and
- * cancellation. A cancelled run that had not finished an epoch leaves nothing behind (the folder
- * this job created is removed); one that had keeps its finished epochs, resumable with the same
- * options, exactly as the library leaves it.
+ * `finetune` job: the fine-tune action (src/actions/finetune.ts), the same entry point
+ * `unlearnkit finetune` runs, with live progress and cancellation. A cancelled run that had not
+ * finished an epoch leaves nothing behind (the folder this job created is removed); one that had
+ * keeps its finished epochs, resumable with the same options, exactly as the library leaves it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { finetune } from '../../../train/finetune.ts';
-import { factExamples } from '../../../train/examples.ts';
-import { getDataset } from '../../../data/dataset.ts';
+import { finetuneAction } from '../../../actions/finetune.ts';
 import type { FactSplit } from '../../../data/types.ts';
-import { forgetGeneralPerplexity } from '../../../commands/train.ts';
-import { writeJsonAtomic } from '../../../util/fs.ts';
-import { UserError } from '../../../util/errors.ts';
 import { JobCancelled } from '../cancel.ts';
 import type { FinetuneView } from '../protocol.ts';
 import type { Handler } from './index.ts';
 
 export const run: Handler<'finetune'> = async (p, { signal, emit }) => {
-  const ds = getDataset(p.data);
-  const items = factExamples(p.splits.flatMap((s) => ds.facts(s as FactSplit)));
-  if (items.length === 0) throw new UserError(`no training items in ${p.data} (splits ${p.splits.join(', ')})`);
   const created = !fs.existsSync(p.out);
   const t0 = performance.now();
-  const check = () => {
-    if (signal.aborted) throw new JobCancelled('fine-tuning cancelled');
-  };
   try {
-    let before: { forget: number; general: number } | null = null;
-    if (p.eval) {
-      emit({ kind: 'phase', text: 'perplexity before fine-tuning' });
-      before = forgetGeneralPerplexity(p.model, p.data);
-      check();
-    }
-    emit({ kind: 'phase', text: `fine-tuning on ${items.length} items` });
-    const r = finetune({
-      modelPath: p.model,
-      items,
-      out: p.out,
+    const { summary: r } = finetuneAction({
+      model: p.model,
+      data: p.data,
+      splits: p.splits as FactSplit[],
+      replay: p.replay,
       epochs: p.epochs,
       lr: p.lr,
       batch: p.batch,
       optimizer: p.optimizer,
+      weightDecay: p.weightDecay,
       filter: p.filter,
       record: p.record,
+      recordFilter: p.recordFilter,
+      recordDtype: p.recordDtype,
       seed: p.seed,
+      out: p.out,
+      eval: p.eval,
       quiet: true,
       signal,
+      onPhase: (text) => {
+        if (signal.aborted) throw new JobCancelled('fine-tuning cancelled');
+        emit({ kind: 'phase', text });
+      },
       onStep: (s) => emit({ kind: 'step', ...s, epochs: p.epochs, elapsed: (performance.now() - t0) / 1000 }),
     });
-    check();
-    let after: { forget: number; general: number } | null = null;
-    if (p.eval) {
-      emit({ kind: 'phase', text: 'perplexity after fine-tuning' });
-      after = forgetGeneralPerplexity(r.checkpoint, p.data);
-    }
-    const summary = { ...r, perplexity: before && after ? { before, after } : undefined };
-    writeJsonAtomic(path.join(p.out, 'summary.json'), summary);
+    if (signal.aborted) throw new JobCancelled('fine-tuning cancelled');
+    const pair = (x: { forget?: number; general?: number }) => ({ forget: x.forget ?? NaN, general: x.general ?? NaN });
     const view: FinetuneView = {
       out: r.out,
       checkpoint: r.checkpoint,
@@ -64,7 +50,7 @@ export const run: Handler<'finetune'> = async (p, { signal, emit }) => {
       tokensPerSecond: r.tokensPerSecond,
       recordDir: r.recordDir,
       recordBytes: r.recordDir ? dirBytes(r.recordDir) : 0,
-      perplexity: summary.perplexity,
+      perplexity: r.perplexity ? { before: pair(r.perplexity.before), after: pair(r.perplexity.after) } : undefined,
     };
     return view;
   } catch (e) {

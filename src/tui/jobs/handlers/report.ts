@@ -20,7 +20,6 @@ export const run: Handler<'report'> = async (p, { emit, signal }) => {
       label: e.label,
       method: e.method,
       target: e.target,
-      report: false,
       signal,
       onProgress: (ev) => {
         if (ev.phase === 'start') emit({ kind: 'phase', text: `evaluating ${e.label}: ${ev.metric} (${ev.index + 1}/${ev.total})` });

@@ -19,7 +19,7 @@ import type { RumCell, RumParams } from '../protocol.ts';
 import type { Handler } from './index.ts';
 
 /** The experiment options `unlearnkit rum table` builds from the same flags (src/commands/rum.ts). */
-export function rumExperimentOptions(p: RumParams, log: (line: string) => void): ExperimentOptions {
+function rumExperimentOptions(p: RumParams, log: (line: string) => void): ExperimentOptions {
   for (const a of p.algorithms) {
     if (!ALGORITHM_NAMES.includes(a)) throw new UserError(`unknown algorithm '${a}'; known: ${ALGORITHM_NAMES.join(', ')}`);
     if (a === 'retrain') throw new UserError('retrain is the oracle every result is scored against; leave it out of the algorithms');
@@ -47,7 +47,7 @@ export function rumExperimentOptions(p: RumParams, log: (line: string) => void):
 }
 
 /** Table rows as the screen shows them. */
-export function rumCells(r: RumReport): RumCell[] {
+function rumCells(r: RumReport): RumCell[] {
   const iv = (s: { estimate: number; lo: number; hi: number; n: number }) => (s.n > 0 ? { mean: s.estimate, lo: s.lo, hi: s.hi } : null);
   return r.rows.map((row) => ({
     algorithm: row.variant === 'rum' ? row.method : row.variant === 'original' ? 'Original' : row.variant === 'retrain' ? 'Retrain' : row.method,

@@ -18,12 +18,11 @@ import path from 'node:path';
 import { prepare } from '../../../unlearn/prepare.ts';
 import type { CausalLM } from '../../../model/model.ts';
 import { runUnlearn, type UnlearnRunResult } from '../../../unlearn/run.ts';
-import { targetsMarkdown, type TargetComparison, type TargetRow } from '../../../unlearn/targets.ts';
+import { combineTargets, writeTargetComparison, type TargetRow } from '../../../unlearn/targets.ts';
 import type { ProgressEvent, UnlearnContext, UnlearnHyper } from '../../../unlearn/types.ts';
 import { makeIntervalEvaluator, type IntervalPoint } from '../../../eval/interval.ts';
-import { holm } from '../../../stats/index.ts';
-import { writeFileAtomic, writeJsonAtomic } from '../../../util/fs.ts';
 import { UserError } from '../../../util/errors.ts';
+import { checkOption, UNLEARN, UNLEARN_DATA, UNLEARN_HYPER } from '../../../options/index.ts';
 import { JobCancelled } from '../cancel.ts';
 import { compareViewFromRows } from '../../lib/compare.ts';
 import type { UnlearnRunView } from '../protocol.ts';
@@ -33,7 +32,7 @@ import type { Handler } from './index.ts';
 const AUTO_POINTS = 10;
 
 /** The numbers the screen plots from an interval point. */
-export function pointMetrics(p: IntervalPoint): Record<string, number> {
+function pointMetrics(p: IntervalPoint): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [s, v] of Object.entries(p.perplexity)) if (v !== undefined) out[`${s} ppl`] = v;
   for (const [s, v] of Object.entries(p.rouge)) if (v) out[`${s} rougeL`] = v.rougeL;
@@ -44,26 +43,6 @@ function beforeAfter(r: UnlearnRunResult): UnlearnRunView['metrics'] {
   const out: UnlearnRunView['metrics'] = {};
   for (const s of r.comparison.sets) out[`${s.set} ppl`] = { before: s.perplexityBefore, after: s.perplexityAfter };
   for (const x of r.comparison.rouge) out[`${x.set} rougeL`] = { before: x.meanBefore, after: x.meanAfter };
-  return out;
-}
-
-/** Holm-adjusted p of each set's paired test across the targets (as compareTargets computes it). */
-export function holmAcross(rows: Array<{ comparison: UnlearnRunResult['comparison'] }>): Array<Record<string, number | null>> {
-  const out = rows.map(() => ({}) as Record<string, number | null>);
-  const sets = [...new Set(rows.flatMap((r) => r.comparison.sets.map((s) => s.set)))];
-  for (const set of sets) {
-    const idx: number[] = [];
-    const ps: number[] = [];
-    rows.forEach((r, i) => {
-      out[i]![set] = null;
-      const t = r.comparison.sets.find((s) => s.set === set)?.test;
-      if (t && Number.isFinite(t.p)) {
-        idx.push(i);
-        ps.push(t.p);
-      }
-    });
-    if (ps.length) holm(ps).adjusted.forEach((adj, k) => (out[idx[k]!]![set] = adj));
-  }
   return out;
 }
 
@@ -94,6 +73,12 @@ export const run: Handler<'unlearn'> = async (p, { signal, emit }) => {
     }
   };
   if (p.targets.length === 0) throw new UserError('choose at least one layer target (Enter on "targets")');
+  // the settings the CLI declares, checked by the same validator before any work (steps 0 = the default)
+  checkOption(UNLEARN_HYPER.eta, p.eta);
+  if (p.steps !== 0) checkOption(UNLEARN_HYPER.steps, p.steps);
+  checkOption(UNLEARN_DATA.seed, p.seed);
+  checkOption(UNLEARN.strategy, p.strategy);
+  if (!Number.isInteger(p.evalEvery) || p.evalEvery < 0) throw new UserError(`eval every: got ${p.evalEvery}; allowed: an integer >= 0 (0 = ${AUTO_POINTS} points)`);
   if (p.strategy === 'fuzzy' && !('request' in p.forget)) throw new UserError('strategy fuzzy needs a removal request: type one on the Data tab (2, then /)');
   const adaptersDir = p.adaptersDir ?? 'adapters';
   const request = 'request' in p.forget ? p.forget.request : undefined;
@@ -156,33 +141,29 @@ export const run: Handler<'unlearn'> = async (p, { signal, emit }) => {
     results.push(r);
     done.push({ target, runId: r.runId, adapterDir: r.adapter ? path.relative(process.cwd(), r.adapter.dir) || r.adapter.dir : null, metrics: beforeAfter(r) });
   }
-  const holmP = holmAcross(results);
-  const rows = results.map((r, i) => ({ target: r.filter, runId: r.runId, comparison: r.comparison, holmP: holmP[i]! }));
+  // The comparison `unlearnkit compare-targets` builds and writes (combineTargets, writeTargetComparison), from these runs.
+  const tc = combineTargets(
+    p.method,
+    hyper,
+    results[0]!.before,
+    results.map(
+      (r): TargetRow => ({
+        target: r.filter,
+        tensors: r.tensors,
+        parameters: r.tensors.reduce((a, n) => a + (prepared.model.weights.get(n)?.data.length ?? 0), 0),
+        seconds: r.seconds.method,
+        deltaNorm: r.deltaNorm,
+        settings: r.settings,
+        comparison: r.comparison,
+        holmP: {},
+      }),
+    ),
+  );
+  const rows = tc.rows.map((row, i) => ({ target: row.target, runId: results[i]!.runId, comparison: row.comparison, holmP: row.holmP }));
   let source: string | undefined;
   if (results.length > 1) {
-    // The same file `unlearnkit compare-targets` writes (TargetComparison), from these runs.
-    const tc: TargetComparison = {
-      method: p.method,
-      hyper,
-      before: results[0]!.before,
-      rows: results.map(
-        (r, i): TargetRow => ({
-          target: r.filter,
-          tensors: r.tensors,
-          parameters: r.tensors.reduce((a, n) => a + (prepared.model.weights.get(n)?.data.length ?? 0), 0),
-          seconds: r.seconds.method,
-          deltaNorm: r.deltaNorm,
-          settings: r.settings,
-          comparison: r.comparison,
-          holmP: holmP[i]!,
-        }),
-      ),
-    };
     const out = path.join('reports', 'unlearn', `compare-targets-${stamp()}`);
-    const md = `# ${p.method} across layer targets\n\n${prepared.forget.length} forget examples from ${prepared.source.dir ?? prepared.source.checkpoint}; adapters: ${results.map((r) => r.runId).join(', ')}\n\n` + targetsMarkdown(tc);
-    writeJsonAtomic(path.join(out, 'compare-targets.json'), tc);
-    writeFileAtomic(path.join(out, 'compare-targets.md'), md);
-    source = path.join(out, 'compare-targets.json');
+    source = writeTargetComparison(out, tc, `${prepared.forget.length} forget examples from ${prepared.source.dir ?? prepared.source.checkpoint}; adapters: ${results.map((r) => r.runId).join(', ')}`).json;
   }
   return { method: p.method, runs: done, comparison: compareViewFromRows(p.method, rows, source) };
 };

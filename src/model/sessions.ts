@@ -1,5 +1,6 @@
 /**
- * Graph sessions on one model, built once and reused. Building a session costs a graph build and
+ * Graph sessions on one model, built once and reused (unlearning, influence; evaluation's
+ * scoreSequences takes a pool as its session source). Building a session costs a graph build and
  * an allocation (about half a second even for a tiny model), while unlearning strategies score and
  * step the same shapes many times (iterative removal re-measures after every iteration), so
  * sessions are cached by shape and kind. Sequence lengths are rounded up to a multiple of 16 so that
@@ -15,8 +16,7 @@
  * largest seen): each session of a model holds its own copy of the weights (an evaluation session
  * places them as llama.cpp does), which for a 1B model is ~1 GB.
  */
-import { CausalLM, LMSession, type HostTensor } from '../model/model.ts';
-import type { Example } from './types.ts';
+import { CausalLM, LMSession, type HostTensor } from './model.ts';
 
 const MAX_CACHED = 6;
 
@@ -42,7 +42,7 @@ export function asF32Model(model: CausalLM): CausalLM {
   return m;
 }
 
-export function bucketLength(n: number, nCtx: number): number {
+function bucketLength(n: number, nCtx: number): number {
   return Math.min(nCtx, Math.max(2, Math.ceil(n / 16) * 16));
 }
 
@@ -101,36 +101,4 @@ export class SessionPool {
     for (const s of this.cache.values()) s.dispose();
     this.cache.clear();
   }
-}
-
-export interface ItemLoss {
-  id: string;
-  /** Sum of log p over predicted tokens. */
-  sumLogprob: number;
-  tokens: number;
-  /** Mean next-token negative log-likelihood. */
-  meanNll: number;
-}
-
-/** Per-example log-likelihoods under the pool's model (current host weights), in batches of `batch`. */
-export function scoreExamples(pool: SessionPool, examples: Example[], batch = 8): ItemLoss[] {
-  const valid = examples.filter((e) => e.tokens.length >= 2);
-  if (valid.length === 0) return [];
-  const nCtx = pool.model.config.nCtx;
-  const T = Math.min(nCtx, Math.max(...valid.map((e) => e.tokens.length)));
-  const B = Math.min(batch, valid.length);
-  const s = pool.eval(T, B);
-  const out: ItemLoss[] = [];
-  for (let i = 0; i < valid.length; i += B) {
-    const chunk = valid.slice(i, i + B);
-    s.setBatch(chunk.map((e) => e.tokens.slice(0, s.T)));
-    const lps = s.tokenLogprobs();
-    chunk.forEach((e, b) => {
-      const lp = lps[b]!;
-      let sum = 0;
-      for (const v of lp) sum += v;
-      out.push({ id: e.id, sumLogprob: sum, tokens: lp.length, meanNll: -sum / lp.length });
-    });
-  }
-  return out;
 }

@@ -1,13 +1,13 @@
 /**
  * Gradients of the current weights for the gradient-based methods, from pooled training sessions:
  * the batch gradient of the mean next-token loss, or exact per-example gradients (one batched
- * backward, src/train/perExample.ts) with each example's own log-likelihood.
+ * backward, perExample.ts) with each example's own log-likelihood.
  */
-import { logSoftmaxAt } from '../model/model.ts';
-import type { ExampleGrad } from '../train/perExample.ts';
+import { logSoftmaxAt } from './model.ts';
+import type { ExampleGrad } from './perExample.ts';
 import { Rng } from '../util/rng.ts';
 import type { SessionPool } from './sessions.ts';
-import type { Example } from './types.ts';
+import type { Example } from './example.ts';
 
 export interface BatchGradient {
   /** Mean next-token loss of the batch. */

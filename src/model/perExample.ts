@@ -19,7 +19,7 @@
  */
 import type { Graph, Tensor } from '../engine/graph.ts';
 import * as op from '../engine/ops.ts';
-import type { WeightTap } from '../model/layers.ts';
+import type { WeightTap } from './layers.ts';
 import { factoredIsSmaller, factoredToDense, factoredWithRowsIsSmaller, isFactored, type FactoredGrad } from './factored.ts';
 
 export interface PerExampleNode {
