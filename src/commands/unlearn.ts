@@ -35,6 +35,8 @@ import fs from 'node:fs';
 import { addOptions, commanderOption, readOptions } from '../options/commander.ts';
 import { checkOption } from '../options/validate.ts';
 import type { OptimizerKind } from '../engine/graph.ts';
+import { checkReportable, unlearnReport } from '../actions/unlearnReport.ts';
+import type { ProgressEvent as EvalProgressEvent } from '../eval/types.ts';
 
 type Opts = Record<string, string | boolean | string[] | undefined>;
 
@@ -130,6 +132,13 @@ function progressPrinter(quiet: boolean): { on: (e: ProgressEvent) => void; done
   };
 }
 
+/** One stderr line per evaluation metric of `--report`. */
+function evalProgress(quiet: boolean): (e: EvalProgressEvent) => void {
+  return (e) => {
+    if (!quiet && e.phase === 'start') process.stderr.write(`report: evaluating ${e.metric} ...\n`);
+  };
+}
+
 function stamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 }
@@ -175,6 +184,7 @@ export function register(program: Command): void {
     .addOption(commanderOption(UNLEARN.maxRank))
     .addOption(commanderOption(UNLEARN.adapterError))
     .addOption(commanderOption(UNLEARN.overwrite))
+    .addOption(commanderOption(UNLEARN.report))
     .option('--no-adapter', 'do not write the adapter folder')
     .option('--json', 'print the full result as JSON')
     .option('--quiet', 'no progress')
@@ -182,6 +192,8 @@ export function register(program: Command): void {
     .action(async (o: Opts) => {
       resolveDevice(o, { engine: 'none' });
       checkUnlearnOptions(o);
+      if (o.report && o.adapter === false) throw new UserError('--report evaluates the run folder (adapters/<run-id>/); it cannot be used with --no-adapter');
+      if (o.report) checkReportable(String(o.from));
       resolveDevice(o);
       const pr = progressPrinter(!!o.quiet || !!o.json);
       const r = await runUnlearn({
@@ -216,9 +228,12 @@ export function register(program: Command): void {
       pr.done();
       // exit code 3: the run finished but did not unlearn (forget moved the wrong way or not significantly)
       if (r.outcome === 'not-unlearned') process.exitCode = 3;
-      if (o.json) return void process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+      // --report: before / after (/ retain-only) evaluated with eval's code, rendered by the report layer (actions/unlearnReport.ts)
+      const rep = o.report && r.adapter ? await unlearnReport({ runDir: r.adapter.dir, data: o.data === undefined ? undefined : String(o.data), dataOptions: o.forgetSplit === undefined ? undefined : { forgetSplit: String(o.forgetSplit) }, onProgress: evalProgress(!!o.quiet || !!o.json) }) : null;
+      if (o.json) return void process.stdout.write(JSON.stringify(rep ? { ...r, htmlReport: rep.html } : r, null, 2) + '\n');
       process.stdout.write(runSummaryText(r) + '\n');
       if (r.adapter) process.stdout.write(`  result: ${path.join(r.adapter.dir, 'result.json')}  report: ${path.join(r.adapter.dir, 'report.md')}\n`);
+      if (rep) process.stdout.write(`  html report: ${rep.html}\n`);
     });
 
   addHyperOptions(

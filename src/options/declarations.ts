@@ -138,6 +138,7 @@ export const UNLEARN = optionTable({
   maxRank: { key: 'maxRank', flag: '--max-rank', arg: '<n>', type: 'integer', min: 1, default: 64, help: 'largest LoRA rank per tensor' },
   adapterError: { key: 'adapterError', flag: '--adapter-error', arg: '<x>', type: 'number', min: 0, max: 1, maxExclusive: true, default: 0.001, help: 'error budget of adapter.gguf: per tensor the smallest LoRA rank with relative reconstruction error <= x (0 = exact rank); a change LoRA cannot hold within --max-rank (or a changed norm) is served as merged.gguf' },
   overwrite: { key: 'overwrite', flag: '--overwrite', type: 'boolean', help: 'replace an existing run of the same --run-id (default: refuse before any work)' },
+  report: { key: 'report', flag: '--report', type: 'boolean', help: 'after the run, evaluate the fine-tuned model, the served artifact (and the retain-only reference when recorded) with eval\'s code and write <run>/report/report.html: verdict, reference rows, sample generations' },
   utilityBudget: { key: 'utilityBudget', flag: '--utility-budget', arg: '<x>', type: 'number', min: 0, max: 10, default: 0.05, help: 'largest allowed rise of retain and general perplexity, as a fraction (0.05 = +5%): what --eta/--lr/--steps auto search within (on a validation part the reported numbers do not use); a run above it says so in its summary' },
 });
 

@@ -4,7 +4,7 @@
  * Build a ReportInput from run folders with buildReport(), or fill one directly (comparePaired()
  * turns two number arrays into a comparison), then writeReport().
  */
-export type { ReportInput, ReportRun, ReportComparison, ReportSeries, ReportHeatmap, HeatmapCell, ReportDistribution } from './types.ts';
+export type { ReportInput, ReportRun, ReportComparison, ReportHeadline, ReportSeries, ReportHeatmap, HeatmapCell, ReportDistribution } from './types.ts';
 export { buildReport, compareRuns, comparePaired, applyHolm, runDistributions, targetHeatmap, type BuildReportOptions, type PairedInput } from './build.ts';
 export { writeReport, writeRunReport, type WrittenReport, type RunReportOptions } from './write.ts';
 export { renderHtml, renderMarkdown, reportCharts, fmt, fmtP } from './render.ts';

@@ -3,7 +3,7 @@
  * as a self-contained HTML page (report.html, charts inline as SVG, no scripts, no network).
  */
 import path from 'node:path';
-import type { ReportComparison, ReportInput, ReportRun } from './types.ts';
+import type { ReportComparison, ReportHeadline, ReportInput, ReportRun } from './types.ts';
 import { distributionChart, effectChart, heatmapChart, renderSvg, seriesChart, type ChartSpec, type RenderedChart } from './charts.ts';
 import { listMetrics } from '../eval/registry.ts';
 import '../eval/metrics.ts';
@@ -235,9 +235,21 @@ function mdTable(t: Table): string {
 }
 
 /** report.md (charts referenced as `charts/<name>.svg`). */
+/** The reference rows and the sample generations of an unlearning run's headline. */
+function headlineTables(h: ReportHeadline): { references: Table; samples: Table } {
+  return {
+    references: { caption: 'Reference rows', head: ['model', ...h.references.columns], rows: h.references.rows.map((r) => [r.label, ...r.values]) },
+    samples: { caption: 'Sample generations (greedy, forget questions)', head: ['question', 'expected', 'before', 'after'], rows: h.samples.map((x) => [x.question, x.reference, x.before || '(empty)', x.after || '(empty)']) },
+  };
+}
+
 export function renderMarkdown(input: ReportInput, charts: RenderedChart[]): string {
   const parts: string[] = [`# ${input.title}`, '', `Generated ${input.createdAt} by unlearnkit.`, ''];
   for (const n of input.notes ?? []) parts.push(`> ${n}`, '');
+  if (input.headline) {
+    const h = headlineTables(input.headline);
+    parts.push('## Verdict', '', input.headline.verdict, '', mdTable(h.references), '', mdTable(h.samples), '');
+  }
   parts.push('## Runs', '', mdTable(runTable(input.runs)), '');
   parts.push('## Results', '');
   for (const t of summaryTables(input.runs)) parts.push(mdTable(t), '');
@@ -290,6 +302,10 @@ export function renderHtml(input: ReportInput, charts: RenderedChart[]): string 
     `<p>Generated ${esc(input.createdAt)} by unlearnkit.</p>`,
     ...(input.notes ?? []).map((n) => `<div class="note">${esc(n)}</div>`),
   ];
+  if (input.headline) {
+    const h = headlineTables(input.headline);
+    parts.push('<h2>Verdict</h2>', `<p class="verdict">${esc(input.headline.verdict)}</p>`, htmlTable(h.references), htmlTable(h.samples));
+  }
   if (charts.length) {
     parts.push('<h2>Charts</h2><div class="charts">');
     for (const c of charts) parts.push(`<figure id="chart-${esc(c.name)}" aria-label="${esc(c.title)}">${c.svg}</figure>`);

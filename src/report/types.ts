@@ -94,4 +94,17 @@ export interface ReportInput {
   notes?: string[];
   /** The environment that wrote the report (each run carries its own). */
   environment?: Environment;
+  /** An unlearning run's summary, shown first (`unlearn --report`). */
+  headline?: ReportHeadline;
+}
+
+/**
+ * The top of an unlearning run's report: a verdict paragraph computed from the run's own numbers,
+ * the reference rows (fine-tuned, unlearned, retain-only when recorded: one row each, the values
+ * under `columns`) and greedy sample generations before and after on forget questions.
+ */
+export interface ReportHeadline {
+  verdict: string;
+  references: { columns: string[]; rows: Array<{ label: string; values: string[] }> };
+  samples: Array<{ id: string; question: string; reference: string; before: string; after: string }>;
 }
