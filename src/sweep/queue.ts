@@ -222,17 +222,20 @@ export class QueueExecutor implements Executor {
           return;
         }
         const state = await job.getState();
-        const worker = job.processedBy ?? 'a worker';
+        // The job's fields were read before its state: a job that finished in between has a stale
+        // (empty) return value / reason here, so a finished job is read again.
+        const final = state === 'completed' || state === 'failed' ? (((await this.queue.getJob(key)) as BullJob | undefined) ?? job) : job;
+        const worker = final.processedBy ?? 'a worker';
         if (state === 'completed') {
           open.delete(key);
           try {
-            ev.onDone(key, checkResult(job.returnvalue, key), worker);
+            ev.onDone(key, checkResult(final.returnvalue, key), worker);
           } catch (e) {
             ev.onFailed(key, (e as Error).message, worker);
           }
         } else if (state === 'failed') {
           open.delete(key);
-          ev.onFailed(key, job.failedReason || 'failed', worker);
+          ev.onFailed(key, final.failedReason || 'failed', worker);
         } else if (state === 'active') {
           if (seen.started !== job.attemptsStarted) {
             seen.started = job.attemptsStarted;
