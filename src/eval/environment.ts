@@ -50,7 +50,11 @@ export function describeEnvironment(opts: { engine?: boolean } = {}): Environmen
   if (opts.engine) {
     const e = getEngine();
     const d = e.describe();
+    // no machine-local paths in a published record: the binaries' folder is named relative to the
+    // project (node_modules/@node-llama-cpp/...), also inside the build statuses' reasons
+    const binsDir = String(d.binsDir);
     delete d.binsDir;
+    d.builds = (d.builds as Array<{ reason?: string }>).map((b) => (b.reason === undefined ? b : { ...b, reason: b.reason.split(binsDir).join(path.relative(PROJECT_ROOT, binsDir)) }));
     env.engine = d;
     env.device = `${e.device.name} (${e.device.description})`;
   }

@@ -1,9 +1,10 @@
 /**
  * The repo is self-contained: a clone of it alone builds and tests.
  *
- *   1. No file under src/, test/, scripts/ or bin/ reads a folder beside the repo (`../shared`, in
- *      any spelling: a literal path or path.join('..', 'shared', ...)) or names an absolute path of
- *      one machine (/work/..., a home folder). Test data lives in test/fixtures/ or is generated.
+ *   1. No file under src/, test/, scripts/, bin/ or docs/ reads a folder beside the
+ *      repo (`../shared`, in any spelling: a literal path or path.join('..', 'shared', ...)) or names
+ *      an absolute path of one machine (a checkout's own folder, a home folder); docs/ holds
+ *      committed reports, whose recorded environment must not name one either. Test data lives in test/fixtures/ or is generated.
  *   2. Every citation of the project's documentation, `docs/<file>.md` or `docs/<file>.md#<section>`
  *      in code and docs, and every `<file>.md#<section>` link between the docs, names a file in docs/
  *      and a section heading that exists there (GitHub's anchor rules); and no comment still cites
@@ -23,7 +24,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/util/paths.ts';
 
-const CODE_DIRS = ['src', 'test', 'scripts', 'bin'];
+const CODE_DIRS = ['src', 'test', 'scripts', 'bin', 'docs'];
 const SELF = 'test/repo/selfContained.test.ts';
 
 /** Repo-relative paths (forward slashes) of the files under `dirs` that exist. */
@@ -66,7 +67,7 @@ const OUTSIDE: Array<{ what: string; re: RegExp }> = [
   { what: 'an absolute Windows user path', re: new RegExp(`[A-Za-z]:\\\\+Users\\\\`) },
 ];
 
-test('nothing under src/, test/, scripts/, bin/ reads ../shared or names an absolute machine path', () => {
+test('nothing under src/, test/, scripts/, bin/ or docs/ reads ../shared or names an absolute machine path', () => {
   const files = repoFiles(CODE_DIRS);
   assert.ok(files.length > 100 && files.includes('src/util/paths.ts'), `found only ${files.length} files`);
   const hits: string[] = [];
