@@ -32,21 +32,30 @@ class YamlError extends UserError {
   }
 }
 
+/**
+ * Index of the quote that closes the quoted scalar opening at `start` (`\` escapes in "...", `''`
+ * in '...'); text.length when it is not closed on the line.
+ */
+function closingQuote(text: string, start: number): number {
+  const quote = text[start]!;
+  for (let i = start + 1; i < text.length; i++) {
+    if (quote === '"' && text[i] === '\\') i++;
+    else if (text[i] === quote) {
+      if (quote === "'" && text[i + 1] === "'") i++;
+      else return i;
+    }
+  }
+  return text.length;
+}
+
 /** `text` without its comment (a `#` at the start or after whitespace, outside quotes). */
 function stripComment(text: string): string {
-  let quote: string | null = null;
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
-    if (quote) {
-      if (quote === '"' && c === '\\') i++;
-      else if (c === quote) {
-        if (quote === "'" && text[i + 1] === "'") i++;
-        else quote = null;
-      }
-    } else if (c === '"' || c === "'") {
+    if (c === '"' || c === "'") {
       // a quote starts a quoted scalar only at the start of a value
       const before = text.slice(0, i).trimEnd();
-      if (before === '' || /[:\-[{,]$/.test(before)) quote = c;
+      if (before === '' || /[:\-[{,]$/.test(before)) i = closingQuote(text, i);
     } else if (c === '#' && (i === 0 || /\s/.test(text[i - 1]!))) {
       return text.slice(0, i);
     }
@@ -73,19 +82,10 @@ function splitLines(src: string, file: string): Line[] {
 
 /** Index of the `:` that ends a mapping key (followed by a space or the end), outside quotes and brackets; -1 if none. */
 function keyColon(text: string): number {
-  let quote: string | null = null;
   let depth = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
-    if (quote) {
-      if (quote === '"' && c === '\\') i++;
-      else if (c === quote) {
-        if (quote === "'" && text[i + 1] === "'") i++;
-        else quote = null;
-      }
-      continue;
-    }
-    if ((c === '"' || c === "'") && i === 0) quote = c;
+    if ((c === '"' || c === "'") && i === 0) i = closingQuote(text, i);
     else if (c === '[' || c === '{') {
       if (i === 0) return -1; // a flow collection, not a key
       depth++;
