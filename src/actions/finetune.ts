@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { finetune, type FinetuneResult, type LoraTrainOptions, type RecordMode, type SaveType, type StepInfo } from '../train/finetune.ts';
+import { finetune, type FinetuneOptions, type FinetuneResult, type LoraTrainOptions } from '../train/finetune.ts';
 import { factExamples, replayTexts, textExamples } from '../train/examples.ts';
 import { getDataset, type Dataset } from '../data/dataset.ts';
 import { datasetRecord } from '../data/record.ts';
@@ -24,9 +24,10 @@ import { checkWritableDir, writeJsonAtomic } from '../util/fs.ts';
 import { UserError } from '../util/errors.ts';
 import { seriesRecorder, SERIES_FILE, type SeriesRecorder } from '../eval/series.ts';
 import { checkOptions, FINETUNE } from '../options/index.ts';
-import type { OptimizerKind } from '../engine/graph.ts';
 
-export interface FinetuneActionOptions {
+/** The training settings are finetune()'s own (train/finetune.ts FinetuneOptions, documented there). */
+export interface FinetuneActionOptions
+  extends Pick<FinetuneOptions, 'epochs' | 'lr' | 'batch' | 'optimizer' | 'weightDecay' | 'filter' | 'target' | 'microBatch' | 'saveType' | 'record' | 'recordFilter' | 'recordDtype' | 'maxRecordGb' | 'seed' | 'quiet' | 'signal' | 'onStep'> {
   model: string;
   /** Dataset name, Dave or TOFU folder, or TOFU file. */
   data: string;
@@ -34,31 +35,14 @@ export interface FinetuneActionOptions {
   splits: FactSplit[];
   /** General texts (not the evaluation general set) mixed in. */
   replay?: number;
-  epochs?: number;
-  lr?: number;
-  batch?: number;
-  optimizer?: OptimizerKind;
-  weightDecay?: number;
-  filter?: string;
   /** `r[,alpha]` as the CLI takes it, or the parsed form. */
   lora?: string | LoraTrainOptions;
-  target?: string;
-  microBatch?: number;
-  saveType?: SaveType;
-  record?: RecordMode;
-  recordFilter?: string;
-  recordDtype?: 'f32' | 'f16';
-  maxRecordGb?: number;
-  seed?: number;
   /** Run folder (default runs/finetune-<time>). */
   out?: string;
   /** Perplexity of the forget and general sets before and after (default true). */
   eval?: boolean;
   /** Perplexity and ROUGE per split every N optimiser steps into <out>/series.jsonl (eval/series.ts). */
   evalEvery?: number;
-  quiet?: boolean;
-  signal?: AbortSignal;
-  onStep?: (s: StepInfo) => void;
   /** The phase now starting ("perplexity before fine-tuning", ...). */
   onPhase?: (text: string) => void;
 }
