@@ -327,6 +327,28 @@ int uk_type_registered(int type) { return type >= 0 && type < UK_MAX_TYPES && uk
 static __thread float *deq_buf;
 static __thread size_t deq_cap;
 
+/*
+ * The inner loops the two weight ops share: C[n][m0..m1) (+)= sum over k0..k0+kc of the packed rows
+ * of A (pa: mpan panels of NR rows x kc, from the decoded weight) times B's columns [0, N), packed MC
+ * columns at a time into pb; accumulates into C when k0 > 0.
+ */
+static void gemm_packed_a(const float *b, int64_t bsk, int64_t bsn, int64_t k0, int kc, int64_t N, const float *pa,
+                          int64_t m0, int64_t m1, int64_t mpan, float *pb, float *c, int64_t ldc) {
+  for (int64_t nb = 0; nb < N; nb += MC) {
+    const int64_t ne = nb + MC < N ? nb + MC : N;
+    pack_panels(b, bsk, bsn, k0, kc, nb, ne, MR, pb);
+    for (int64_t mp = 0; mp < mpan; mp++) {
+      const int64_t m = m0 + mp * NR;
+      const int nr = (int)(m1 - m < NR ? m1 - m : NR);
+      const float *ap = pa + (size_t)mp * NR * kc;
+      for (int64_t n = nb; n < ne; n += MR) {
+        const int mr = (int)(ne - n < MR ? ne - n : MR);
+        micro_kernel(kc, pb + (size_t)((n - nb) / MR) * MR * kc, ap, c + n * ldc + m, ldc, mr, nr, k0 > 0);
+      }
+    }
+  }
+}
+
 void uk_wtmatmul_op(struct uk_tensor *dst, int ith, int nth, void *userdata) {
   const int outer = userdata == (void *)1;
   const struct uk_tensor *W = dst->src[0], *B = dst->src[1];
@@ -363,19 +385,7 @@ void uk_wtmatmul_op(struct uk_tensor *dst, int ith, int nth, void *userdata) {
         const int kc = (int)(K - k0 < KC ? K - k0 : KC);
         for (int k = 0; k < kc; k++) to_float((const char *)W->data + (k0 + k) * W->nb[1] + off0, deq + (size_t)k * width, width);
         pack_panels(deq, width, 1, 0, kc, 0, width, NR, pa);
-        for (int64_t nb = 0; nb < N; nb += MC) {
-          const int64_t ne = nb + MC < N ? nb + MC : N;
-          pack_panels(b, bsk, bsn, k0, kc, nb, ne, MR, pb);
-          for (int64_t mp = 0; mp < mpan; mp++) {
-            const int64_t m = m0 + mp * NR;
-            const int nr = (int)(m1 - m < NR ? m1 - m : NR);
-            const float *ap = pa + (size_t)mp * NR * kc;
-            for (int64_t n = nb; n < ne; n += MR) {
-              const int mr = (int)(ne - n < MR ? ne - n : MR);
-              micro_kernel(kc, pb + (size_t)((n - nb) / MR) * MR * kc, ap, c + n * ldc + m, ldc, mr, nr, k0 > 0);
-            }
-          }
-        }
+        gemm_packed_a(b, bsk, bsn, k0, kc, N, pa, m0, m1, mpan, pb, c, ldc);
       }
     }
   }
@@ -420,19 +430,7 @@ void uk_wmatmul_op(struct uk_tensor *dst, int ith, int nth, void *userdata) {
         const int kc = (int)(K - k0 < KC ? K - k0 : KC); /* K is whole blocks, KC a multiple of the block */
         for (int64_t r = 0; r < rows; r++) to_float((const char *)W->data + (m0 + r) * W->nb[1] + (size_t)(k0 / blck) * tsize, deq + (size_t)r * kc, kc);
         pack_panels(deq, 1, kc, 0, kc, 0, rows, NR, pa);
-        for (int64_t nb = 0; nb < N; nb += MC) {
-          const int64_t ne = nb + MC < N ? nb + MC : N;
-          pack_panels(b, bsk, bsn, k0, kc, nb, ne, MR, pb);
-          for (int64_t mp = 0; mp < mpan; mp++) {
-            const int64_t m = m0 + mp * NR;
-            const int nr = (int)(m1 - m < NR ? m1 - m : NR);
-            const float *ap = pa + (size_t)mp * NR * kc;
-            for (int64_t n = nb; n < ne; n += MR) {
-              const int mr = (int)(ne - n < MR ? ne - n : MR);
-              micro_kernel(kc, pb + (size_t)((n - nb) / MR) * MR * kc, ap, c + n * ldc + m, ldc, mr, nr, k0 > 0);
-            }
-          }
-        }
+        gemm_packed_a(b, bsk, bsn, k0, kc, N, pa, m0, m1, mpan, pb, c, ldc);
       }
     }
   }
