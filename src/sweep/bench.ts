@@ -13,11 +13,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../util/paths.ts';
 import { cliArgs } from '../util/self.ts';
+import { freePort } from '../util/net.ts';
 
 export interface SweepBenchRow {
   setup: string;
@@ -37,14 +37,6 @@ export interface SweepBenchResult {
   /** 2 local workers / 1, and 2 queue workers / 2 local workers (jobs per minute). */
   ratios: { localTwoVsOne: number | null; queueVsLocal: number | null };
   note: string;
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 /** Start a child and wait until its output matches `ready`. */

@@ -19,7 +19,6 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
@@ -27,6 +26,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cliArgs, REPO_ROOT } from '../helpers/cli.ts';
 import { skipLoudly } from '../helpers/fixtures.ts';
 import { memSubset } from '../../src/rum/memorization.ts';
+import { freePort } from '../../src/util/net.ts';
 
 const TRACE = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), 'trace-queue-libs.mjs')).href;
 const HAVE_REDIS = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).status === 0;
@@ -66,14 +66,6 @@ function cli(args: string[], o: { node?: string[]; env?: Record<string, string> 
   child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 /** Start redis-server in the foreground on loopback; null when it does not come up (e.g. no TLS in this build). */
