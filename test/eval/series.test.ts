@@ -16,26 +16,16 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { cliArgs } from '../helpers/cli.ts';
+import { runCli } from '../helpers/cli.ts';
 import { writeRandomModel } from '../../src/model/randomModel.ts';
 import { readSeries, parseSeriesLines, SERIES_FILE, type SeriesLine } from '../../src/eval/series.ts';
 import { tofuPlainFolder } from '../data/tofuFixture.ts';
 
-const run = promisify(execFile);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'uk-series-'));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const MODEL = path.join(tmp, 'tiny.gguf');
 
-async function cli(...args: string[]): Promise<string> {
-  try {
-    return (await run(process.execPath, cliArgs(...args), { cwd: tmp, env: { ...process.env, UNLEARNKIT_THREADS: '1' }, maxBuffer: 64 << 20, timeout: 300_000 })).stdout;
-  } catch (e) {
-    const x = e as { code?: number; stderr?: string; stdout?: string };
-    throw new Error(`unlearnkit ${args.join(' ')} exited ${x.code}:\n${x.stderr}\n${x.stdout}`);
-  }
-}
+const cli = async (...args: string[]): Promise<string> => (await runCli(tmp, ...args)).stdout;
 
 const lines = (file: string): SeriesLine[] => parseSeriesLines(fs.readFileSync(file, 'utf8'), file);
 const at = (ls: SeriesLine[], step: number, split: string, metric = 'perplexity') => ls.find((l) => l.step === step && l.split === split && l.metric === metric)?.value;

@@ -20,9 +20,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { cliArgs } from '../helpers/cli.ts';
+import { runCli } from '../helpers/cli.ts';
 import { writeRandomModel } from '../../src/model/randomModel.ts';
 import { getDataset } from '../../src/data/dataset.ts';
 import { evaluateModel } from '../../src/eval/evaluate.ts';
@@ -35,19 +33,11 @@ import { tokenizerFromGguf } from '../../src/model/tokenizer/index.ts';
 import type { SummaryEntry } from '../../src/eval/types.ts';
 import { tofuNamedFolder, tofuPlainFolder } from '../data/tofuFixture.ts';
 
-const run = promisify(execFile);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'uk-tofu-cli-'));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const MODEL = path.join(tmp, 'tiny.gguf');
 
-async function cli(cwd: string, ...args: string[]): Promise<{ stdout: string; stderr: string }> {
-  try {
-    return await run(process.execPath, cliArgs(...args), { cwd, env: { ...process.env, UNLEARNKIT_THREADS: '1' }, maxBuffer: 64 << 20, timeout: 300_000 });
-  } catch (e) {
-    const x = e as { code?: number; stderr?: string; stdout?: string };
-    throw new Error(`unlearnkit ${args.join(' ')} exited ${x.code}:\n${x.stderr}\n${x.stdout}`);
-  }
-}
+const cli = runCli;
 
 interface Chain {
   dir: string;

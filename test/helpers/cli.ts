@@ -5,7 +5,9 @@
  *
  *   spawnSync(process.execPath, cliArgs('grads', 'info', dir, '--json'), { encoding: 'utf8' })
  */
+import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -19,4 +21,20 @@ export const CLI_SOURCE = path.join(REPO_ROOT, 'src', 'cli.ts');
 /** Arguments after `process.execPath` that run the source CLI with `args`. */
 export function cliArgs(...args: string[]): string[] {
   return ['--import', TSX, CLI_SOURCE, ...args];
+}
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * Runs the source CLI in `cwd` with one engine thread (tests use tiny models) and resolves to its
+ * output; a non-zero exit rejects with an Error naming the command, its exit code and both streams
+ * (the child's stderr also as the error's `stderr`).
+ */
+export async function runCli(cwd: string, ...args: string[]): Promise<{ stdout: string; stderr: string }> {
+  try {
+    return await execFileAsync(process.execPath, cliArgs(...args), { cwd, env: { ...process.env, UNLEARNKIT_THREADS: '1' }, maxBuffer: 64 << 20, timeout: 300_000 });
+  } catch (e) {
+    const x = e as { code?: number; stderr?: string; stdout?: string };
+    throw Object.assign(new Error(`unlearnkit ${args.join(' ')} exited ${x.code}:\n${x.stderr}\n${x.stdout}`), { stderr: x.stderr ?? '' });
+  }
 }

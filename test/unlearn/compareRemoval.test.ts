@@ -11,24 +11,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { cliArgs } from '../helpers/cli.ts';
+import { runCli } from '../helpers/cli.ts';
 import { writeRandomModel } from '../../src/model/randomModel.ts';
 import { getDataset } from '../../src/data/dataset.ts';
 import { tofuNamedFolder, AUTHORS } from '../data/tofuFixture.ts';
 import type { RemovalComparison } from '../../src/unlearn/compareRemoval.ts';
 
-const run = promisify(execFile);
 
-async function cli(cwd: string, ...args: string[]): Promise<string> {
-  try {
-    return (await run(process.execPath, cliArgs(...args), { cwd, env: { ...process.env, UNLEARNKIT_THREADS: '1' }, maxBuffer: 64 << 20, timeout: 300_000 })).stdout;
-  } catch (e) {
-    const x = e as { code?: number; stderr?: string; stdout?: string };
-    throw new Error(`unlearnkit ${args.join(' ')} exited ${x.code}:\n${x.stderr}\n${x.stdout}`);
-  }
-}
+const cli = async (cwd: string, ...args: string[]): Promise<string> => (await runCli(cwd, ...args)).stdout;
 
 test('compare-removal: fuzzy and iterative rows on the same request, with selection precision / recall and forget / retain change', async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'uk-compare-removal-'));

@@ -15,25 +15,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { cliArgs } from '../helpers/cli.ts';
+import { runCli } from '../helpers/cli.ts';
 import { writeRandomModel } from '../../src/model/randomModel.ts';
 import { tofuNamedFolder, tofuPlainFolder } from '../data/tofuFixture.ts';
 
-const run = promisify(execFile);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'uk-stepsearch-tofu-'));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const MODEL = path.join(tmp, 'tiny.gguf');
 
-async function cli(cwd: string, ...args: string[]): Promise<{ stdout: string; stderr: string }> {
-  try {
-    return await run(process.execPath, cliArgs(...args), { cwd, env: { ...process.env, UNLEARNKIT_THREADS: '1' }, maxBuffer: 64 << 20, timeout: 300_000 });
-  } catch (e) {
-    const x = e as { code?: number; stderr?: string; stdout?: string };
-    throw Object.assign(new Error(`unlearnkit ${args.join(' ')} exited ${x.code}:\n${x.stderr}\n${x.stdout}`), { stderr: x.stderr ?? '' });
-  }
-}
+const cli = runCli;
 
 interface Search {
   param: string;
