@@ -16,22 +16,13 @@ import { spawnSync } from 'node:child_process';
 import { PROJECT_ROOT } from '../src/util/paths.ts';
 import { writeRandomModel, type ModelShape } from '../src/model/randomModel.ts';
 import { CausalLM } from '../src/model/model.ts';
+import { tinyDave } from './helpers/fixtures.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'uk-e2e-families-'));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** A Dave-format folder with the first facts of each split (the full set takes minutes on 2 cores). */
-function tinyDave(): string {
-  const out = path.join(tmp, 'dave');
-  fs.mkdirSync(out, { recursive: true });
-  const src = path.join(PROJECT_ROOT, 'datasets', 'dave');
-  for (const [file, n] of [['forget.jsonl', 12], ['retain.jsonl', 12], ['holdout.jsonl', 8], ['decoys.jsonl', 4], ['general.jsonl', 8]] as const) {
-    const lines = fs.readFileSync(path.join(src, file), 'utf8').split('\n').filter(Boolean).slice(0, n);
-    fs.writeFileSync(path.join(out, file), lines.join('\n') + '\n');
-  }
-  return out;
-}
-const data = tinyDave();
+const data = tinyDave(path.join(tmp, 'dave'), { forget: 12, retain: 12, holdout: 8, decoy: 4, general: 8 });
 
 function cli(args: string[]): unknown {
   const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'src', 'cli.ts'), ...args, '--json', '--quiet'], {

@@ -16,8 +16,9 @@
  * calls needFixture, so that in CI the missing fixture is a failure there.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { fixturePath } from '../../src/util/paths.ts';
+import { fixturePath, PROJECT_ROOT } from '../../src/util/paths.ts';
 
 /** True when running in CI (`CI=true`, as GitHub Actions and most CI systems set it). */
 export function inCI(): boolean {
@@ -49,4 +50,22 @@ export function needFixture(t: Pick<TestContext, 'skip'>, ...parts: string[]): s
   if (fs.existsSync(p)) return p;
   skipLoudly(t, `fixture ${p} is missing (see test/fixtures/README.md; UNLEARN_FIXTURES overrides the folder)`);
   return null;
+}
+
+/** A small Dave-format dataset in `dir`: the first n items of each file of the repo's datasets/dave. */
+export function tinyDave(dir: string, n: { forget?: number; retain?: number; holdout?: number; decoy?: number; general?: number } = {}): string {
+  const src = path.join(PROJECT_ROOT, 'datasets', 'dave');
+  const files: Array<[string, number]> = [
+    ['forget.jsonl', n.forget ?? 6],
+    ['retain.jsonl', n.retain ?? 6],
+    ['holdout.jsonl', n.holdout ?? 4],
+    ['decoys.jsonl', n.decoy ?? 3],
+    ['general.jsonl', n.general ?? 4],
+  ];
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [f, k] of files) {
+    const lines = fs.readFileSync(path.join(src, f), 'utf8').split('\n').filter((l) => l.trim());
+    fs.writeFileSync(path.join(dir, f), lines.slice(0, k).join('\n') + '\n');
+  }
+  return dir;
 }

@@ -29,22 +29,13 @@ import { tokenizerFromGguf } from '../../src/model/tokenizer/index.ts';
 import { sha256File } from '../../src/train/finetune.ts';
 import { cliArgs } from '../helpers/cli.ts';
 import { llamaLogprobs, maxAbsDiff } from '../helpers/llamacpp.ts';
+import { tinyDave } from '../helpers/fixtures.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'uk-lora-'));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-/** A Dave-format folder with the first facts of each split. */
-function tinyDave(): string {
-  const out = path.join(tmp, 'dave');
-  fs.mkdirSync(out, { recursive: true });
-  const src = path.join(PROJECT_ROOT, 'datasets', 'dave');
-  for (const [file, n] of [['forget.jsonl', 12], ['retain.jsonl', 12], ['holdout.jsonl', 8], ['decoys.jsonl', 4], ['general.jsonl', 8]] as const) {
-    const lines = fs.readFileSync(path.join(src, file), 'utf8').split('\n').filter(Boolean).slice(0, n);
-    fs.writeFileSync(path.join(out, file), lines.join('\n') + '\n');
-  }
-  return out;
-}
-const data = tinyDave();
+/** A Dave-format folder with the first facts of each split (the full set takes minutes on 2 cores). */
+const data = tinyDave(path.join(tmp, 'dave'), { forget: 12, retain: 12, holdout: 8, decoy: 4, general: 8 });
 
 function cli(args: string[]): any {
   const r = spawnSync(process.execPath, cliArgs(...args, '--json', '--quiet'), {

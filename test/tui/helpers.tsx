@@ -264,20 +264,5 @@ export function renderApp(o: { jobs?: JobRunner; cwd?: string; initial?: Partial
   return h;
 }
 
-/** A small Dave-format dataset: the first n items of each file of datasets/dave. */
-export function tinyDave(dir: string, n: { forget?: number; retain?: number; holdout?: number; decoy?: number; general?: number } = {}): string {
-  const src = path.join(process.cwd(), 'datasets', 'dave');
-  const files: Array<[string, number]> = [
-    ['forget.jsonl', n.forget ?? 6],
-    ['retain.jsonl', n.retain ?? 6],
-    ['holdout.jsonl', n.holdout ?? 4],
-    ['decoys.jsonl', n.decoy ?? 3],
-    ['general.jsonl', n.general ?? 4],
-  ];
-  fs.mkdirSync(dir, { recursive: true });
-  for (const [f, k] of files) {
-    const lines = fs.readFileSync(path.join(src, f), 'utf8').split('\n').filter((l) => l.trim());
-    fs.writeFileSync(path.join(dir, f), lines.slice(0, k).join('\n') + '\n');
-  }
-  return dir;
-}
+/** A small Dave-format dataset (test/helpers/fixtures.ts). */
+export { tinyDave } from '../helpers/fixtures.ts';
