@@ -89,6 +89,26 @@ function gradients(model: CausalLM, o: Omit<SessionOptions, 'mode'>, seqs: numbe
   }
 }
 
+/**
+ * Central finite difference (h = 1e-2) of the session's loss at the largest entry of tensor `n`'s
+ * gradient `g`, asserted within 2% (+1e-5) of it; the weight is restored afterwards.
+ */
+function checkFiniteDifference(s: LMSession, model: CausalLM, n: string, g: Float32Array | Float64Array, label: string): void {
+  let k = 0;
+  for (let i = 0; i < g.length; i++) if (Math.abs(g[i]!) > Math.abs(g[k]!)) k = i;
+  const w = model.weights.get(n)!.data;
+  const orig = w[k]!;
+  const h = 1e-2;
+  const lossAt = (v: number) => {
+    w[k] = v;
+    s.uploadWeights([n]);
+    return s.backward();
+  };
+  const fd = (lossAt(orig + h) - lossAt(orig - h)) / (2 * h);
+  lossAt(orig);
+  assert.ok(Math.abs(fd - g[k]!) <= 0.02 * Math.abs(g[k]!) + 1e-5, `${label} ${n}[${k}]: gradient ${g[k]} vs finite difference ${fd}`);
+}
+
 test('W^T b through a weight in F16, BF16, Q4_0, Q8_0, Q4_K or Q6_K: the native kernel equals the dequantised product and ggml out_prod', (t) => {
   if (!nativeKernels().kernels) return t.skip(`native kernels unavailable: ${nativeKernels().reason}`);
   const fn = getEngine().g;
@@ -180,20 +200,7 @@ test('LoRA adapter gradients: manual backward = ggml autodiff = finite differenc
     try {
       s.setBatch(seqs);
       for (const n of ['blk.0.attn_q.weight.lora_a', 'blk.0.ffn_down.weight.lora_b', 'blk.1.attn_v.weight.lora_b', 'blk.1.ffn_gate.weight.lora_a']) {
-        const g = manual.grads.get(n)!;
-        let k = 0;
-        for (let i = 0; i < g.length; i++) if (Math.abs(g[i]!) > Math.abs(g[k]!)) k = i;
-        const w = model.weights.get(n)!.data;
-        const orig = w[k]!;
-        const h = 1e-2;
-        const lossAt = (v: number) => {
-          w[k] = v;
-          s.uploadWeights([n]);
-          return s.backward();
-        };
-        const fd = (lossAt(orig + h) - lossAt(orig - h)) / (2 * h);
-        lossAt(orig);
-        assert.ok(Math.abs(fd - g[k]!) <= 0.02 * Math.abs(g[k]!) + 1e-5, `${label} ${n}[${k}]: gradient ${g[k]} vs finite difference ${fd}`);
+        checkFiniteDifference(s, model, n, manual.grads.get(n)!, label);
       }
     } finally {
       s.dispose();
@@ -213,22 +220,7 @@ test('GPT-2 (automatic backward) on a Q8_0 base: its quantised OUT_PROD nodes ru
     assert.ok(!ops.OUT_PROD && !ops.MUL_MAT, `ggml products left in the GPT-2 LoRA graph: ${JSON.stringify(ops)}`);
     s.setBatch(seqs);
     s.backward();
-    for (const n of ['blk.0.attn_qkv.weight.lora_a', 'blk.1.ffn_down.weight.lora_b']) {
-      const g = s.gradOf(n);
-      let k = 0;
-      for (let i = 0; i < g.length; i++) if (Math.abs(g[i]!) > Math.abs(g[k]!)) k = i;
-      const w = model.weights.get(n)!.data;
-      const orig = w[k]!;
-      const h = 1e-2;
-      const lossAt = (v: number) => {
-        w[k] = v;
-        s.uploadWeights([n]);
-        return s.backward();
-      };
-      const fd = (lossAt(orig + h) - lossAt(orig - h)) / (2 * h);
-      lossAt(orig);
-      assert.ok(Math.abs(fd - g[k]!) <= 0.02 * Math.abs(g[k]!) + 1e-5, `gpt2 ${n}[${k}]: gradient ${g[k]} vs finite difference ${fd}`);
-    }
+    for (const n of ['blk.0.attn_qkv.weight.lora_a', 'blk.1.ffn_down.weight.lora_b']) checkFiniteDifference(s, model, n, s.gradOf(n), 'gpt2');
   } finally {
     s.dispose();
   }
