@@ -8,16 +8,16 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { getEngine } from '../engine/engine.ts';
 import { UserError } from '../util/errors.ts';
 import { deviceOption, resolveDevice } from './deviceOption.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
-import { ALGORITHM_NAMES, parseHyper } from '../rum/algorithms.ts';
+import { ALGORITHM_NAMES } from '../rum/algorithms.ts';
 import { entanglementAnalysis, memorizationAnalysis } from '../rum/analyses.ts';
-import { experimentSetup, runExperiment, VARIANTS, type ExperimentOptions, type RumChoice, type Variant } from '../rum/experiment.ts';
-import { NAMED_CONFIGS, type CnnConfig } from '../rum/model.ts';
-import { buildRumReport, fmtSummary, renderRumMarkdown, writeRumReport } from '../rum/report.ts';
-import { LEVELS, parseRumTable } from '../rum/rum.ts';
+import { runExperiment, VARIANTS, type Variant } from '../rum/experiment.ts';
+import { NAMED_CONFIGS } from '../rum/model.ts';
+import { fmtSummary, renderRumMarkdown } from '../rum/report.ts';
+import { LEVELS } from '../rum/rum.ts';
+import { rumExperimentOptions, rumTableAction, type RumActionOptions } from '../actions/rum.ts';
 import { DEFAULT_RECIPE } from '../rum/train.ts';
 
 import { commanderOption, readOptions, RUM } from '../options/index.ts';
@@ -27,12 +27,6 @@ type Opts = Record<string, string | boolean | undefined>;
 function int(v: unknown, name: string, min: number): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) throw new UserError(`--${name} must be an integer >= ${min}, got '${String(v)}'`);
-  return n;
-}
-
-function num(v: unknown, name: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new UserError(`--${name} must be a number, got '${String(v)}'`);
   return n;
 }
 
@@ -70,44 +64,32 @@ function common(c: Command, defaults: { seeds: string }): Command {
     .addOption(deviceOption());
 }
 
-function experimentOptions(o: Opts, extra: { algorithms: string[]; rum: RumChoice; variants?: Variant[] }): ExperimentOptions {
+/** The RUM action's options from the flags (src/actions/rum.ts checks them against the declarations). */
+function actionOptions(o: Opts, extra: { algorithms: string[]; variants?: Variant[] }): RumActionOptions {
   resolveDevice(o, { engine: 'none' });
   readOptions(RUM, o); // every value in its declared range (src/options) before any work
   resolveDevice(o);
-  if (o.threads !== undefined) getEngine({ threads: int(o.threads, 'threads', 1) });
-  const over: Partial<CnnConfig> = {};
-  if (o.width !== undefined) over.baseWidth = int(o.width, 'width', 1);
-  if (o.blocks !== undefined) over.blocks = list(o.blocks).map((b) => int(b, 'blocks', 1));
-  const { data, config, defaultOutDir } = experimentSetup(String(o.data), {
-    trainSize: int(o.trainSize, 'train-size', 20),
-    testSize: int(o.testSize, 'test-size', 10),
-    model: String(o.model),
-    over,
-  });
-  const mix = String(o.forgetMix);
-  if (mix !== 'stratified' && mix !== 'random') throw new UserError(`--forget-mix must be stratified or random, got '${mix}'`);
-  const seeds = list(o.seeds).map((s) => int(s, 'seeds', 0));
+  const n = (v: unknown) => (v === undefined ? undefined : Number(v));
   return {
-    data,
-    config,
-    recipe: {
-      epochs: int(o.epochs, 'epochs', 1),
-      batch: int(o.batch, 'batch', 1),
-      lr: num(o.lr, 'lr'),
-      momentum: num(o.momentum, 'momentum'),
-      weightDecay: num(o.weightDecay, 'weight-decay'),
-      augment: !!o.augment,
-    },
-    seeds,
-    forgetSize: int(o.forgetSize, 'forget-size', 3),
-    forgetMix: mix,
+    data: String(o.data),
+    trainSize: Number(o.trainSize),
+    testSize: Number(o.testSize),
+    model: String(o.model),
+    width: n(o.width),
+    blocks: o.blocks === undefined ? undefined : list(o.blocks).map((b) => int(b, 'blocks', 1)),
+    recipe: { epochs: Number(o.epochs), batch: Number(o.batch), lr: Number(o.lr), momentum: Number(o.momentum), weightDecay: Number(o.weightDecay), augment: !!o.augment },
+    seeds: list(o.seeds).map((s) => int(s, 'seeds', 0)),
+    forgetSize: Number(o.forgetSize),
+    forgetMix: String(o.forgetMix) as 'stratified' | 'random',
     algorithms: extra.algorithms,
     variants: extra.variants,
-    hyper: parseHyper(o.hyper === undefined ? undefined : String(o.hyper)),
-    rum: extra.rum,
-    memModels: int(o.memModels, 'mem-models', 2),
-    memFraction: num(o.memFraction, 'mem-fraction'),
-    outDir: String(o.out ?? defaultOutDir),
+    hyper: o.hyper === undefined ? undefined : String(o.hyper),
+    rum: o.rum === false ? 'none' : String(o.rum ?? 'select'),
+    rumCandidates: o.rumCandidates ? list(o.rumCandidates) : undefined,
+    memModels: Number(o.memModels),
+    memFraction: n(o.memFraction),
+    out: o.out === undefined ? undefined : String(o.out),
+    threads: n(o.threads),
     quiet: !!o.quiet,
     log: o.json ? undefined : (line) => process.stderr.write(`${line}\n`),
   };
@@ -116,16 +98,7 @@ function experimentOptions(o: Opts, extra: { algorithms: string[]; rum: RumChoic
 function algorithmsOption(o: Opts): string[] {
   const a = list(o.algorithms);
   if (a.length === 0) throw new UserError('--algorithms: give at least one algorithm');
-  for (const n of a) if (!ALGORITHM_NAMES.includes(n)) throw new UserError(`--algorithms: unknown '${n}'; known: ${ALGORITHM_NAMES.join(', ')}`);
-  if (a.includes('retrain')) throw new UserError('--algorithms: retrain is the oracle every result is scored against; leave it out');
   return a;
-}
-
-function rumOption(o: Opts, algorithms: string[]): RumChoice {
-  if (o.rum === false) return null;
-  const spec = String(o.rum ?? 'select');
-  if (spec === 'select') return { select: o.rumCandidates ? list(o.rumCandidates) : algorithms };
-  return { table: parseRumTable(spec) };
 }
 
 export function register(program: Command): void {
@@ -133,7 +106,7 @@ export function register(program: Command): void {
 
   common(rum.command('memorization').description('memorization scores (K models on random subsets) and the Spearman rho of the two cheap proxies'), { seeds: '1' }).action(
     (o: Opts) => {
-      const opts = experimentOptions(o, { algorithms: [], rum: null });
+      const opts = rumExperimentOptions({ ...actionOptions(o, { algorithms: [] }), rum: 'none' });
       const r = memorizationAnalysis(opts, opts.seeds[0]!);
       writeJsonAtomic(path.join(opts.outDir, 'memorization', 'report.json'), r);
       if (o.json) return void process.stdout.write(JSON.stringify({ ...r, scores: undefined, proxyScores: undefined }, null, 2) + '\n');
@@ -153,7 +126,7 @@ export function register(program: Command): void {
   );
 
   common(rum.command('entanglement').description("entanglement score of retain vs forget sets in the original model's embedding space"), { seeds: '1,2,3' }).action((o: Opts) => {
-    const opts = experimentOptions(o, { algorithms: [], rum: null });
+    const opts = rumExperimentOptions({ ...actionOptions(o, { algorithms: [] }), rum: 'none' });
     const r = entanglementAnalysis(opts);
     writeJsonAtomic(path.join(opts.outDir, 'entanglement.json'), r);
     if (o.json) return void process.stdout.write(JSON.stringify(r, null, 2) + '\n');
@@ -178,10 +151,7 @@ export function register(program: Command): void {
   withAlgos(common(rum.command('unlearn').description('unlearn a forget set: vanilla, shuffle and refined (RUM^F) runs of each algorithm, and RUM'), { seeds: '1' }))
     .option('--variants <list>', `which of ${VARIANTS.join(', ')}`, VARIANTS.join(','))
     .action((o: Opts) => {
-      const algorithms = algorithmsOption(o);
-      const variants = list(o.variants) as Variant[];
-      for (const v of variants) if (!VARIANTS.includes(v)) throw new UserError(`--variants: unknown '${v}'; known: ${VARIANTS.join(', ')}`);
-      const opts = experimentOptions(o, { algorithms, rum: rumOption(o, algorithms), variants });
+      const opts = rumExperimentOptions(actionOptions(o, { algorithms: algorithmsOption(o), variants: list(o.variants) as Variant[] }));
       const res = runExperiment(opts);
       if (o.json) return void process.stdout.write(JSON.stringify(res, null, 2) + '\n');
       const lines: string[] = [];
@@ -199,10 +169,7 @@ export function register(program: Command): void {
 
   withAlgos(common(rum.command('table').description("the paper's table over seeds: ToW and MIA gap of vanilla / shuffle / refined per algorithm and RUM, with 95% intervals"), { seeds: '1,2,3' })).action(
     (o: Opts) => {
-      const algorithms = algorithmsOption(o);
-      const opts = experimentOptions(o, { algorithms, rum: rumOption(o, algorithms) });
-      const report = buildRumReport(runExperiment(opts));
-      const files = writeRumReport(opts.outDir, report);
+      const { report, files } = rumTableAction(actionOptions(o, { algorithms: algorithmsOption(o) }));
       if (o.json) return void process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       process.stdout.write(renderRumMarkdown(report) + `\nwrote ${files.json} and ${files.markdown}\n`);
     },

@@ -13,8 +13,8 @@ import path from 'node:path';
 import { FILTER_HELP, resolveFilter } from '../model/paramGroups.ts';
 import { listMethods } from '../unlearn/registry.ts';
 import { runUnlearn, runSummaryText, type Strategy } from '../unlearn/run.ts';
-import { prepare, sampleItems } from '../unlearn/prepare.ts';
-import { compareTargets, writeTargetComparison } from '../unlearn/targets.ts';
+import { prepare, sampleItems, type PrepareOptions } from '../unlearn/prepare.ts';
+import { compareTargetsAction } from '../actions/compareTargets.ts';
 import { sequentialUnlearn, sequentialMarkdown, type SequentialRequest } from '../unlearn/sequential.ts';
 import { writeUnlearnAdapter, makeRunId, loadUnlearnedModel, readAdapterMeta } from '../unlearn/adapter.ts';
 import { fuzzySelect } from '../unlearn/fuzzy.ts';
@@ -87,6 +87,25 @@ function addHyperOptions(c: Command): Command {
 function checkUnlearnOptions(o: Opts): void {
   readOptions({ ...UNLEARN_DATA, ...UNLEARN_HYPER }, o);
   readOptions(UNLEARN, o);
+}
+
+/** The run, data and forget-set options every unlearning command reads the same way. */
+function prepareOptionsOf(o: Opts): PrepareOptions {
+  return { from: String(o.from), data: o.data === undefined ? undefined : String(o.data), dataOptions: o.forgetSplit === undefined ? undefined : { forgetSplit: String(o.forgetSplit) }, forget: String(o.forget), limit: int(o.limit, '--limit'), evalLimit: int(o.evalLimit, '--eval-limit'), seed: int(o.seed, '--seed') };
+}
+
+/** --json, --quiet and --device: the tail of the commands that compare runs. */
+function outputOptions(c: Command): Command {
+  return c.option('--json', 'print the JSON').option('--quiet', 'no progress').addOption(deviceOption());
+}
+
+/** Before any work on a command that runs one step for everything: options checked, `--X auto` refused (`why` says what the command does instead), the device resolved. */
+function startOneStep(o: Opts, command: string, why: string): void {
+  resolveDevice(o, { engine: 'none' });
+  checkUnlearnOptions(o);
+  const s = searchOf(o);
+  if (s) throw new UserError(`--${s} auto searches a step for one run (unlearn); ${command} ${why}: give it a number${command === 'compare-targets' ? ` (e.g. the one \`unlearn --${s} auto\` chose)` : ''}`);
+  resolveDevice(o);
 }
 
 /** `--eval-every N` (series.jsonl in the run folder); refused with --no-adapter on `unlearn`, whose run folder is the adapter folder. */
@@ -236,7 +255,7 @@ export function register(program: Command): void {
       if (rep) process.stdout.write(`  html report: ${rep.html}\n`);
     });
 
-  addHyperOptions(
+  const compareTargetsCommand = addHyperOptions(
     addDataOptions(
       program
         .command('compare-targets')
@@ -247,25 +266,28 @@ export function register(program: Command): void {
   )
     .addOption(commanderOption(UNLEARN.utilityBudget, 'here, the recommended target is the Pareto-optimal one (forget effect vs utility cost) with the largest forget effect within it'))
     .option('--out <dir>', 'folder for compare-targets.json and .md (default reports/unlearn/compare-targets-<time>)')
-    .option('--json', 'print the JSON')
-    .option('--quiet', 'no progress')
-    .addOption(deviceOption())
-    .action((o: Opts) => {
-      resolveDevice(o, { engine: 'none' });
-      checkUnlearnOptions(o);
-      if (searchOf(o)) throw new UserError(`--${searchOf(o)} auto searches a step for one run (unlearn); compare-targets compares targets at one step: give it a number (e.g. the one \`unlearn --${searchOf(o)} auto\` chose)`);
-      const targets = o.targets === undefined ? undefined : (readOptions({ targets: targetsDecl }, o).targets as string[]);
-      resolveDevice(o);
-      const p = prepare({ from: String(o.from), data: o.data === undefined ? undefined : String(o.data), dataOptions: o.forgetSplit === undefined ? undefined : { forgetSplit: String(o.forgetSplit) }, forget: String(o.forget), limit: int(o.limit, '--limit'), evalLimit: int(o.evalLimit, '--eval-limit'), seed: int(o.seed, '--seed') });
-      const quiet = !!o.quiet || !!o.json;
-      const c = compareTargets(p, { method: String(o.method), targets, hyper: hyperOf(o), budget: num(o.utilityBudget, '--utility-budget'), quiet, onTarget: (t, i, n) => quiet || process.stderr.write(`[${i + 1}/${n}] ${o.method} on ${t}\n`) });
-      const out = String(o.out ?? outputPath('reports', 'unlearn', `compare-targets-${stamp()}`));
-      const { md, json } = writeTargetComparison(out, c, `${p.forget.length} forget examples from ${p.source.dir ?? p.source.checkpoint}`);
-      if (o.json) return void process.stdout.write(JSON.stringify(c, null, 2) + '\n');
-      process.stdout.write(md + `wrote ${json} and .md\n`);
+    .option('--adapters-dir <dir>', "also write each target's adapter run there, as `unlearn` does, and measure the written files (default: nothing per target is written; each is measured in memory)");
+  outputOptions(compareTargetsCommand).action(async (o: Opts) => {
+    startOneStep(o, 'compare-targets', 'compares targets at one step');
+    const targets = o.targets === undefined ? undefined : (readOptions({ targets: targetsDecl }, o).targets as string[]);
+    const quiet = !!o.quiet || !!o.json;
+    const out = String(o.out ?? outputPath('reports', 'unlearn', `compare-targets-${stamp()}`));
+    const { comparison: c, files } = await compareTargetsAction({
+      ...prepareOptionsOf(o),
+      method: String(o.method),
+      targets,
+      hyper: hyperOf(o),
+      budget: num(o.utilityBudget, '--utility-budget'),
+      adaptersDir: o.adaptersDir === undefined ? undefined : path.resolve(String(o.adaptersDir)),
+      out,
+      quiet,
+      onTarget: (t, i, n) => quiet || process.stderr.write(`[${i + 1}/${n}] ${o.method} on ${t}\n`),
     });
+    if (o.json) return void process.stdout.write(JSON.stringify(c, null, 2) + '\n');
+    process.stdout.write(files!.md + `wrote ${files!.json} and .md\n`);
+  });
 
-  addHyperOptions(
+  const sequentialCommand = addHyperOptions(
     addDataOptions(
       program
         .command('sequential')
@@ -279,67 +301,61 @@ export function register(program: Command): void {
     .addOption(commanderOption(evalEveryDecl, 'here n requests; the series goes to the --out folder (and the adapter folder)'))
     .option('--adapters-dir <dir>', 'folder of adapter runs (the total change is written there)', 'adapters')
     .option('--no-adapter', 'do not write the adapter of the total change')
-    .option('--out <dir>', 'folder for sequential.json and .md (default reports/unlearn/sequential-<time>)')
-    .option('--json', 'print the JSON')
-    .option('--quiet', 'no progress')
-    .addOption(deviceOption())
-    .action(async (o: Opts) => {
-      resolveDevice(o, { engine: 'none' });
-      checkUnlearnOptions(o);
-      if (searchOf(o)) throw new UserError(`--${searchOf(o)} auto searches a step for one run (unlearn); sequential applies one step to every request: give it a number`);
-      resolveDevice(o);
-      const p = prepare({ from: String(o.from), data: o.data === undefined ? undefined : String(o.data), dataOptions: o.forgetSplit === undefined ? undefined : { forgetSplit: String(o.forgetSplit) }, forget: String(o.forget), limit: int(o.limit, '--limit'), evalLimit: int(o.evalLimit, '--eval-limit'), seed: int(o.seed, '--seed') });
-      const requests: SequentialRequest[] = [];
-      const reqTexts = (o.request as string[] | undefined) ?? [];
-      if (reqTexts.length) {
-        for (const text of reqTexts) {
-          const sel = fuzzySelect(text, p.train);
-          const ids = new Set(sel.selected);
-          requests.push({ name: text, forget: p.train.filter((e) => ids.has(e.id)) });
-        }
-      } else {
-        const k = int(o.chunks ?? '4', '--chunks')!;
-        if (k < 1) throw new UserError('--chunks must be >= 1');
-        const size = Math.ceil(p.forget.length / k);
-        for (let i = 0; i < k && i * size < p.forget.length; i++) requests.push({ name: `chunk-${i + 1}`, forget: p.forget.slice(i * size, (i + 1) * size) });
+    .option('--out <dir>', 'folder for sequential.json and .md (default reports/unlearn/sequential-<time>)');
+  outputOptions(sequentialCommand).action(async (o: Opts) => {
+    startOneStep(o, 'sequential', 'applies one step to every request');
+    const p = prepare(prepareOptionsOf(o));
+    const requests: SequentialRequest[] = [];
+    const reqTexts = (o.request as string[] | undefined) ?? [];
+    if (reqTexts.length) {
+      for (const text of reqTexts) {
+        const sel = fuzzySelect(text, p.train);
+        const ids = new Set(sel.selected);
+        requests.push({ name: text, forget: p.train.filter((e) => ids.has(e.id)) });
       }
-      const quiet = !!o.quiet || !!o.json;
-      const out = String(o.out ?? outputPath('reports', 'unlearn', `sequential-${stamp()}`));
-      const every = evalEveryOf(o);
-      const rec = every ? seriesRecorder({ file: path.join(out, SERIES_FILE), data: p.dataset, tokenizer: p.tokenizer, every, label: `sequential ${String(o.method)} ${String(o.target)}` }) : null;
-      if (rec) fs.rmSync(rec.file!, { force: true });
-      const r = sequentialUnlearn(p, {
-        method: String(o.method),
-        filter: String(o.target),
-        hyper: hyperOf(o),
-        requests,
-        quiet,
-        onStep: (s) => quiet || process.stderr.write(`request ${s.step}/${requests.length} (${s.request}): ${s.forgetCount} examples in ${s.seconds.toFixed(2)} s\n`),
-        onModel: rec ? (m, step) => rec.at(m, step, step === requests.length) : undefined,
-      });
-      const { model: _m, deltas, ...json } = r;
-      const md = `# Sequential unlearning with ${r.method} on ${r.filter}\n\n` + sequentialMarkdown(r);
-      let adapterDir: string | null = null;
-      if (o.adapter !== false) {
-        const forget = requests.flatMap((q) => q.forget);
-        const w = await writeUnlearnAdapter({
-          adaptersDir: path.resolve(String(o.adaptersDir)),
-          runId: makeRunId(`sequential-${r.method}`, r.filter),
-          baseCheckpoint: p.source.checkpoint,
-          baseSha256: p.source.checkpointSha256,
-          model: p.model,
-          deltas,
-          forget,
-          meta: { method: r.method, strategy: 'sequential', filter: r.filter, requests: requests.map((q) => ({ name: q.name, count: q.forget.length })), settings: hyperOf(o), steps: json.steps.map((s) => ({ step: s.step, request: s.request, drift: s.drift.map((d) => ({ set: d.set, perplexityRatio: d.perplexityRatio, nllChange: d.nllChange })) })) },
-          extraFiles: { 'sequential.json': json, 'report.md': md, ...(rec ? { [SERIES_FILE]: seriesText(rec.lines()) } : {}) },
-        });
-        adapterDir = w.dir;
-      }
-      writeJsonAtomic(path.join(out, 'sequential.json'), json);
-      writeFileAtomic(path.join(out, 'sequential.md'), md);
-      if (o.json) return void process.stdout.write(JSON.stringify(json, null, 2) + '\n');
-      process.stdout.write(md + `wrote ${path.join(out, 'sequential.json')}${adapterDir ? `; total change: ${adapterDir}` : ''}\n`);
+    } else {
+      const k = int(o.chunks ?? '4', '--chunks')!;
+      if (k < 1) throw new UserError('--chunks must be >= 1');
+      const size = Math.ceil(p.forget.length / k);
+      for (let i = 0; i < k && i * size < p.forget.length; i++) requests.push({ name: `chunk-${i + 1}`, forget: p.forget.slice(i * size, (i + 1) * size) });
+    }
+    const quiet = !!o.quiet || !!o.json;
+    const out = String(o.out ?? outputPath('reports', 'unlearn', `sequential-${stamp()}`));
+    const every = evalEveryOf(o);
+    const rec = every ? seriesRecorder({ file: path.join(out, SERIES_FILE), data: p.dataset, tokenizer: p.tokenizer, every, label: `sequential ${String(o.method)} ${String(o.target)}` }) : null;
+    if (rec) fs.rmSync(rec.file!, { force: true });
+    const r = sequentialUnlearn(p, {
+      method: String(o.method),
+      filter: String(o.target),
+      hyper: hyperOf(o),
+      requests,
+      quiet,
+      onStep: (s) => quiet || process.stderr.write(`request ${s.step}/${requests.length} (${s.request}): ${s.forgetCount} examples in ${s.seconds.toFixed(2)} s\n`),
+      onModel: rec ? (m, step) => rec.at(m, step, step === requests.length) : undefined,
     });
+    const { model: _m, deltas, ...json } = r;
+    const md = sequentialMarkdown(r);
+    let adapterDir: string | null = null;
+    if (o.adapter !== false) {
+      const forget = requests.flatMap((q) => q.forget);
+      const w = await writeUnlearnAdapter({
+        adaptersDir: path.resolve(String(o.adaptersDir)),
+        runId: makeRunId(`sequential-${r.method}`, r.filter),
+        baseCheckpoint: p.source.checkpoint,
+        baseSha256: p.source.checkpointSha256,
+        model: p.model,
+        deltas,
+        forget,
+        meta: { method: r.method, strategy: 'sequential', filter: r.filter, requests: requests.map((q) => ({ name: q.name, count: q.forget.length })), settings: hyperOf(o), steps: json.steps.map((s) => ({ step: s.step, request: s.request, drift: s.drift.map((d) => ({ set: d.set, perplexityRatio: d.perplexityRatio, nllChange: d.nllChange })) })) },
+        extraFiles: { 'sequential.json': json, 'report.md': md, ...(rec ? { [SERIES_FILE]: seriesText(rec.lines()) } : {}) },
+      });
+      adapterDir = w.dir;
+    }
+    writeJsonAtomic(path.join(out, 'sequential.json'), json);
+    writeFileAtomic(path.join(out, 'sequential.md'), md);
+    if (o.json) return void process.stdout.write(JSON.stringify(json, null, 2) + '\n');
+    process.stdout.write(md + `wrote ${path.join(out, 'sequential.json')}${adapterDir ? `; total change: ${adapterDir}` : ''}\n`);
+  });
 
   addRemovalOptions(
     addHyperOptions(

@@ -7,5 +7,6 @@
 export type { ReportInput, ReportRun, ReportComparison, ReportHeadline, ReportSeries, ReportHeatmap, HeatmapCell, ReportDistribution } from './types.ts';
 export { buildReport, compareRuns, comparePaired, applyHolm, runDistributions, targetHeatmap, type BuildReportOptions, type PairedInput } from './build.ts';
 export { writeReport, writeRunReport, type WrittenReport, type RunReportOptions } from './write.ts';
-export { renderHtml, renderMarkdown, reportCharts, fmt, fmtP } from './render.ts';
+export { renderHtml, renderMarkdown, reportBlocks, reportCharts, fmt } from './render.ts';
+export { toMarkdown, toHtml, htmlPage, fmtP, heading, paragraph, table, list, code, quote, figures, type Block, type Table } from './document.ts';
 export { renderSvg, seriesChart, effectChart, heatmapChart, distributionChart, type ChartSpec, type RenderedChart } from './charts.ts';

@@ -7,6 +7,7 @@ import type { ReportComparison, ReportHeadline, ReportInput, ReportRun } from '.
 import { distributionChart, effectChart, heatmapChart, renderSvg, seriesChart, type ChartSpec, type RenderedChart } from './charts.ts';
 import { listMetrics } from '../eval/registry.ts';
 import '../eval/metrics.ts';
+import { figures, fmtP, heading, htmlPage, paragraph, quote, table, toMarkdown, type Block, type Table } from './document.ts';
 
 /** A number for a table: 4 significant digits, exponent form when very large or small. */
 export function fmt(x: number | null | undefined, digits = 4): string {
@@ -19,21 +20,8 @@ export function fmt(x: number | null | undefined, digits = 4): string {
   return String(Number(x.toPrecision(digits)));
 }
 
-/** A p-value: 4 decimals, exponent form below 1e-4. */
-export function fmtP(p: number): string {
-  if (!Number.isFinite(p)) return 'n/a';
-  if (p < 1e-4) return p.toExponential(1);
-  return p.toFixed(4);
-}
-
 function ci(c: [number, number] | null): string {
   return c ? `[${fmt(c[0])}, ${fmt(c[1])}]` : '[n/a]';
-}
-
-interface Table {
-  caption?: string;
-  head: string[];
-  rows: string[][];
 }
 
 // What each metric's summary table shows.
@@ -222,19 +210,6 @@ export async function reportCharts(input: ReportInput): Promise<RenderedChart[]>
   return out;
 }
 
-function mdCell(s: string): string {
-  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-}
-
-function mdTable(t: Table): string {
-  const lines = [];
-  if (t.caption) lines.push(`**${t.caption}**`, '');
-  lines.push(`| ${t.head.map(mdCell).join(' | ')} |`, `|${t.head.map(() => '---').join('|')}|`);
-  for (const r of t.rows) lines.push(`| ${r.map(mdCell).join(' | ')} |`);
-  return lines.join('\n');
-}
-
-/** report.md (charts referenced as `charts/<name>.svg`). */
 /** The reference rows and the sample generations of an unlearning run's headline. */
 function headlineTables(h: ReportHeadline): { references: Table; samples: Table } {
   return {
@@ -243,83 +218,29 @@ function headlineTables(h: ReportHeadline): { references: Table; samples: Table 
   };
 }
 
+const PAIRED_NOTE = "Paired t-test on per-item values (after − before), 95% t confidence interval of the mean difference, Cohen's d_{z} = mean(diff)/sd(diff) with a percentile bootstrap 95% CI, and d_{av} = mean(diff)/mean(sd before, sd after).";
+
+/** The report as blocks (document.ts renders them as report.md and report.html). */
+export function reportBlocks(input: ReportInput, charts: RenderedChart[]): Block[] {
+  const b: Block[] = [heading(1, input.title), paragraph(`Generated ${input.createdAt} by unlearnkit.`), ...(input.notes ?? []).map(quote)];
+  if (input.headline) {
+    const h = headlineTables(input.headline);
+    b.push(heading(2, 'Verdict'), paragraph(input.headline.verdict, 'verdict'), table(h.references), table(h.samples));
+  }
+  if (charts.length) b.push(heading(2, 'Charts'), figures(charts.map((c) => ({ name: c.name, title: c.title }))));
+  b.push(heading(2, 'Runs'), table(runTable(input.runs)));
+  b.push(heading(2, 'Results'), ...summaryTables(input.runs).map(table));
+  if (input.comparisons.length) b.push(heading(2, 'Paired comparisons'), paragraph(PAIRED_NOTE), ...comparisonTables(input.comparisons).map(table));
+  b.push(heading(2, 'Device and versions'), table(envTable(input)));
+  return b;
+}
+
+/** report.md (charts referenced as `charts/<name>.svg`). */
 export function renderMarkdown(input: ReportInput, charts: RenderedChart[]): string {
-  const parts: string[] = [`# ${input.title}`, '', `Generated ${input.createdAt} by unlearnkit.`, ''];
-  for (const n of input.notes ?? []) parts.push(`> ${n}`, '');
-  if (input.headline) {
-    const h = headlineTables(input.headline);
-    parts.push('## Verdict', '', input.headline.verdict, '', mdTable(h.references), '', mdTable(h.samples), '');
-  }
-  parts.push('## Runs', '', mdTable(runTable(input.runs)), '');
-  parts.push('## Results', '');
-  for (const t of summaryTables(input.runs)) parts.push(mdTable(t), '');
-  if (input.comparisons.length) {
-    parts.push('## Paired comparisons', '', 'Paired t-test on per-item values (after − before), 95% t confidence interval of the mean difference, Cohen\'s d_z = mean(diff)/sd(diff) with a percentile bootstrap 95% CI, and d_av = mean(diff)/mean(sd before, sd after).', '');
-    for (const t of comparisonTables(input.comparisons)) parts.push(mdTable(t), '');
-  }
-  if (charts.length) {
-    parts.push('## Charts', '');
-    for (const c of charts) parts.push(`![${c.title}](charts/${c.name}.svg)`, '');
-  }
-  parts.push('## Device and versions', '', mdTable(envTable(input)), '');
-  return parts.join('\n');
+  return toMarkdown(reportBlocks(input, charts));
 }
 
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
-const NUMERIC = /^[−+-]?(\d|n\/a|∞|\[)/;
-
-function htmlTable(t: Table): string {
-  const head = `<tr>${t.head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>`;
-  const body = t.rows.map((r) => `<tr>${r.map((c, i) => `<td${i > 0 && NUMERIC.test(c) ? ' class="num"' : ''}>${esc(c)}</td>`).join('')}</tr>`).join('\n');
-  return `<div class="tw">${t.caption ? `<p class="cap">${esc(t.caption)}</p>` : ''}<table><thead>${head}</thead><tbody>${body}</tbody></table></div>`;
-}
-
-const CSS = `
-body{font-family:Helvetica,Arial,sans-serif;margin:24px auto;max-width:1200px;color:#222;padding:0 16px}
-h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}
-.note{background:#f6f8fa;border-left:3px solid #888;padding:6px 10px;margin:6px 0;font-size:13px}
-.tw{overflow-x:auto}
-table{border-collapse:collapse;margin:0 0 18px;font-size:12.5px}
-.cap{font-weight:bold;margin:14px 0 4px;font-size:13px}
-th,td{border:1px solid #ddd;padding:3px 7px;text-align:left;white-space:nowrap}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
-th{background:#f3f3f3}
-figure{margin:12px 0 24px}figure svg{max-width:100%;height:auto}
-.charts{display:flex;flex-wrap:wrap;gap:18px}
-`;
-
-/** The self-contained report.html. */
+/** The self-contained report.html (charts inline as SVG). */
 export function renderHtml(input: ReportInput, charts: RenderedChart[]): string {
-  const parts: string[] = [
-    '<!DOCTYPE html>',
-    '<html lang="en"><head><meta charset="utf-8">',
-    `<title>${esc(input.title)}</title>`,
-    `<style>${CSS}</style></head><body>`,
-    `<h1>${esc(input.title)}</h1>`,
-    `<p>Generated ${esc(input.createdAt)} by unlearnkit.</p>`,
-    ...(input.notes ?? []).map((n) => `<div class="note">${esc(n)}</div>`),
-  ];
-  if (input.headline) {
-    const h = headlineTables(input.headline);
-    parts.push('<h2>Verdict</h2>', `<p class="verdict">${esc(input.headline.verdict)}</p>`, htmlTable(h.references), htmlTable(h.samples));
-  }
-  if (charts.length) {
-    parts.push('<h2>Charts</h2><div class="charts">');
-    for (const c of charts) parts.push(`<figure id="chart-${esc(c.name)}" aria-label="${esc(c.title)}">${c.svg}</figure>`);
-    parts.push('</div>');
-  }
-  parts.push('<h2>Runs</h2>', htmlTable(runTable(input.runs)));
-  parts.push('<h2>Results</h2>', ...summaryTables(input.runs).map(htmlTable));
-  if (input.comparisons.length) {
-    parts.push(
-      '<h2>Paired comparisons</h2>',
-      "<p>Paired t-test on per-item values (after − before), 95% t confidence interval of the mean difference, Cohen's d<sub>z</sub> = mean(diff)/sd(diff) with a percentile bootstrap 95% CI, and d<sub>av</sub> = mean(diff)/mean(sd before, sd after).</p>",
-      ...comparisonTables(input.comparisons).map(htmlTable),
-    );
-  }
-  parts.push('<h2>Device and versions</h2>', htmlTable(envTable(input)), '</body></html>');
-  return parts.join('\n');
+  return htmlPage(input.title, reportBlocks(input, charts), Object.fromEntries(charts.map((c) => [c.name, c.svg])));
 }

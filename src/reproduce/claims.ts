@@ -14,6 +14,7 @@
  */
 import { meanCI } from '../stats/index.ts';
 import { UserError } from '../util/errors.ts';
+import { list, paragraph, type Block, type Table } from '../report/document.ts';
 
 export type Direction = 'yes' | 'no' | 'inconclusive';
 
@@ -99,34 +100,26 @@ export function fmtInterval(i: SeedInterval): string {
 
 const VERDICT: Record<Direction, string> = { yes: 'yes', no: 'no', inconclusive: 'inconclusive (CI spans 0)' };
 
-function cell(s: string): string {
-  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+/** The first table of a reproduce report: each claim, the paper's number, ours with its interval, the verdict. */
+export function claimTable(claims: Claim[], citation: string): Table {
+  return {
+    head: ['#', `claim (${citation})`, "paper's number", 'our quantity', 'ours: mean [95% CI over seeds]', 'same direction'],
+    rows: claims.map((c) => {
+      const claim = c.label ? `${c.claim} *(${c.label})*` : c.claim;
+      const verdict = c.direction === 'inconclusive' && !Number.isFinite(c.ours.lo) ? 'inconclusive (one seed)' : VERDICT[c.direction];
+      return [c.id, claim, c.paper, `${c.quantity} (paper's sign: ${c.expected === 'positive' ? '> 0' : '< 0'})`, fmtInterval(c.ours), verdict];
+    }),
+  };
 }
 
-/** The first table of a reproduce report (Markdown). */
-export function claimTableMarkdown(claims: Claim[], citation: string): string {
-  const lines = [
-    `| # | claim (${cell(citation)}) | paper's number | our quantity | ours: mean [95% CI over seeds] | same direction |`,
-    '|---|---|---|---|---|---|',
-  ];
-  for (const c of claims) {
-    const claim = c.label ? `${c.claim} *(${c.label})*` : c.claim;
-    const verdict = c.direction === 'inconclusive' && !Number.isFinite(c.ours.lo) ? 'inconclusive (one seed)' : VERDICT[c.direction];
-    lines.push(`| ${c.id} | ${cell(claim)} | ${cell(c.paper)} | ${cell(c.quantity)} (paper's sign: ${c.expected === 'positive' ? '> 0' : '< 0'}) | ${fmtInterval(c.ours)} | ${verdict} |`);
-  }
-  return lines.join('\n');
-}
-
-/** Per-seed values of every claim (Markdown). */
-export function claimSeedsMarkdown(claims: Claim[], seeds: number[]): string {
-  const lines = [`| # | ${seeds.map((s) => `seed ${s}`).join(' | ')} |`, `|---|${seeds.map(() => '---').join('|')}|`];
-  for (const c of claims) lines.push(`| ${c.id} | ${c.ours.perSeed.map(fmtNum).join(' | ')} |`);
-  return lines.join('\n');
+/** Per-seed values of every claim. */
+export function claimSeedsTable(claims: Claim[], seeds: number[]): Table {
+  return { head: ['#', ...seeds.map((s) => `seed ${s}`)], rows: claims.map((c) => [c.id, ...c.ours.perSeed.map(fmtNum)]) };
 }
 
 /** "What was tried / what would test it properly" for every row that is not a yes. */
-export function claimNotesMarkdown(claims: Claim[]): string {
+export function claimNotes(claims: Claim[]): Block {
   const open = claims.filter((c) => c.direction !== 'yes');
-  if (open.length === 0) return 'Every claim went the paper\'s way here.';
-  return open.map((c) => `- **${c.id}** (${c.direction}): ${c.note ?? 'no note'}`).join('\n');
+  if (open.length === 0) return paragraph("Every claim went the paper's way here.");
+  return list(open.map((c) => `**${c.id}** (${c.direction}): ${c.note ?? 'no note'}`));
 }

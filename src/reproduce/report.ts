@@ -13,12 +13,13 @@ import type { TopLevelSpec } from 'vega-lite';
 import { renderSvg } from '../report/charts.ts';
 import { describeEnvironment, type Environment } from '../eval/environment.ts';
 import { UserError } from '../util/errors.ts';
-import { claimNotesMarkdown, claimSeedsMarkdown, claimTableMarkdown, fmtNum, type Claim } from './claims.ts';
+import { claimNotes, claimSeedsTable, claimTable, fmtNum, type Claim } from './claims.ts';
+import { code, figures, heading, htmlPage, paragraph, table, toMarkdown, type Block } from '../report/document.ts';
 
 export interface ReportSection {
   title: string;
-  /** Markdown (paragraphs, lists, pipe tables). */
-  markdown: string;
+  /** Paragraphs, lists, tables (report/document.ts renders them as Markdown and HTML). */
+  blocks: Block[];
 }
 
 export interface ReproduceChart {
@@ -109,85 +110,32 @@ export function intervalBarChart(name: string, title: string, rows: Array<{ grou
   };
 }
 
-function escapeHtml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
+const DIRECTION_NOTE = '"same direction": yes when the whole 95% interval of our quantity lies on the side of 0 the paper\'s claim predicts, no when it lies on the other side, inconclusive when it spans 0. The interval is the t interval of the mean over seeds (n - 1 degrees of freedom).';
 
-function inline(s: string): string {
-  return escapeHtml(s)
-    .replace(/\*\*([^*]+)\*\*/g, '<strong>$1</strong>')
-    .replace(/\*([^*]+)\*/g, '<em>$1</em>')
-    .replace(/`([^`]+)`/g, '<code>$1</code>');
-}
-
-/** The Markdown this module writes (headings, paragraphs, lists, pipe tables, code blocks) as HTML. */
-function markdownToHtml(md: string): string {
-  const out: string[] = [];
-  const lines = md.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i]!;
-    if (l.startsWith('```')) {
-      const body: string[] = [];
-      for (i++; i < lines.length && !lines[i]!.startsWith('```'); i++) body.push(lines[i]!);
-      out.push(`<pre>${escapeHtml(body.join('\n'))}</pre>`);
-    } else if (/^#{1,4} /.test(l)) {
-      const n = l.indexOf(' ');
-      out.push(`<h${n}>${inline(l.slice(n + 1))}</h${n}>`);
-    } else if (l.startsWith('|')) {
-      const rows: string[][] = [];
-      for (; i < lines.length && lines[i]!.startsWith('|'); i++) {
-        const cells = lines[i]!.slice(1, -1).split(/(?<!\\)\|/).map((c) => c.trim().replace(/\\\|/g, '|'));
-        if (!cells.every((c) => /^-+$/.test(c))) rows.push(cells);
-      }
-      i--;
-      const [head, ...body] = rows;
-      out.push(`<table><thead><tr>${head!.map((c) => `<th>${inline(c)}</th>`).join('')}</tr></thead><tbody>${body.map((r) => `<tr>${r.map((c) => `<td>${inline(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`);
-    } else if (l.startsWith('- ')) {
-      const items: string[] = [];
-      for (; i < lines.length && lines[i]!.startsWith('- '); i++) items.push(`<li>${inline(lines[i]!.slice(2))}</li>`);
-      i--;
-      out.push(`<ul>${items.join('')}</ul>`);
-    } else if (l.startsWith('![')) {
-      // charts are inlined by the caller
-    } else if (l.trim()) out.push(`<p>${inline(l)}</p>`);
-  }
-  return out.join('\n');
-}
-
-/** report.md's text (charts referenced as charts/<name>.svg). */
-function renderReproduceMarkdown(r: ReproduceReport, env: Environment): string {
+/** The report as blocks (report.md and report.html are both rendered from them; charts under their own headings). */
+function reproduceBlocks(r: ReproduceReport, env: Environment): Block[] {
   const yes = r.claims.filter((c) => c.direction === 'yes').length;
-  const parts = [
-    `# ${r.title}`,
-    '',
-    r.summary,
-    '',
-    `## Claims side by side (${yes} of ${r.claims.length} in the paper's direction; ${r.seeds.length} seeds: ${r.seeds.join(', ')})`,
-    '',
-    claimTableMarkdown(r.claims, r.citation),
-    '',
-    '"same direction": yes when the whole 95% interval of our quantity lies on the side of 0 the paper\'s claim predicts, no when it lies on the other side, inconclusive when it spans 0. The interval is the t interval of the mean over seeds (n - 1 degrees of freedom).',
-    '',
-    '### Where a claim did not reproduce',
-    '',
-    claimNotesMarkdown(r.claims),
-    '',
-    '### Per-seed values of each claim\'s quantity',
-    '',
-    claimSeedsMarkdown(r.claims, r.seeds),
-    '',
+  const b: Block[] = [
+    heading(1, r.title),
+    paragraph(r.summary),
+    heading(2, `Claims side by side (${yes} of ${r.claims.length} in the paper's direction; ${r.seeds.length} seeds: ${r.seeds.join(', ')})`),
+    table(claimTable(r.claims, r.citation)),
+    paragraph(DIRECTION_NOTE),
+    heading(3, 'Where a claim did not reproduce'),
+    claimNotes(r.claims),
+    heading(3, "Per-seed values of each claim's quantity"),
+    table(claimSeedsTable(r.claims, r.seeds)),
   ];
-  for (const s of r.sections) parts.push(`## ${s.title}`, '', s.markdown, '');
-  parts.push('## Charts', '');
-  for (const c of r.charts) parts.push(`### ${c.title}`, '', `![${c.title}](charts/${c.name}.svg)`, '');
-  parts.push('## Settings', '', '```json', JSON.stringify(r.settings, null, 2), '```', '');
-  parts.push(
-    '## Versions and machine',
-    '',
-    `unlearnkit ${env.unlearnkit}, Node ${env.node}, node-llama-cpp ${env.nodeLlamaCpp}, ${env.platform}, ${env.cpu} x ${env.cpus}, device ${env.device}; vega ${env.vega ?? '?'}, vega-lite ${env.vegaLite ?? '?'}. Run time ${fmtNum(r.seconds)} s.`,
-    '',
+  for (const s of r.sections) b.push(heading(2, s.title), ...s.blocks);
+  b.push(heading(2, 'Charts'));
+  for (const c of r.charts) b.push(heading(3, c.title), figures([{ name: c.name, title: c.title }]));
+  b.push(
+    heading(2, 'Settings'),
+    code(JSON.stringify(r.settings, null, 2), 'json'),
+    heading(2, 'Versions and machine'),
+    paragraph(`unlearnkit ${env.unlearnkit}, Node ${env.node}, node-llama-cpp ${env.nodeLlamaCpp}, ${env.platform}, ${env.cpu} x ${env.cpus}, device ${env.device}; vega ${env.vega ?? '?'}, vega-lite ${env.vegaLite ?? '?'}. Run time ${fmtNum(r.seconds)} s.`),
   );
-  return parts.join('\n');
+  return b;
 }
 
 export interface WrittenReproduceReport {
@@ -213,14 +161,9 @@ export async function writeReproduceReport(r: ReproduceReport, dir: string): Pro
       svgs[c.name] = await renderSvg(c.spec);
       fs.writeFileSync(path.join(tmp, 'charts', `${c.name}.svg`), svgs[c.name]!);
     }
-    const md = renderReproduceMarkdown(full, env);
-    fs.writeFileSync(path.join(tmp, 'report.md'), md);
-    const body = markdownToHtml(md).replace(/<h3>([^<]*)<\/h3>/g, (m, t: string) => {
-      const c = charts.find((x) => escapeHtml(x.title) === t);
-      return c ? `${m}\n<figure>${svgs[c.name]}</figure>` : m;
-    });
-    const html = `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(r.title)}</title><style>body{font-family:Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;vertical-align:top}th{background:#f4f4f4}pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:12px}</style></head><body>\n${body}\n</body></html>\n`;
-    fs.writeFileSync(path.join(tmp, 'report.html'), html);
+    const blocks = reproduceBlocks(full, env);
+    fs.writeFileSync(path.join(tmp, 'report.md'), toMarkdown(blocks));
+    fs.writeFileSync(path.join(tmp, 'report.html'), htmlPage(r.title, blocks, svgs));
     fs.writeFileSync(path.join(tmp, 'results.json'), JSON.stringify({ paper: r.paper, citation: r.citation, seeds: r.seeds, claims: r.claims, settings: r.settings, environment: env, seconds: r.seconds, data: r.data }, null, 2) + '\n');
     refuseExisting(target);
     fs.mkdirSync(path.dirname(target), { recursive: true });

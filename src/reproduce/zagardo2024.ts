@@ -46,6 +46,7 @@ import { DEFAULT_ETA } from '../unlearn/defaults.ts';
 import { makeClaim, fmtNum, type Claim, type ClaimSpec } from './claims.ts';
 import { intervalBarChart, type ReproduceChart, type ReproduceReport } from './report.ts';
 import { seedInterval } from './claims.ts';
+import { list, paragraph, table, type Block, type Table } from '../report/document.ts';
 
 export const ZAGARDO_CITATION = 'Zagardo 2024, "A More Practical Approach to Machine Unlearning", arXiv 2406.09391';
 
@@ -397,29 +398,32 @@ function zagardoClaims(results: ZagardoSeedResult[], model: ZagardoModel, condit
   return claims;
 }
 
-function conditionTable(results: ZagardoSeedResult[]): string {
-  const lines = [
-    '| seed | condition | forget NLL change | t | d_z | retain NLL change | d_z | general NLL change | TracIn change | t | d_z | cosine change | t | grad norm before -> after | s |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
-  ];
-  for (const r of results) {
-    for (const c of r.conditions) {
-      lines.push(
-        `| ${r.seed} | ${c.label} | ${fmtNum(c.forgetNll.meanChange)} | ${fmtNum(c.forgetNll.t)} | ${fmtNum(c.forgetNll.dz)} | ${fmtNum(c.retainNll.meanChange)} | ${fmtNum(c.retainNll.dz)} | ${c.generalNll ? fmtNum(c.generalNll.meanChange) : '-'} | ${fmtNum(c.tracin.meanChange)} | ${fmtNum(c.tracin.t)} | ${fmtNum(c.tracin.dz)} | ${fmtNum(c.cosine.meanChange)} | ${fmtNum(c.cosine.t)} | ${fmtNum(c.gradNorm.before)} -> ${fmtNum(c.gradNorm.after)} | ${c.seconds.toFixed(1)} |`,
-      );
-    }
-  }
-  return lines.join('\n');
+function conditionTable(results: ZagardoSeedResult[]): Table {
+  return {
+    head: ['seed', 'condition', 'forget NLL change', 't', 'd_z', 'retain NLL change', 'd_z', 'general NLL change', 'TracIn change', 't', 'd_z', 'cosine change', 't', 'grad norm before -> after', 's'],
+    rows: results.flatMap((r) =>
+      r.conditions.map((c) => [
+        String(r.seed),
+        c.label,
+        ...[c.forgetNll.meanChange, c.forgetNll.t, c.forgetNll.dz, c.retainNll.meanChange, c.retainNll.dz].map(fmtNum),
+        c.generalNll ? fmtNum(c.generalNll.meanChange) : '-',
+        ...[c.tracin.meanChange, c.tracin.t, c.tracin.dz, c.cosine.meanChange, c.cosine.t].map(fmtNum),
+        `${fmtNum(c.gradNorm.before)} -> ${fmtNum(c.gradNorm.after)}`,
+        c.seconds.toFixed(1),
+      ]),
+    ),
+  };
 }
 
-const INFLUENCE_DEFINITION = [
-  'The paper tracks "influence" of training examples but its score is not defined precisely in the material we have, so we state ours:',
-  '',
-  '- **TracIn** (Pruthi et al. 2020) at the one fine-tuned checkpoint: lr x g(query) . g(example), with g the exact per-example gradient of the mean token loss over every parameter and lr the fine-tune\'s learning rate. Queries are paraphrases of forget facts, examples the forget facts\' training texts; every (query, example) pair is one paired observation, before vs after unlearning.',
-  '- **Cosine TracIn** (our normalised variant, `cosineTracinScores` in src/influence/tracin.ts): lr x g(query) . g(example) / (||g(query)|| ||g(example)||), the alignment of the two gradients without their size.',
-  '- **What the sign means after ascent.** Unlearning by ascent raises the forget examples\' losses, and with them the norms of their gradients (the "grad norm" column). TracIn multiplies two such gradients, so it **rises** after successful unlearning; a rise does not mean the model remembers more. The cosine removes the norms; it drops only if the query\'s and the example\'s gradients stop pointing the same way. The forget NLL change says directly whether the model forgot.',
-  '- LiSSA influence functions are not part of this protocol (their HVP recursion costs ~100 gradient passes per query); `unlearnkit influence --methods if` computes them and says when the recursion diverges.',
-].join('\n');
+const INFLUENCE_DEFINITION: Block[] = [
+  paragraph('The paper tracks "influence" of training examples but its score is not defined precisely in the material we have, so we state ours:'),
+  list([
+    '**TracIn** (Pruthi et al. 2020) at the one fine-tuned checkpoint: lr x g(query) . g(example), with g the exact per-example gradient of the mean token loss over every parameter and lr the fine-tune\'s learning rate. Queries are paraphrases of forget facts, examples the forget facts\' training texts; every (query, example) pair is one paired observation, before vs after unlearning.',
+    '**Cosine TracIn** (our normalised variant, `cosineTracinScores` in src/influence/tracin.ts): lr x g(query) . g(example) / (||g(query)|| ||g(example)||), the alignment of the two gradients without their size.',
+    '**What the sign means after ascent.** Unlearning by ascent raises the forget examples\' losses, and with them the norms of their gradients (the "grad norm" column). TracIn multiplies two such gradients, so it **rises** after successful unlearning; a rise does not mean the model remembers more. The cosine removes the norms; it drops only if the query\'s and the example\'s gradients stop pointing the same way. The forget NLL change says directly whether the model forgot.',
+    'LiSSA influence functions are not part of this protocol (their HVP recursion costs ~100 gradient passes per query); `unlearnkit influence --methods if` computes them and says when the recursion diverges.',
+  ]),
+];
 
 export interface ZagardoRun {
   settings: ZagardoSettings;
@@ -435,7 +439,7 @@ export function runZagardo(s: ZagardoSettings, o: { quick: boolean; work?: strin
   const work = o.work ?? fs.mkdtempSync(path.join(os.tmpdir(), 'unlearnkit-zagardo-'));
   const results: ZagardoSeedResult[] = [];
   const claims: Claim[] = [];
-  const sections: ReproduceReport['sections'] = [{ title: 'Influence as we define it', markdown: INFLUENCE_DEFINITION }];
+  const sections: ReproduceReport['sections'] = [{ title: 'Influence as we define it', blocks: INFLUENCE_DEFINITION }];
   const charts: ReproduceChart[] = [];
   const labels = s.conditions.map(conditionLabel);
   const scaleText = `per seed ${s.forgetFacts || 'all 113'} forget facts, ${s.retainFacts} retain facts, ${s.replay} replay texts, ${s.epochs} epochs (AdamW, lr ${s.lr}, batch ${s.batch}); ${s.conditions.length} conditions; influence on ${s.influenceQueries} x ${s.influenceTrain} pairs`;
@@ -445,7 +449,13 @@ export function runZagardo(s: ZagardoSettings, o: { quick: boolean; work?: strin
       const mine = s.seeds.map((seed) => runZagardoSeed(s, m, seed, work, log));
       results.push(...mine);
       claims.push(...zagardoClaims(mine, m, labels, mi === 0 ? '' : `-${m.kind}`, scaleText));
-      sections.push({ title: `Per seed and condition: ${m.name}`, markdown: `Changes are after minus before; t and d_z from paired t-tests over items (NLL) or (query, example) pairs (influence). Fine-tune loss per epoch: ${mine.map((r) => `seed ${r.seed}: ${r.finetuneLoss.map(fmtNum).join(' -> ')}`).join('; ')}.\n\n${conditionTable(mine)}` });
+      sections.push({
+        title: `Per seed and condition: ${m.name}`,
+        blocks: [
+          paragraph(`Changes are after minus before; t and d_z from paired t-tests over items (NLL) or (query, example) pairs (influence). Fine-tune loss per epoch: ${mine.map((r) => `seed ${r.seed}: ${r.finetuneLoss.map(fmtNum).join(' -> ')}`).join('; ')}.`),
+          table(conditionTable(mine)),
+        ],
+      });
       const rows = labels.flatMap((l) => {
         const g = (f: (c: ConditionResult) => number, group: string) => {
           const iv = seedInterval(mine.map((r) => f(r.conditions.find((c) => c.label === l)!)), `${l} ${group}`);

@@ -40,6 +40,7 @@ import { LEVELS, refineByMemorization, runSequence, type Level } from '../rum/ru
 import { DEFAULT_RECIPE, type TrainRecipe } from '../rum/train.ts';
 import { makeClaim, fmtNum, seedInterval, type Claim, type ClaimSpec } from './claims.ts';
 import { intervalBarChart, type ReproduceChart, type ReproduceReport } from './report.ts';
+import { paragraph, table, type Block, type Table } from '../report/document.ts';
 
 export const ZHAO_CITATION = 'Zhao, Kurmanji, Barbulescu, Triantafillou & Triantafillou 2024, "What makes unlearning hard and what to do about it", arXiv 2406.01257';
 
@@ -366,45 +367,44 @@ function zhaoClaims(r: ZhaoDatasetResult, s: ZhaoSettings, suffix: string): Clai
   return claims;
 }
 
-function sideBySide(r: ZhaoDatasetResult, s: ZhaoSettings): string {
+function sideBySide(r: ZhaoDatasetResult, s: ZhaoSettings): Table {
   const e = r.experiment;
   const iv = (f: (sd: number) => number, what: string) => {
     const x = seedInterval(e.seeds.map((q) => f(q.seed)), what);
     return Number.isFinite(x.lo) ? `${fmtNum(x.estimate)} [${fmtNum(x.lo)}, ${fmtNum(x.hi)}]` : fmtNum(x.estimate);
   };
-  const lines = [
-    `| method | variant | paper CIFAR-10 ToW | paper CIFAR-10 MIA gap | paper CIFAR-100 ToW | paper CIFAR-100 MIA gap | ours ToW (${r.dataset.kind}) | ours MIA gap |`,
-    '|---|---|---|---|---|---|---|---|',
-  ];
+  const rows: string[][] = [];
   const variants = ['vanilla', 'shuffle', 'refined'] as const;
   for (const a of s.algorithms) {
     variants.forEach((v, i) => {
       const p = PAPER_TABLE[a];
       const q = (x?: number[]) => (x ? fmtNum(x[i]!) : '-');
-      lines.push(`| ${a} | ${v === 'refined' ? 'RUM^F' : v} | ${q(p?.c10)} | ${q(p?.c10mia)} | ${q(p?.c100)} | ${q(p?.c100mia)} | ${iv((sd) => runOf(e, sd, a, v).tow, `${a} ${v}`)} | ${iv((sd) => runOf(e, sd, a, v).miaGap, `${a} ${v} gap`)} |`);
+      rows.push([a, v === 'refined' ? 'RUM^F' : v, q(p?.c10), q(p?.c10mia), q(p?.c100), q(p?.c100mia), iv((sd) => runOf(e, sd, a, v).tow, `${a} ${v}`), iv((sd) => runOf(e, sd, a, v).miaGap, `${a} ${v} gap`)]);
     });
   }
-  lines.push(`| RUM | ${e.rumTable ? LEVELS.map((l) => e.rumTable![l]).join(' / ') : '-'} | ${PAPER_RUM.c10} | ${PAPER_RUM.c10mia} | ${PAPER_RUM.c100} | ${PAPER_RUM.c100mia} | ${iv((sd) => runOf(e, sd, 'RUM', 'rum').tow, 'RUM')} | ${iv((sd) => runOf(e, sd, 'RUM', 'rum').miaGap, 'RUM gap')} |`);
-  return lines.join('\n');
+  rows.push(['RUM', e.rumTable ? LEVELS.map((l) => e.rumTable![l]).join(' / ') : '-', String(PAPER_RUM.c10), String(PAPER_RUM.c10mia), String(PAPER_RUM.c100), String(PAPER_RUM.c100mia), iv((sd) => runOf(e, sd, 'RUM', 'rum').tow, 'RUM'), iv((sd) => runOf(e, sd, 'RUM', 'rum').miaGap, 'RUM gap')]);
+  return { head: ['method', 'variant', 'paper CIFAR-10 ToW', 'paper CIFAR-10 MIA gap', 'paper CIFAR-100 ToW', 'paper CIFAR-100 MIA gap', `ours ToW (${r.dataset.kind})`, 'ours MIA gap'], rows };
 }
 
-function perSeedTables(r: ZhaoDatasetResult, s: ZhaoSettings): string {
+function perSeedBlocks(r: ZhaoDatasetResult, s: ZhaoSettings): Block[] {
   const e = r.experiment;
-  const lines = ['| seed | row | ToW | MIA gap | acc forget | acc retain | acc test | s |', '|---|---|---|---|---|---|---|---|'];
+  const rows: string[][] = [];
   for (const sd of e.seeds) {
-    lines.push(`| ${sd.seed} | original (no unlearning) | - | - | ${fmtNum(sd.original.acc.forget)} | ${fmtNum(sd.original.acc.retain)} | ${fmtNum(sd.original.acc.test)} | |`);
-    lines.push(`| ${sd.seed} | oracle (retrained on R) | 1 | 0 | ${fmtNum(sd.oracle.acc.forget)} | ${fmtNum(sd.oracle.acc.retain)} | ${fmtNum(sd.oracle.acc.test)} | |`);
-    for (const run of sd.runs) lines.push(`| ${sd.seed} | ${run.algorithm} ${run.variant} | ${fmtNum(run.scores.tow)} | ${fmtNum(run.scores.miaGap)} | ${fmtNum(run.scores.acc.forget)} | ${fmtNum(run.scores.acc.retain)} | ${fmtNum(run.scores.acc.test)} | ${run.seconds.toFixed(1)} |`);
+    rows.push([String(sd.seed), 'original (no unlearning)', '-', '-', fmtNum(sd.original.acc.forget), fmtNum(sd.original.acc.retain), fmtNum(sd.original.acc.test), '']);
+    rows.push([String(sd.seed), 'oracle (retrained on R)', '1', '0', fmtNum(sd.oracle.acc.forget), fmtNum(sd.oracle.acc.retain), fmtNum(sd.oracle.acc.test), '']);
+    for (const run of sd.runs) rows.push([String(sd.seed), `${run.algorithm} ${run.variant}`, fmtNum(run.scores.tow), fmtNum(run.scores.miaGap), fmtNum(run.scores.acc.forget), fmtNum(run.scores.acc.retain), fmtNum(run.scores.acc.test), run.seconds.toFixed(1)]);
   }
   const L = s.levels;
-  const l2 = [`| seed | ${L.map((l) => `${l}-mem third ToW`).join(' | ')} | ${L.map((l) => `${l}-ES set: ES, ToW`).join(' | ')} | ${s.orders.map(orderName).join(' | ')} |`, `|---|${L.map(() => '---').join('|')}|${L.map(() => '---').join('|')}|${s.orders.map(() => '---').join('|')}|`];
-  for (const x of r.extra) {
-    l2.push(
-      `| ${x.seed} | ${L.map((l) => fmtNum(x.perThird[l]!)).join(' | ')} | ${L.map((l) => `${fmtNum(x.entanglement[l]!.es)}, ${fmtNum(x.entanglement[l]!.tow)}`).join(' | ')} | ${s.orders.map((o) => fmtNum(x.orders[orderName(o)]!.tow)).join(' | ')} |`,
-    );
-  }
   const thirdsMem = e.seeds.map((sd) => `seed ${sd.seed}: ${LEVELS.map((l) => fmtNum(sd.thirdsMem[l])).join(' / ')}`).join('; ');
-  return `${lines.join('\n')}\n\nMean memorization score of the forget set's low / medium / high thirds: ${thirdsMem}. Memorization estimator: ${e.memorization.models} models on ${Math.round(e.memorization.fraction * 100)}% subsets (mean accuracy on own / held-out examples ${fmtNum(e.memorization.meanAccIn)} / ${fmtNum(e.memorization.meanAccOut)}).\n\nEach memorization third unlearned alone, the entanglement sets, and RUM^F (fine-tune) ToW per subset order:\n\n${l2.join('\n')}`;
+  return [
+    table({ head: ['seed', 'row', 'ToW', 'MIA gap', 'acc forget', 'acc retain', 'acc test', 's'], rows }),
+    paragraph(`Mean memorization score of the forget set's low / medium / high thirds: ${thirdsMem}. Memorization estimator: ${e.memorization.models} models on ${Math.round(e.memorization.fraction * 100)}% subsets (mean accuracy on own / held-out examples ${fmtNum(e.memorization.meanAccIn)} / ${fmtNum(e.memorization.meanAccOut)}).`),
+    paragraph('Each memorization third unlearned alone, the entanglement sets, and RUM^F (fine-tune) ToW per subset order:'),
+    table({
+      head: ['seed', ...L.map((l) => `${l}-mem third ToW`), ...L.map((l) => `${l}-ES set: ES, ToW`), ...s.orders.map(orderName)],
+      rows: r.extra.map((x) => [String(x.seed), ...L.map((l) => fmtNum(x.perThird[l]!)), ...L.map((l) => `${fmtNum(x.entanglement[l]!.es)}, ${fmtNum(x.entanglement[l]!.tow)}`), ...s.orders.map((o) => fmtNum(x.orders[orderName(o)]!.tow))]),
+    }),
+  ];
 }
 
 export interface ZhaoRun {
@@ -428,8 +428,14 @@ export function runZhao(s: ZhaoSettings, o: { quick: boolean; work?: string; log
       const r = runZhaoDataset(s, d, work, log);
       results.push(r);
       claims.push(...zhaoClaims(r, s, i === 0 ? '' : `-${d.kind}`));
-      sections.push({ title: `The paper's table beside ours: ${r.label}`, markdown: `Paper: ResNet-18, mean over its runs (${ZHAO_CITATION}, main table, quoted in issue #21). Ours: mean [95% CI] over ${s.seeds.length} seeds. ToW higher is better, MIA gap lower; RUM^F is the algorithm on the memorization thirds low -> medium -> high, shuffle on random thirds.\n\n${sideBySide(r, s)}` });
-      sections.push({ title: `Per seed: ${r.label}`, markdown: perSeedTables(r, s) });
+      sections.push({
+        title: `The paper's table beside ours: ${r.label}`,
+        blocks: [
+          paragraph(`Paper: ResNet-18, mean over its runs (${ZHAO_CITATION}, main table, quoted in issue #21). Ours: mean [95% CI] over ${s.seeds.length} seeds. ToW higher is better, MIA gap lower; RUM^F is the algorithm on the memorization thirds low -> medium -> high, shuffle on random thirds.`),
+          table(sideBySide(r, s)),
+        ],
+      });
+      sections.push({ title: `Per seed: ${r.label}`, blocks: perSeedBlocks(r, s) });
       const rows = s.algorithms.flatMap((a) =>
         (['vanilla', 'shuffle', 'refined'] as const).map((v) => {
           const x = seedInterval(r.experiment.seeds.map((sd) => runOf(r.experiment, sd.seed, a, v).tow), `${a} ${v}`);
@@ -443,11 +449,11 @@ export function runZhao(s: ZhaoSettings, o: { quick: boolean; work?: string; log
   }
   sections.unshift({
     title: 'What these rows are',
-    markdown: [
+    blocks: [
       `Our rows are **substitutes**: ${s.datasets.map(datasetLabel).join('; ')}. The paper's rows are ResNet-18 on CIFAR-10 and CIFAR-100 with forget sets of 3 x 1000 examples and memorization scores from hundreds of models; they are quoted, not recomputed.`,
       `Entanglement sets: the training examples ranked by their squared distance to the mean embedding of the original model; the farthest ${Math.floor(s.forgetSize / 3) * 3} form the low-ES set, those around the median the medium, the nearest the high-ES set. The paper's ES values: low ${PAPER_ES.low}, medium ${PAPER_ES.medium}, high ${PAPER_ES.high}.`,
       'The RUM row\'s per-subset table is selected on a held-out seed (never a reported one): the candidate with the best ToW on each memorization third alone.',
-    ].join('\n\n'),
+    ].map((t) => paragraph(t)),
   });
   return {
     settings: s,

@@ -3,7 +3,7 @@
  * (method x {vanilla, shuffle, RUM^F} with ToW and MIA gap), means with 95% t-intervals over seeds
  * (src/stats meanCI), plus the paired comparison refined - shuffle and refined - vanilla per
  * algorithm (pairedMeanDiffCI over seeds). The data shape (`RumReport`: rows of named summaries)
- * is kept flat so the shared report writer (src/report) can render it with charts later.
+ * is kept flat; report.md is rendered by the shared renderer (src/report/document.ts).
  */
 import path from 'node:path';
 import { pairedMeanDiffCI, type Interval } from '../stats/index.ts';
@@ -11,6 +11,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
 import type { ExperimentResult, RunRecord, SeedResult } from './experiment.ts';
 import { summarize } from './metrics.ts';
 import { LEVELS } from './rum.ts';
+import { heading, paragraph, table, toMarkdown, type Block } from '../report/document.ts';
 
 export type Summary = ReturnType<typeof summarize>;
 
@@ -178,50 +179,44 @@ function fmtInterval(i: Interval | null, values: number[]): string {
   return `${sign(i.estimate)} [${sign(i.lo)}, ${sign(i.hi)}]`;
 }
 
+/** report.md: the paper-layout table, the refinement comparisons, RUM's per-subset choice, the forget set's structure (report/document.ts renders it). */
 export function renderRumMarkdown(r: RumReport): string {
-  const lines: string[] = [];
-  lines.push(`# ${r.title}`, '');
-  lines.push(
-    `Dataset ${r.dataset}: ${r.trainSize} training and ${r.testSize} test images; forget set ${r.forgetSize} examples; ` +
-      `seeds ${r.seeds.join(', ')}; memorization from ${r.memorization.models} models on ${Math.round(r.memorization.fraction * 100)}% subsets. ` +
-      `Values are means over seeds with 95% t-intervals in brackets.`,
-    '',
-  );
-  lines.push('| method | variant | ToW (higher better) | MIA gap (lower better) | ToW-MIA | acc forget | acc retain | acc test |');
-  lines.push('|---|---|---|---|---|---|---|---|');
-  for (const row of r.rows) {
-    lines.push(
-      `| ${row.method} | ${row.variant} | ${fmtSummary(row.tow)} | ${fmtSummary(row.miaGap)} | ${fmtSummary(row.towMia)} | ${fmtSummary(row.accForget)} | ${fmtSummary(row.accRetain)} | ${fmtSummary(row.accTest)} |`,
+  const b: Block[] = [
+    heading(1, r.title),
+    paragraph(
+      `Dataset ${r.dataset}: ${r.trainSize} training and ${r.testSize} test images; forget set ${r.forgetSize} examples; ` +
+        `seeds ${r.seeds.join(', ')}; memorization from ${r.memorization.models} models on ${Math.round(r.memorization.fraction * 100)}% subsets. ` +
+        `Values are means over seeds with 95% t-intervals in brackets.`,
+    ),
+    table({
+      head: ['method', 'variant', 'ToW (higher better)', 'MIA gap (lower better)', 'ToW-MIA', 'acc forget', 'acc retain', 'acc test'],
+      rows: r.rows.map((row) => [row.method, row.variant, ...[row.tow, row.miaGap, row.towMia, row.accForget, row.accRetain, row.accTest].map((x) => fmtSummary(x))]),
+    }),
+  ];
+  if (r.comparisons.length > 0) {
+    b.push(
+      heading(2, 'Refinement (RUM^F) against the controls'),
+      paragraph('Paired over seeds: refined minus the other variant (positive ToW difference and negative MIA-gap difference favour refinement).'),
+      table({
+        head: ['algorithm', 'refined minus', 'ToW difference', 'MIA-gap difference', 'refined has higher ToW', 'refined has lower MIA gap'],
+        rows: r.comparisons.map((c) => [c.algorithm, c.against, fmtInterval(c.towDiff, c.towDiffs), fmtInterval(c.miaGapDiff, c.miaGapDiffs), c.refinedHigherTow ? 'yes' : 'no', c.refinedLowerMiaGap ? 'yes' : 'no']),
+      }),
     );
   }
-  lines.push('');
-  if (r.comparisons.length > 0) {
-    lines.push('## Refinement (RUM^F) against the controls', '');
-    lines.push('Paired over seeds: refined minus the other variant (positive ToW difference and negative MIA-gap difference favour refinement).', '');
-    lines.push('| algorithm | refined minus | ToW difference | MIA-gap difference | refined has higher ToW | refined has lower MIA gap |');
-    lines.push('|---|---|---|---|---|---|');
-    for (const c of r.comparisons) {
-      lines.push(
-        `| ${c.algorithm} | ${c.against} | ${fmtInterval(c.towDiff, c.towDiffs)} | ${fmtInterval(c.miaGapDiff, c.miaGapDiffs)} | ${c.refinedHigherTow ? 'yes' : 'no'} | ${c.refinedLowerMiaGap ? 'yes' : 'no'} |`,
-      );
-    }
-    lines.push('');
-  }
   if (r.rumTable) {
-    lines.push(`RUM's algorithm per subset: low = ${r.rumTable.low}, medium = ${r.rumTable.medium}, high = ${r.rumTable.high}` + (r.selection ? ` (selected on held-out seed ${r.selection.seed} by ToW per subset).` : ' (given).'), '');
-    if (r.selection) {
-      lines.push('| subset | ' + r.selection.candidates.join(' | ') + ' |');
-      lines.push('|---|' + r.selection.candidates.map(() => '---|').join(''));
-      for (const l of LEVELS) lines.push(`| ${l} | ` + r.selection.candidates.map((c) => (r.selection!.tow[l][c] ?? NaN).toFixed(3)).join(' | ') + ' |');
-      lines.push('');
-    }
+    b.push(paragraph(`RUM's algorithm per subset: low = ${r.rumTable.low}, medium = ${r.rumTable.medium}, high = ${r.rumTable.high}` + (r.selection ? ` (selected on held-out seed ${r.selection.seed} by ToW per subset).` : ' (given).')));
+    const sel = r.selection;
+    if (sel) b.push(table({ head: ['subset', ...sel.candidates], rows: LEVELS.map((l) => [l, ...sel.candidates.map((c) => (sel.tow[l][c] ?? NaN).toFixed(3))]) }));
   }
-  lines.push('## Forget-set structure', '');
-  lines.push('| subset | mean memorization | entanglement score (R vs subset) |', '|---|---|---|');
-  for (const l of LEVELS) lines.push(`| ${l} | ${fmtSummary(r.thirdsMem[l])} | ${fmtSummary(r.entanglement[l], 1)} |`);
-  lines.push(`| all of S | | ${fmtSummary(r.entanglement.all, 1)} |`, '');
-  lines.push(`Total time ${(r.seconds / 60).toFixed(1)} min (memorization models trained in this run: ${(r.memorization.seconds / 60).toFixed(1)} min).`, '');
-  return lines.join('\n');
+  b.push(
+    heading(2, 'Forget-set structure'),
+    table({
+      head: ['subset', 'mean memorization', 'entanglement score (R vs subset)'],
+      rows: [...LEVELS.map((l) => [l, fmtSummary(r.thirdsMem[l]), fmtSummary(r.entanglement[l], 1)]), ['all of S', '', fmtSummary(r.entanglement.all, 1)]],
+    }),
+    paragraph(`Total time ${(r.seconds / 60).toFixed(1)} min (memorization models trained in this run: ${(r.memorization.seconds / 60).toFixed(1)} min).`),
+  );
+  return toMarkdown(b);
 }
 
 /** Write report.json and report.md into `dir`; returns their paths. */

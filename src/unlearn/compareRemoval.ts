@@ -14,6 +14,7 @@ import { runUnlearn, type UnlearnRunResult } from './run.ts';
 import type { IterativeOptions } from './iterative.ts';
 import type { UnlearnHyper } from './types.ts';
 import { UserError } from '../util/errors.ts';
+import { fmtP, heading, paragraph, table, toMarkdown } from '../report/document.ts';
 
 export interface RemovalSetChange {
   perplexityBefore: number;
@@ -83,30 +84,28 @@ export async function compareRemoval(o: CompareRemovalOptions): Promise<RemovalC
   return { request: o.request, method: o.method, target: o.target ?? 'all', rows };
 }
 
-/** Markdown table: one row per strategy. */
+/** Markdown: one row per strategy (report/document.ts renders it). */
 export function removalMarkdown(c: RemovalComparison): string {
   const sets = ['forget', 'trueForget', 'retain', 'general', 'holdout'].filter((s) => c.rows.some((r) => r.sets[s]));
   const f = (x: number | null, d = 3) => (x === null || !Number.isFinite(x) ? '-' : x.toFixed(d));
-  const pv = (x: number | null) => (x === null ? '-' : x < 1e-4 ? x.toExponential(1) : x.toFixed(4));
   const head = ['strategy', 'selected', 'precision', 'recall', 'method calls', ...sets.map((s) => `${s} ppl (x, p)`), 'outcome'];
-  const lines = [
-    `# "${c.request}": fuzzy vs iterative removal with ${c.method} on ${c.target}`,
-    '',
-    `Both strategies remove what the request selects (fuzzy matching); fuzzy runs the method once on the selection, iterative per example until it reaches the target NLL. Precision / recall: the selection against the dataset's forget split.`,
-    '',
-    `| ${head.join(' | ')} |`,
-    `|${head.map(() => '---').join('|')}|`,
-  ];
-  for (const r of c.rows) {
-    const cells = [r.strategy, String(r.selected), f(r.precision), f(r.recall), String(r.methodCalls)];
-    for (const s of sets) {
+  const rows = c.rows.map((r) => [
+    r.strategy,
+    String(r.selected),
+    f(r.precision),
+    f(r.recall),
+    String(r.methodCalls),
+    ...sets.map((s) => {
       const x = r.sets[s];
-      cells.push(x ? `${x.perplexityBefore.toFixed(2)} -> ${x.perplexityAfter.toFixed(2)} (x${x.ratio.toFixed(3)}, p ${pv(x.p)})` : '-');
-    }
-    cells.push(r.outcome);
-    lines.push(`| ${cells.join(' | ')} |`);
-  }
+      return x ? `${x.perplexityBefore.toFixed(2)} -> ${x.perplexityAfter.toFixed(2)} (x${x.ratio.toFixed(3)}, p ${fmtP(x.p, '-')})` : '-';
+    }),
+    r.outcome,
+  ]);
   const notes = [...new Set(c.rows.map((r) => r.note).filter(Boolean))];
-  if (notes.length) lines.push('', ...notes.map((n) => `precision / recall not computed: ${n}`));
-  return lines.join('\n') + '\n';
+  return toMarkdown([
+    heading(1, `"${c.request}": fuzzy vs iterative removal with ${c.method} on ${c.target}`),
+    paragraph("Both strategies remove what the request selects (fuzzy matching); fuzzy runs the method once on the selection, iterative per example until it reaches the target NLL. Precision / recall: the selection against the dataset's forget split."),
+    table({ head, rows }),
+    ...notes.map((n) => paragraph(`precision / recall not computed: ${n}`)),
+  ]);
 }

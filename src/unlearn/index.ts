@@ -13,7 +13,7 @@ export { snapshot, diffSince, applyDeltas, deltaNorms, addDeltas, type Deltas } 
 export { storedGradientAscent } from './storedAscent.ts';
 export { iterativeRemoval, type IterativeOptions, type IterativeResult, type IterationLog } from './iterative.ts';
 export { fuzzySelect, fuzzyReport, words, STOP_WORDS, type FuzzyOptions, type FuzzySelection, type FuzzyReport } from './fuzzy.ts';
-export { compareTargets, defaultTargets, targetsMarkdown, type TargetComparison, type TargetRow } from './targets.ts';
+export { combineTargets, defaultTargets, targetsMarkdown, type TargetComparison, type TargetRow } from './targets.ts';
 export { sequentialUnlearn, sequentialMarkdown, type SequentialRequest, type SequentialResult, type SequentialStep } from './sequential.ts';
 export { writeUnlearnAdapter, loadUnlearnedModel, readAdapterMeta, forgetSetSha256, makeRunId, checkRunId, type AdapterWriteResult } from './adapter.ts';
 export { runUnlearn, runMarkdown, runSummaryText, summarize, type UnlearnRunOptions, type UnlearnRunResult, type Strategy } from './run.ts';

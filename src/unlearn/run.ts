@@ -19,6 +19,7 @@ import { getMethod } from './registry.ts';
 import { searchStep, splitValidation, utilityCheck, budgetWarning, searchLines, type SearchParam, type StepSearchResult, type UtilityCheck } from './stepSearch.ts';
 import type { ProgressEvent, UnlearnContext, UnlearnHyper } from './types.ts';
 import { UserError } from '../util/errors.ts';
+import { code, heading, list, paragraph, table, toMarkdown, type Block } from '../report/document.ts';
 
 export type Strategy = 'batch' | 'iterative' | 'fuzzy';
 
@@ -307,44 +308,37 @@ export async function runUnlearn(o: UnlearnRunOptions): Promise<UnlearnRunResult
   }
 }
 
-/** A short Markdown report of one run. */
+/** A short report of one run (report.md), rendered by report/document.ts. */
 export function runMarkdown(r: UnlearnRunResult): string {
-  const lines = [
-    `# Unlearning run ${r.runId}`,
-    '',
-    `method **${r.method}**, strategy ${r.strategy}, target \`${r.filter}\` (${r.tensors.length} tensors), ${r.forget.count} forget examples`,
-    '',
-    `outcome: **${r.outcome}**: ${r.outcomeReason}`,
-    '',
-    `settings: ${Object.entries(r.settings)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(', ')}`,
-    '',
-    '| set | n | ppl before | ppl after | ratio | mean dloglik | t | p | d_z |',
-    '|---|---|---|---|---|---|---|---|---|',
+  const b: Block[] = [
+    heading(1, `Unlearning run ${r.runId}`),
+    paragraph(`method **${r.method}**, strategy ${r.strategy}, target \`${r.filter}\` (${r.tensors.length} tensors), ${r.forget.count} forget examples`),
+    paragraph(`outcome: **${r.outcome}**: ${r.outcomeReason}`),
+    paragraph(`settings: ${Object.entries(r.settings).map(([k, v]) => `${k}=${v}`).join(', ')}`),
   ];
-  for (const s of r.comparison.sets) {
-    const t = s.test;
-    lines.push(
-      `| ${s.set} | ${s.n} | ${s.perplexityBefore.toFixed(3)} | ${s.perplexityAfter.toFixed(3)} | ${s.perplexityRatio.toFixed(3)} | ${s.meanLogLikChange.toFixed(4)} | ${t ? t.t.toFixed(2) : '-'} | ${t ? t.p.toExponential(2) : '-'} | ${t ? t.dz.toFixed(2) : '-'} |`,
-    );
-  }
-  for (const x of r.comparison.rouge) {
-    lines.push(`| ROUGE-L ${x.set} | ${x.n} | ${x.meanBefore.toFixed(3)} | ${x.meanAfter.toFixed(3)} | | | ${x.test ? x.test.t.toFixed(2) : '-'} | ${x.test ? x.test.p.toExponential(2) : '-'} | ${x.test ? x.test.dz.toFixed(2) : '-'} |`);
-  }
+  const test = (t: { t: number; p: number; dz: number } | null | undefined) => (t ? [t.t.toFixed(2), t.p.toExponential(2), t.dz.toFixed(2)] : ['-', '-', '-']);
+  b.push(
+    table({
+      head: ['set', 'n', 'ppl before', 'ppl after', 'ratio', 'mean dloglik', 't', 'p', 'd_z'],
+      rows: [
+        ...r.comparison.sets.map((s) => [s.set, String(s.n), s.perplexityBefore.toFixed(3), s.perplexityAfter.toFixed(3), s.perplexityRatio.toFixed(3), s.meanLogLikChange.toFixed(4), ...test(s.test)]),
+        ...r.comparison.rouge.map((x) => [`ROUGE-L ${x.set}`, String(x.n), x.meanBefore.toFixed(3), x.meanAfter.toFixed(3), '', '', ...test(x.test)]),
+      ],
+    }),
+  );
   if (r.selection) {
     const s = r.selection.report;
-    lines.push('', `fuzzy request "${r.selection.request}": selected ${s.selected}, ${s.note ? `precision / recall not computed (${s.note})` : `precision ${s.precision.toFixed(3)}, recall ${s.recall.toFixed(3)}`}, decoys caught ${s.decoys.caught}/${s.decoys.total}`);
+    b.push(paragraph(`fuzzy request "${r.selection.request}": selected ${s.selected}, ${s.note ? `precision / recall not computed (${s.note})` : `precision ${s.precision.toFixed(3)}, recall ${s.recall.toFixed(3)}`}, decoys caught ${s.decoys.caught}/${s.decoys.total}`));
   }
   if (r.iterative) {
     const it = r.iterative;
     const reached = it.perExample.filter((e) => e.reached).length;
-    lines.push('', `iterative: target NLL ${it.target.toFixed(4)} (${it.targetSource}), ${reached}/${it.perExample.length} examples reached it, ${it.methodCalls} method calls`);
+    b.push(paragraph(`iterative: target NLL ${it.target.toFixed(4)} (${it.targetSource}), ${reached}/${it.perExample.length} examples reached it, ${it.methodCalls} method calls`));
   }
-  if (r.stepSearch) lines.push('', '```', ...searchLines(r.stepSearch), '```');
-  if (r.utility) lines.push('', `utility budget +${(r.utility.budget * 100).toFixed(1)}%: ${r.utility.within ? 'kept' : '**broken**'} (${Object.entries(r.utility.change).map(([k, x]) => `${k} perplexity ${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)}%`).join(', ')})`);
-  if (r.adapter?.notes.length) lines.push('', ...r.adapter.notes.map((n) => `note: ${n}`));
-  return lines.join('\n') + '\n';
+  if (r.stepSearch) b.push(code(searchLines(r.stepSearch).join('\n')));
+  if (r.utility) b.push(paragraph(`utility budget +${(r.utility.budget * 100).toFixed(1)}%: ${r.utility.within ? 'kept' : '**broken**'} (${Object.entries(r.utility.change).map(([k, x]) => `${k} perplexity ${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)}%`).join(', ')})`));
+  if (r.adapter?.notes.length) b.push(list(r.adapter.notes.map((n) => `note: ${n}`)));
+  return toMarkdown(b);
 }
 
 /** Text summary for the terminal. */

@@ -13,6 +13,7 @@ import { makeContext, type Prepared } from './prepare.ts';
 import { deltaNorms, addDeltas, type Deltas } from './deltas.ts';
 import type { CausalLM } from '../model/model.ts';
 import type { Example, UnlearnHyper } from './types.ts';
+import { heading, table, toMarkdown } from '../report/document.ts';
 
 export interface SequentialRequest {
   name: string;
@@ -99,16 +100,11 @@ export function sequentialUnlearn(
   return { method: o.method, filter: o.filter ?? 'all', steps, deltas: total, model };
 }
 
-/** Markdown: one row per step, the drift of each set and each request's mean NLL. */
+/** Markdown: one row per step, the drift of each set and each request's mean NLL (report/document.ts renders it). */
 export function sequentialMarkdown(r: SequentialResult): string {
   const sets = r.steps[0]!.drift.map((d) => d.set);
   const reqs = Object.keys(r.steps[0]!.requests);
   const head = ['step', 'request', 'n', ...sets.map((s) => `${s} ppl (x)`), ...reqs.map((q) => `NLL ${q}`)];
-  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
-  for (const s of r.steps) {
-    lines.push(
-      `| ${[s.step, s.request, s.forgetCount, ...s.drift.map((d) => `${d.perplexity.toFixed(2)} (x${d.perplexityRatio.toFixed(3)})`), ...reqs.map((q) => s.requests[q]!.toFixed(3))].join(' | ')} |`,
-    );
-  }
-  return lines.join('\n') + '\n';
+  const rows = r.steps.map((s) => [String(s.step), s.request, String(s.forgetCount), ...s.drift.map((d) => `${d.perplexity.toFixed(2)} (x${d.perplexityRatio.toFixed(3)})`), ...reqs.map((q) => s.requests[q]!.toFixed(3))]);
+  return toMarkdown([heading(1, `Sequential unlearning with ${r.method} on ${r.filter}`), table({ head, rows })]);
 }

@@ -1,7 +1,8 @@
 /**
  * Layer targets compared (docs/methods.md#layer-targets; the paper's abstract:
  * embedding gradients carried most of the effect, the last blocks none). One method runs under each
- * parameter filter, from the same fine-tuned model, and each result is measured against that model:
+ * parameter filter, from the same fine-tuned model (actions/compareTargets.ts runs them, one
+ * `runUnlearn` per target), and each result is measured against that model:
  * per set, a paired t-test over items of the per-item NLL after vs before (t, p, Cohen's d_z and
  * d_av, 95% CI), with Holm's correction across the targets for each set (the family of tests that
  * answers "which targets changed set X").
@@ -11,10 +12,9 @@ import { holmFamily } from '../stats/paired.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
 import { listGroups } from '../model/paramGroups.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { measure, compareMeasurements, type Comparison, type Measurement } from './measure.ts';
-import { deltaNorms } from './deltas.ts';
-import { makeContext, type Prepared } from './prepare.ts';
+import type { Comparison, Measurement } from './measure.ts';
 import type { UnlearnHyper } from './types.ts';
+import { fmtP, heading, paragraph, table, toMarkdown, type Block } from '../report/document.ts';
 import { bestWithinBudget, paretoFront, tradeoffOf, tradeoffOrder, DEFAULT_UTILITY_BUDGET } from './pareto.ts';
 
 export interface TargetRow {
@@ -55,34 +55,6 @@ export function defaultTargets(c: ModelConfig): string[] {
   return out;
 }
 
-export function compareTargets(p: Prepared, o: { method: string; targets?: string[]; hyper?: Partial<UnlearnHyper>; quiet?: boolean; onTarget?: (t: string, i: number, n: number) => void; budget?: number }): TargetComparison {
-  // a LoRA run compares the targets its adapters cover (the whole adapter, then block by block)
-  const targets = o.targets ?? (p.model.lora ? ['all', ...defaultTargets(p.model.config).filter((t) => t.startsWith('block:'))] : defaultTargets(p.model.config));
-  const before: Measurement = measure(p.model, p.evalSets, { tokenizer: p.tokenizer });
-  const rows: TargetRow[] = [];
-  targets.forEach((target, i) => {
-    o.onTarget?.(target, i, targets.length);
-    const { method, ctx } = makeContext(p, { method: o.method, filter: target, hyper: o.hyper, quiet: o.quiet });
-    try {
-      const out = method.run(ctx);
-      const after = measure(ctx.work, p.evalSets, { tokenizer: p.tokenizer });
-      rows.push({
-        target,
-        tensors: ctx.tensors,
-        parameters: ctx.tensors.reduce((a, n) => a + ctx.work.weights.get(n)!.data.length, 0),
-        seconds: out.seconds,
-        deltaNorm: deltaNorms(out.deltas).total,
-        settings: out.settings,
-        comparison: compareMeasurements(before, after),
-        holmP: {},
-      });
-    } finally {
-      ctx.pool.dispose();
-    }
-  });
-  return combineTargets(o.method, o.hyper ?? {}, before, rows, o.budget);
-}
-
 /**
  * One comparison from per-target rows (each measured against the same `before`), as
  * `compare-targets` and the TUI's multi-target unlearning both build it: Holm's correction across the
@@ -99,7 +71,7 @@ export function combineTargets(method: string, hyper: Partial<UnlearnHyper>, bef
  * screen reads. Returns the Markdown and the JSON path.
  */
 export function writeTargetComparison(out: string, c: TargetComparison, intro: string): { md: string; json: string } {
-  const md = `# ${c.method} across layer targets\n\n${intro}\n\n` + targetsMarkdown(c);
+  const md = toMarkdown([heading(1, `${c.method} across layer targets`), paragraph(intro), ...targetsBlocks(c)]);
   const json = path.join(out, 'compare-targets.json');
   writeJsonAtomic(json, c);
   writeFileAtomic(path.join(out, 'compare-targets.md'), md);
@@ -138,38 +110,41 @@ export function markTradeoffs(rows: TargetRow[], budget = DEFAULT_UTILITY_BUDGET
   return { budget, best: b >= 0 ? rows[b]!.target : null };
 }
 
-function fmtP(p: number | null | undefined): string {
-  if (p === null || p === undefined || !Number.isFinite(p)) return '-';
-  return p < 1e-4 ? p.toExponential(1) : p.toFixed(4);
-}
-
 /**
- * Markdown table: one row per target, the Pareto front first (by rising utility cost), then the
- * rest; per target its forget effect, utility cost and front membership, per set the mean NLL
- * change, d_z and Holm-adjusted p; above it the recommended target within the budget.
+ * The comparison as report blocks: above the table the recommended target within the budget; one
+ * row per target, the Pareto front first (by rising utility cost), then the rest; per target its
+ * forget effect, utility cost and front membership, per set the mean NLL change, d_z and
+ * Holm-adjusted p.
  */
-export function targetsMarkdown(c: TargetComparison): string {
+export function targetsBlocks(c: TargetComparison): Block[] {
   const sets = [...new Set(c.rows.flatMap((r) => r.comparison.sets.map((s) => s.set)))];
   const budget = c.budget ?? DEFAULT_UTILITY_BUDGET;
   if (c.best === undefined || c.rows.some((r) => r.pareto === undefined)) Object.assign(c, markTradeoffs(c.rows, budget));
   const pct = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '-' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)}%`);
   const head = ['target', 'Pareto', 'forget ln(ppl x)', 'utility cost', 'params', ...sets.flatMap((s) => [`${s} dNLL`, `${s} d_z`, `${s} p_holm`]), 'ppl general', 'seconds'];
-  const intro = [
-    `Targets compared on the Pareto front of forget effect (ln of the forget perplexity ratio) against utility cost (the larger rise of retain / general perplexity), never by forget effect alone.`,
-    c.best ? `Recommended: **${c.best}**, the Pareto-optimal target with the largest forget effect within the utility budget +${(budget * 100).toFixed(1)}%.` : `No target stays within the utility budget +${(budget * 100).toFixed(1)}%; lower the step (--eta, --lr, --steps, or 'auto').`,
-    '',
-  ];
-  const lines = [...intro, `| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   const order = tradeoffOrder(c.rows.map((r) => ({ forgetEffect: r.forgetEffect ?? NaN, utilityCost: r.utilityCost ?? NaN })));
-  for (const r of order.map((i) => c.rows[i]!)) {
+  const rows = order.map((i) => c.rows[i]!).map((r) => {
     const cells = [r.target + (r.target === c.best ? ' ★' : ''), r.pareto ? 'yes' : '', r.forgetEffect === undefined || !Number.isFinite(r.forgetEffect) ? '-' : r.forgetEffect.toFixed(4), pct(r.utilityCost), String(r.parameters)];
     for (const s of sets) {
       const ch = r.comparison.sets.find((x) => x.set === s);
-      cells.push(ch ? (-ch.meanLogLikChange).toFixed(4) : '-', ch?.test ? ch.test.dz.toFixed(2) : '-', fmtP(r.holmP[s]));
+      cells.push(ch ? (-ch.meanLogLikChange).toFixed(4) : '-', ch?.test ? ch.test.dz.toFixed(2) : '-', fmtP(r.holmP[s], '-'));
     }
     const g = r.comparison.sets.find((x) => x.set === 'general');
     cells.push(g ? `${g.perplexityBefore.toFixed(2)} -> ${g.perplexityAfter.toFixed(2)}` : '-', r.seconds.toFixed(2));
-    lines.push(`| ${cells.join(' | ')} |`);
-  }
-  return lines.join('\n') + '\n';
+    return cells;
+  });
+  return [
+    paragraph('Targets compared on the Pareto front of forget effect (ln of the forget perplexity ratio) against utility cost (the larger rise of retain / general perplexity), never by forget effect alone.'),
+    paragraph(
+      c.best
+        ? `Recommended: **${c.best}**, the Pareto-optimal target with the largest forget effect within the utility budget +${(budget * 100).toFixed(1)}%.`
+        : `No target stays within the utility budget +${(budget * 100).toFixed(1)}%; lower the step (--eta, --lr, --steps, or 'auto').`,
+    ),
+    table({ head, rows }),
+  ];
+}
+
+/** targetsBlocks as Markdown. */
+export function targetsMarkdown(c: TargetComparison): string {
+  return toMarkdown(targetsBlocks(c));
 }

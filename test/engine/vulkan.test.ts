@@ -90,12 +90,16 @@ test('Vulkan (software device): MLP forward + backward + AdamW matches the CPU, 
     assert.ok((vk.opCounts[o] ?? 0) > 0, `the step graph has ${o}`);
   }
 
-  // results agree with the CPU within fp16-ish tolerance
+  // Results agree with the CPU to the bound the README states: on Mesa's software device (llvmpipe,
+  // F32 arithmetic in another order) a relative L2 difference <= 1e-6 (measured 2.1e-7 at most);
+  // a hardware GPU's shaders may accumulate in fp16, so there the README states 1e-2 (not measured here).
+  const software = /llvmpipe|lavapipe|swiftshader/i.test(out.vulkanDevice.description);
+  const bound = software ? 1e-6 : 1e-2;
   const report: string[] = [];
   const check = (what: string, a: number[], b: number[]) => {
     const d = diff(a, b);
     report.push(`${what}: rel ${d.rel.toExponential(2)}, max abs ${d.maxAbs.toExponential(2)}, ${d.bitwiseDifferent}/${a.length} not bit-identical`);
-    assert.ok(d.rel <= 1e-2, `${what}: Vulkan vs CPU relative difference ${d.rel}`);
+    assert.ok(d.rel <= bound, `${what}: Vulkan vs CPU relative difference ${d.rel} > ${bound} (${software ? 'software device' : 'hardware GPU'})`);
     return d;
   };
   check('loss', [vk.loss], [cpu.loss]);

@@ -178,27 +178,23 @@ test('evaluate: summaries follow their definitions on the per-item values', asyn
   await assert.rejects(evaluate({ ...metricsOpts(s, out), modelPath: s.base }), (e: unknown) => e instanceof UserError && /holds an evaluation of another model/.test(e.message));
 });
 
-function runChildUntil(opts: EvaluateOptions, summaryPath: string, finished: number): Promise<{ killed: boolean; stdout: string }> {
+/**
+ * Runs evaluate() in a child and SIGKILLs it as soon as it prints `line` (progress events are
+ * printed after the metric before them is written, so the kill lands mid-way through the next one).
+ */
+function runChildUntil(opts: EvaluateOptions, line: string): Promise<{ killed: boolean; stdout: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'evalChild.ts'), JSON.stringify(opts)], { cwd: root, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let killed = false;
-    child.stdout.on('data', (d) => (stdout += d));
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      if (!killed && stdout.split('\n').includes(line)) killed = child.kill('SIGKILL');
+    });
     child.stderr.on('data', (d) => (stderr += d));
-    const timer = setInterval(() => {
-      try {
-        const sum = JSON.parse(fs.readFileSync(summaryPath, 'utf8')) as { completed: string[] };
-        if (sum.completed.length >= finished && !killed) {
-          killed = child.kill('SIGKILL');
-        }
-      } catch {
-        /* not written yet */
-      }
-    }, 10);
     child.on('error', reject);
     child.on('exit', (code, signal) => {
-      clearInterval(timer);
       if (signal === 'SIGKILL' || code === 0) resolve({ killed: signal === 'SIGKILL', stdout });
       else reject(new Error(`child exited with ${code}: ${stderr}`));
     });
@@ -210,7 +206,7 @@ test('a killed evaluation resumes: finished metrics are kept, not recomputed, an
   if (!s) return;
   const out = path.join(s.tmp, 'run-killed');
   const opts = metricsOpts(s, out);
-  const child = await runChildUntil(opts, path.join(out, 'summary.json'), 1);
+  const child = await runChildUntil(opts, 'start rouge');
   assert.ok(child.killed, `the child was killed mid-way (it printed: ${child.stdout})`);
   assert.match(child.stdout, /start rouge/, 'killed while computing the second metric');
   // every JSON file in the folder parses; exactly the first metric is finished

@@ -124,3 +124,24 @@ test('the import reader sees every import form', () => {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+/**
+ * One renderer (issue #18): Markdown table rules, Markdown headings written into strings and HTML
+ * block elements appear only in src/report/document.ts. The one other file allowed is the Dave
+ * dataset's generator, whose README.md is data documentation written below the report layer.
+ */
+test('only src/report/document.ts writes Markdown tables, headings or HTML block elements', () => {
+  const allowed = new Set(['src/report/document.ts', 'src/data/dave/generate.ts']);
+  // (Prometheus exposition lines, `# HELP` / `# TYPE` in src/server/metrics.ts, are not headings)
+  const syntax = /\|---|(['`"]|\\n)#{1,4} (?!HELP |TYPE )|<\/(table|h[1-6]|ul|pre|figure)>/;
+  const offenders = sourceFiles(SRC)
+    .map((f) => path.relative(PROJECT_ROOT, f).split(path.sep).join('/'))
+    .filter((rel) => !allowed.has(rel))
+    .flatMap((rel) =>
+      fs.readFileSync(path.join(PROJECT_ROOT, rel), 'utf8').split('\n').flatMap((line, i) => {
+        const code = line.replace(/^\s*(\*|\/\/).*$/, ''); // doc comments may show the syntax
+        return syntax.test(code) ? [`${rel}:${i + 1}: ${line.trim().slice(0, 100)}`] : [];
+      }),
+    );
+  assert.deepEqual(offenders, [], `Markdown / HTML written outside src/report/document.ts:\n  ${offenders.join('\n  ')}`);
+});

@@ -13,7 +13,8 @@ import { prepare, makeContext, type Prepared } from '../../src/unlearn/prepare.t
 import { iterativeRemoval } from '../../src/unlearn/iterative.ts';
 import { runUnlearn } from '../../src/unlearn/run.ts';
 import { sequentialUnlearn } from '../../src/unlearn/sequential.ts';
-import { compareTargets, targetsMarkdown } from '../../src/unlearn/targets.ts';
+import { targetsMarkdown } from '../../src/unlearn/targets.ts';
+import { compareTargetsAction } from '../../src/actions/compareTargets.ts';
 import { benchUnlearn } from '../../src/unlearn/bench.ts';
 import { scoreSequences } from '../../src/eval/perplexity.ts';
 import { resolveFilter } from '../../src/model/paramGroups.ts';
@@ -107,17 +108,30 @@ describe('strategies on a tiny fine-tune', { skip: !haveModel && 'stories260K.gg
     }
   });
 
-  test('compare-targets: one row per target, deltas inside each target, Holm across targets', () => {
-    const c = compareTargets(p, { method: 'first-epoch', targets: ['block:0', 'output', 'embedding'], hyper: { eta: 0.5 } });
+  test('compare-targets: one row per target, deltas inside each target, Holm across targets; each row is the unlearn run of its target', async () => {
+    const out = path.join(dir, 'compare-targets');
+    const { comparison: c, runs, files } = await compareTargetsAction({ from: runDir, prepared: p, method: 'first-epoch', targets: ['block:0', 'output', 'embedding'], hyper: { eta: 0.5 }, out, quiet: true });
     assert.deepEqual(c.rows.map((r) => r.target), ['block:0', 'output', 'embedding']);
     for (const r of c.rows) assert.deepEqual(r.tensors, resolveFilter(r.target, p.model.config));
     const ps = c.rows.map((r) => r.comparison.sets.find((s) => s.set === 'forget')!.test!.p);
     const adj = holm(ps).adjusted;
     c.rows.forEach((r, i) => assert.equal(r.holmP.forget, adj[i]));
+    // nothing per target is written without adaptersDir; each row is measured in memory
+    assert.deepEqual(runs.map((r) => r.measured), ['in memory', 'in memory', 'in memory']);
+    // one path: the row of a target is exactly what `unlearn --no-adapter` of that target measures
+    const alone = await runUnlearn({ from: runDir, prepared: p, method: 'first-epoch', target: 'output', hyper: { eta: 0.5 }, noAdapter: true, quiet: true });
+    // (pHolm aside: the comparison adjusts it across the targets)
+    const noHolm = (x: unknown) => JSON.parse(JSON.stringify(x, (k, v) => (k === 'pHolm' ? undefined : v)));
+    assert.deepEqual(noHolm(c.rows[1]!.comparison), noHolm(alone.comparison));
     const md = targetsMarkdown(c);
     const table = md.trim().split('\n').filter((l) => l.startsWith('|'));
     assert.equal(table.length, 2 + 3); // header, rule, one row per target
     assert.match(md, c.best ? new RegExp(`Recommended: \\*\\*${c.best.replace(/[:]/g, '\\$&')}\\*\\*`) : /No target stays within the utility budget/);
+    // the written files: the JSON is the comparison, the Markdown has the title and the same table
+    assert.deepEqual(JSON.parse(fs.readFileSync(files!.json, 'utf8')).rows.map((r: { target: string }) => r.target), ['block:0', 'output', 'embedding']);
+    const written = fs.readFileSync(path.join(out, 'compare-targets.md'), 'utf8');
+    assert.ok(written.startsWith('# first-epoch across layer targets\n\n10 forget examples from '));
+    assert.ok(written.endsWith(md), 'compare-targets.md ends with the table targetsMarkdown renders');
   });
 
   test('benchUnlearn: each method\'s time over the retain-only model\'s', async (t) => {

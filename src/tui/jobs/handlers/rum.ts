@@ -1,6 +1,6 @@
 /**
- * `rum` job: the ToW / MIA-gap table of `unlearnkit rum table` (src/rum: runExperiment, then
- * buildRumReport / writeRumReport), with the table filling in as runs finish. Every run's result is
+ * `rum` job: the ToW / MIA-gap table of `unlearnkit rum table` (src/actions/rum.ts rumTableAction,
+ * the action the CLI runs), with the table filling in as runs finish. Every run's result is
  * written atomically to <out>/seed-<s>/results.json by the experiment as soon as it is done, so after
  * each run the rows are rebuilt from those files (buildRumReport over the seeds so far). Progress
  * comes from the experiment's log lines; cancelling stops at the next line (between models and
@@ -8,39 +8,28 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ALGORITHM_NAMES, parseHyper } from '../../../rum/algorithms.ts';
-import { experimentSetup, runExperiment, type ExperimentOptions, type ExperimentResult, type RumChoice, type SeedResult } from '../../../rum/experiment.ts';
-import { buildRumReport, writeRumReport, type RumReport } from '../../../rum/report.ts';
-import { parseRumTable } from '../../../rum/rum.ts';
-import { DEFAULT_RECIPE } from '../../../rum/train.ts';
-import { UserError } from '../../../util/errors.ts';
+import type { ExperimentOptions, ExperimentResult, SeedResult } from '../../../rum/experiment.ts';
+import { buildRumReport, type RumReport } from '../../../rum/report.ts';
+import { rumTableAction, type RumActionOptions } from '../../../actions/rum.ts';
 import { JobCancelled } from '../cancel.ts';
 import type { RumCell, RumParams } from '../protocol.ts';
 import type { Handler } from './index.ts';
 
-/** The experiment options `unlearnkit rum table` builds from the same flags (src/commands/rum.ts). */
-function rumExperimentOptions(p: RumParams, log: (line: string) => void): ExperimentOptions {
-  for (const a of p.algorithms) {
-    if (!ALGORITHM_NAMES.includes(a)) throw new UserError(`unknown algorithm '${a}'; known: ${ALGORITHM_NAMES.join(', ')}`);
-    if (a === 'retrain') throw new UserError('retrain is the oracle every result is scored against; leave it out of the algorithms');
-  }
-  if (p.algorithms.length === 0) throw new UserError('choose at least one algorithm');
-  const { data, config, defaultOutDir } = experimentSetup(p.data, { trainSize: p.trainSize, testSize: p.testSize, model: p.model });
-  let rum: RumChoice = null;
-  if (p.rum === 'select') rum = { select: p.algorithms };
-  else if (p.rum !== 'none') rum = { table: parseRumTable(p.rum) };
+/** The RUM action's options from the screen's parameters (what `unlearnkit rum table` takes as flags). */
+function rumActionOptions(p: RumParams, log: (line: string) => void): RumActionOptions {
   return {
-    data,
-    config,
-    recipe: { ...DEFAULT_RECIPE, epochs: p.epochs },
+    data: p.data,
+    trainSize: p.trainSize,
+    testSize: p.testSize,
+    model: p.model,
+    recipe: { epochs: p.epochs },
     seeds: p.seeds,
     forgetSize: p.forgetSize,
     forgetMix: 'stratified',
     algorithms: p.algorithms,
-    hyper: parseHyper(undefined),
-    rum,
+    rum: p.rum,
     memModels: p.memModels,
-    outDir: p.out ?? defaultOutDir,
+    out: p.out,
     quiet: true,
     log,
   };
@@ -61,8 +50,9 @@ function rumCells(r: RumReport): RumCell[] {
 export const run: Handler<'rum'> = async (p, { signal, emit }) => {
   const started = Date.now();
   const seen = new Set<number>();
-  let opts: ExperimentOptions;
+  let opts: ExperimentOptions | undefined;
   const partial = (): RumCell[] => {
+    if (!opts) return [];
     const seeds: SeedResult[] = [];
     for (const s of [...seen].sort((a, b) => a - b)) {
       const f = path.join(opts.outDir, `seed-${s}`, 'results.json');
@@ -85,9 +75,7 @@ export const run: Handler<'rum'> = async (p, { signal, emit }) => {
     emit({ kind: 'phase', text: line.trim(), ...(mem ? { done: Number(mem[1]), total: Number(mem[2]) } : {}) });
     if (seed) for (const cell of partial()) emit({ kind: 'cell', cell });
   };
-  opts = rumExperimentOptions(p, log);
-  const report = buildRumReport(runExperiment(opts));
-  const files = writeRumReport(opts.outDir, report);
+  const { report, files } = rumTableAction(rumActionOptions(p, log), (e) => (opts = e));
   const cells = rumCells(report);
   for (const cell of cells) emit({ kind: 'cell', cell });
   return { cells, report: files.markdown };

@@ -1,9 +1,10 @@
 /**
- * `unlearn` job: one unlearning run per layer target through `runUnlearn` (src/unlearn/run.ts), the
- * function `unlearnkit unlearn` calls, so each target writes the same adapters/<run-id>/ folder
+ * `unlearn` job: the compare-targets action (src/actions/compareTargets.ts, what `unlearnkit
+ * compare-targets --adapters-dir` runs): one `runUnlearn` per layer target, the function
+ * `unlearnkit unlearn` calls, so each target writes the same adapters/<run-id>/ folder
  * (adapter.gguf, meta.json, result.json, report.md) as the CLI. With several targets the rows are
- * also combined the way `unlearnkit compare-targets` combines them (Holm's correction across the
- * targets per set) and written in its format to reports/unlearn/compare-targets-<time>/, so the
+ * combined (Holm's correction across the targets per set, the Pareto front, the recommendation)
+ * and written in compare-targets' format to reports/unlearn/compare-targets-<time>/, so the
  * Compare screen and the CLI read the same file.
  *
  * While a target runs, forget / retain perplexity (and ROUGE) are measured on the current weights
@@ -17,9 +18,9 @@
 import path from 'node:path';
 import { prepare } from '../../../unlearn/prepare.ts';
 import type { CausalLM } from '../../../model/model.ts';
-import { runUnlearn, type UnlearnRunResult } from '../../../unlearn/run.ts';
-import { combineTargets, writeTargetComparison, type TargetRow } from '../../../unlearn/targets.ts';
-import type { ProgressEvent, UnlearnContext, UnlearnHyper } from '../../../unlearn/types.ts';
+import type { UnlearnRunResult } from '../../../unlearn/run.ts';
+import type { UnlearnHyper } from '../../../unlearn/types.ts';
+import { compareTargetsAction } from '../../../actions/compareTargets.ts';
 import { makeIntervalEvaluator, type IntervalPoint } from '../../../eval/interval.ts';
 import { UserError } from '../../../util/errors.ts';
 import { checkOption, UNLEARN, UNLEARN_DATA, UNLEARN_HYPER } from '../../../options/index.ts';
@@ -86,25 +87,47 @@ export const run: Handler<'unlearn'> = async (p, { signal, emit }) => {
   const prepared = prepare({ from: p.from, data: p.data, forget: 'split' in p.forget ? p.forget.split : undefined, request, rouge: p.rouge, seed: p.seed });
   check();
   const hyper: Partial<UnlearnHyper> = { eta: p.eta, ...(p.steps > 0 ? { steps: p.steps } : {}) };
-  const results: UnlearnRunResult[] = [];
-  for (const [i, target] of p.targets.entries()) {
-    check();
-    emit({ kind: 'phase', text: `target ${i + 1}/${p.targets.length}: ${target} (${p.method}, ${p.strategy})`, target });
-    const ev = makeIntervalEvaluator({
-      data: prepared.dataset,
-      metrics: p.rouge ? ['perplexity', 'rouge'] : ['perplexity'],
-      splits: ['forget', 'retain'],
-      limit: 16,
-      maxNewTokens: 16,
-      tokenizer: prepared.tokenizer,
-      onPoint: (pt) => emit({ kind: 'eval', target, step: pt.step, metrics: pointMetrics(pt) }),
-    });
-    ev(prepared.model, 0, { force: true });
-    let every = p.evalEvery;
-    let work: CausalLM | undefined;
-    let lastStep = 0;
-    let lastPrint: number | undefined;
-    const onProgress = (e: ProgressEvent, ctx: UnlearnContext): void => {
+  // Per target: an interval evaluator on the weights being changed, fed by the progress callback.
+  let ev: ReturnType<typeof makeIntervalEvaluator> | undefined;
+  let every = 0;
+  let work: CausalLM | undefined;
+  let lastStep = 0;
+  let lastPrint: number | undefined;
+  const multi = p.targets.length > 1;
+  const { comparison: tc, runs: results, files } = await compareTargetsAction({
+    from: p.from,
+    data: p.data,
+    request,
+    rouge: p.rouge,
+    seed: p.seed,
+    prepared,
+    method: p.method,
+    targets: p.targets,
+    strategy: p.strategy,
+    hyper,
+    adaptersDir,
+    // the comparison `unlearnkit compare-targets` writes, in its format, when several targets ran
+    out: multi ? path.join('reports', 'unlearn', `compare-targets-${stamp()}`) : undefined,
+    quiet: true,
+    onTarget: (target, i, n) => {
+      check();
+      emit({ kind: 'phase', text: `target ${i + 1}/${n}: ${target} (${p.method}, ${p.strategy})`, target });
+      ev = makeIntervalEvaluator({
+        data: prepared.dataset,
+        metrics: p.rouge ? ['perplexity', 'rouge'] : ['perplexity'],
+        splits: ['forget', 'retain'],
+        limit: 16,
+        maxNewTokens: 16,
+        tokenizer: prepared.tokenizer,
+        onPoint: (pt) => emit({ kind: 'eval', target, step: pt.step, metrics: pointMetrics(pt) }),
+      });
+      ev(prepared.model, 0, { force: true });
+      every = p.evalEvery;
+      work = undefined;
+      lastStep = 0;
+      lastPrint = undefined;
+    },
+    onProgress: (target, e, ctx) => {
       emit({ kind: 'step', target, step: e.step, steps: e.total });
       check();
       lastStep = e.step;
@@ -112,58 +135,21 @@ export const run: Handler<'unlearn'> = async (p, { signal, emit }) => {
       if (every <= 0) every = Math.max(1, Math.ceil(e.total / AUTO_POINTS));
       // A point only where the weights moved: stored-gradient ascent sums the reversal and applies
       // it once at the end, so its intermediate steps have nothing new to measure.
-      if (work && e.step % every === 0 && e.step < e.total) {
+      if (e.step % every === 0 && e.step < e.total) {
         lastPrint ??= fingerprint(prepared.model, ctx.tensors);
-        const fp = fingerprint(work, ctx.tensors);
+        const fp = fingerprint(ctx.work, ctx.tensors);
         if (fp !== lastPrint) {
           lastPrint = fp;
-          ev(work, e.step, { force: true });
+          ev?.(ctx.work, e.step, { force: true });
         }
       }
-    };
-    const r = await runUnlearn({
-      from: p.from,
-      data: p.data,
-      request,
-      rouge: p.rouge,
-      seed: p.seed,
-      prepared,
-      method: p.method,
-      target,
-      strategy: p.strategy,
-      hyper,
-      adaptersDir,
-      quiet: true,
-      onProgress,
-    });
-    // The last point: the working weights as the method left them (runUnlearn has returned).
-    if (work) ev(work, Math.max(1, lastStep), { force: true });
-    results.push(r);
-    done.push({ target, runId: r.runId, adapterDir: r.adapter ? path.relative(process.cwd(), r.adapter.dir) || r.adapter.dir : null, metrics: beforeAfter(r) });
-  }
-  // The comparison `unlearnkit compare-targets` builds and writes (combineTargets, writeTargetComparison), from these runs.
-  const tc = combineTargets(
-    p.method,
-    hyper,
-    results[0]!.before,
-    results.map(
-      (r): TargetRow => ({
-        target: r.filter,
-        tensors: r.tensors,
-        parameters: r.tensors.reduce((a, n) => a + (prepared.model.weights.get(n)?.data.length ?? 0), 0),
-        seconds: r.seconds.method,
-        deltaNorm: r.deltaNorm,
-        settings: r.settings,
-        comparison: r.comparison,
-        holmP: {},
-      }),
-    ),
-  );
+    },
+    onTargetDone: (target, r) => {
+      // The last point: the working weights as the method left them (runUnlearn has returned).
+      if (work) ev?.(work, Math.max(1, lastStep), { force: true });
+      done.push({ target, runId: r.runId, adapterDir: r.adapter ? path.relative(process.cwd(), r.adapter.dir) || r.adapter.dir : null, metrics: beforeAfter(r) });
+    },
+  });
   const rows = tc.rows.map((row, i) => ({ target: row.target, runId: results[i]!.runId, comparison: row.comparison, holmP: row.holmP }));
-  let source: string | undefined;
-  if (results.length > 1) {
-    const out = path.join('reports', 'unlearn', `compare-targets-${stamp()}`);
-    source = writeTargetComparison(out, tc, `${prepared.forget.length} forget examples from ${prepared.source.dir ?? prepared.source.checkpoint}; adapters: ${results.map((r) => r.runId).join(', ')}`).json;
-  }
-  return { method: p.method, runs: done, comparison: compareViewFromRows(p.method, rows, source) };
+  return { method: p.method, runs: done, comparison: compareViewFromRows(p.method, rows, files?.json) };
 };
