@@ -198,13 +198,21 @@ function valueFitsType(value: GgufValue, hint: GgufTypeHint): boolean {
 }
 
 /** Throws a UserError when `value` cannot be stored as `t`. */
+function badValue(key: string, t: TypeInfo, why: string): never {
+  throw new UserError(`metadata '${key}': ${why} (type ${hintOf(t)})`);
+}
+
 function checkValue(key: string, value: GgufValue, t: TypeInfo): void {
-  const bad = (why: string): never => {
-    throw new UserError(`metadata '${key}': ${why} (type ${hintOf(t)})`);
-  };
+  const bad = (why: string): never => badValue(key, t, why);
   if (t.type === GgufValueType.ARRAY) {
     if (!Array.isArray(value)) bad(`expected an array, got ${typeof value}`);
-    for (const v of value as GgufValue[]) checkValue(key, v, t.elem!);
+    const arr = value as GgufValue[];
+    if (t.elem!.type === GgufValueType.STRING) {
+      // vocabularies: 100k+ strings, checked without a call per element
+      for (let i = 0; i < arr.length; i++) if (typeof arr[i] !== 'string') badValue(key, t.elem!, `expected a string, got ${typeof arr[i]}`);
+      return;
+    }
+    for (const v of arr) checkValue(key, v, t.elem!);
     return;
   }
   const name = SCALAR_TYPE_NAMES[t.type]!;
@@ -666,7 +674,6 @@ export interface GgufWriteSpec {
 class ByteWriter {
   private buf = Buffer.alloc(1 << 16);
   len = 0;
-  private readonly enc = new TextEncoder();
   private need(n: number): void {
     if (this.len + n <= this.buf.length) return;
     let cap = this.buf.length * 2;
@@ -725,12 +732,13 @@ class ByteWriter {
     this.buf.writeBigInt64LE(BigInt(v), this.len);
     this.len += 8;
   }
+  /** A GGUF string: u64 byte length, then UTF-8 (lone surrogates as U+FFFD, as TextEncoder), encoded in place. */
   str(s: string): void {
-    const b = this.enc.encode(s);
-    this.u64(b.length);
-    this.need(b.length);
-    this.buf.set(b, this.len);
-    this.len += b.length;
+    this.need(8 + 3 * s.length); // UTF-8 takes at most 3 bytes per UTF-16 code unit
+    const n = this.buf.write(s, this.len + 8, 'utf8');
+    this.buf.writeUInt32LE(n, this.len);
+    this.buf.writeUInt32LE(0, this.len + 4);
+    this.len += 8 + n;
   }
   pad(alignment: number): void {
     const n = (alignment - (this.len % alignment)) % alignment;

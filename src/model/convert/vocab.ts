@@ -111,8 +111,8 @@ function preTokenizerHash(ids: readonly number[]): string {
 }
 
 /** `_set_vocab_gpt2`: byte-level BPE tokenizer -> tokenizer.ggml.model "gpt2". */
-export async function setVocabGpt2(dir: string, hparams: Json): Promise<VocabResult> {
-  const { file, json } = loadTokenizerJson(dir);
+export async function setVocabGpt2(dir: string, hparams: Json, parsed?: { file: string; json: Json }): Promise<VocabResult> {
+  const { file, json } = parsed ?? loadTokenizerJson(dir);
   const tc = readJsonFile(path.join(dir, 'tokenizer_config.json'));
   const vocab = modelVocab(json, file);
   const added = addedTokensOf(json);
@@ -159,7 +159,7 @@ export async function setVocabGpt2(dir: string, hparams: Json): Promise<VocabRes
       types.push(TokenType.NORMAL);
     }
   }
-  const sv = loadSpecialVocab(dir, { loadMerges: true });
+  const sv = loadSpecialVocab(dir, { loadMerges: true, tokenizerJson: json });
   const entries: MetaEntry[] = [
     ['tokenizer.ggml.model', 'gpt2', 'string'],
     ['tokenizer.ggml.pre', pre, 'string'],
@@ -337,8 +337,8 @@ export async function setVocabLlama(dir: string, hparams: Json): Promise<VocabRe
   let r: VocabResult;
   if (fs.existsSync(path.join(dir, 'tokenizer.model'))) r = setVocabSentencepiece(dir, hparams);
   else {
-    const { json } = loadTokenizerJson(dir);
-    r = isLlamaHfTokenizer(json) === 'llama-hf' ? setVocabLlamaHf(dir, hparams) : await setVocabGpt2(dir, hparams);
+    const parsed = loadTokenizerJson(dir);
+    r = isLlamaHfTokenizer(parsed.json) === 'llama-hf' ? setVocabLlamaHf(dir, hparams) : await setVocabGpt2(dir, hparams, parsed);
   }
   r.entries.unshift(...pre);
   if ((typeof hparams.vocab_size === 'number' ? hparams.vocab_size : 32000) === 49152) {
