@@ -15,8 +15,7 @@ import { getDataset } from './data/dataset.ts';
 import { CausalLM } from './model/model.ts';
 import { tokenizerFromGguf } from './model/tokenizer/index.ts';
 import { scoreSequences } from './eval/perplexity.ts';
-import { defaultModelPath } from './train/bench.ts';
-import { outputPath, PROJECT_ROOT } from './util/paths.ts';
+import { embeddedModelPath, outputPath, PROJECT_ROOT } from './util/paths.ts';
 import { writeJsonAtomic } from './util/fs.ts';
 import { UserError } from './util/errors.ts';
 import { fmtTime } from './util/progress.ts';
@@ -91,7 +90,7 @@ function clearRunDir(dir: string): void {
 export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   const log = o.log ?? ((l: string) => process.stdout.write(l + '\n'));
   const t0 = performance.now();
-  const modelPath = o.model ?? defaultModelPath();
+  const modelPath = o.model ?? embeddedModelPath();
   const data = path.join(PROJECT_ROOT, 'datasets', 'dave');
   const runDir = path.resolve(o.out ?? outputPath('runs', o.tiny ? 'demo-tiny' : 'demo'));
   clearRunDir(runDir);

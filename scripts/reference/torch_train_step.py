@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """One LLaMA / Qwen-style decoder training step in plain PyTorch (CPU): the reference that
-`unlearnkit bench train --reference` times our engine against (src/train/benchReference.ts).
+`unlearnkit bench train --reference` times our engine against (src/bench/trainReference.ts).
 
 The model is the one unlearnkit trains (src/model/llama.ts, docs/architecture.md#the-reference-training-step):
 token embedding, n_layers blocks of

@@ -9,14 +9,14 @@ import { outputPath } from '../util/paths.ts';
 import { UserError } from '../util/errors.ts';
 import { deviceOption, resolveDevice } from './deviceOption.ts';
 import type { DeviceChoice } from '../engine/loader.ts';
-import { benchEngine, printEngineBench } from '../engine/bench.ts';
+import { benchEngine, printEngineBench } from '../bench/engine.ts';
 import { runServeBench, printServeBench } from './benchServe.ts';
-import { benchTrain, printTrainBench } from '../train/bench.ts';
-import { benchTrainShapes, printTrainShapes, type ShapeBench } from '../train/benchShape.ts';
-import { benchEval, printBenchEval, evalCliOptions, type BenchEvalCliFlags, type BenchEvalOptions } from '../model/benchEval.ts';
-import { benchUnlearn, printUnlearnBench } from '../unlearn/bench.ts';
-import { benchRum, printRumBench } from '../rum/bench.ts';
-import { benchSweep, printSweepBench } from '../sweep/bench.ts';
+import { benchTrain, printTrainBench } from '../bench/train.ts';
+import { benchTrainShapes, printTrainShapes, type ShapeBench } from '../bench/trainShape.ts';
+import { benchEval, printBenchEval, evalCliOptions, type BenchEvalCliFlags, type BenchEvalOptions } from '../bench/eval.ts';
+import { benchUnlearn, printUnlearnBench } from '../bench/unlearn.ts';
+import { benchRum, printRumBench } from '../bench/rum.ts';
+import { benchSweep, printSweepBench } from '../bench/sweep.ts';
 
 type Suite = { name: string; description: string; run: (o: BenchOpts) => Promise<unknown>; print?: (r: any) => void };
 interface BenchOpts {
@@ -27,7 +27,7 @@ interface BenchOpts {
   device?: DeviceChoice;
   /** eval: shapes, type, seed, threads and workload (--shape, --type, ...). */
   eval?: BenchEvalOptions;
-  /** train --shape: training steps at real model shapes (benchShape.ts) instead of the default suite. */
+  /** train --shape: training steps at real model shapes (trainShape.ts) instead of the default suite. */
   trainShapes?: { shapes: string[]; rounds?: number; modes?: Array<'full' | 'lora'>; vocabDir?: string; profile?: boolean };
 }
 

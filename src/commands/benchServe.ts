@@ -12,13 +12,13 @@
  *
  * Returns the JSON object the caller writes to reports/bench/serve.json.
  */
-import { defaultModelPath } from '../train/bench.ts';
 import http from 'node:http';
 import os from 'node:os';
 import { LlamaCompletion } from 'node-llama-cpp';
 import { describeDevice } from '../server/device.ts';
 import type { GpuChoice } from '../server/options.ts';
 import { startServer } from '../server/server.ts';
+import { embeddedModelPath } from '../util/paths.ts';
 import { UserError } from '../util/errors.ts';
 
 export interface ServeBenchOptions {
@@ -63,7 +63,7 @@ interface CompletionReply {
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
 export async function runServeBench(opts: ServeBenchOptions = {}) {
-  const model = opts.model ?? defaultModelPath();
+  const model = opts.model ?? embeddedModelPath();
   const requests = opts.requests ?? (opts.quick ? 100 : 400);
   const concurrency = opts.concurrency ?? 8;
   const loadMaxTokens = opts.loadMaxTokens ?? 8;

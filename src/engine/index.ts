@@ -7,7 +7,7 @@
  * - ops: ggml operations with TypeScript shape checks; composite: differentiable LayerNorm, GELU,
  *   sigmoid, conv2d and normalisations built from ops that have a backward;
  * - autodiff guard, finite-difference gradient checks, the per-device self test, the native training
- *   matmul's status, the engine benchmark, and the ggml dtype / shape helpers.
+ *   matmul's status, and the ggml dtype / shape helpers (the engine benchmark is `unlearnkit bench engine`, src/bench/).
  *
  * The koffi binding itself (ffi.ts) stays internal: pointers never cross this API.
  */
@@ -19,7 +19,6 @@ export { DIFFERENTIABLE_OPS, NotDifferentiableError, assertDifferentiable } from
 export { gradCheck, formatGradCheck, assertGradOk, type GradParamSpec, type GradInputSpec, type GradCheckOptions, type ParamGradReport, type GradCheckResult } from './gradcheck.ts';
 export { selfTest, type SelfTestResult } from './selftest.ts';
 export { nativeKernels, type NativeKernelStatus } from './native.ts';
-export { benchEngine, printEngineBench, type EngineBench } from './bench.ts';
 export { DEVICE_CHOICES, findBinsDirs, nodeLlamaCppVersion, type DeviceChoice } from './loader.ts';
 export { EXPECTED_NODE_LLAMA_CPP, EXPECTED_GGML_VERSION } from './ffi.ts';
 export { GGML_TYPE, dtypeFromCode, checkShape, numel, trimShape, shapeStr, type DType, type Shape } from './types.ts';

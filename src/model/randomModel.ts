@@ -24,6 +24,7 @@ import { GgufMetadata, getMeta, readGguf, writeGguf, type GgufTensorSpec, type G
 import { expectedTensors, familyOf, headDim, type Architecture, type ModelConfig } from './config.ts';
 import { spmVocabMetadata, trainSpmVocab } from './tokenizer/train.ts';
 import { Rng } from '../util/rng.ts';
+import { CausalLM, type HostTensor } from './model.ts';
 import { UserError } from '../util/errors.ts';
 
 /** Llama 3 "llama3" rope scaling (HF rope_scaling), turned into rope_freqs.weight as convert_hf_to_gguf.py does. */
@@ -279,4 +280,15 @@ export function writeRandomModel(path: string, o: RandomModelOptions): RandomMod
   });
   writeGguf(path, { metadata: md, tensors });
   return { path, config: c, parameters };
+}
+
+/** A random-weight model of a config in memory (no file): N(0, 0.02) matrices, norms at 1; for timing and tests. */
+export function randomModel(c: ModelConfig, seed = 1): CausalLM {
+  const rng = new Rng(seed);
+  const w = new Map<string, HostTensor>();
+  for (const t of expectedTensors(c)) {
+    const n = t.ne.reduce((a, b) => a * b, 1);
+    w.set(t.name, { name: t.name, ne: [...t.ne], data: t.ne.length === 1 ? new Float32Array(n).fill(1) : rng.normalArray(n, 0.02), fileType: 'f32' });
+  }
+  return new CausalLM(c, w, `random ${c.nEmbd}x${c.nLayer}`);
 }

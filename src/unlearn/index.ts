@@ -17,4 +17,3 @@ export { combineTargets, defaultTargets, targetsMarkdown, type TargetComparison,
 export { sequentialUnlearn, sequentialMarkdown, type SequentialRequest, type SequentialResult, type SequentialStep } from './sequential.ts';
 export { writeUnlearnAdapter, loadUnlearnedModel, readAdapterMeta, forgetSetSha256, makeRunId, checkRunId, type AdapterWriteResult } from './adapter.ts';
 export { runUnlearn, runMarkdown, runSummaryText, summarize, type UnlearnRunOptions, type UnlearnRunResult, type Strategy } from './run.ts';
-export { benchUnlearn, printUnlearnBench, type BenchUnlearnOptions, type BenchUnlearnResult } from './bench.ts';

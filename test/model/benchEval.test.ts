@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { cliArgs } from '../helpers/cli.ts';
-import type { BenchEvalModel, BenchEvalResult } from '../../src/model/benchEval.ts';
+import type { BenchEvalModel, BenchEvalResult } from '../../src/bench/eval.ts';
 
 const BOUND = 1e-13;
 const SHAPE = 'custom:llama,embd=64,layers=2,heads=4,kv=2,ff=128,vocab=gpt-2';
@@ -104,7 +104,7 @@ test('bench eval without git: a synthetic vocabulary of the same size, said in t
 });
 
 test('bench eval refuses unknown shapes, types and eval flags on other suites by name', async () => {
-  const { benchEval, evalCliOptions } = await import('../../src/model/benchEval.ts');
+  const { benchEval, evalCliOptions } = await import('../../src/bench/eval.ts');
   const cacheDir = path.join(tmp, 'refuse');
   const cases: Array<[Parameters<typeof benchEval>[0], RegExp]> = [
     [{ shapes: ['gpt5'] }, /unknown shape 'gpt5'; use one of smollm2-135m, .*all, or custom:/],

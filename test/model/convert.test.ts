@@ -968,7 +968,7 @@ test('conversion errors: a shard listed in the index is missing; unsupported LLa
 
 test('benchEval: both engines score the same tokens with the same log-probs; ratio = ours / llama.cpp', async (t) => {
   if (!fs.existsSync(STORIES)) return skipLoudly(t, `fixture ${STORIES} is missing`);
-  const { benchEval } = await import('../../src/model/benchEval.ts');
+  const { benchEval } = await import('../../src/bench/eval.ts');
   const r = await benchEval({ models: [STORIES, path.join(tmp, 'absent.gguf')], threads: 1, seqLen: 32, sequences: 3, batch: 2, reps: 1 });
   assert.equal(r.models.length, 1);
   assert.deepEqual(r.skipped.map((s) => s.reason), ['file not found']);

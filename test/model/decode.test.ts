@@ -10,7 +10,7 @@ import { needFixture } from '../helpers/fixtures.ts';
 import { CausalLM, LMSession } from '../../src/model/model.ts';
 import { KvDecoder } from '../../src/model/decode.ts';
 import { generateTokens } from '../../src/model/generate.ts';
-import { randomModel } from '../../src/train/bench.ts';
+import { randomModel } from '../../src/model/randomModel.ts';
 import { Rng } from '../../src/util/rng.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
 import { FAMILY_CASES, tempDir, writeCase } from './archCases.ts';

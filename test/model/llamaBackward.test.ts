@@ -20,7 +20,7 @@ import { needFixture, skipLoudly } from '../helpers/fixtures.ts';
 import { getEngine } from '../../src/engine/engine.ts';
 import { fixturePath } from '../../src/util/paths.ts';
 import { CausalLM, LMSession, type SessionOptions } from '../../src/model/model.ts';
-import { randomModel } from '../../src/train/bench.ts';
+import { randomModel } from '../../src/model/randomModel.ts';
 import { isSparse, toDense, type PerExampleResult } from '../../src/model/perExample.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
 import { Rng } from '../../src/util/rng.ts';

@@ -15,7 +15,7 @@ import { runUnlearn } from '../../src/unlearn/run.ts';
 import { sequentialUnlearn } from '../../src/unlearn/sequential.ts';
 import { targetsMarkdown } from '../../src/unlearn/targets.ts';
 import { compareTargetsAction } from '../../src/actions/compareTargets.ts';
-import { benchUnlearn } from '../../src/unlearn/bench.ts';
+import { benchUnlearn } from '../../src/bench/unlearn.ts';
 import { scoreSequences } from '../../src/eval/perplexity.ts';
 import { resolveFilter } from '../../src/model/paramGroups.ts';
 import { holm } from '../../src/stats/index.ts';

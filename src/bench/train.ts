@@ -7,7 +7,7 @@
  *   - the time of one fine-tuning epoch on the Dave set with the first-epoch record (embedding-only
  *     and full-model) divided by the same epoch without a record, disk writes included.
  * With `reference` (`bench train --reference`), also the reference config (docs/architecture.md#the-reference-training-step) side
- * by side with the shared PyTorch script (benchReference.ts).
+ * by side with the shared PyTorch script (trainReference.ts).
  * FLOPs per step: 6 * (parameters used in matrix products) * tokens + attention
  * 12 * layers * B * T^2 * d (forward QK^T and PV are 2 T^2 d each; backward twice the forward).
  */
@@ -16,16 +16,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { CausalLM, LMSession, type HostTensor } from '../model/model.ts';
 import { expectedTensors, type ModelConfig } from '../model/config.ts';
-import { benchTrainingMatmul } from '../engine/bench.ts';
+import { benchTrainingMatmul } from './engine.ts';
 import { getEngine } from '../engine/engine.ts';
-import { finetune } from './finetune.ts';
-import { factExamples } from './examples.ts';
+import { finetune } from '../train/finetune.ts';
+import { factExamples } from '../train/examples.ts';
 import { getDataset } from '../data/dataset.ts';
 import { Rng } from '../util/rng.ts';
+import { randomModel } from '../model/randomModel.ts';
 import { embeddedModelPath, PROJECT_ROOT } from '../util/paths.ts';
-import { benchTrainReference, printTrainReference, type ReferenceBench, type ReferenceOptions } from './benchReference.ts';
+import { benchTrainReference, printTrainReference, type ReferenceBench, type ReferenceOptions } from './trainReference.ts';
 
-/** `bench train --reference`: the reference config side by side with PyTorch (benchReference.ts). */
+/** `bench train --reference`: the reference config side by side with PyTorch (trainReference.ts). */
 export { benchTrainReference, printTrainReference, type ReferenceBench, type ReferenceOptions };
 
 export interface StepBench {
@@ -62,13 +63,8 @@ export interface TrainBench {
     recordBytesEmbedding: number;
     recordBytesFull: number;
   };
-  /** With `reference`: the reference config against PyTorch (benchReference.ts). */
+  /** With `reference`: the reference config against PyTorch (trainReference.ts). */
   reference?: ReferenceBench;
-}
-
-/** The embedded model (shipped with the package); a missing file is the loader's clear error. */
-export function defaultModelPath(): string {
-  return embeddedModelPath();
 }
 
 /** FLOPs of one training step (forward + backward) of a config at B x T tokens. */
@@ -80,17 +76,6 @@ export function stepFlops(c: ModelConfig, B: number, T: number): number {
   }
   if (c.tiedOutput) mm += c.nEmbd * c.nVocab;
   return 6 * mm * B * T + 12 * c.nLayer * B * T * T * c.nEmbd;
-}
-
-/** A random-weight model of a config (no file), for timing. */
-export function randomModel(c: ModelConfig, seed = 1): CausalLM {
-  const rng = new Rng(seed);
-  const w = new Map<string, HostTensor>();
-  for (const t of expectedTensors(c)) {
-    const n = t.ne.reduce((a, b) => a * b, 1);
-    w.set(t.name, { name: t.name, ne: [...t.ne], data: t.ne.length === 1 ? new Float32Array(n).fill(1) : rng.normalArray(n, 0.02), fileType: 'f32' });
-  }
-  return new CausalLM(c, w, `random ${c.nEmbd}x${c.nLayer}`);
 }
 
 function benchStep(model: CausalLM, label: string, B: number, T: number, steps: number, matmulGflops: number, backward?: 'auto' | 'manual'): StepBench {
@@ -149,7 +134,7 @@ export async function benchTrain(o: { quick?: boolean; epochs?: boolean; referen
   // the denominator is the kernel training runs its products on
   const matmulResult = benchTrainingMatmul(1024, o.quick ? 2 : 5);
   const matmul = matmulResult.gflops;
-  const modelPath = defaultModelPath();
+  const modelPath = embeddedModelPath(); // shipped with the package; a missing file is the loader's clear error
   const embedded = CausalLM.load(modelPath);
   const steps = [
     benchStep(embedded, path.basename(modelPath), 8, 64, o.quick ? 3 : 10, matmul),

@@ -1,21 +1,21 @@
 /**
  * `unlearnkit bench rum`: training throughput of the RUM CNN (images/s of forward + backward +
  * SGD-momentum steps) and its achieved GFLOP/s as a share of the engine's fp32 matmul GFLOP/s at
- * 1024^3 measured in the same run (src/engine/bench.ts benchMatmul). Achieved FLOPs count the
+ * 1024^3 measured in the same run (src/bench/engine.ts benchMatmul). Achieved FLOPs count the
  * GEMMs only, 3 x the forward GEMM FLOPs per image (forward, and the two backward products); the
  * rest of a step (gathers, norms, activations, the update) is overhead against that count.
  * Also reported: evaluation throughput, and the momentum update in the graph vs on the host
  * (sgd.ts explains the choice).
  */
 import os from 'node:os';
-import { benchTrainingMatmul, type MatmulResult } from '../engine/bench.ts';
+import { benchTrainingMatmul, type MatmulResult } from './engine.ts';
 import { getEngine } from '../engine/engine.ts';
 import { Rng } from '../util/rng.ts';
-import { EvalGraph, TrainGraph } from './graphs.ts';
-import { forwardGemmFlops, initWeights, paramCount, resolveConfig, type CnnConfig } from './model.ts';
-import { hostMomentumStep } from './sgd.ts';
-import { DEFAULT_RECIPE } from './train.ts';
-import { profileGraph } from '../train/benchReference.ts';
+import { EvalGraph, TrainGraph } from '../rum/graphs.ts';
+import { forwardGemmFlops, initWeights, paramCount, resolveConfig, type CnnConfig } from '../rum/model.ts';
+import { hostMomentumStep } from '../rum/sgd.ts';
+import { DEFAULT_RECIPE } from '../rum/train.ts';
+import { profileGraph } from './trainReference.ts';
 
 export interface RumBenchOptions {
   quick?: boolean;

@@ -67,7 +67,7 @@ function stop(p: ChildProcess): Promise<void> {
 }
 
 export async function benchSweep(o: { quick?: boolean; log?: (l: string) => void } = {}): Promise<SweepBenchResult> {
-  const { runSweep } = await import('./run.ts');
+  const { runSweep } = await import('../sweep/run.ts');
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'uk-bench-sweep-'));
   const started: ChildProcess[] = [];

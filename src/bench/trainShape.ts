@@ -6,13 +6,13 @@
  *
  * Per configuration: step time (median over rounds of each round's median), tokens/s, peak RSS of
  * the process that ran it and bytes per model parameter (peak RSS / parameters). Each of our
- * configurations runs in a child process (benchShapeWorker.ts) so that its peak RSS is its own.
+ * configurations runs in a child process (trainShapeWorker.ts) so that its peak RSS is its own.
  * With `reference`, the same configuration in PyTorch (scripts/reference/torch_train_step.py, Debian's
  * /usr/bin/python3 with python3-torch, OpenBLAS overrides unset, torch threads = ours): rounds
  * alternate ours / PyTorch so that load from other processes hits both alike, and the ratio ours /
  * PyTorch is taken per round (median, min, max). The load average is recorded before and after.
  * Threads: both sides run on the count that is faster for our step, one or all of the engine's
- * (benchReference.ts calibrateThreads: on a loaded machine ggml's spinning barriers make all threads
+ * (trainReference.ts calibrateThreads: on a loaded machine ggml's spinning barriers make all threads
  * slower than one), fixed for the configuration and reported with the calibration's times.
  *
  * Memory: before anything runs, each side's peak is estimated (below) and a configuration that does
@@ -43,10 +43,10 @@ import { readGguf } from '../model/gguf.ts';
 import { tokenizerFromGguf } from '../model/tokenizer/index.ts';
 import { getEngine } from '../engine/engine.ts';
 import { getDataset } from '../data/dataset.ts';
-import { factExamples, tokenizeExamples } from './examples.ts';
-import { estimateRecord, recordStorage } from './gradRecord.ts';
-import { median, probeTorch, runTorchStep, type ReferenceBench, type ThreadCalibration, type TorchRun } from './benchReference.ts';
-import type { WorkerJob, WorkerReady, WorkerRecordResult } from './benchShapeWorker.ts';
+import { factExamples, tokenizeExamples } from '../train/examples.ts';
+import { estimateRecord, recordStorage } from '../train/gradRecord.ts';
+import { median, probeTorch, runTorchStep, type ReferenceBench, type ThreadCalibration, type TorchRun } from './trainReference.ts';
+import type { WorkerJob, WorkerReady, WorkerRecordResult } from './trainShapeWorker.ts';
 import { PROJECT_ROOT } from '../util/paths.ts';
 import { UserError } from '../util/errors.ts';
 
@@ -99,7 +99,7 @@ export interface ShapeConfigResult {
   estimate: { oursBytes: number; pytorchBytes: number; availableBytes: number };
   /** Why the configuration (or one side) was not run. */
   skipped?: string;
-  /** Threads both sides ran on: the faster for our step of 1 and all (benchReference.ts calibrateThreads). */
+  /** Threads both sides ran on: the faster for our step of 1 and all (trainReference.ts calibrateThreads). */
   threads?: number;
   threadCalibration?: ThreadCalibration;
   /** 'kept': our child lived through all rounds; 'restarted': a fresh child per round (both sides did not fit together). */
@@ -179,7 +179,7 @@ function parameterCount(c: ModelConfig): number {
   return expectedTensors(c).reduce((a, t) => a + t.ne.reduce((x, y) => x * y, 1), 0);
 }
 
-const WORKER = fileURLToPath(new URL(`./benchShapeWorker${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+const WORKER = fileURLToPath(new URL(`./trainShapeWorker${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url));
 
 /** A benchmark child: send a command, await its one reply. */
 class Worker {

@@ -5,11 +5,11 @@
  * in the same run. Reference on a 2-core Zen 4 machine: ggml does 107-131 GFLOP/s at 1024^3.
  */
 import os from 'node:os';
-import { getEngine } from './engine.ts';
-import { Graph } from './graph.ts';
-import * as op from './ops.ts';
+import { getEngine } from '../engine/engine.ts';
+import { Graph } from '../engine/graph.ts';
+import * as op from '../engine/ops.ts';
 import { Rng } from '../util/rng.ts';
-import { nativeKernels } from './native.ts';
+import { nativeKernels } from '../engine/native.ts';
 
 export interface MatmulResult {
   n: number;

@@ -4,7 +4,7 @@
  * tokens, AdamW; 3.4M parameters, 21.8 GFLOP per step) in our engine, side by side with the
  * project's PyTorch reference (scripts/reference/torch_train_step.py: the same LLaMA / Qwen decoder
  * in plain PyTorch, with GQA, tied output, Q/K/V bias, Q/K norm and LoRA switches, AdamW as ggml's)
- * where Debian's python3 imports torch. benchShape.ts runs the same script at real model shapes.
+ * where Debian's python3 imports torch. trainShape.ts runs the same script at real model shapes.
  *
  * The two run alternately (ours, PyTorch, ours, ...) for `rounds` rounds, each round a fresh set of
  * warm-up + timed steps, so that load from other processes hits both sides alike; the ratio ours /
@@ -26,7 +26,8 @@ import { getEngine, type Engine } from '../engine/engine.ts';
 import { readTensorHeader, ptrOrNull, type Ptr } from '../engine/ffi.ts';
 import type { Graph, Phase } from '../engine/graph.ts';
 import { isNativeMatMulNode, nativeKernels } from '../engine/native.ts';
-import { randomModel, stepFlops } from './bench.ts';
+import { stepFlops } from './train.ts';
+import { randomModel } from '../model/randomModel.ts';
 import { headDim } from '../model/arch/types.ts';
 import { Rng } from '../util/rng.ts';
 import { PROJECT_ROOT } from '../util/paths.ts';

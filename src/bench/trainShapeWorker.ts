@@ -1,5 +1,5 @@
 /**
- * The child process of `bench train --shape` (benchShape.ts): one training configuration at a real
+ * The child process of `bench train --shape` (trainShape.ts): one training configuration at a real
  * model shape per process, so that its peak RSS is its own and its memory goes back to the system
  * when it exits. Driven over Node's IPC channel:
  *
@@ -18,13 +18,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LMSession } from '../model/model.ts';
-import { NAMED_SHAPES, shapeConfig, writeRandomModel } from '../model/randomModel.ts';
+import { NAMED_SHAPES, randomModel, shapeConfig, writeRandomModel } from '../model/randomModel.ts';
 import { initLoraFactors, resolveLoraTargets } from '../model/lora.ts';
 import { nativeKernels } from '../engine/native.ts';
-import { randomModel } from './bench.ts';
-import { calibrateThreads, fixEngineThreads, HYPER, profileGraph, timeSteps, type ThreadCalibration } from './benchReference.ts';
+import { calibrateThreads, fixEngineThreads, HYPER, profileGraph, timeSteps, type ThreadCalibration } from './trainReference.ts';
 import { getEngine } from '../engine/engine.ts';
-import { finetune } from './finetune.ts';
+import { finetune } from '../train/finetune.ts';
 import { Rng } from '../util/rng.ts';
 
 export interface WorkerJob {
@@ -34,7 +33,7 @@ export interface WorkerJob {
   B: number;
   /** The engine's CPU threads (its maximum). */
   maxThreads: number;
-  /** Threads to run on; absent: calibrate (benchReference.ts calibrateThreads) and report the choice. */
+  /** Threads to run on; absent: calibrate (trainReference.ts calibrateThreads) and report the choice. */
   threads?: number;
   lora?: { rank: number; alpha: number };
 }

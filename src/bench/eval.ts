@@ -32,7 +32,7 @@
  * (Engine.threadsForWork: all cores, or 1 below ~200 MFLOP per graph), from `threads` (default the
  * core count) — node-llama-cpp would otherwise use 4.
  *
- * Each model is measured in a child process of its own (src/model/benchEvalChild.ts), so that its
+ * Each model is measured in a child process of its own (src/bench/evalChild.ts), so that its
  * peak RSS is its own: the JSON reports the peak and each engine's resident memory after its
  * warm-up, per parameter (an F16 file is ~2 bytes per parameter; our engine holds the file's bytes
  * on the host and the graph's copy of the weights, llama.cpp maps the file). Load averages are
@@ -43,15 +43,15 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CausalLM, EVAL_TOKENS_PER_GRAPH, LMSession } from './model.ts';
-import { tokenizerFromGguf } from './tokenizer/index.ts';
-import { spmVocabMetadata, trainSpmVocab } from './tokenizer/train.ts';
-import { LlamaCppScorer } from './llamacppLogprobs.ts';
-import { simdLogSumExp } from './logsumexp.ts';
-import { NAMED_SHAPES, writeRandomModel, type ModelShape } from './randomModel.ts';
-import { QUANTIZE_TARGETS, quantizeGguf, type QuantizeTarget } from './quantize.ts';
-import { ARCHITECTURES, type Architecture } from './config.ts';
-import { GgufMetadata, writeGguf } from './gguf.ts';
+import { CausalLM, EVAL_TOKENS_PER_GRAPH, LMSession } from '../model/model.ts';
+import { tokenizerFromGguf } from '../model/tokenizer/index.ts';
+import { spmVocabMetadata, trainSpmVocab } from '../model/tokenizer/train.ts';
+import { LlamaCppScorer } from '../model/llamacppLogprobs.ts';
+import { simdLogSumExp } from '../model/logsumexp.ts';
+import { NAMED_SHAPES, writeRandomModel, type ModelShape } from '../model/randomModel.ts';
+import { QUANTIZE_TARGETS, quantizeGguf, type QuantizeTarget } from '../model/quantize.ts';
+import { ARCHITECTURES, type Architecture } from '../model/config.ts';
+import { GgufMetadata, writeGguf } from '../model/gguf.ts';
 import { getEngine } from '../engine/engine.ts';
 import { fixturePath, embeddedModelPath, PROJECT_ROOT } from '../util/paths.ts';
 import { unlearnkitCacheDir } from '../util/cacheDir.ts';
@@ -503,14 +503,14 @@ export function makeModel(o: { shape: ModelShape; vocabFile: string; seed: numbe
 // The parent
 // ------------------------------------------------------------------------------------------------
 
-/** Run src/model/benchEvalChild.ts with one job; returns its JSON result (a UserError in the child is rethrown as one). */
+/** Run src/bench/evalChild.ts with one job; returns its JSON result (a UserError in the child is rethrown as one). */
 function runChild<T>(job: 'make' | 'measure', payload: unknown, env: Record<string, string> = {}, log: (l: string) => void = () => {}): Promise<T> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unlearnkit-bench-eval-'));
   const reqFile = path.join(dir, 'request.json');
   const resFile = path.join(dir, 'result.json');
   writeJsonAtomic(reqFile, payload);
   return new Promise<T>((resolve, reject) => {
-    const child = spawn(process.execPath, ownModuleArgs('model/benchEvalChild', job, reqFile, resFile), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, ownModuleArgs('bench/evalChild', job, reqFile, resFile), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let tail = '';
     let pending = '';
     const onData = (b: Buffer) => {

@@ -16,10 +16,10 @@ import { factExamples } from '../train/examples.ts';
 import { getDataset } from '../data/dataset.ts';
 import { embeddedModelPath } from '../util/paths.ts';
 import { UserError } from '../util/errors.ts';
-import { prepare, makeContext } from './prepare.ts';
+import { prepare, makeContext } from '../unlearn/prepare.ts';
 import { listGroups, resolveFilter } from '../model/paramGroups.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { listMethods } from './registry.ts';
+import { listMethods } from '../unlearn/registry.ts';
 
 export interface BenchUnlearnOptions {
   quick?: boolean;
