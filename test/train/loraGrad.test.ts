@@ -33,6 +33,9 @@ import { Rng } from '../../src/util/rng.ts';
 import { relL2 } from '../engine/util.ts';
 import { tempDir } from '../model/archCases.ts';
 
+// two engine threads for the 2-thread check, even under `npm test`'s UNLEARNKIT_THREADS=1 (scripts/run-tests.mjs)
+getEngine({ threads: 2 });
+
 const dir = tempDir('lora-grad');
 const TOL = 1e-5;
 
