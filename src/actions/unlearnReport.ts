@@ -53,14 +53,17 @@ const REPORT_SPLITS: EvalSplit[] = ['forget', 'retain', 'holdout', 'general'];
 const SAMPLES = 3;
 
 /**
- * Refuse `--report` before any work when the run cannot be reported: an unlearning run of a LoRA
- * fine-tune changes the fine-tune's own factors, and its "before" model (base + the fine-tune's
- * adapter) is not one file the evaluation can be pointed at here.
+ * The fine-tuned model the run started from, as eval loads it: the checkpoint, or for a LoRA
+ * fine-tune (run.json `lora`) the frozen base with the fine-tune's adapter; and the run folder.
  */
-export function checkReportable(from: string): void {
-  const dir = findRunDir(from);
-  const run = dir ? readJsonObject(path.join(dir, 'run.json')) : null;
-  if (run?.lora) throw new UserError(`--report does not support unlearning a LoRA fine-tune (${dir}) yet; evaluate with \`unlearnkit eval --model <base> --adapter adapters/<run-id>\` and \`unlearnkit report\``);
+function startingModel(meta: Record<string, unknown>, checkpoint: string): { runDir: string | null; adapter?: string } {
+  const runDir = typeof meta.fromRun === 'string' ? findRunDir(meta.fromRun) : null;
+  const run = runDir ? readJsonObject(path.join(runDir, 'run.json')) : null;
+  const lora = run?.lora as { adapter?: string } | undefined;
+  if (!lora) return { runDir };
+  const adapter = path.join(runDir!, lora.adapter ?? 'adapter.gguf');
+  if (!fs.existsSync(adapter)) throw new UserError(`the LoRA fine-tune ${runDir} has no adapter ${adapter} any more; cannot evaluate the model before unlearning over ${checkpoint}`);
+  return { runDir, adapter };
 }
 
 function fmtNum(x: number | undefined | null, digits = 3): string {
@@ -109,11 +112,12 @@ export async function unlearnReport(o: UnlearnReportOptions): Promise<UnlearnRep
   const notes: string[] = [`evaluated with unlearnkit eval's code on ${splits.join(', ')}, ${limit} items per split at most (the run's evaluation limit); ${data.note}`];
   const out = path.join(runDir, 'report');
   const common = { data: data.dataset, metrics: ['perplexity', 'rouge'], splits, limit, method: result.method, target: result.filter, onProgress: o.onProgress };
-  const before = await evaluate({ ...common, modelPath: checkpoint, out: path.join(out, 'finetuned'), label: 'fine-tuned (before)' });
+  const start = startingModel(meta, checkpoint);
+  const before = await evaluate({ ...common, modelPath: checkpoint, adapter: start.adapter, out: path.join(out, 'finetuned'), label: 'fine-tuned (before)' });
   const after = await evaluate({ ...common, modelPath: checkpoint, adapter: served.path, out: path.join(out, 'unlearned'), label: `unlearned (${path.basename(served.path)})` });
   const evalDirs = [before.dir, after.dir];
   const forgetIds = sets.forget?.ids ?? [];
-  const ref = retainReferenceFromRun([checkpoint], forgetIds);
+  const ref = retainReferenceFromRun([start.runDir ?? undefined, checkpoint], forgetIds);
   notes.push(ref.note);
   if (ref.reference) {
     const r = await evaluate({ ...common, modelPath: ref.reference.model, adapter: ref.reference.adapter, out: path.join(out, 'retain-only'), label: 'retain-only reference' });

@@ -35,7 +35,7 @@ import fs from 'node:fs';
 import { addOptions, commanderOption, readOptions } from '../options/commander.ts';
 import { checkOption } from '../options/validate.ts';
 import type { OptimizerKind } from '../engine/graph.ts';
-import { checkReportable, unlearnReport } from '../actions/unlearnReport.ts';
+import { unlearnReport } from '../actions/unlearnReport.ts';
 import type { ProgressEvent as EvalProgressEvent } from '../eval/types.ts';
 
 type Opts = Record<string, string | boolean | string[] | undefined>;
@@ -212,7 +212,6 @@ export function register(program: Command): void {
       resolveDevice(o, { engine: 'none' });
       checkUnlearnOptions(o);
       if (o.report && o.adapter === false) throw new UserError('--report evaluates the run folder (adapters/<run-id>/); it cannot be used with --no-adapter');
-      if (o.report) checkReportable(String(o.from));
       resolveDevice(o);
       const pr = progressPrinter(!!o.quiet || !!o.json);
       const r = await runUnlearn({

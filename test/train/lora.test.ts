@@ -148,6 +148,14 @@ test('gradient methods (NPO) and the retain-only oracle act on a LoRA run\'s ada
   }
   const oracle = cli(['unlearn', '--from', run, '--method', 'retain-only', '--data', data, '--eval-limit', '0', '--adapters-dir', path.join(tmp, 'adapters'), '--run-id', 'oracle-lora']);
   assert.ok(oracle.summary.forget.perplexityAfter > oracle.summary.forget.perplexityBefore, 'the retain-only oracle did not raise the forget perplexity');
+  // --report on a LoRA run: before = base + the fine-tune's adapter, after = base + the unlearned
+  // adapter, both by eval's code, equal to the run's own numbers; the recorded oracle is the reference row
+  const rep = cli(['unlearn', '--from', run, '--method', 'npo', '--target', 'block:1:mlp', '--steps', '2', '--data', data, '--eval-limit', '0', '--adapters-dir', path.join(tmp, 'adapters'), '--run-id', 'npo-lora-report', '--report']);
+  const page = fs.readFileSync(rep.htmlReport, 'utf8');
+  const row = (label: string) => new RegExp(`<tr><td>${label.replace(/[().-]/g, '\\$&')}</td><td class="num">([\\d.]+)</td>`).exec(page)?.[1];
+  assert.equal(row('fine-tuned (before)'), rep.summary.forget.perplexityBefore.toFixed(3));
+  assert.equal(row('unlearned (adapter.gguf)'), rep.summary.forget.perplexityAfter.toFixed(3));
+  assert.ok(row('retain-only reference'), 'the recorded retain-only oracle is a reference row');
   const r = spawnSync(process.execPath, cliArgs('unlearn', '--from', run, '--method', 'first-epoch', '--target', 'norms', '--data', data, '--quiet'), { cwd: PROJECT_ROOT, encoding: 'utf8' });
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /selects no weight matrix/);
