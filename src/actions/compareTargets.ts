@@ -16,6 +16,7 @@ import { prepare, type PrepareOptions, type Prepared } from '../unlearn/prepare.
 import { runUnlearn, type Strategy, type UnlearnRunResult } from '../unlearn/run.ts';
 import { combineTargets, defaultTargets, writeTargetComparison, type TargetComparison, type TargetRow } from '../unlearn/targets.ts';
 import type { ProgressEvent, UnlearnContext, UnlearnHyper } from '../unlearn/types.ts';
+import type { SearchParam } from '../unlearn/stepSearch.ts';
 import { UserError } from '../util/errors.ts';
 
 export interface CompareTargetsActionOptions extends PrepareOptions {
@@ -25,7 +26,13 @@ export interface CompareTargetsActionOptions extends PrepareOptions {
   /** How each target's run removes the forget set (default batch; fuzzy with a request). */
   strategy?: Strategy;
   hyper?: Partial<UnlearnHyper>;
-  /** Utility budget of the recommendation (default 0.05). */
+  /**
+   * `--eta auto` / `--lr auto` / `--steps auto`: each target at the largest step that keeps its
+   * retain / general perplexity within the utility budget on the validation part (unlearn/stepSearch.ts),
+   * searched per target, as `unlearn --X auto` of that target would; each row's settings hold its step.
+   */
+  search?: SearchParam;
+  /** Utility budget of the recommendation and of the step search (default 0.05). */
   budget?: number;
   /** Write each target's adapter run into this folder, as `unlearn` does, and measure the written files; without it, nothing per target is written and each target is measured in memory. */
   adaptersDir?: string;
@@ -87,6 +94,7 @@ export async function compareTargetsAction(o: CompareTargetsActionOptions): Prom
       ...o,
       prepared: p,
       target,
+      utilityBudget: o.budget,
       noAdapter: o.adaptersDir === undefined,
       adaptersDir: o.adaptersDir,
       onProgress: o.onProgress ? (e, ctx) => o.onProgress!(target, e, ctx) : undefined,

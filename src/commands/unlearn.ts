@@ -104,7 +104,7 @@ function startOneStep(o: Opts, command: string, why: string): void {
   resolveDevice(o, { engine: 'none' });
   checkUnlearnOptions(o);
   const s = searchOf(o);
-  if (s) throw new UserError(`--${s} auto searches a step for one run (unlearn); ${command} ${why}: give it a number${command === 'compare-targets' ? ` (e.g. the one \`unlearn --${s} auto\` chose)` : ''}`);
+  if (s) throw new UserError(`--${s} auto searches a step for one run (unlearn, or each target of compare-targets); ${command} ${why}: give it a number`);
   resolveDevice(o);
 }
 
@@ -258,7 +258,7 @@ export function register(program: Command): void {
     addDataOptions(
       program
         .command('compare-targets')
-        .description('run one method under several layer targets and compare forget / retain / general effects (paired t-tests, Holm-corrected)')
+        .description('run one method under several layer targets and compare forget / retain / general effects (paired t-tests, Holm-corrected); with --eta / --lr / --steps auto, each target at its own largest step within the utility budget')
         .option('--method <name>', 'unlearning method', 'first-epoch')
         .addOption(commanderOption(targetsDecl)),
     ),
@@ -267,7 +267,10 @@ export function register(program: Command): void {
     .option('--out <dir>', 'folder for compare-targets.json and .md (default reports/unlearn/compare-targets-<time>)')
     .option('--adapters-dir <dir>', "also write each target's adapter run there, as `unlearn` does, and measure the written files (default: nothing per target is written; each is measured in memory)");
   outputOptions(compareTargetsCommand).action(async (o: Opts) => {
-    startOneStep(o, 'compare-targets', 'compares targets at one step');
+    resolveDevice(o, { engine: 'none' });
+    checkUnlearnOptions(o);
+    const search = searchOf(o); // each target searched for its own step (actions/compareTargets.ts)
+    resolveDevice(o);
     const targets = o.targets === undefined ? undefined : (readOptions({ targets: targetsDecl }, o).targets as string[]);
     const quiet = !!o.quiet || !!o.json;
     const out = String(o.out ?? outputPath('reports', 'unlearn', `compare-targets-${stamp()}`));
@@ -276,6 +279,7 @@ export function register(program: Command): void {
       method: String(o.method),
       targets,
       hyper: hyperOf(o),
+      search,
       budget: num(o.utilityBudget, '--utility-budget'),
       adaptersDir: o.adaptersDir === undefined ? undefined : path.resolve(String(o.adaptersDir)),
       out,

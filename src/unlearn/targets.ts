@@ -110,6 +110,14 @@ export function markTradeoffs(rows: TargetRow[], budget = DEFAULT_UTILITY_BUDGET
   return { budget, best: b >= 0 ? rows[b]!.target : null };
 }
 
+/** The step a row ran at: eta (stored-gradient methods), or learning rate and steps (gradient methods). */
+function stepOf(s: TargetRow['settings']): string {
+  const n = (x: unknown) => (typeof x === 'number' ? String(Number(x.toPrecision(4))) : String(x));
+  if (s.eta !== undefined) return `eta ${n(s.eta)}`;
+  if (s.lr !== undefined) return `lr ${n(s.lr)}${s.steps !== undefined ? `, ${n(s.steps)} steps` : ''}`;
+  return '-';
+}
+
 /**
  * The comparison as report blocks: above the table the recommended target within the budget; one
  * row per target, the Pareto front first (by rising utility cost), then the rest; per target its
@@ -121,10 +129,10 @@ export function targetsBlocks(c: TargetComparison): Block[] {
   const budget = c.budget ?? DEFAULT_UTILITY_BUDGET;
   if (c.best === undefined || c.rows.some((r) => r.pareto === undefined)) Object.assign(c, markTradeoffs(c.rows, budget));
   const pct = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '-' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)}%`);
-  const head = ['target', 'Pareto', 'forget ln(ppl x)', 'utility cost', 'params', ...sets.flatMap((s) => [`${s} dNLL`, `${s} d_z`, `${s} p_holm`]), 'ppl general', 'seconds'];
+  const head = ['target', 'Pareto', 'forget ln(ppl x)', 'utility cost', 'params', 'step', ...sets.flatMap((s) => [`${s} dNLL`, `${s} d_z`, `${s} p_holm`]), 'ppl general', 'seconds'];
   const order = tradeoffOrder(c.rows.map((r) => ({ forgetEffect: r.forgetEffect ?? NaN, utilityCost: r.utilityCost ?? NaN })));
   const rows = order.map((i) => c.rows[i]!).map((r) => {
-    const cells = [r.target + (r.target === c.best ? ' ★' : ''), r.pareto ? 'yes' : '', r.forgetEffect === undefined || !Number.isFinite(r.forgetEffect) ? '-' : r.forgetEffect.toFixed(4), pct(r.utilityCost), String(r.parameters)];
+    const cells = [r.target + (r.target === c.best ? ' ★' : ''), r.pareto ? 'yes' : '', r.forgetEffect === undefined || !Number.isFinite(r.forgetEffect) ? '-' : r.forgetEffect.toFixed(4), pct(r.utilityCost), String(r.parameters), stepOf(r.settings)];
     for (const s of sets) {
       const ch = r.comparison.sets.find((x) => x.set === s);
       cells.push(ch ? (-ch.meanLogLikChange).toFixed(4) : '-', ch?.test ? ch.test.dz.toFixed(2) : '-', fmtP(r.holmP[s], '-'));

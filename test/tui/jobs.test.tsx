@@ -176,6 +176,16 @@ test('runner: unlearning over two layer targets writes one adapter each and the 
   // Now it is an evaluation too, and a second report needs no evaluation.
   const again = planReport(listRuns(dir).filter((r) => r.id === entry.id), dir, data);
   assert.ok(typeof again !== 'string' && again.evaluate.length === 0);
+  // step size 'auto': the CLI's --eta auto for the target, its search kept in the adapter's meta.json
+  const a = await runner.start('unlearn', { ...base, eta: 'auto', evalEvery: 0, targets: ['embedding'] }, () => {}).done;
+  assert.equal(a.status, 'done', JSON.stringify(a));
+  if (a.status !== 'done') return;
+  const am = JSON.parse(fs.readFileSync(path.join(dir, a.result.runs[0]!.adapterDir!, 'meta.json'), 'utf8')) as { stepSearch: { param: string; chosen: number } | null; settings: { eta: number } };
+  assert.equal(am.stepSearch?.param, 'eta');
+  assert.equal(am.settings.eta, am.stepSearch!.chosen);
+  const both = await runner.start('unlearn', { ...base, eta: 'auto', steps: 'auto', targets: ['embedding'] }, () => {}).done;
+  assert.equal(both.status, 'error');
+  assert.match(JSON.stringify(both), /only one step can be searched at a time/);
 });
 
 test('runner: fuzzy selection, describe, and errors as messages', { timeout: 60_000 }, async () => {

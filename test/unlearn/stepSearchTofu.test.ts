@@ -110,6 +110,16 @@ test('--eta auto is refused where it cannot apply, by name', async () => {
   const dir = chains.plain!.dir;
   await assert.rejects(cli(dir, 'unlearn', '--from', 'ft', '--method', 'gradient-ascent', '--eta', 'auto', '--no-adapter'), /--eta auto: gradient-ascent does not use --eta; it can search --lr auto or --steps auto/);
   await assert.rejects(cli(dir, 'unlearn', '--from', 'ft', '--method', 'gradient-ascent', '--lr', 'auto', '--steps', 'auto', '--no-adapter'), /only one step can be searched at a time/);
-  await assert.rejects(cli(dir, 'compare-targets', '--from', 'ft', '--eta', 'auto'), /--eta auto searches a step for one run \(unlearn\); compare-targets compares targets at one step/);
-  await assert.rejects(cli(dir, 'sequential', '--from', 'ft', '--eta', 'auto'), /--eta auto searches a step for one run \(unlearn\); sequential applies one step/);
+  await assert.rejects(cli(dir, 'sequential', '--from', 'ft', '--eta', 'auto'), /--eta auto searches a step for one run \(unlearn, or each target of compare-targets\); sequential applies one step/);
+});
+
+test('compare-targets --eta auto: each target at its own searched step, the one `unlearn --eta auto` of that target chooses', async () => {
+  const c = chains.plain!;
+  const r = await cli(c.dir, 'compare-targets', '--from', 'ft', '--eta', 'auto', '--targets', 'all;embedding', '--out', 'ct-auto', '--json');
+  const rows = (JSON.parse(r.stdout) as { rows: Array<{ target: string; settings: { eta: number } }> }).rows;
+  assert.deepEqual(rows.map((x) => x.target), ['all', 'embedding']);
+  assert.equal(rows[0]!.settings.eta, c.result.stepSearch.chosen, 'target all: the step unlearn --eta auto chose');
+  assert.ok(rows[1]!.settings.eta > 0);
+  const md = fs.readFileSync(path.join(c.dir, 'ct-auto', 'compare-targets.md'), 'utf8');
+  for (const x of rows) assert.ok(md.includes(`eta ${Number(x.settings.eta.toPrecision(4))}`), `the table shows ${x.target}'s step`);
 });

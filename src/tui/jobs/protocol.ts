@@ -101,9 +101,10 @@ export interface UnlearnParams {
   targets: string[];
   strategy: 'batch' | 'iterative' | 'fuzzy';
   forget: ForgetChoice;
-  /** Step size: the multiplier of the recorded steps (stored-gradient methods) or the learning rate. */
-  eta: number;
-  steps: number;
+  /** Step size: the multiplier of the recorded steps (stored-gradient methods); 'auto' searches it per target (the CLI's --eta auto). */
+  eta: number | 'auto';
+  /** Optimiser steps of the gradient methods (0: the method's default, one pass); 'auto' searches them per target. */
+  steps: number | 'auto';
   /** Evaluate forget / retain perplexity (and ROUGE) every this many steps (0 = start and end only). */
   evalEvery: number;
   /** Greedy answers + ROUGE-L recall for the forget and retain questions. */

@@ -32,12 +32,14 @@ function unlearnParams(v: Record<string, string>, o: { data: string; forget: Unl
   if (!targets.length) return 'choose at least one layer target (Enter on "targets")';
   // eta, steps and seed pass the validator of their declarations (src/options), as on the command line
   const nums = orMessage(() => ({
-    eta: checkOption({ ...UNLEARN_HYPER.eta, keywords: [] }, v.eta ?? '') as number,
-    steps: v.steps === 'auto' || v.steps === '' || v.steps === undefined ? 0 : (checkOption({ ...UNLEARN_HYPER.steps, keywords: [] }, v.steps) as number),
+    // 'auto': the CLI's --eta auto / --steps auto (the largest step within the utility budget, per target)
+    eta: checkOption(UNLEARN_HYPER.eta, v.eta ?? '') as number | 'auto',
+    steps: v.steps === 'default' || v.steps === '' || v.steps === undefined ? 0 : (checkOption(UNLEARN_HYPER.steps, v.steps) as number | 'auto'),
     seed: checkOption(UNLEARN_DATA.seed, v.seed ?? '') as number,
   }));
   if (typeof nums === 'string') return nums;
   const { eta, steps, seed } = nums;
+  if (eta === 'auto' && steps === 'auto') return 'only one step can be searched at a time: give "step size" or "steps" a number';
   const every = Number(v.evalEvery);
   if (!Number.isInteger(every) || every < 0) return `eval every must be a whole number of steps (0 = about 10 points), got "${v.evalEvery}"`;
   const strategy = v.strategy as UnlearnParams['strategy'];
@@ -74,7 +76,7 @@ export function UnlearnScreen({ active, keysActive, width, height }: ScreenProps
     targets: 'embedding',
     strategy: 'batch',
     eta: String(DEFAULT_ETA),
-    steps: 'auto',
+    steps: 'default',
     evalEvery: '0',
     rouge: 'yes',
     seed: '0',
@@ -105,8 +107,8 @@ export function UnlearnScreen({ active, keysActive, width, height }: ScreenProps
       { key: 'targets', label: 'targets', kind: 'multi', options: ['all', ...groups] },
       { key: 'strategy', label: 'strategy', kind: 'choice', options: STRATEGIES },
       { key: 'forget', label: 'forget', kind: 'info' },
-      { key: 'eta', label: 'step size', kind: 'number', help: `stored-gradient methods: multiple of the recorded steps (default ${DEFAULT_ETA} = reverse them once, as the CLI's --eta; the CLI's --eta auto searches it)` },
-      { key: 'steps', label: 'steps', kind: 'text', help: 'gradient methods: optimiser steps (auto: one pass over the forget set)' },
+      { key: 'eta', label: 'step size', kind: 'text', help: `stored-gradient methods: multiple of the recorded steps (default ${DEFAULT_ETA} = reverse them once, as the CLI's --eta); auto: the largest within the +5% utility budget, searched per target` },
+      { key: 'steps', label: 'steps', kind: 'text', help: 'gradient methods: optimiser steps (default: one pass over the forget set; auto: the most within the +5% utility budget, searched per target)' },
       { key: 'evalEvery', label: 'eval every', kind: 'number', help: 'method steps between perplexity / ROUGE points (0: about 10 per target)' },
       { key: 'rouge', label: 'ROUGE', kind: 'toggle' },
       { key: 'seed', label: 'seed', kind: 'number' },

@@ -77,6 +77,7 @@ export const run: Handler<'unlearn'> = async (p, { signal, emit }) => {
   // the settings the CLI declares, checked by the same validator before any work (steps 0 = the default)
   checkOption(UNLEARN_HYPER.eta, p.eta);
   if (p.steps !== 0) checkOption(UNLEARN_HYPER.steps, p.steps);
+  if (p.eta === 'auto' && p.steps === 'auto') throw new UserError('only one step can be searched at a time: give "step size" or "steps" a number');
   checkOption(UNLEARN_DATA.seed, p.seed);
   checkOption(UNLEARN.strategy, p.strategy);
   if (!Number.isInteger(p.evalEvery) || p.evalEvery < 0) throw new UserError(`eval every: got ${p.evalEvery}; allowed: an integer >= 0 (0 = ${AUTO_POINTS} points)`);
@@ -86,7 +87,8 @@ export const run: Handler<'unlearn'> = async (p, { signal, emit }) => {
   emit({ kind: 'phase', text: 'loading the run, its model and the data' });
   const prepared = prepare({ from: p.from, data: p.data, forget: 'split' in p.forget ? p.forget.split : undefined, request, rouge: p.rouge, seed: p.seed });
   check();
-  const hyper: Partial<UnlearnHyper> = { eta: p.eta, ...(p.steps > 0 ? { steps: p.steps } : {}) };
+  const hyper: Partial<UnlearnHyper> = { ...(p.eta !== 'auto' ? { eta: p.eta } : {}), ...(typeof p.steps === 'number' && p.steps > 0 ? { steps: p.steps } : {}) };
+  const search = p.eta === 'auto' ? 'eta' : p.steps === 'auto' ? 'steps' : undefined;
   // Per target: an interval evaluator on the weights being changed, fed by the progress callback.
   let ev: ReturnType<typeof makeIntervalEvaluator> | undefined;
   let every = 0;
@@ -105,6 +107,7 @@ export const run: Handler<'unlearn'> = async (p, { signal, emit }) => {
     targets: p.targets,
     strategy: p.strategy,
     hyper,
+    search,
     adaptersDir,
     // the comparison `unlearnkit compare-targets` writes, in its format, when several targets ran
     out: multi ? path.join('reports', 'unlearn', `compare-targets-${stamp()}`) : undefined,
