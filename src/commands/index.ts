@@ -76,7 +76,7 @@ export const commands: readonly CommandEntry[] = [
   { name: 'compare', usage: '[options] <runA> <runB>', load: evalCmd, description: "paired statistics (t-test, 95% CI, Cohen's d_z and d_av) between two evaluation runs on the same items: B minus A" },
   { name: 'methods', usage: '[options]', load: unlearn, description: 'list the unlearning methods (the registry) with what they need and the settings they read' },
   { name: 'unlearn', usage: '[options]', load: unlearn, description: 'unlearn a forget set (or what a plain-language request selects) from a fine-tuned model; writes adapters/<run-id>/' },
-  { name: 'compare-targets', usage: '[options]', load: unlearn, description: 'run one method under several layer targets and compare forget / retain / general effects (paired t-tests, Holm-corrected)' },
+  { name: 'compare-targets', usage: '[options]', load: unlearn, description: 'run one method under several layer targets and compare forget / retain / general effects (paired t-tests, Holm-corrected); with --eta / --lr / --steps auto, each target at its own largest step within the utility budget' },
   { name: 'sequential', usage: '[options]', load: unlearn, description: 'apply several unlearning requests one after another and report how retain / general utility drift' },
   { name: 'compare-removal', usage: '[options]', load: unlearn, description: 'one removal request, two strategies: fuzzy (the method once on what the request selects) vs iterative (per example until the target NLL); what each selected, precision / recall, forget / retain change' },
   {
