@@ -18,6 +18,7 @@ import { combineTargets, defaultTargets, writeTargetComparison, type TargetCompa
 import type { ProgressEvent, UnlearnContext, UnlearnHyper } from '../unlearn/types.ts';
 import type { SearchParam } from '../unlearn/stepSearch.ts';
 import { UserError } from '../util/errors.ts';
+import { checkWritableDir } from '../util/fs.ts';
 
 export interface CompareTargetsActionOptions extends PrepareOptions {
   method: string;
@@ -85,6 +86,8 @@ function rowOf(p: Prepared, r: UnlearnRunResult): TargetRow {
 }
 
 export async function compareTargetsAction(o: CompareTargetsActionOptions): Promise<CompareTargetsActionResult> {
+  // the comparison is written last: an unwritable folder fails now, not after every target has run
+  if (o.out) checkWritableDir(o.out, '--out');
   const p = o.prepared ?? prepare(o);
   const targets = targetsOf(p, o.targets);
   const runs: UnlearnRunResult[] = [];

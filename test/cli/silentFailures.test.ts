@@ -153,7 +153,12 @@ describe('bad option values and inputs: a clear error before any work, no stack 
     const gaRun = cli(dir, 'unlearn', '--from', MODEL, '--data', data, '--method', 'gradient-ascent', '--lr', '1e9', '--eval-limit', '2', '--quiet', '--adapters-dir', path.join(dir, 'adapters'));
     const evalLimit = await cliInProcess('unlearn', '--from', MODEL, '--data', data, '--eval-limit', '-3');
     const targets = await cliInProcess('compare-targets', '--from', MODEL, '--data', data, '--targets', ';');
+    // the comparison is written after every target has run: a folder that cannot be made fails first
+    fs.writeFileSync(path.join(dir, 'a-file'), '');
+    const out = await cliInProcess('compare-targets', '--from', MODEL, '--data', data, '--out', path.join(dir, 'a-file', 'ct'));
     const ga = await gaRun;
+    assertUsageError(out, /--out .*a-file\/ct cannot be created: .*a-file is a file, not a folder/);
+    assert.doesNotMatch(out.stderr, /\[1\/\d+\]/, 'no target ran before the refusal');
     assertUsageError(evalLimit, /--eval-limit: got '-3'; allowed: an integer >= 0/);
     assertUsageError(targets, /--targets: ';' names no item/);
     assertUsageError(ga, /unlearning stopped at optimiser step \d+: a non-finite (gradient|weight) in \S+; likely cause: the learning rate --lr 1e\+9 is too large for adamw/);
