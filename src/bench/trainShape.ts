@@ -70,7 +70,7 @@ export interface ShapeBenchOptions {
   vocabDir?: string;
   /** Facts in the real recorded epoch (default 8, one batch; 0: none). */
   recordExamples?: number;
-  /** Per-node profile of our full fine-tuning step (slow at real shapes). */
+  /** Per-node profile of our fine-tuning step, each mode (slow at real shapes). */
   profile?: boolean;
   log?: (line: string) => void;
   /** Called with the results so far after each configuration (to save partial results). */
@@ -295,7 +295,7 @@ async function benchConfig(shape: string, mode: 'full' | 'lora', o: ShapeBenchOp
       oursRounds.push(median(t));
       oursAll.push(...t);
       log(`${shape} ${mode} round ${r + 1}/${rounds}: ours ${median(t).toFixed(0)} ms/step (load ${os.loadavg()[0]!.toFixed(2)})`);
-      if (o.profile && mode === 'full' && r === rounds - 1) res.profile = (await worker.ask<{ profile: ReferenceBench['profile'] }>({ cmd: 'profile' })).profile;
+      if (o.profile && r === rounds - 1) res.profile = (await worker.ask<{ profile: ReferenceBench['profile'] }>({ cmd: 'profile' })).profile;
       if (!keep || r === rounds - 1) {
         peak = Math.max(peak, await worker.close());
         worker = null;

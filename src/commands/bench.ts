@@ -86,7 +86,7 @@ export function register(program: Command): void {
     .option('--rounds <n>', 'train --shape: alternating ours / PyTorch rounds (default 3, --quick 2)')
     .option('--modes <list>', 'train --shape: full, lora or both (default full,lora)')
     .option('--vocab-dir <dir>', 'train --shape: folder with llama.cpp\'s ggml-vocab-*.gguf files, for the record size with the shape\'s own tokenizer')
-    .option('--profile', 'train --shape: per-op profile of our full fine-tuning step')
+    .option('--profile', 'train --shape: per-op profile of our fine-tuning step, full and LoRA')
     .option('--shape <shape>', 'train: smollm2-135m, qwen2.5-0.5b, llama-3.2-1b, ... (comma-separated or repeated); eval: a random-weight model at a real shape (smollm2-135m, qwen2.5-0.5b, llama-3.2-1b, gpt2-124m, ..., all, custom:<arch>,embd=..,layers=..,heads=..); repeatable', (v: string, prev: string[] = []) => [...prev, v])
     .option('--type <type>', 'eval: type of the --shape models (f16 default; any `quantize --type`)')
     .option('--seed <n>', 'eval: seed of the --shape models\' random weights (default 1)')
