@@ -19,6 +19,7 @@ import type { ProgressEvent, UnlearnContext, UnlearnHyper } from '../unlearn/typ
 import type { SearchParam } from '../unlearn/stepSearch.ts';
 import { UserError } from '../util/errors.ts';
 import { checkWritableDir } from '../util/fs.ts';
+import { fileStamp } from '../util/paths.ts';
 
 export interface CompareTargetsActionOptions extends PrepareOptions {
   method: string;
@@ -59,6 +60,11 @@ export interface CompareTargetsActionResult {
   prepared: Prepared;
   /** With `out`: compare-targets.md's text and the path of compare-targets.json. */
   files: { md: string; json: string } | null;
+}
+
+/** Where a comparison goes when no folder is given (relative to the current folder): reports/unlearn/compare-targets-<time>. */
+export function defaultCompareTargetsDir(now = new Date()): string {
+  return path.join('reports', 'unlearn', `compare-targets-${fileStamp(now)}`);
 }
 
 /** The targets compared when none are given: a LoRA run's adapter as a whole and per block, else every layer target. */

@@ -14,7 +14,7 @@ import { FILTER_HELP, resolveFilter } from '../model/paramGroups.ts';
 import { listMethods } from '../unlearn/registry.ts';
 import { runUnlearn, runSummaryText, type Strategy } from '../unlearn/run.ts';
 import { prepare, sampleItems, type PrepareOptions } from '../unlearn/prepare.ts';
-import { compareTargetsAction } from '../actions/compareTargets.ts';
+import { compareTargetsAction, defaultCompareTargetsDir } from '../actions/compareTargets.ts';
 import { sequentialUnlearn, sequentialMarkdown, type SequentialRequest } from '../unlearn/sequential.ts';
 import { writeUnlearnAdapter, makeRunId, loadUnlearnedModel, readAdapterMeta } from '../unlearn/adapter.ts';
 import { fuzzySelect } from '../unlearn/fuzzy.ts';
@@ -25,7 +25,7 @@ import { SEARCH_PARAMS, DEFAULT_UTILITY_BUDGET, type SearchParam } from '../unle
 import { influenceBeforeAfter, INFLUENCE_METHODS, type InfluenceMethod } from '../influence/compare.ts';
 import { Progress } from '../util/progress.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
-import { outputPath } from '../util/paths.ts';
+import { fileStamp, outputPath } from '../util/paths.ts';
 import { UserError } from '../util/errors.ts';
 import { deviceOption, resolveDevice } from './deviceOption.ts';
 import { UNLEARN, UNLEARN_DATA, UNLEARN_HYPER, targetsDecl, evalEveryDecl } from '../options/declarations.ts';
@@ -158,9 +158,6 @@ function evalProgress(quiet: boolean): (e: EvalProgressEvent) => void {
   };
 }
 
-function stamp(): string {
-  return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-}
 
 export function register(program: Command): void {
   program
@@ -273,7 +270,7 @@ export function register(program: Command): void {
     resolveDevice(o);
     const targets = o.targets === undefined ? undefined : (readOptions({ targets: targetsDecl }, o).targets as string[]);
     const quiet = !!o.quiet || !!o.json;
-    const out = String(o.out ?? outputPath('reports', 'unlearn', `compare-targets-${stamp()}`));
+    const out = String(o.out ?? outputPath(defaultCompareTargetsDir()));
     const { comparison: c, files } = await compareTargetsAction({
       ...prepareOptionsOf(o),
       method: String(o.method),
@@ -323,7 +320,7 @@ export function register(program: Command): void {
       for (let i = 0; i < k && i * size < p.forget.length; i++) requests.push({ name: `chunk-${i + 1}`, forget: p.forget.slice(i * size, (i + 1) * size) });
     }
     const quiet = !!o.quiet || !!o.json;
-    const out = String(o.out ?? outputPath('reports', 'unlearn', `sequential-${stamp()}`));
+    const out = String(o.out ?? outputPath('reports', 'unlearn', `sequential-${fileStamp()}`));
     const every = evalEveryOf(o);
     const rec = every ? seriesRecorder({ file: path.join(out, SERIES_FILE), data: p.dataset, tokenizer: p.tokenizer, every, label: `sequential ${String(o.method)} ${String(o.target)}` }) : null;
     if (rec) fs.rmSync(rec.file!, { force: true });
@@ -397,7 +394,7 @@ export function register(program: Command): void {
         quiet,
         onStrategy: (s) => quiet || process.stderr.write(`${s} removal of "${String(o.request)}" with ${String(o.method)}\n`),
       });
-      const out = String(o.out ?? outputPath('reports', 'unlearn', `compare-removal-${stamp()}`));
+      const out = String(o.out ?? outputPath('reports', 'unlearn', `compare-removal-${fileStamp()}`));
       const md = removalMarkdown(c);
       writeJsonAtomic(path.join(out, 'compare-removal.json'), c);
       writeFileAtomic(path.join(out, 'compare-removal.md'), md);
@@ -464,7 +461,7 @@ export function register(program: Command): void {
         lissa: { damping: num(o.damping, '--damping'), depth: int(o.depth, '--depth') },
         onProgress: (s) => quiet || process.stderr.write(`influence ${s}\n`),
       });
-      const out = String(o.out ?? outputPath('reports', 'unlearn', `influence-${stamp()}`));
+      const out = String(o.out ?? outputPath('reports', 'unlearn', `influence-${fileStamp()}`));
       writeJsonAtomic(path.join(out, 'influence.json'), r);
       if (o.json) return void process.stdout.write(JSON.stringify(r, null, 2) + '\n');
       const lines = [`influence of ${train.length} training examples on ${queries.length} queries (${r.pairs.length} pairs), ${tensors.length} tensors`];

@@ -31,6 +31,7 @@ import { CausalLM } from '../model/model.ts';
 import { sha256File } from '../train/finetune.ts';
 import { checkWritableDir, publishDirAtomic, writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
 import { UserError } from '../util/errors.ts';
+import { fileStamp } from '../util/paths.ts';
 import type { Deltas } from './deltas.ts';
 import type { Example } from './types.ts';
 
@@ -47,8 +48,7 @@ export function forgetSetSha256(items: Array<{ id: string; text: string }>): str
 /** A run id like `first-epoch-block-3-mlp-20240501-120000-ab12`. */
 export function makeRunId(method: string, filter: string, now = new Date()): string {
   const slug = filter.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'all';
-  const ts = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  return `${method}-${slug}-${ts}-${crypto.randomBytes(2).toString('hex')}`;
+  return `${method}-${slug}-${fileStamp(now)}-${crypto.randomBytes(2).toString('hex')}`;
 }
 
 export function checkRunId(id: string): string {

@@ -34,3 +34,8 @@ export function embeddedModelPath(): string {
 export function outputPath(...parts: string[]): string {
   return path.resolve(process.cwd(), ...parts);
 }
+
+/** A UTC time for default file and folder names, to the second: `20261207-051530`. */
+export function fileStamp(now = new Date()): string {
+  return now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+}

@@ -20,7 +20,7 @@ import { prepare } from '../../../unlearn/prepare.ts';
 import type { CausalLM } from '../../../model/model.ts';
 import type { UnlearnRunResult } from '../../../unlearn/run.ts';
 import type { UnlearnHyper } from '../../../unlearn/types.ts';
-import { compareTargetsAction } from '../../../actions/compareTargets.ts';
+import { compareTargetsAction, defaultCompareTargetsDir } from '../../../actions/compareTargets.ts';
 import { makeIntervalEvaluator, type IntervalPoint } from '../../../eval/interval.ts';
 import { UserError } from '../../../util/errors.ts';
 import { checkOption, UNLEARN, UNLEARN_DATA, UNLEARN_HYPER } from '../../../options/index.ts';
@@ -56,10 +56,6 @@ function fingerprint(m: CausalLM, tensors: string[]): number {
     for (let i = 0; i < d.length; i += 61) h += d[i]! * ((i % 13) + 1);
   }
   return h;
-}
-
-function stamp(): string {
-  return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 }
 
 export const run: Handler<'unlearn'> = async (p, { signal, emit }) => {
@@ -110,7 +106,7 @@ export const run: Handler<'unlearn'> = async (p, { signal, emit }) => {
     search,
     adaptersDir,
     // the comparison `unlearnkit compare-targets` writes, in its format, when several targets ran
-    out: multi ? path.join('reports', 'unlearn', `compare-targets-${stamp()}`) : undefined,
+    out: multi ? defaultCompareTargetsDir() : undefined,
     quiet: true,
     onTarget: (target, i, n) => {
       check();
