@@ -17,7 +17,6 @@
  * Outputs are made unwritable with files in the way, never with permissions (CI runs as root).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,7 +24,7 @@ import { after, before, describe, test } from 'node:test';
 import React from 'react';
 import { render } from 'ink';
 import { EventEmitter } from 'node:events';
-import { cliArgs } from '../helpers/cli.ts';
+import { spawnCli, type CliRun } from '../helpers/cli.ts';
 import { needFixture } from '../helpers/fixtures.ts';
 import { haveModel, MODEL, tempDir, tinyRun } from '../unlearn/helpers.ts';
 import { prepare, type Prepared } from '../../src/unlearn/prepare.ts';
@@ -48,23 +47,11 @@ test('fixture present', (t) => {
   needFixture(t, 'models', 'stories260K.gguf');
 });
 
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Ran = CliRun;
 
 /** Run the source CLI (async, so several can run at once). */
 function cli(args: string[], cwd = process.cwd()): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, cliArgs(...args), { cwd, env: { ...process.env, UNLEARNKIT_DEVICE: 'cpu' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return spawnCli(cwd, ...args);
 }
 
 /** A clear user error: exit code 2, the message, no stack trace. */

@@ -9,12 +9,11 @@
  * 12-items-per-split slice of the Dave dataset.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { cliArgs, REPO_ROOT } from '../helpers/cli.ts';
+import { REPO_ROOT, spawnCli, type CliRun } from '../helpers/cli.ts';
 import { needFixture } from '../helpers/fixtures.ts';
 import { fixturePath } from '../../src/util/paths.ts';
 import { getDataset } from '../../src/data/dataset.ts';
@@ -28,24 +27,10 @@ const haveModel = fs.existsSync(MODEL);
 /** A stack frame line as Node prints them ("    at fn (file:line:col)"). */
 const STACK = /^\s+at .+:\d+:\d+\)?$/m;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 /** Run the source CLI with `args` in `cwd` (async, so that independent cases overlap). */
-function cli(cwd: string, ...args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, cliArgs(...args), { cwd, env: { ...process.env, UNLEARNKIT_DEVICE: 'cpu' } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = spawnCli;
 
 /**
  * Run the CLI's main() (what bin/unlearnkit.js runs) in this process with `args`, capturing its

@@ -5,7 +5,7 @@
  *
  *   spawnSync(process.execPath, cliArgs('grads', 'info', dir, '--json'), { encoding: 'utf8' })
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -37,4 +37,26 @@ export async function runCli(cwd: string, ...args: string[]): Promise<{ stdout: 
     const x = e as { code?: number; stderr?: string; stdout?: string };
     throw Object.assign(new Error(`unlearnkit ${args.join(' ')} exited ${x.code}:\n${x.stderr}\n${x.stdout}`), { stderr: x.stderr ?? '' });
   }
+}
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the source CLI in `cwd` on the CPU device and resolves to its exit code and both streams,
+ * whatever the exit (async, so that independent cases overlap).
+ */
+export function spawnCli(cwd: string, ...args: string[]): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, cliArgs(...args), { cwd, env: { ...process.env, UNLEARNKIT_DEVICE: 'cpu' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
