@@ -26,6 +26,7 @@ import type { ModelConfig } from '../../src/model/config.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { relL2 } from '../engine/util.ts';
 import { FAMILY_CASES, tempDir, writeCase } from './archCases.ts';
+import { checkFiniteDifference } from '../helpers/finiteDifference.ts';
 
 const TOL = 1e-5;
 
@@ -257,23 +258,7 @@ function registerTests(): void {
     try {
       s.setBatch(seqs);
       s.backward();
-      for (const name of names) {
-        const g = s.gradOf(name);
-        // the largest gradient entry, where float32 finite differences are most accurate
-        let k = 0;
-        for (let i = 0; i < g.length; i++) if (Math.abs(g[i]!) > Math.abs(g[k]!)) k = i;
-        const w = model.weights.get(name)!.data;
-        const h = 1e-2;
-        const orig = w[k]!;
-        const lossAt = (v: number) => {
-          w[k] = v;
-          s.uploadWeights([name]);
-          return s.backward();
-        };
-        const fd = (lossAt(orig + h) - lossAt(orig - h)) / (2 * h);
-        lossAt(orig);
-        assert.ok(Math.abs(fd - g[k]!) <= 0.02 * Math.abs(g[k]!) + 1e-5, `${name}[${k}]: gradient ${g[k]} vs finite difference ${fd}`);
-      }
+      for (const name of names) checkFiniteDifference(s, model, name, s.gradOf(name), 'manual');
     } finally {
       s.dispose();
     }
@@ -329,22 +314,7 @@ function registerTests(): void {
       try {
         s.setBatch(seqs);
         s.backward();
-        for (const name of names) {
-          const g = s.gradOf(name);
-          let k = 0;
-          for (let i = 0; i < g.length; i++) if (Math.abs(g[i]!) > Math.abs(g[k]!)) k = i;
-          const w = model.weights.get(name)!.data;
-          const h = 1e-2;
-          const orig = w[k]!;
-          const lossAt = (v: number) => {
-            w[k] = v;
-            s.uploadWeights([name]);
-            return s.backward();
-          };
-          const fd = (lossAt(orig + h) - lossAt(orig - h)) / (2 * h);
-          lossAt(orig);
-          assert.ok(Math.abs(fd - g[k]!) <= 0.02 * Math.abs(g[k]!) + 1e-5, `${c.label} ${name}[${k}]: gradient ${g[k]} vs finite difference ${fd}`);
-        }
+        for (const name of names) checkFiniteDifference(s, model, name, s.gradOf(name), c.label);
       } finally {
         s.dispose();
       }

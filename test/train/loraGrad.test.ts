@@ -32,6 +32,7 @@ import { isSparse, toDense, type PerExampleResult } from '../../src/model/perExa
 import { Rng } from '../../src/util/rng.ts';
 import { relL2 } from '../engine/util.ts';
 import { tempDir } from '../model/archCases.ts';
+import { checkFiniteDifference } from '../helpers/finiteDifference.ts';
 
 // two engine threads for the 2-thread check, even under `npm test`'s UNLEARNKIT_THREADS=1 (scripts/run-tests.mjs)
 getEngine({ threads: 2 });
@@ -90,26 +91,6 @@ function gradients(model: CausalLM, o: Omit<SessionOptions, 'mode'>, seqs: numbe
   } finally {
     s.dispose();
   }
-}
-
-/**
- * Central finite difference (h = 1e-2) of the session's loss at the largest entry of tensor `n`'s
- * gradient `g`, asserted within 2% (+1e-5) of it; the weight is restored afterwards.
- */
-function checkFiniteDifference(s: LMSession, model: CausalLM, n: string, g: Float32Array | Float64Array, label: string): void {
-  let k = 0;
-  for (let i = 0; i < g.length; i++) if (Math.abs(g[i]!) > Math.abs(g[k]!)) k = i;
-  const w = model.weights.get(n)!.data;
-  const orig = w[k]!;
-  const h = 1e-2;
-  const lossAt = (v: number) => {
-    w[k] = v;
-    s.uploadWeights([n]);
-    return s.backward();
-  };
-  const fd = (lossAt(orig + h) - lossAt(orig - h)) / (2 * h);
-  lossAt(orig);
-  assert.ok(Math.abs(fd - g[k]!) <= 0.02 * Math.abs(g[k]!) + 1e-5, `${label} ${n}[${k}]: gradient ${g[k]} vs finite difference ${fd}`);
 }
 
 test('W^T b through a weight in F16, BF16, Q4_0, Q8_0, Q4_K or Q6_K: the native kernel equals the dequantised product and ggml out_prod', (t) => {
