@@ -83,9 +83,10 @@ export interface AdapterWriteOptions {
   /**
    * Called once the artifact is written (in the folder before it is published; `served` as in the
    * result, its file under `dir`), before meta.json and the extra files: its `meta` is merged into
-   * meta.json and its `files` added. runUnlearn measures the artifact it ships here.
+   * meta.json and its `files` added. runUnlearn measures the artifact it ships here. `notes`: the
+   * writer's notes (why merged.gguf, a method that changed nothing), as the result will carry them.
    */
-  finish?: (written: { dir: string; served: AdapterWriteResult['served'] }) => Promise<AdapterFinish> | AdapterFinish;
+  finish?: (written: { dir: string; served: AdapterWriteResult['served']; notes: string[] }) => Promise<AdapterFinish> | AdapterFinish;
 }
 
 /** What AdapterWriteOptions.finish adds to the folder. */
@@ -209,7 +210,7 @@ async function finishAdapterDir(
   served: AdapterWriteResult['served'],
   own: { files: { adapter: string | null; merged: string | null }; lora: Record<string, unknown>; oneDimensional: string[]; notes: string[] },
 ): Promise<Record<string, unknown>> {
-  const fin = o.finish ? await o.finish({ dir: tmp, served }) : {};
+  const fin = o.finish ? await o.finish({ dir: tmp, served, notes: own.notes }) : {};
   const meta = {
     format: ADAPTER_META_FORMAT,
     runId: o.runId,

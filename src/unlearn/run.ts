@@ -285,7 +285,7 @@ export async function runUnlearn(o: UnlearnRunOptions): Promise<UnlearnRunResult
           stepSearch,
         },
         // measure the artifact as `unlearnkit eval --model <checkpoint> --adapter <it>` loads it
-        finish: ({ dir, served }) => {
+        finish: ({ dir, served, notes }) => {
           const ta = performance.now();
           const artifact = loadEvalModel(p.source.checkpoint, served ? path.join(dir, served.file) : p.source.lora?.adapter).model;
           const after = measure(artifact, p.evalSets, { tokenizer: p.tokenizer });
@@ -293,7 +293,7 @@ export async function runUnlearn(o: UnlearnRunOptions): Promise<UnlearnRunResult
           const r = (built = assemble(after, served ? served.file : 'checkpoint'));
           return {
             meta: { metrics: r.summary, outcome: r.outcome, outcomeReason: r.outcomeReason, utility: r.utility },
-            files: { 'result.json': r, 'report.md': runMarkdown(r), ...(rec ? { [SERIES_FILE]: seriesText(rec.lines()) } : {}) },
+            files: { 'result.json': r, 'report.md': runMarkdown(r, notes), ...(rec ? { [SERIES_FILE]: seriesText(rec.lines()) } : {}) },
           };
         },
       });
@@ -308,8 +308,8 @@ export async function runUnlearn(o: UnlearnRunOptions): Promise<UnlearnRunResult
   }
 }
 
-/** A short report of one run (report.md), rendered by report/document.ts. */
-export function runMarkdown(r: UnlearnRunResult): string {
+/** A short report of one run (report.md), rendered by report/document.ts; `notes`: the adapter writer's. */
+export function runMarkdown(r: UnlearnRunResult, notes: string[] = r.adapter?.notes ?? []): string {
   const b: Block[] = [
     heading(1, `Unlearning run ${r.runId}`),
     paragraph(`method **${r.method}**, strategy ${r.strategy}, target \`${r.filter}\` (${r.tensors.length} tensors), ${r.forget.count} forget examples`),
@@ -337,7 +337,7 @@ export function runMarkdown(r: UnlearnRunResult): string {
   }
   if (r.stepSearch) b.push(code(searchLines(r.stepSearch).join('\n')));
   if (r.utility) b.push(paragraph(`utility budget +${(r.utility.budget * 100).toFixed(1)}%: ${r.utility.within ? 'kept' : '**broken**'} (${Object.entries(r.utility.change).map(([k, x]) => `${k} perplexity ${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)}%`).join(', ')})`));
-  if (r.adapter?.notes.length) b.push(list(r.adapter.notes.map((n) => `note: ${n}`)));
+  if (notes.length) b.push(list(notes.map((n) => `note: ${n}`)));
   return toMarkdown(b);
 }
 

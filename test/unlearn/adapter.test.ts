@@ -142,6 +142,9 @@ describe('unlearning adapters', { skip: !haveModel && 'stories260K.gguf missing'
     assert.equal((meta.files as { merged: string }).merged, 'merged.gguf');
     assert.ok((meta.metrics as Record<string, unknown>).forget);
     for (const f of ['adapter.gguf', 'merged.gguf', 'meta.json', 'result.json', 'report.md']) assert.ok(fs.existsSync(path.join(a.dir, f)), f);
+    // report.md says so too, with the writer's notes
+    const md = fs.readFileSync(path.join(a.dir, 'report.md'), 'utf8');
+    for (const n of a.notes) assert.ok(md.includes(`- note: ${n}`), `report.md lacks the note: ${n}`);
     // merged = checkpoint + deltas, exactly (F32)
     const { method, ctx } = makeContext(p, { method: 'first-epoch', filter: 'block:0,final_norm', hyper: { eta: 1 } });
     try {
